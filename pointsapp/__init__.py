@@ -1,0 +1,44 @@
+"""pointsapp: community love points (爱心积分)."""
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory: config from the environment (or test_config), extensions, blueprints."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("POINTSAPP_INSTANCE") or str(ROOT / "instance"),
+    )
+    from . import config
+
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+        if "SQLALCHEMY_DATABASE_URI" in test_config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import extensions, models, sqlite  # noqa: F401  (models register their tables)
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    with app.app_context():
+        sqlite.install(extensions.db.engine)
+
+    from .web import init_web
+
+    init_web(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

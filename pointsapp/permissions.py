@@ -1,0 +1,151 @@
+"""The one place that answers "may this user do this to that object?".
+
+Two layers, both here:
+- endpoint policies: every view declares who may reach it (@policy); an endpoint without one is
+  refused (closed by default) by the check installed in create_app();
+- object checks: can(user, action, target) for the object a view or service is about to touch.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+from .errors import PermissionDenied
+from .models import Community, Role, User
+
+
+class Action(StrEnum):
+    VIEW_SELF = "self.view"  # own account, own resident record
+    VIEW_COMMUNITY = "community.view"  # tree and people of one community
+    MANAGE_COMMUNITY = "community.manage"  # edit tree, people, imports, accounts
+    GRANT_ROLE = "role.grant"  # give or take staff roles in one community
+    MANAGE_CITY = "city.manage"  # subdistricts and communities themselves
+    VIEW_RESIDENT = "resident.view"  # one resident's personal data
+
+
+@dataclass(frozen=True)
+class Scope:
+    role: str
+    community_id: int | None
+    team_id: int | None = None
+    store_id: int | None = None
+
+
+def scopes_of(user) -> list[Scope]:
+    """Every role the user holds, the implied resident role included."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_scopes_cache", None)
+    if cached is not None:
+        return cached
+    scopes = [Scope(g.role, g.community_id, g.team_id, g.store_id) for g in user.grants]
+    if user.resident is not None and user.resident.moved_out_on is None:
+        scopes.append(Scope(Role.RESIDENT, user.resident.community_id))
+    user._scopes_cache = scopes
+    return scopes
+
+
+def forget_scopes(user) -> None:
+    if hasattr(user, "_scopes_cache"):
+        del user._scopes_cache
+
+
+def has_role(user, role: str, community_id: int | None = None) -> bool:
+    return any(s.role == role and (community_id is None or s.community_id == community_id)
+               for s in scopes_of(user))
+
+
+def is_city_admin(user) -> bool:
+    return has_role(user, Role.CITY_ADMIN)
+
+
+def is_staff(user) -> bool:
+    return any(s.role != Role.RESIDENT for s in scopes_of(user))
+
+
+def admin_community_ids(user) -> set[int] | None:
+    """Communities the user administers; None means all of them (city admin)."""
+    if is_city_admin(user):
+        return None
+    return {s.community_id for s in scopes_of(user) if s.role == Role.COMMUNITY_ADMIN}
+
+
+def _community_id_of(target) -> int | None:
+    if target is None:
+        return None
+    if isinstance(target, Community):
+        return target.id
+    if isinstance(target, int):
+        return target
+    return getattr(target, "community_id", None)
+
+
+def can(user, action: str, target=None) -> bool:
+    """True when user may perform action on target (a Community, a model with community_id, or an id)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if action == Action.VIEW_SELF:
+        return True
+    if is_city_admin(user):
+        return True
+    if action == Action.MANAGE_CITY:
+        return False
+    community_id = _community_id_of(target)
+    if action in (Action.VIEW_COMMUNITY, Action.MANAGE_COMMUNITY, Action.GRANT_ROLE):
+        return community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id)
+    if action == Action.VIEW_RESIDENT:
+        if user.resident_id is not None and getattr(target, "id", None) == user.resident_id:
+            return True
+        return community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id)
+    return False  # unknown actions are refused
+
+
+def require(user, action: str, target=None) -> None:
+    """Raise PermissionDenied (code forbidden) unless can(user, action, target)."""
+    if not can(user, action, target):
+        raise PermissionDenied(_l("You do not have permission to do this."))
+
+
+# ---- endpoint policies -------------------------------------------------------------------
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+STAFF = "staff"
+CITY_ADMIN = "city_admin"
+COMMUNITY_ADMIN = "community_admin"  # needs a community_id view argument
+
+POLICIES = (PUBLIC, AUTHENTICATED, STAFF, CITY_ADMIN, COMMUNITY_ADMIN)
+
+
+def policy(kind: str) -> Callable:
+    """Declare who may reach a view. Views without a policy are refused."""
+    if kind not in POLICIES:
+        raise ValueError(f"unknown policy {kind!r}")
+
+    def mark(view):
+        view.access_policy = kind
+        return view
+
+    return mark
+
+
+def endpoint_allows(kind: str | None, user: User | None, view_args: dict) -> bool | None:
+    """True allowed, False forbidden, None: needs login first. Unknown/absent policy is forbidden."""
+    authenticated = user is not None and user.is_authenticated and user.is_active
+    if kind == PUBLIC:
+        return True
+    if kind not in POLICIES:
+        return False
+    if not authenticated:
+        return None
+    if kind == AUTHENTICATED:
+        return True
+    if kind == STAFF:
+        return is_staff(user)
+    if kind == CITY_ADMIN:
+        return can(user, Action.MANAGE_CITY)
+    if kind == COMMUNITY_ADMIN:
+        community_id = view_args.get("community_id")
+        return community_id is not None and can(user, Action.MANAGE_COMMUNITY, int(community_id))
+    return False

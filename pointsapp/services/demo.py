@@ -1,0 +1,201 @@
+"""A believable demo: one subdistrict of Laiyang, two communities, their buildings and people.
+
+Deterministic (seeded), built through the same services as real data where they exist."""
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from ..models import Building, Community, Grid, Household, Resident, Role, RoleGrant, Store, Subdistrict, Team, User
+
+DEMO_PASSWORD = "demo1234"
+
+SURNAMES = ("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶"
+            "阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段钱汤尹黎易常武乔贺赖龚文")
+ELDER_F = ("秀英", "桂英", "玉兰", "秀兰", "凤英", "淑珍", "玉梅", "秀珍", "桂兰", "春兰", "素芳", "翠花", "玉珍", "金凤")
+ELDER_M = ("建国", "国强", "德明", "永福", "志刚", "长河", "振华", "洪涛", "玉山", "庆丰", "文斌", "宝山", "树林", "家兴")
+MID_F = ("丽娟", "红梅", "海燕", "晓燕", "静", "艳", "丽丽", "春燕", "雪梅", "慧敏", "秀梅", "丹")
+MID_M = ("伟", "强", "军", "磊", "涛", "海波", "志强", "建华", "立新", "勇", "明", "晓东")
+YOUNG = ("浩然", "子涵", "欣怡", "梓萱", "宇轩", "一诺", "雨桐", "思远", "俊杰", "佳怡", "子墨", "若曦", "嘉豪", "诗涵")
+
+TEAMS = (("便民服务队", "便民"), ("安民巡逻队", "安民"), ("助民帮扶队", "助民"), ("乐民文艺队", "乐民"))
+
+
+@dataclass
+class DemoLogin:
+    role: str
+    name: str
+    phone: str
+    note: str
+
+
+@dataclass
+class DemoResult:
+    communities: int
+    buildings: int
+    households: int
+    residents: int
+    logins: list[DemoLogin]
+
+
+def is_empty() -> bool:
+    return not db.session.scalar(select(func.count()).select_from(Community))
+
+
+def _name(rng: random.Random, age_group: str, female: bool) -> str:
+    pool = {"elder": ELDER_F if female else ELDER_M, "mid": MID_F if female else MID_M, "young": YOUNG}[age_group]
+    return rng.choice(SURNAMES) + rng.choice(pool)
+
+
+def _phone(rng: random.Random, used: set) -> str:
+    while True:
+        p = rng.choice("3579") and f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
+        if p not in used:
+            used.add(p)
+            return p
+
+
+def _household_people(rng: random.Random, surname: str, today: date, used_phones: set) -> Iterable[dict]:
+    """A family: an older couple, a couple with children, or someone living alone."""
+    shape = rng.choices(("elder_couple", "family", "alone", "three_gen"), weights=(35, 35, 12, 18))[0]
+    members: list[tuple[str, str, bool, int]] = []  # relation, age group, female, birth year
+    if shape in ("elder_couple", "alone", "three_gen"):
+        members.append(("户主", "elder", False, rng.randint(1940, 1962)))
+        if shape != "alone":
+            members.append(("配偶", "elder", True, rng.randint(1942, 1964)))
+    if shape in ("family", "three_gen"):
+        relation = "户主" if shape == "family" else "子女"
+        members.append((relation, "mid", False, rng.randint(1972, 1990)))
+        members.append(("配偶" if shape == "family" else "儿媳", "mid", True, rng.randint(1974, 1992)))
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            members.append(("子女" if shape == "family" else "孙子女", "young", rng.random() < 0.5,
+                            rng.randint(2008, 2019)))
+    if shape == "alone" and rng.random() < 0.6:
+        members[0] = ("户主", "elder", True, members[0][3])
+    moved_in = date(rng.randint(1995, 2022), rng.randint(1, 12), rng.randint(1, 28))
+    names: set[str] = set()
+    for relation, group, female, birth_year in members:
+        name = ""
+        while not name or name in names:  # no two people of one household share a name
+            name = (surname if relation in ("户主", "子女", "孙子女") else rng.choice(SURNAMES)) + \
+                _name(rng, group, female)[1:]
+        names.add(name)
+        has_phone = group == "mid" or (group == "elder" and rng.random() < 0.55)
+        yield {
+            "name": name, "relation": relation, "birth_year": birth_year, "moved_in_on": moved_in,
+            "phone": _phone(rng, used_phones) if has_phone else "",
+            "id_tail": f"{rng.randrange(1000):03d}{rng.choice('0123456789X')}",
+        }
+
+
+COMMUNITIES = (
+    ("梨园社区", "莱阳市城厢街道梨园路18号", "0535-7211801"),
+    ("鹤山社区", "莱阳市城厢街道鹤山路66号", "0535-7211802"),
+)
+
+
+def build_demo(now: datetime, progress: Callable[[int], None] = lambda n: None, *, seed: int = 2026,
+               buildings_per_community: int = 12) -> DemoResult:
+    """Create the demo tree and logins. The caller commits. progress(n) is told as buildings finish."""
+    rng = random.Random(seed)
+    today = now.date()
+    sub = Subdistrict(name="城厢街道", city="莱阳市")
+    db.session.add(sub)
+    db.session.flush()
+    used_phones: set[str] = {f"1380000000{i}" for i in range(10)}
+    totals = {"buildings": 0, "households": 0, "residents": 0}
+    communities = []
+    for cname, address, phone in COMMUNITIES:
+        community = Community(subdistrict_id=sub.id, name=cname, address=address, phone=phone)
+        db.session.add(community)
+        db.session.flush()
+        communities.append(community)
+        grids = [Grid(community_id=community.id, name=f"第{n}网格", worker_name=_name(rng, "mid", rng.random() < .6),
+                      worker_phone=_phone(rng, used_phones)) for n in "一二三四"]
+        db.session.add_all(grids)
+        for team_name, category in TEAMS:
+            db.session.add(Team(community_id=community.id, name=f"{cname[:2]}{team_name}", category=category))
+        db.session.add(Store(community_id=community.id, name=f"{cname}爱心积分超市", address=address))
+        db.session.flush()
+        for b in range(1, buildings_per_community + 1):
+            building = Building(community_id=community.id, name=f"{b}号楼", grid_id=grids[(b - 1) // 3].id)
+            db.session.add(building)
+            db.session.flush()
+            leader = None
+            for unit in ("1", "2"):
+                for floor in range(1, 6):
+                    for door in ("01", "02"):
+                        household = Household(community_id=community.id, building_id=building.id, unit=unit,
+                                              room=f"{floor}{door}", note="")
+                        db.session.add(household)
+                        db.session.flush()
+                        surname = rng.choice(SURNAMES)
+                        for person in _household_people(rng, surname, today, used_phones):
+                            resident = Resident(community_id=community.id, household_id=household.id,
+                                                created_at=now, **person)
+                            db.session.add(resident)
+                            totals["residents"] += 1
+                            if leader is None and person["phone"] and person["relation"] == "户主":
+                                leader = resident
+                        totals["households"] += 1
+            db.session.flush()
+            building.leader_id = leader.id if leader else None
+            totals["buildings"] += 1
+            progress(1)
+    logins = _demo_logins(communities, now)
+    return DemoResult(communities=len(communities), logins=logins, **totals)
+
+
+def _demo_logins(communities: list[Community], now: datetime) -> list[DemoLogin]:
+    liyuan, heshan = communities[0], communities[1]
+    password_hash = generate_password_hash(DEMO_PASSWORD)  # one KDF run shared by every demo login
+    team = db.session.scalar(select(Team).where(Team.community_id == liyuan.id, Team.category == "便民"))
+    store = db.session.scalar(select(Store).where(Store.community_id == liyuan.id))
+    building3 = db.session.scalar(select(Building).where(Building.community_id == liyuan.id,
+                                                         Building.name == "3号楼"))
+    h301 = db.session.scalar(select(Household).where(Household.building_id == building3.id,
+                                                     Household.unit == "1", Household.room == "301"))
+    h302 = db.session.scalar(select(Household).where(Household.building_id == building3.id,
+                                                     Household.unit == "1", Household.room == "302"))
+    h501 = db.session.scalar(select(Household).where(Household.building_id == building3.id,
+                                                     Household.unit == "2", Household.room == "501"))
+
+    def person(household, name, relation, phone, birth_year):
+        r = Resident(community_id=household.community_id, household_id=household.id, name=name, relation=relation,
+                     phone=phone, id_tail="0425", birth_year=birth_year, moved_in_on=date(2008, 5, 1), created_at=now)
+        db.session.add(r)
+        db.session.flush()
+        return r
+
+    rows = [
+        # role, name, phone, resident household, note
+        (Role.RESIDENT, "王秀英", "13800000001", (h301, "户主", 1952), "梨园社区 3号楼1单元301"),
+        (Role.TEAM_LEAD, "张建国", "13800000002", (h302, "户主", 1958), "梨园便民服务队 队长"),
+        (Role.CLERK, "李秀兰", "13800000003", (h501, "配偶", 1965), "梨园社区爱心积分超市 店员"),
+        (Role.COMMUNITY_ADMIN, "刘红梅", "13800000004", None, "梨园社区 管理员"),
+        (Role.COMMUNITY_ADMIN, "陈立新", "13800000005", None, "鹤山社区 管理员"),
+        (Role.CITY_ADMIN, "孙志刚", "13800000006", None, "市级管理员（所有社区）"),
+    ]
+    logins = []
+    for role, name, phone, home, note in rows:
+        resident = person(home[0], name, home[1], phone, home[2]) if home else None
+        user = User(phone=phone, name=name, password_hash=password_hash, created_at=now,
+                    resident_id=resident.id if resident else None)
+        db.session.add(user)
+        db.session.flush()
+        if role == Role.TEAM_LEAD:
+            db.session.add(RoleGrant(user_id=user.id, role=role, community_id=liyuan.id, team_id=team.id, granted_at=now))
+        elif role == Role.CLERK:
+            db.session.add(RoleGrant(user_id=user.id, role=role, community_id=liyuan.id, store_id=store.id, granted_at=now))
+        elif role == Role.COMMUNITY_ADMIN:
+            cid = liyuan.id if "梨园" in note else heshan.id
+            db.session.add(RoleGrant(user_id=user.id, role=role, community_id=cid, granted_at=now))
+        elif role == Role.CITY_ADMIN:
+            db.session.add(RoleGrant(user_id=user.id, role=role, granted_at=now))
+        logins.append(DemoLogin(role=str(role), name=name, phone=phone, note=note))
+    db.session.flush()
+    return logins

@@ -1,0 +1,52 @@
+"""SQLite made safe for concurrent writers.
+
+pysqlite's own transaction handling starts transactions lazily and as DEFERRED, so two requests
+that read a balance and then write it can interleave and one update is lost. We take transaction
+control away from the driver (isolation_level=None) and emit BEGIN ourselves, as SQLAlchemy's
+"Serializable isolation / Savepoints / Transactional DDL" notes for pysqlite show. Writing units
+of work begin with BEGIN IMMEDIATE (the write lock is taken up front, so a read-then-write cannot
+be overtaken); read-only requests (GET/HEAD) begin DEFERRED so readers never queue behind writers.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+BUSY_TIMEOUT_MS = 10_000
+
+_begin_mode: ContextVar[str] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+
+def set_read_only(read_only: bool) -> None:
+    """Mark the current request/context as read-only (DEFERRED) or writing (IMMEDIATE)."""
+    _begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
+
+
+@contextmanager
+def read_only():
+    token = _begin_mode.set("DEFERRED")
+    try:
+        yield
+    finally:
+        _begin_mode.reset(token)
+
+
+def install(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(f"BEGIN {_begin_mode.get()}")

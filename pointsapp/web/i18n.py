@@ -1,0 +1,32 @@
+"""Language choice: Simplified Chinese by default, English on request."""
+from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask_babel import get_locale
+
+from ..permissions import PUBLIC, policy
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else "zh"
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+@policy(PUBLIC)
+def set_language(code: str):
+    if code in LANGUAGES:
+        session["lang"] = code
+    target = request.form.get("next") or url_for("home.index")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home.index"))
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _language():
+        code = str(get_locale() or "zh")
+        code = "zh" if code.startswith("zh") else code
+        return {"languages": LANGUAGES, "current_lang": code, "html_lang": HTML_LANG.get(code, "zh-CN")}
