@@ -1,0 +1,48 @@
+# Two commands: `make run` (set up everything and serve) and `make test` (set up everything and pass).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app pointsapp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install translations db demo lint services browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the dependency list changes.
+$(STAMP): setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+install: $(STAMP) translations
+
+# Catalogues are compiled at install time; .mo files are not committed.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel compile --use-fuzzy -d pointsapp/translations
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo --if-empty
+
+run: demo
+	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# PostgreSQL and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
+services:
+	bash .ci/ensure-services
+
+test: install services
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

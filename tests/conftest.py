@@ -1,0 +1,156 @@
+"""Test fixtures. The whole suite runs once on SQLite and once on PostgreSQL.
+
+- TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test) names a PostgreSQL
+  server; each run creates its own throwaway database there, so parallel runs never collide.
+- Outside CI an unreachable PostgreSQL skips the PostgreSQL half with the reason; under CI
+  (CI=true) it fails the run.
+- Each test gets a clean database: rows are deleted after the test (cheaper than rebuilding the
+  schema, and commits stay real, which the concurrency tests need).
+"""
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from pointsapp import create_app
+from pointsapp.extensions import db as _db
+from pointsapp.extensions import limiter
+
+from .factories import Factory
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _pg_admin_engine():
+    url = make_url(PG_SERVER_URL).set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}), url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    engine, url = _pg_admin_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {PG_SERVER_URL}: {exc.__class__.__name__}"
+        if ON_CI:
+            pytest.fail(message + " (CI=true requires PostgreSQL)", pytrace=False)
+        pytest.skip(message)
+    name = f"pointsapp_test_{uuid.uuid4().hex[:10]}"
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def make_test_app(database_url: str, **extra):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,  # turned on by the tests that check it
+        "LOGIN_LIMIT_PER_IP": "1000 per minute",
+        "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "SERVER_NAME": None,
+    }
+    config.update(extra)
+    app = create_app(config)
+    return app
+
+
+def migrate_to_head(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, tmp_path_factory, request) -> str:
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    path = Path(tmp_path_factory.mktemp("sqlite")) / "test.sqlite"
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = make_test_app(database_url)
+    migrate_to_head(app)
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _wipe(app) -> None:
+    with app.app_context():
+        _db.session.remove()
+        tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                conn.execute(text("UPDATE building SET leader_id = NULL"))
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def db(app):
+    """An app context with a clean database; everything written is removed afterwards."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    with app.app_context():
+        limiter.reset()
+        yield _db
+        _db.session.remove()
+    _wipe(app)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def make(db, now) -> Factory:
+    return Factory(db, now)
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(app):
+    """login(client, user): put a logged-in session for user into the test client's cookie jar."""
+    from flask_login.utils import _create_identifier
+
+    def do_login(client, user):
+        # the identifier Flask-Login's "strong" protection expects: this client's address and agent
+        with app.test_request_context(environ_base=client.environ_base):
+            identifier = _create_identifier()
+        with client.session_transaction() as sess:
+            sess.clear()
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+            sess["_id"] = identifier
+        return client
+
+    return do_login
