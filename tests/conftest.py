@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -54,6 +55,17 @@ def postgres_url():
     engine.dispose()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (own `g`, own DB session), as in production.
+
+    Without this, a request made while the test holds an app context reuses it, so `g` (where
+    Flask-Login keeps the current user) leaks from one request into the next."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_test_app(database_url: str, **extra):
     config = {
         "TESTING": True,
@@ -66,6 +78,7 @@ def make_test_app(database_url: str, **extra):
     }
     config.update(extra)
     app = create_app(config)
+    app.test_client_class = FreshContextClient
     return app
 
 

@@ -1,0 +1,133 @@
+"""Every route × every role: who is let in, who is refused. Closed by default.
+
+A route that is not in MATRIX fails test_every_route_is_in_the_matrix, so nobody can add a page
+without deciding who may open it; a view without @policy is refused at runtime (see the last test).
+"""
+import pytest
+from flask import url_for
+
+from pointsapp.models import ImportJob, Role
+
+ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
+    "anonymous", "resident", "team_lead", "clerk", "community_admin", "other_community_admin", "city_admin")
+ROLES = (ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY)
+EVERYONE = set(ROLES)
+LOGGED_IN = EVERYONE - {ANON}
+STAFF = {LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY}
+COMMUNITY_A_ADMINS = {ADMIN, CITY}
+
+# endpoint -> (HTTP method, who is allowed)
+MATRIX = {
+    "static": ("GET", EVERYONE),
+    "home.index": ("GET", EVERYONE),
+    "auth.login": ("GET", EVERYONE),
+    "auth.activate": ("GET", EVERYONE),
+    "auth.logout": ("POST", EVERYONE),
+    "auth.change_password": ("GET", LOGGED_IN),
+    "i18n.set_language": ("POST", EVERYONE),
+    "admin.index": ("GET", STAFF),
+    "admin.community": ("GET", COMMUNITY_A_ADMINS),
+    "admin.grids": ("GET", COMMUNITY_A_ADMINS),
+    "admin.buildings": ("GET", COMMUNITY_A_ADMINS),
+    "admin.building": ("GET", COMMUNITY_A_ADMINS),
+    "admin.building_leader": ("POST", COMMUNITY_A_ADMINS),
+    "people.household": ("GET", COMMUNITY_A_ADMINS),
+    "people.residents": ("GET", COMMUNITY_A_ADMINS),
+    "people.resident": ("GET", COMMUNITY_A_ADMINS),
+    "people.move_out": ("POST", COMMUNITY_A_ADMINS),
+    "people.set_password": ("POST", COMMUNITY_A_ADMINS),
+    "people.activation": ("POST", COMMUNITY_A_ADMINS),
+    "people.staff": ("GET", COMMUNITY_A_ADMINS),
+    "people.revoke": ("POST", COMMUNITY_A_ADMINS),
+    "imports.upload": ("GET", COMMUNITY_A_ADMINS),
+    "imports.job": ("GET", COMMUNITY_A_ADMINS),
+    "imports.run": ("POST", COMMUNITY_A_ADMINS),
+    "imports.template": ("GET", COMMUNITY_A_ADMINS),
+    "city.index": ("GET", {CITY}),
+    "city.add_subdistrict": ("POST", {CITY}),
+    "city.add_community": ("POST", {CITY}),
+}
+
+
+@pytest.fixture
+def world(make, db, now):
+    """Community A with one of everything, community B with its own admin, and a user per role."""
+    a = make.community("梨园社区")
+    b = make.community("鹤山社区")
+    building = make.building(a, "3号楼")
+    household = make.household(building=building, unit="1", room="301")
+    resident_user = make.resident_user(household=household)
+    other = make.resident(household, name="王秀英", phone="13900001111")
+    lead = make.team_lead(a)
+    clerk = make.clerk(a)
+    admin = make.admin(a)
+    other_admin = make.admin(b)
+    city = make.city_admin()
+    grant = make.grant(make.user(name="被撤销的队长"), Role.TEAM_LEAD, a, team=make.team(a))
+    job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
+                    created_by_id=admin.id, created_at=now)
+    db.session.add(job)
+    db.session.commit()
+    users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
+             OTHER_ADMIN: other_admin, CITY: city}
+    args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
+            "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en",
+            "filename": "css/app.css"}
+    return users, args
+
+
+def _url(app, endpoint, args):
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        return url_for(endpoint, **{k: args[k] for k in rule.arguments})
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - MATRIX.keys() == set(), "add these routes to MATRIX with who may use them"
+    assert MATRIX.keys() - endpoints == set(), "MATRIX names routes that no longer exist"
+
+
+def test_every_view_declares_a_policy(app):
+    missing = [e for e, view in app.view_functions.items() if not hasattr(view, "access_policy")]
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_matrix(app, client, login, world, role):
+    users, args = world
+    if users[role] is not None:
+        login(client, users[role])
+    wrong = []
+    for endpoint, (method, allowed) in sorted(MATRIX.items()):
+        url = _url(app, endpoint, args)
+        response = client.open(url, method=method, data={})
+        status = response.status_code
+        response.close()
+        went_to_login = status == 302 and "/login" in response.headers.get("Location", "") and endpoint != "auth.logout"
+        if role in allowed:
+            ok = status < 400 and not went_to_login or (status == 422 and method == "POST")
+        elif role == ANON:
+            ok = went_to_login
+        else:
+            ok = status == 403
+        if not ok:
+            wrong.append(f"{method} {url} ({endpoint}) -> {status} {response.headers.get('Location', '')}")
+        if endpoint == "auth.logout" and users[role] is not None:
+            login(client, users[role])  # logging out is allowed for all; log back in for the next routes
+    assert wrong == [], f"{role}: " + "; ".join(wrong)
+
+
+def test_a_view_without_a_policy_is_refused(app, client, make, login, db):
+    """Closed by default: a route added without @policy answers 403 even to a city admin."""
+    from flask import Flask
+
+    from tests.conftest import make_test_app
+
+    fresh: Flask = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    fresh.add_url_rule("/forgotten", "forgotten", lambda: "secret")
+    city = make.city_admin()
+    db.session.commit()
+    c = fresh.test_client()
+    login(c, city)
+    assert c.get("/forgotten").status_code == 403
