@@ -27,3 +27,56 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Demo logins (password {demo_service.DEMO_PASSWORD}):")
         for login in result.logins:
             click.echo(f"  {login.phone}  {login.role:<16} {login.name}  {login.note}")
+
+
+    ledger = click.Group("ledger", help="Love-points ledger: verify, checkpoint, expire.")
+    app.cli.add_command(ledger)
+
+    @ledger.command("verify")
+    @click.option("--community", "community_id", type=int, help="Only this community.")
+    def verify(community_id: int | None) -> None:
+        """Recompute every hash chain and balance; exit 1 when anything is off."""
+        import time
+
+        from .services import ledger_audit
+
+        started = time.perf_counter()
+        report = ledger_audit.verify(community_id)
+        elapsed = time.perf_counter() - started
+        db.session.rollback()
+        for problem in report.problems:
+            click.echo(f"BAD {problem}", err=True)
+        click.echo(f"{report.residents} chains, {report.entries} entries checked in {elapsed:.2f} s: "
+                   + ("OK" if report.ok else f"{len(report.problems)} problems"))
+        if not report.ok:
+            raise SystemExit(1)
+
+    @ledger.command("checkpoint")
+    @click.option("--community", "community_id", type=int, help="Only this community.")
+    def checkpoint(community_id: int | None) -> None:
+        """Store a root over all chain heads of each community."""
+        from sqlalchemy import select
+
+        from .models import Community
+        from .services import ledger_audit
+
+        ids = [community_id] if community_id else list(db.session.scalars(select(Community.id)))
+        for cid in ids:
+            cp = ledger_audit.checkpoint(cid, utcnow())
+            click.echo(f"community {cid}: root {cp.root} over {cp.resident_count} chains, {cp.entry_count} entries")
+        db.session.commit()
+
+    @ledger.command("expire")
+    @click.option("--community", "community_id", type=int, help="Only this community.")
+    def expire(community_id: int | None) -> None:
+        """Lapse points older than each community's expiry policy (idempotent)."""
+        from sqlalchemy import select
+
+        from .models import Community
+        from .services import ledger_audit
+
+        ids = [community_id] if community_id else list(db.session.scalars(select(Community.id)))
+        for cid in ids:
+            touched, points = ledger_audit.expire(cid, utcnow())
+            click.echo(f"community {cid}: {points} points lapsed for {touched} residents")
+        db.session.commit()

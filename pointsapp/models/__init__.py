@@ -1,9 +1,11 @@
 """Models use only the extensions; never request, url_for, services or views."""
 from .accounts import Role, RoleGrant, Store, Team, User
 from .imports import ImportJob
+from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 
 __all__ = [
-    "Building", "Community", "Grid", "Household", "ImportJob", "Resident", "Role", "RoleGrant",
+    "EARNING_KINDS", "Building", "Community", "EntryKind", "Grid", "Household", "ImportJob", "LedgerCheckpoint",
+    "LedgerEntry", "PointsAccount", "Resident", "Role", "RoleGrant",
     "Store", "Subdistrict", "Team", "User",
 ]

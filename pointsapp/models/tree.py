@@ -26,6 +26,8 @@ class Community(db.Model):  # 社区: the tenant boundary
     name: Mapped[str] = mapped_column(String(80))
     address: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")  # the community office's number
+    # Optional expiry policy: points older than this many months lapse (first earned, first spent).
+    points_expire_months: Mapped[int | None]
 
     subdistrict: Mapped[Subdistrict] = relationship(back_populates="communities")
 

@@ -1,0 +1,260 @@
+"""The ledger contract: DESIGN.md invariants 1-4 and 9."""
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from pointsapp.errors import Conflict, DomainError
+from pointsapp.extensions import db as _db
+from pointsapp.models import EntryKind, LedgerEntry, PointsAccount
+from pointsapp.services import ledger, ledger_audit
+from pointsapp.services.ledger import Posting
+
+
+def award(resident, amount, key, now, actor=None):
+    return ledger.post(Posting(resident, amount, EntryKind.AWARD, "attendance", key, "楼道广告清理"), actor, now)
+
+
+def spend(resident, amount, key, now):
+    return ledger.post(Posting(resident, -amount, EntryKind.REDEMPTION, "redemption", key, "兑换"), None, now)
+
+
+def entry_sum(resident_id):
+    return _db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+                              .where(LedgerEntry.resident_id == resident_id))
+
+
+def test_award_and_spend_keep_balance_equal_to_sum(make, db, now):
+    r = make.resident()
+    award(r, 10, "a1", now)
+    spend(r, 4, "s1", now)
+    assert ledger.balance_of(r.id) == 6 == entry_sum(r.id)
+    assert ledger.account_of(r.id).earned_total == 10  # spending never lowers earning
+
+
+def test_spend_beyond_balance_is_refused_and_writes_nothing(make, db, now):
+    r = make.resident()
+    award(r, 5, "a1", now)
+    with pytest.raises(DomainError) as err:
+        spend(r, 6, "s1", now)
+    assert err.value.code == "insufficient_points"
+    assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+def test_same_key_twice_returns_first_entry(make, db, now):
+    r = make.resident()
+    first = award(r, 5, "same", now)
+    again = award(r, 5, "same", now + timedelta(minutes=1))
+    assert again.id == first.id
+    assert ledger.balance_of(r.id) == 5
+
+
+def test_same_key_with_other_amount_is_refused(make, db, now):
+    r = make.resident()
+    award(r, 5, "same", now)
+    with pytest.raises(Conflict) as err:
+        award(r, 7, "same", now)
+    assert err.value.code == "idempotency_key_reused"
+
+
+def test_reversal_names_the_entry_and_happens_once(make, db, now):
+    r = make.resident()
+    e = award(r, 8, "a1", now)
+    rev = ledger.reverse(None, e, "录错了", now)
+    assert rev.reverses_id == e.id and rev.amount == -8
+    assert ledger.account_of(r.id).earned_total == 0  # reversing an award takes the earning back
+    with pytest.raises(Conflict) as err:
+        ledger.reverse(None, e, "again", now, key="other-key")
+    assert err.value.code == "already_reversed"
+    with pytest.raises(Conflict):
+        ledger.reverse(None, rev, "undo the undo", now)
+
+
+def test_reversing_a_spend_gives_points_back_without_counting_as_earning(make, db, now):
+    r = make.resident()
+    award(r, 10, "a1", now)
+    s = spend(r, 10, "s1", now)
+    ledger.reverse(None, s, "作废兑换", now)
+    acc = ledger.account_of(r.id)
+    assert (acc.balance, acc.earned_total) == (10, 10)
+
+
+def test_moved_out_resident_cannot_earn(make, db, now):
+    r = make.resident()
+    r.moved_out_on = now.date()
+    with pytest.raises(DomainError) as err:
+        award(r, 5, "a1", now)
+    assert err.value.code == "resident_moved_out"
+
+
+def test_manual_award_needs_admin_and_reason(make, db, now):
+    c = make.community()
+    r = make.resident(community=c)
+    admin = make.admin(c)
+    outsider = make.admin(make.community())
+    with pytest.raises(DomainError) as err:
+        ledger.manual(admin, r, 5, "  ", "k1", now)
+    assert err.value.code == "reason_missing"
+    with pytest.raises(DomainError) as err:
+        ledger.manual(outsider, r, 5, "好人好事", "k1", now)
+    assert err.value.code == "forbidden"
+    e = ledger.manual(admin, r, 5, "好人好事", "k1", now)
+    assert (e.kind, e.actor_id, e.reason) == ("manual_award", admin.id, "好人好事")
+
+
+def _run_threads(app, n, work):
+    # End this thread's transaction first: on SQLite it would hold the write lock the workers need.
+    _db.session.rollback()
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        with app.app_context():
+            barrier.wait()
+            try:
+                work(i)
+                _db.session.commit()
+                results[i] = "ok"
+            except DomainError as exc:
+                _db.session.rollback()
+                results[i] = exc.code
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_concurrent_spends_succeed_exactly_as_often_as_the_balance_covers(app, make, db, now):
+    k, price, n = 5, 3, 16
+    r = make.resident()
+    award(r, k * price, "seed", now)
+    _db.session.commit()
+    rid = r.id
+
+    def work(i):
+        from pointsapp.models import Resident
+        spend(_db.session.get(Resident, rid), price, f"spend-{i}", now)
+
+    results = _run_threads(app, n, work)
+    assert results.count("ok") == k, results
+    assert set(results) <= {"ok", "insufficient_points"}
+    _db.session.expire_all()
+    assert ledger.balance_of(rid) == 0 == entry_sum(rid)
+    assert ledger_audit.verify().ok
+
+
+def test_same_key_posted_concurrently_writes_one_entry(app, make, db, now):
+    r = make.resident()
+    _db.session.commit()
+    rid = r.id
+
+    def work(i):
+        from pointsapp.models import Resident
+        award(_db.session.get(Resident, rid), 5, "one-checkin", now)
+
+    results = _run_threads(app, 12, work)
+    assert results.count("ok") == 12, results  # every caller gets the (same) result
+    _db.session.expire_all()
+    assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+    assert ledger.balance_of(rid) == 5
+
+
+def _history(make, now):
+    c = make.community()
+    residents = [make.resident(community=c) for _ in range(3)]
+    for i, r in enumerate(residents):
+        for j in range(4):
+            award(r, 5 + j, f"a-{i}-{j}", now + timedelta(hours=j))
+        spend(r, 3, f"s-{i}", now + timedelta(hours=5))
+    _db.session.commit()
+    return c, residents
+
+
+def test_untouched_ledger_verifies_clean(make, db, now):
+    c, _ = _history(make, now)
+    ledger_audit.checkpoint(c.id, now)
+    _db.session.commit()
+    report = ledger_audit.verify(c.id)
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.entries == 15 and report.residents == 3
+
+
+def test_verify_names_an_entry_whose_amount_was_changed(make, db, now):
+    c, rs = _history(make, now)
+    target = _db.session.scalar(select(LedgerEntry).where(LedgerEntry.resident_id == rs[1].id,
+                                                          LedgerEntry.seq == 2))
+    _db.session.execute(text("UPDATE ledger_entry SET amount = amount + 100 WHERE id = :id"), {"id": target.id})
+    _db.session.commit()
+    problems = ledger_audit.verify(c.id).problems
+    assert [(p.resident_id, p.entry_id) for p in problems][:1] == [(rs[1].id, target.id)]
+
+
+def test_verify_names_a_deleted_entry(make, db, now):
+    c, rs = _history(make, now)
+    gone = _db.session.scalar(select(LedgerEntry).where(LedgerEntry.resident_id == rs[0].id, LedgerEntry.seq == 3))
+    _db.session.execute(text("DELETE FROM ledger_entry WHERE id = :id"), {"id": gone.id})
+    _db.session.commit()
+    problems = ledger_audit.verify(c.id).problems
+    assert problems and problems[0].resident_id == rs[0].id
+    assert problems[0].seq == 4 and "missing" in problems[0].message
+
+
+def test_verify_catches_a_truncated_chain_against_the_checkpoint(make, db, now):
+    c, rs = _history(make, now)
+    ledger_audit.checkpoint(c.id, now + timedelta(days=1))
+    _db.session.commit()
+    # rewind resident 2's chain to 2 entries and make the account agree, as a careful forger would
+    rid = rs[2].id
+    kept = _db.session.scalar(select(LedgerEntry).where(LedgerEntry.resident_id == rid, LedgerEntry.seq == 2))
+    _db.session.execute(text("DELETE FROM ledger_entry WHERE resident_id = :r AND seq > 2"), {"r": rid})
+    _db.session.execute(text("UPDATE points_account SET entry_count = 2, balance = :b, head_hash = :h "
+                             "WHERE resident_id = :r"), {"b": kept.balance_after, "h": kept.hash, "r": rid})
+    _db.session.commit()
+    problems = ledger_audit.verify(c.id).problems
+    assert [p.resident_id for p in problems] == [rid]
+    assert "checkpoint" in problems[0].message
+
+
+def test_verify_catches_a_dropped_chain(make, db, now):
+    c, rs = _history(make, now)
+    ledger_audit.checkpoint(c.id, now + timedelta(days=1))
+    _db.session.commit()
+    rid = rs[0].id
+    _db.session.execute(text("DELETE FROM ledger_entry WHERE resident_id = :r"), {"r": rid})
+    _db.session.execute(text("DELETE FROM points_account WHERE resident_id = :r"), {"r": rid})
+    _db.session.commit()
+    problems = ledger_audit.verify(c.id).problems
+    assert [p.resident_id for p in problems] == [rid] and "gone" in problems[0].message
+
+
+def test_verify_cli_exits_non_zero_on_tamper(app, make, db, now):
+    c, rs = _history(make, now)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["ledger", "verify", "--community", str(c.id)]).exit_code == 0
+    _db.session.execute(text("UPDATE ledger_entry SET reason = 'x' WHERE resident_id = :r AND seq = 1"),
+                        {"r": rs[0].id})
+    _db.session.commit()
+    result = runner.invoke(args=["ledger", "verify", "--community", str(c.id)])
+    assert result.exit_code == 1
+    assert f"resident {rs[0].id}" in result.output
+
+
+def test_expiry_lapses_oldest_points_first_and_is_idempotent(make, db, now):
+    c = make.community()
+    c.points_expire_months = 24
+    r = make.resident(community=c)
+    award(r, 10, "old", now - timedelta(days=800))
+    award(r, 7, "new", now - timedelta(days=10))
+    spend(r, 4, "s", now - timedelta(days=5))  # uses 4 of the old 10 first
+    _db.session.commit()
+    assert ledger_audit.expire(c.id, now) == (1, 6)
+    assert ledger_audit.expire(c.id, now) == (0, 0)
+    assert ledger.balance_of(r.id) == 7 == entry_sum(r.id)
+    assert ledger.account_of(r.id).earned_total == 17
+    assert ledger_audit.verify(c.id).ok
