@@ -18,10 +18,14 @@ def register_cli(app: Flask) -> None:
                 click.echo("Database already has data; demo not rebuilt.")
                 return
             raise click.ClickException("The database already has communities; use an empty database for the demo.")
+        now = utcnow()
         total = len(demo_service.COMMUNITIES) * 12
-        with click.progressbar(length=total, label="Building demo data") as bar:
-            result = demo_service.build_demo(utcnow(), progress=bar.update)
+        with click.progressbar(length=total, label="Building the community tree") as bar:
+            result = demo_service.build_demo(now, progress=bar.update)
+        with click.progressbar(length=result.residents + len(result.logins), label="Posting points history") as bar:
+            entries = demo_service.build_history(now, progress=bar.update)
         db.session.commit()
+        click.echo(f"{entries} ledger entries posted; checkpoint stored.")
         click.echo(f"{result.communities} communities, {result.buildings} buildings, "
                    f"{result.households} households, {result.residents} residents.")
         click.echo(f"Demo logins (password {demo_service.DEMO_PASSWORD}):")

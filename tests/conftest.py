@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -62,6 +63,10 @@ class FreshContextClient(FlaskClient):
     Flask-Login keeps the current user) leaks from one request into the next."""
 
     def open(self, *args, **kwargs):
+        if has_app_context():
+            # End the test's own transaction first: the request must see what the test set up,
+            # and on SQLite an open write transaction here would hold the lock the request needs.
+            _db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

@@ -6,7 +6,9 @@ without deciding who may open it; a view without @policy is refused at runtime (
 import pytest
 from flask import url_for
 
-from pointsapp.models import ImportJob, Role
+from pointsapp.models import EntryKind, ImportJob, Role
+from pointsapp.services import ledger
+from pointsapp.services.ledger import Posting
 
 ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
     "anonymous", "resident", "team_lead", "clerk", "community_admin", "other_community_admin", "city_admin")
@@ -43,6 +45,10 @@ MATRIX = {
     "imports.job": ("GET", COMMUNITY_A_ADMINS),
     "imports.run": ("POST", COMMUNITY_A_ADMINS),
     "imports.template": ("GET", COMMUNITY_A_ADMINS),
+    "points.my_points": ("GET", LOGGED_IN),
+    "points.resident_points": ("GET", COMMUNITY_A_ADMINS),
+    "points.reverse_entry": ("POST", COMMUNITY_A_ADMINS),
+    "points.community_ledger": ("GET", COMMUNITY_A_ADMINS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
     "city.add_community": ("POST", {CITY}),
@@ -64,6 +70,7 @@ def world(make, db, now):
     other_admin = make.admin(b)
     city = make.city_admin()
     grant = make.grant(make.user(name="被撤销的队长"), Role.TEAM_LEAD, a, team=make.team(a))
+    entry = ledger.post(Posting(other, 5, EntryKind.AWARD, "attendance", "matrix"), None, now)
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
@@ -71,7 +78,7 @@ def world(make, db, now):
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
     args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
-            "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en",
+            "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en", "entry_id": entry.id,
             "filename": "css/app.css"}
     return users, args
 

@@ -45,16 +45,17 @@ def authenticate(phone: str, password: str, now: datetime) -> User:
     return user
 
 
-def _managed_community_id(user: User) -> int | None:
-    """The community whose admins manage this account: the resident's, or the staff grants'."""
-    if user.resident is not None:
-        return user.resident.community_id
-    ids = {g.community_id for g in user.grants if g.community_id is not None}
-    return ids.pop() if len(ids) == 1 else None
-
-
 def _require_manage_account(actor: User, user: User) -> None:
-    require(actor, Action.MANAGE_COMMUNITY, _managed_community_id(user))
+    """Setting a password or an activation code takes over every role the account holds, so the actor
+    must manage each community the account belongs to (as resident or staff); a city admin's account,
+    or one tied to no community, only a city admin."""
+    community_ids = {g.community_id for g in user.grants}
+    if user.resident is not None:
+        community_ids.add(user.resident.community_id)
+    if not community_ids or None in community_ids:
+        require(actor, Action.MANAGE_CITY)
+    for community_id in community_ids - {None}:
+        require(actor, Action.MANAGE_COMMUNITY, community_id)
 
 
 def account_for_resident(actor: User, resident: Resident, now: datetime) -> User:
@@ -186,7 +187,7 @@ def revoke_role(actor: User, grant_id: int, now: datetime) -> None:
     if grant.user_id == actor.id and grant.role in (Role.COMMUNITY_ADMIN, Role.CITY_ADMIN):
         raise Conflict(_l("You cannot remove your own admin role."), code="last_admin")
     user = grant.user
-    db.session.delete(grant)
+    user.grants.remove(grant)  # delete-orphan deletes the row, and the loaded list no longer shows it
     db.session.flush()
     forget_scopes(user)
 

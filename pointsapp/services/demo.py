@@ -10,7 +10,19 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import Building, Community, Grid, Household, Resident, Role, RoleGrant, Store, Subdistrict, Team, User
+from ..models import (
+    Building,
+    Community,
+    Grid,
+    Household,
+    Resident,
+    Role,
+    RoleGrant,
+    Store,
+    Subdistrict,
+    Team,
+    User,
+)
 
 DEMO_PASSWORD = "demo1234"
 
@@ -199,3 +211,63 @@ def _demo_logins(communities: list[Community], now: datetime) -> list[DemoLogin]
         logins.append(DemoLogin(role=str(role), name=name, phone=phone, note=note))
     db.session.flush()
     return logins
+
+
+ACTIVITIES = (("楼道广告清理", 10), ("安全值守", 15), ("环境整治", 10), ("扶老助弱", 20), ("文明倡导", 5),
+              ("垃圾分类督导", 8), ("文艺汇演", 10))
+GOODS = (("食用油", 50), ("洗衣粉", 20), ("挂面", 10), ("香皂", 8), ("大米5斤", 30), ("理发服务", 15), ("家电维修", 25))
+
+
+def build_history(now: datetime, progress: Callable[[int], None] = lambda n: None, *, seed: int = 7,
+                  months: int = 8, share: float = 0.4) -> int:
+    """Months of awards, redemptions and a few reversals, posted through the ledger service so the
+    demo verifies clean. Returns the number of entries written. The caller commits."""
+    from datetime import timedelta
+
+    from ..models import EntryKind
+    from .ledger import InsufficientPoints, Posting, post, reverse
+    from .ledger_audit import checkpoint
+
+    rng = random.Random(seed)
+    admins = {g.community_id: g.user for g in db.session.scalars(
+        select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN))}
+    logins = set(db.session.scalars(select(User.resident_id).where(User.resident_id.is_not(None))))
+    residents = db.session.scalars(select(Resident).where(Resident.moved_out_on.is_(None))
+                                   .order_by(Resident.id)).all()
+    written = 0
+    start = now - timedelta(days=30 * months)
+    for resident in residents:
+        progress(1)
+        if resident.id not in logins and (resident.birth_year or 2000) > 2007 or \
+                resident.id not in logins and rng.random() > share:
+            continue
+        events = []
+        for _ in range(rng.randint(3, 14) if resident.id not in logins else 16):
+            when = start + timedelta(minutes=rng.randint(0, months * 30 * 24 * 60))
+            events.append((when, "award", rng.choice(ACTIVITIES)))
+        for _ in range(rng.randint(0, 4)):
+            when = start + timedelta(days=rng.randint(20, months * 30))
+            events.append((when, "spend", rng.choice(GOODS)))
+        events.sort(key=lambda e: e[0])
+        last_award = None
+        for n, (when, what, (label, points)) in enumerate(events):
+            if what == "award":
+                last_award = post(Posting(resident, points, EntryKind.AWARD, "demo", f"demo-a-{resident.id}-{n}",
+                                          f"{label}（志愿服务）", label), None, when)
+            else:
+                try:
+                    post(Posting(resident, -points, EntryKind.REDEMPTION, "demo", f"demo-r-{resident.id}-{n}",
+                                 f"兑换：{label}", label), None, when)
+                except InsufficientPoints:
+                    continue
+            written += 1
+        if last_award is not None and rng.random() < 0.03:
+            try:
+                reverse(admins.get(resident.community_id), last_award, "重复登记，予以冲正",
+                        last_award.created_at + timedelta(days=1))
+                written += 1
+            except InsufficientPoints:
+                pass
+    for community_id in admins:
+        checkpoint(community_id, now)
+    return written

@@ -8,7 +8,7 @@ from ..models import Building, Community, Grid, Household, Resident
 from ..permissions import COMMUNITY_ADMIN, STAFF, admin_community_ids, policy
 from ..services import tree
 from .common import actor, commit, utcnow
-from .forms import BuildingForm, EmptyForm, GridForm, HouseholdForm, LeaderForm
+from .forms import BuildingForm, EmptyForm, GridForm, HouseholdForm, LeaderForm, options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -55,7 +55,7 @@ def grids(community_id: int):
 
 def _grid_choices(community_id: int):
     grids_ = db.session.scalars(select(Grid).where(Grid.community_id == community_id).order_by(Grid.name))
-    return [(0, _("(none)"))] + [(g.id, g.name) for g in grids_]
+    return options([(0, _("(none)"))] + [(g.id, g.name) for g in grids_])
 
 
 @bp.route("/c/<int:community_id>/buildings", methods=["GET", "POST"])
@@ -99,8 +99,8 @@ def building(community_id: int, building_id: int):
     people = db.session.scalars(select(Resident).join(Household)
                                 .where(Household.building_id == b.id, Resident.moved_out_on.is_(None))
                                 .order_by(Household.unit, Household.room, Resident.id)).all()
-    leader_form.leader_id.choices = [(0, _("(none)"))] + [(r.id, f"{r.name}（{r.household.unit}-{r.household.room}）")
-                                                          for r in people]
+    leader_form.leader_id.choices = options([(0, _("(none)"))] + [
+        (r.id, f"{r.name}（{r.household.unit}-{r.household.room}）") for r in people])
     leader_form.leader_id.data = b.leader_id or 0
     return render_template("admin/building.html", community=c, building=b, form=form, counts=counts,
                            leader_form=leader_form)

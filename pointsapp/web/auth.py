@@ -32,7 +32,8 @@ def load_user(session_id: str):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login."""
-    if target:
+    # Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" would leave the site.
+    if target and target.isprintable() and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target

@@ -8,7 +8,7 @@ from ..models import Subdistrict
 from ..permissions import CITY_ADMIN, policy
 from ..services import tree
 from .common import actor, commit, utcnow
-from .forms import CommunityForm, SubdistrictForm
+from .forms import CommunityForm, SubdistrictForm, options
 
 bp = Blueprint("city", __name__, url_prefix="/city")
 
@@ -18,7 +18,7 @@ bp = Blueprint("city", __name__, url_prefix="/city")
 def index():
     subs = db.session.scalars(select(Subdistrict).order_by(Subdistrict.name)).all()
     community_form = CommunityForm()
-    community_form.subdistrict_id.choices = [(s.id, s.name) for s in subs]
+    community_form.subdistrict_id.choices = options((s.id, s.name) for s in subs)
     return render_template("city/index.html", subdistricts=subs, sub_form=SubdistrictForm(prefix="sub"),
                            community_form=community_form)
 
@@ -39,7 +39,7 @@ def add_subdistrict():
 @policy(CITY_ADMIN)
 def add_community():
     form = CommunityForm()
-    form.subdistrict_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Subdistrict))]
+    form.subdistrict_id.choices = options((s.id, s.name) for s in db.session.scalars(select(Subdistrict)))
     if form.validate_on_submit():
         sub = db.session.get(Subdistrict, form.subdistrict_id.data)
         commit(lambda: tree.create_community(actor(), sub, form.name.data, form.address.data, utcnow()),

@@ -3,7 +3,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3+ select choices."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -91,3 +97,26 @@ class UploadForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons that post."""
+
+
+class PointsForm(FlaskForm):
+    direction = SelectField(_l("Award or deduct"), choices=options([("award", _l("Award points")),
+                                                                    ("deduct", _l("Deduct points"))]))
+    amount = IntegerField(_l("Points"), validators=[DataRequired(_l("Please enter the number of points.")),
+                                                     NumberRange(1, 10000, _l("Between 1 and 10000 points."))])
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")), Length(max=200)])
+    request_id = HiddenField()  # idempotency key: a double click or a retry posts once
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField(_l("Reason for the correction"), validators=[DataRequired(_l("Please give a reason.")),
+                                                                      Length(max=200)])
+
+
+class ExportForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    start = DateField(_l("From"), validators=[DataRequired(_l("Please enter a date."))])
+    end = DateField(_l("To"), validators=[DataRequired(_l("Please enter a date."))])
+    format = SelectField(_l("Format"), choices=options([("xlsx", "Excel (.xlsx)"), ("csv", "CSV")]))

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Community
+from ..services import ledger
 from ..permissions import PUBLIC, admin_community_ids, policy, scopes_of
 
 bp = Blueprint("home", __name__)
@@ -21,5 +22,6 @@ def index():
         stmt = stmt.where(Community.id.in_(admin_ids or [-1]))
     communities = db.session.scalars(stmt).all()
     grants = [g for g in current_user.grants]
-    return render_template("home/index.html", resident=current_user.resident, communities=communities,
+    balance = ledger.balance_of(current_user.resident_id) if current_user.resident_id else 0
+    return render_template("home/index.html", resident=current_user.resident, balance=balance, communities=communities,
                            grants=grants, scopes=scopes_of(current_user))

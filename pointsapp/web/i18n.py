@@ -1,5 +1,5 @@
 """Language choice: Simplified Chinese by default, English on request."""
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 
 from ..permissions import PUBLIC, policy
@@ -11,6 +11,8 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and services run outside a request: the default
+        return "zh"
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "zh"
 

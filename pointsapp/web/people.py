@@ -10,7 +10,7 @@ from ..permissions import COMMUNITY_ADMIN, policy
 from ..services import accounts, tree
 from .admin import community_or_404
 from .common import actor, commit, utcnow
-from .forms import EmptyForm, GrantForm, MoveOutForm, PasswordSetForm, ResidentForm
+from .forms import EmptyForm, GrantForm, MoveOutForm, PasswordSetForm, ResidentForm, options
 
 bp = Blueprint("people", __name__, url_prefix="/admin/c/<int:community_id>")
 
@@ -122,8 +122,8 @@ def _scope_choices(community_id: int):
 def staff(community_id: int):
     c = community_or_404(community_id)
     form = GrantForm()
-    form.role.choices = [(str(r), role_label(r)) for r in STAFF_ROLES]
-    form.scope.choices = _scope_choices(c.id)
+    form.role.choices = options((str(r), role_label(r)) for r in STAFF_ROLES)
+    form.scope.choices = options(_scope_choices(c.id))
     if form.validate_on_submit():
         kind, _sep, raw_id = (form.scope.data or "").partition(":")
         team = db.session.get(Team, int(raw_id)) if kind == "team" and raw_id.isdigit() else None
