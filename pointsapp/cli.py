@@ -24,8 +24,9 @@ def register_cli(app: Flask) -> None:
             result = demo_service.build_demo(now, progress=bar.update)
         with click.progressbar(length=result.residents + len(result.logins), label="Posting points history") as bar:
             entries = demo_service.build_history(now, progress=bar.update)
+        activities = demo_service.build_activities(now)
         db.session.commit()
-        click.echo(f"{entries} ledger entries posted; checkpoint stored.")
+        click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today.")
         click.echo(f"{result.communities} communities, {result.buildings} buildings, "
                    f"{result.households} households, {result.residents} residents.")
         click.echo(f"Demo logins (password {demo_service.DEMO_PASSWORD}):")

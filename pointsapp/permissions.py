@@ -22,6 +22,7 @@ class Action(StrEnum):
     GRANT_ROLE = "role.grant"  # give or take staff roles in one community
     MANAGE_CITY = "city.manage"  # subdistricts and communities themselves
     VIEW_RESIDENT = "resident.view"  # one resident's personal data
+    RUN_TEAM = "team.run"  # a team's members and activities: check-in, attendance, approval
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ def is_staff(user) -> bool:
     return any(s.role != Role.RESIDENT for s in scopes_of(user))
 
 
+def led_team_ids(user) -> set[int]:
+    return {s.team_id for s in scopes_of(user) if s.role == Role.TEAM_LEAD}
+
+
 def admin_community_ids(user) -> set[int] | None:
     """Communities the user administers; None means all of them (city admin)."""
     if is_city_admin(user):
@@ -94,6 +99,11 @@ def can(user, action: str, target=None) -> bool:
     community_id = _community_id_of(target)
     if action in (Action.VIEW_COMMUNITY, Action.MANAGE_COMMUNITY, Action.GRANT_ROLE):
         return community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id)
+    if action == Action.RUN_TEAM:
+        # target: a Team, or anything with team_id (an Activity)
+        team_id = target.id if target.__class__.__name__ == "Team" else getattr(target, "team_id", None)
+        return (community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id)) or any(
+            s.role == Role.TEAM_LEAD and s.team_id == team_id and team_id is not None for s in scopes_of(user))
     if action == Action.VIEW_RESIDENT:
         if user.resident_id is not None and getattr(target, "id", None) == user.resident_id:
             return True

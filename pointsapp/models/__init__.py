@@ -1,10 +1,12 @@
 """Models use only the extensions; never request, url_for, services or views."""
 from .accounts import Role, RoleGrant, Store, Team, User
+from .activities import Activity, Attendance, Label, Signup, TeamMember
 from .imports import ImportJob
 from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 
 __all__ = [
+    "Activity", "Attendance", "Label", "Signup", "TeamMember",
     "EARNING_KINDS", "Building", "Community", "EntryKind", "Grid", "Household", "ImportJob", "LedgerCheckpoint",
     "LedgerEntry", "PointsAccount", "Resident", "Role", "RoleGrant",
     "Store", "Subdistrict", "Team", "User",

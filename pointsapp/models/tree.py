@@ -93,6 +93,8 @@ class Resident(db.Model):  # 居民
     birth_year: Mapped[int | None]
     moved_in_on: Mapped[date | None]
     moved_out_on: Mapped[date | None]  # set when the resident leaves; records are never deleted
+    # Printed member cards carry this number; reissuing a lost card bumps it and voids the old one.
+    card_serial: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     household: Mapped[Household] = relationship(back_populates="residents")

@@ -271,3 +271,44 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
     for community_id in admins:
         checkpoint(community_id, now)
     return written
+
+
+def build_activities(now: datetime, *, seed: int = 11) -> int:
+    """Teams with members, and activities happening today, so `make run` shows the whole check-in
+    flow. Returns the number of activities. The caller commits."""
+    import secrets
+    from datetime import timedelta
+
+    from ..models import Activity, TeamMember
+    from .periods import CHINA
+
+    rng = random.Random(seed)
+    today = now.astimezone(CHINA).replace(minute=0, second=0, microsecond=0)
+    made = 0
+    for team in db.session.scalars(select(Team).order_by(Team.id)).all():
+        lead = db.session.scalar(select(RoleGrant).where(RoleGrant.team_id == team.id))
+        creator = lead.user_id if lead else db.session.scalar(
+            select(RoleGrant.user_id).where(RoleGrant.community_id == team.community_id,
+                                            RoleGrant.role == Role.COMMUNITY_ADMIN))
+        residents = db.session.scalars(select(Resident.id).where(Resident.community_id == team.community_id)
+                                       .order_by(Resident.id)).all()
+        for rid in rng.sample(residents, 12):
+            db.session.add(TeamMember(community_id=team.community_id, team_id=team.id, resident_id=rid, joined_at=now))
+        plans = {
+            "便民": [("楼道广告清理", "3号楼、5号楼楼道", "fixed", 10, None, "check_in", -1, 3, False, None)],
+            "安民": [("安全值守", "小区东门岗亭", "hourly", 5, 20, "check_out", -2, 4, False, None)],
+            "助民": [("扶老助弱", "社区日间照料中心", "fixed", 15, None, "approval", 1, 3, False, 20)],
+            "乐民": [("文明倡导", "社区广场", "fixed", 5, None, "check_in", -3, 9, True, None)],
+        }[team.category]
+        for kind, place, rule, points, cap, award_on, start_h, hours, poster, capacity in plans:
+            starts = (today + timedelta(hours=start_h)).astimezone(now.tzinfo)
+            db.session.add(Activity(
+                community_id=team.community_id, team_id=team.id, title=f"{team.name[:2]}{kind}", kind=kind,
+                place=place, description="", starts_at=starts, ends_at=starts + timedelta(hours=hours),
+                checkin_opens_at=starts - timedelta(minutes=30), checkin_closes_at=starts + timedelta(hours=hours, minutes=30),
+                capacity=capacity, rule=rule, points=points, hourly_cap=cap, award_on=award_on, allow_poster=poster,
+                code_seconds=30, code_salt=secrets.token_hex(8), is_cancelled=False, created_by_id=creator,
+                created_at=now))
+            made += 1
+    db.session.flush()
+    return made

@@ -101,6 +101,9 @@ def _read_rows(filename: str, content: bytes) -> list[list[str]]:
         try:
             ws = wb.worksheets[0]
             return [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        except Exception as exc:  # read-only mode parses the sheet only now, so damage shows up here
+            raise InvalidInput(_l("This file could not be read as an Excel (.xlsx) workbook."),
+                               code="unreadable_file") from exc
         finally:
             wb.close()
     if name.endswith(".csv"):

@@ -48,12 +48,15 @@ def _only_failures(response) -> bool:
     return response.status_code != 302  # a successful login redirects and does not count
 
 
+# What survives the fresh session at login: the language, and a check-in scan waiting for the login.
+CARRIED_OVER = ("lang", "scan")
+
+
 def start_session(user: User) -> None:
-    """A fresh session at login: drop everything the browser brought (no fixation), keep the language."""
-    lang = session.get("lang")
+    """A fresh session at login: drop everything else the browser brought (no fixation)."""
+    kept = {key: session[key] for key in CARRIED_OVER if key in session}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
     session["nonce"] = secrets.token_urlsafe(16)
     login_user(user)
 
