@@ -104,6 +104,14 @@ def _household_people(rng: random.Random, surname: str, today: date, used_phones
         }
 
 
+# Households kept empty for the demo logins (first community, demo_building()).
+RESERVED = {("1", "301"), ("1", "302"), ("2", "501")}
+
+
+def demo_building(buildings_per_community: int) -> str:
+    return f"{min(3, buildings_per_community)}号楼"
+
+
 COMMUNITIES = (
     ("梨园社区", "莱阳市城厢街道梨园路18号", "0535-7211801"),
     ("鹤山社区", "莱阳市城厢街道鹤山路66号", "0535-7211802"),
@@ -146,7 +154,11 @@ def build_demo(now: datetime, progress: Callable[[int], None] = lambda n: None, 
                         db.session.add(household)
                         db.session.flush()
                         surname = rng.choice(SURNAMES)
-                        for person in _household_people(rng, surname, today, used_phones):
+                        people = _household_people(rng, surname, today, used_phones)
+                        if communities == [community] and building.name == demo_building(buildings_per_community) \
+                                and (unit, f"{floor}{door}") in RESERVED:
+                            people = list(people)[:0]  # the demo logins move in here
+                        for person in people:
                             resident = Resident(community_id=community.id, household_id=household.id,
                                                 created_at=now, **person)
                             db.session.add(resident)
@@ -158,17 +170,17 @@ def build_demo(now: datetime, progress: Callable[[int], None] = lambda n: None, 
             building.leader_id = leader.id if leader else None
             totals["buildings"] += 1
             progress(1)
-    logins = _demo_logins(communities, now)
+    logins = _demo_logins(communities, now, demo_building(buildings_per_community))
     return DemoResult(communities=len(communities), logins=logins, **totals)
 
 
-def _demo_logins(communities: list[Community], now: datetime) -> list[DemoLogin]:
+def _demo_logins(communities: list[Community], now: datetime, building_name: str) -> list[DemoLogin]:
     liyuan, heshan = communities[0], communities[1]
     password_hash = generate_password_hash(DEMO_PASSWORD)  # one KDF run shared by every demo login
     team = db.session.scalar(select(Team).where(Team.community_id == liyuan.id, Team.category == "便民"))
     store = db.session.scalar(select(Store).where(Store.community_id == liyuan.id))
     building3 = db.session.scalar(select(Building).where(Building.community_id == liyuan.id,
-                                                         Building.name == "3号楼"))
+                                                         Building.name == building_name))
     h301 = db.session.scalar(select(Household).where(Household.building_id == building3.id,
                                                      Household.unit == "1", Household.room == "301"))
     h302 = db.session.scalar(select(Household).where(Household.building_id == building3.id,
@@ -185,9 +197,9 @@ def _demo_logins(communities: list[Community], now: datetime) -> list[DemoLogin]
 
     rows = [
         # role, name, phone, resident household, note
-        (Role.RESIDENT, "王秀英", "13800000001", (h301, "户主", 1952), "梨园社区 3号楼1单元301"),
+        (Role.RESIDENT, "王秀英", "13800000001", (h301, "户主", 1952), f"梨园社区 {building_name}1单元301"),
         (Role.TEAM_LEAD, "张建国", "13800000002", (h302, "户主", 1958), "梨园便民服务队 队长"),
-        (Role.CLERK, "李秀兰", "13800000003", (h501, "配偶", 1965), "梨园社区爱心积分超市 店员"),
+        (Role.CLERK, "李秀兰", "13800000003", (h501, "户主", 1965), "梨园社区爱心积分超市 店员"),
         (Role.COMMUNITY_ADMIN, "刘红梅", "13800000004", None, "梨园社区 管理员"),
         (Role.COMMUNITY_ADMIN, "陈立新", "13800000005", None, "鹤山社区 管理员"),
         (Role.CITY_ADMIN, "孙志刚", "13800000006", None, "市级管理员（所有社区）"),
