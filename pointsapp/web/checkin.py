@@ -98,7 +98,7 @@ def rule_text(activity: Activity) -> str:
     if activity.rule == "fixed":
         text = _("%(n)d points for taking part", n=activity.points)
     else:
-        text = _("%(n)d points per full hour", n=activity.points)
+        text = _("%(n)d points per hour of service (rounded down)", n=activity.points)
         if activity.hourly_cap:
             text += _(", at most %(n)d", n=activity.hourly_cap)
     when = {"check_in": _("given at check-in"), "check_out": _("given at check-out"),

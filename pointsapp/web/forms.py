@@ -134,7 +134,7 @@ class ActivityForm(FlaskForm):
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M",
                                  validators=[DataRequired(_l("Please enter a date and time."))])
     rule = SelectField(_l("Points rule"), choices=options([("fixed", _l("Fixed points per attendance")),
-                                                           ("hourly", _l("Points per full hour"))]))
+                                                           ("hourly", _l("Points per hour of service"))]))
     points = IntegerField(_l("Points"), validators=[DataRequired(_l("Please enter the number of points.")),
                                                      NumberRange(1, 1000, _l("Between 1 and 1000 points."))])
     hourly_cap = IntegerField(_l("At most (hourly rule)"), validators=[Optional(), NumberRange(1, 24000)])

@@ -1,0 +1,336 @@
+"""Check-in codes, the resident's scan flow, hourly arithmetic, windows, capacity and approval."""
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from pointsapp.errors import DomainError
+from pointsapp.extensions import db as _db
+from pointsapp.models import Attendance, LedgerEntry
+from pointsapp.services import activities, checkin, codes, ledger
+
+SECRET = "test-secret"  # the test app's SECRET_KEY
+
+
+@pytest.fixture
+def setup(make, db, now):
+    community = make.community()
+    team = make.team(community)
+    lead = make.user(name="队长")
+    make.grant(lead, "team_lead", community, team=team)
+    resident_user = make.resident_user(community=community)
+
+    def new_activity(**overrides):
+        fields = dict(title="楼道广告清理", kind="楼道广告清理", place="3号楼", starts_at=now - timedelta(minutes=30),
+                      ends_at=now + timedelta(hours=2), rule="fixed", points=10, award_on="check_in")
+        fields.update(overrides)
+        return activities.create_activity(lead, team, activities.ActivityFields(**fields), now)
+
+    return community, team, lead, resident_user, new_activity
+
+
+def step(now, seconds=30):
+    return codes.step_of(now, seconds)
+
+
+# ---- codes -----------------------------------------------------------------------------------
+
+def test_current_and_previous_step_codes_are_accepted(setup, now):
+    *_, new_activity = setup
+    a = new_activity()
+    for s in (step(now), step(now) - 1):
+        assert codes.read_checkin_code(SECRET, codes.checkin_code(SECRET, a, s), a, now).step == s
+
+
+def test_code_expires_after_its_own_step_and_the_next(setup, now):
+    *_, new_activity = setup
+    a = new_activity()
+    code = codes.checkin_code(SECRET, a, step(now))
+    boundary = (step(now) + 1) * 30  # first second of the next step
+    from datetime import UTC, datetime
+    still_ok = datetime.fromtimestamp(boundary + 29, UTC)  # last second of the next step
+    too_late = datetime.fromtimestamp(boundary + 30, UTC)
+    assert codes.read_checkin_code(SECRET, code, a, still_ok)
+    with pytest.raises(DomainError) as err:
+        codes.read_checkin_code(SECRET, code, a, too_late)
+    assert err.value.code == "code_expired"
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),  # tampered signature
+    lambda c: re.sub(r"\.(\d+)\.", lambda m: f".{int(m.group(1)) + 1}.", c),  # tampered step
+    lambda c: "a999" + c[c.index("."):],  # other activity id
+    lambda c: "garbage",
+    lambda c: "",
+])
+def test_forged_and_tampered_codes_are_refused(setup, now, mangle):
+    *_, new_activity = setup
+    a = new_activity()
+    forged = mangle(codes.checkin_code(SECRET, a, step(now)))
+    with pytest.raises(DomainError) as err:
+        codes.read_checkin_code(SECRET, forged, a, now)
+    assert err.value.code == "forged_code"
+
+
+def test_code_of_one_activity_does_not_open_another(setup, now):
+    *_, new_activity = setup
+    a, b = new_activity(), new_activity(title="另一个")
+    with pytest.raises(DomainError) as err:
+        codes.read_checkin_code(SECRET, codes.checkin_code(SECRET, a, step(now)), b, now)
+    assert err.value.code == "forged_code"
+
+
+def test_code_signed_with_another_secret_is_refused(setup, now):
+    *_, new_activity = setup
+    a = new_activity()
+    with pytest.raises(DomainError):
+        codes.read_checkin_code(SECRET, codes.checkin_code("other-secret", a, step(now)), a, now)
+
+
+def test_poster_code_only_when_allowed_and_renewing_voids_it(setup, now):
+    _, _, lead, _, new_activity = setup
+    a = new_activity(allow_poster=True)
+    poster = codes.checkin_code(SECRET, a, None)
+    assert codes.read_checkin_code(SECRET, poster, a, now + timedelta(hours=1)).step is None
+    a.allow_poster = False
+    with pytest.raises(DomainError) as err:
+        codes.read_checkin_code(SECRET, poster, a, now)
+    assert err.value.code == "poster_not_allowed"
+    a.allow_poster = True
+    activities.renew_codes(lead, a, now)
+    with pytest.raises(DomainError):
+        codes.read_checkin_code(SECRET, poster, a, now)
+
+
+# ---- check-in rules ----------------------------------------------------------------------------
+
+def test_fixed_rule_awards_on_check_in_once(setup, now):
+    _, _, _, user, new_activity = setup
+    a = new_activity()
+    first = checkin.check_in(user, user.resident, a, now)
+    again = checkin.check_in(user, user.resident, a, now + timedelta(minutes=20))
+    assert (first.action, first.points, again.action, again.points) == ("checked_in", 10, "already", 0)
+    assert ledger.balance_of(user.resident_id) == 10
+    entry = _db.session.get(LedgerEntry, first.attendance.ledger_entry_id)
+    assert (entry.idempotency_key, entry.source_type) == (f"attendance:{first.attendance.id}", "attendance")
+
+
+@pytest.mark.parametrize("minutes, expected", [(11, 0), (59, 4), (60, 5), (119, 9), (150, 12), (600, 20)])
+def test_hourly_rule_rounds_down_and_caps(setup, now, minutes, expected):
+    """5 points an hour, counted by the second and rounded down to whole points, at most 20."""
+    _, _, _, user, new_activity = setup
+    a = new_activity(rule="hourly", points=5, hourly_cap=20, award_on="check_out",
+                     starts_at=now, ends_at=now + timedelta(hours=12))
+    checkin.check_in(user, user.resident, a, now)
+    result = checkin.check_in(user, user.resident, a, now + timedelta(minutes=minutes))
+    if minutes >= 10:
+        assert result.action == "checked_out"
+    assert ledger.balance_of(user.resident_id) == expected
+
+
+def test_hourly_checkout_never_counts_beyond_the_activity_end(setup, now):
+    _, _, _, user, new_activity = setup
+    a = new_activity(rule="hourly", points=10, award_on="check_out", starts_at=now, ends_at=now + timedelta(hours=2))
+    checkin.check_in(user, user.resident, a, now)
+    checkin.check_in(user, user.resident, a, now + timedelta(hours=2, minutes=25))  # scanned late, within window
+    assert ledger.balance_of(user.resident_id) == 20
+
+
+def test_a_quick_second_scan_is_not_a_checkout(setup, now):
+    _, _, _, user, new_activity = setup
+    a = new_activity(rule="hourly", points=10, award_on="check_out")
+    checkin.check_in(user, user.resident, a, now)
+    result = checkin.check_in(user, user.resident, a, now + timedelta(minutes=2))
+    assert result.action == "already" and result.attendance.checked_out_at is None
+
+
+@pytest.mark.parametrize("offset, code", [(-timedelta(minutes=31), "not_started"),
+                                          (timedelta(hours=2, minutes=31), "already_over")])
+def test_check_in_window_edges(setup, now, offset, code):
+    _, _, _, user, new_activity = setup
+    a = new_activity(starts_at=now, ends_at=now + timedelta(hours=2))  # window: 30 min either side
+    with pytest.raises(DomainError) as err:
+        checkin.check_in(user, user.resident, a, now + offset)
+    assert err.value.code == code
+    # the last minute inside the window still works
+    inside = now - timedelta(minutes=30) if code == "not_started" else now + timedelta(hours=2, minutes=30)
+    assert checkin.check_in(user, user.resident, a, inside).action == "checked_in"
+
+
+def test_capacity_edge(setup, make, now):
+    community, _, _, user, new_activity = setup
+    a = new_activity(capacity=2)
+    others = [make.resident_user(community=community) for _ in range(2)]
+    checkin.check_in(others[0], others[0].resident, a, now)
+    checkin.check_in(others[1], others[1].resident, a, now)
+    with pytest.raises(DomainError) as err:
+        checkin.check_in(user, user.resident, a, now)
+    assert err.value.code == "capacity_full"
+
+
+def test_resident_of_another_community_is_refused(setup, make, now):
+    *_, new_activity = setup
+    stranger = make.resident_user(community=make.community())
+    with pytest.raises(DomainError) as err:
+        checkin.check_in(stranger, stranger.resident, new_activity(), now)
+    assert err.value.code == "not_resident_of_community"
+
+
+def test_resident_cannot_check_in_somebody_else(setup, make, now):
+    community, _, _, user, new_activity = setup
+    neighbour = make.resident(community=community)
+    with pytest.raises(DomainError) as err:
+        checkin.check_in(user, neighbour, new_activity(), now)
+    assert err.value.code == "forbidden"
+
+
+def test_approval_rule_awards_only_after_approval_and_reject_reverses(setup, make, now):
+    community, _, lead, user, new_activity = setup
+    a = new_activity(award_on="approval")
+    other = make.resident_user(community=community)
+    r1 = checkin.check_in(user, user.resident, a, now)
+    r2 = checkin.check_in(other, other.resident, a, now)
+    assert r1.points == 0 and r1.pending_approval and ledger.balance_of(user.resident_id) == 0
+    assert checkin.approve(lead, a, [r1.attendance.id, r2.attendance.id], now) == (2, 20)
+    assert checkin.approve(lead, a, [r1.attendance.id], now) == (0, 0)  # approving twice awards once
+    assert checkin.reject(lead, a, [r2.attendance.id], "未到场", now) == 1
+    assert ledger.balance_of(user.resident_id) == 10 and ledger.balance_of(other.resident_id) == 0
+
+
+def test_manual_record_is_clamped_to_the_activity_and_needs_a_reason(setup, make, now):
+    community, _, lead, _, new_activity = setup
+    a = new_activity(rule="hourly", points=6, award_on="check_out", starts_at=now, ends_at=now + timedelta(hours=2))
+    elder = make.resident(community=community, name="无手机的老人")
+    with pytest.raises(DomainError) as err:
+        checkin.record_manual(lead, elder, a, now - timedelta(hours=5), now + timedelta(hours=9), " ", now)
+    assert err.value.code == "reason_missing"
+    result = checkin.record_manual(lead, elder, a, now - timedelta(hours=5), now + timedelta(hours=9), "老人无手机", now)
+    assert result.attendance.method == "manual" and result.attendance.manual_reason == "老人无手机"
+    assert ledger.balance_of(elder.id) == 12  # 2 hours, never more than the activity's length
+
+
+def test_only_the_teams_lead_or_admin_runs_the_activity(setup, make, now):
+    community, _, _, _, new_activity = setup
+    a = new_activity()
+    other_lead = make.team_lead(community)
+    elder = make.resident(community=community)
+    with pytest.raises(DomainError) as err:
+        checkin.check_in(other_lead, elder, a, now, method="lead_scan")
+    assert err.value.code == "forbidden"
+    admin = make.admin(community)
+    assert checkin.check_in(admin, elder, a, now, method="lead_scan").action == "checked_in"
+
+
+def test_member_card_and_phone_codes(setup, make, now):
+    community, *_ = setup
+    r = make.resident(community=community)
+    card = codes.member_card_code(SECRET, r)
+    assert codes.read_member_code(SECRET, card, now, lambda i: r).is_card
+    phone = codes.member_phone_code(SECRET, r, now)
+    assert not codes.read_member_code(SECRET, phone, now + timedelta(seconds=30), lambda i: r).is_card
+    with pytest.raises(DomainError) as err:
+        codes.read_member_code(SECRET, phone, now + timedelta(seconds=61), lambda i: r)
+    assert err.value.code == "code_expired"
+    r.card_serial += 1  # card reissued
+    with pytest.raises(DomainError) as err:
+        codes.read_member_code(SECRET, card, now, lambda i: r)
+    assert err.value.code == "card_replaced"
+
+
+# ---- concurrency -------------------------------------------------------------------------------
+
+def test_duplicate_scans_from_two_tabs_at_once_award_once(app, setup, now):
+    _, _, _, user, new_activity = setup
+    a = new_activity()
+    _db.session.commit()
+    user_id, activity_id, resident_id = user.id, a.id, user.resident_id
+    _db.session.rollback()
+    n = 6
+    barrier = threading.Barrier(n)
+    outcomes = []
+
+    def tab():
+        from pointsapp.models import Activity, User
+        with app.app_context():
+            try:
+                barrier.wait()  # (before any query: on SQLite a query holds the write lock)
+                u = _db.session.get(User, user_id)
+                act = _db.session.get(Activity, activity_id)
+                outcomes.append(checkin.check_in(u, u.resident, act, now).action)
+                _db.session.commit()
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=tab) for _ in range(n)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert sorted(outcomes) == ["already"] * (n - 1) + ["checked_in"]
+    assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 1
+    assert ledger.balance_of(resident_id) == 10
+
+
+def test_last_place_taken_concurrently_by_one_resident_only(app, setup, make, now):
+    community, _, _, _, new_activity = setup
+    a = new_activity(capacity=1)
+    users = [make.resident_user(community=community) for _ in range(6)]
+    _db.session.commit()
+    ids, activity_id = [u.id for u in users], a.id
+    _db.session.rollback()
+    barrier = threading.Barrier(len(ids))
+    outcomes = []
+
+    def scan(uid):
+        from pointsapp.models import Activity, User
+        with app.app_context():
+            try:
+                barrier.wait()
+                u = _db.session.get(User, uid)
+                act = _db.session.get(Activity, activity_id)
+                outcomes.append(checkin.check_in(u, u.resident, act, now).action)
+                _db.session.commit()
+            except DomainError as exc:
+                _db.session.rollback()
+                outcomes.append(exc.code)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in ids]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert sorted(outcomes) == ["capacity_full"] * 5 + ["checked_in"]
+
+
+# ---- the resident's web flow ---------------------------------------------------------------------
+
+def test_get_never_checks_in_and_the_scan_survives_login(app, client, setup, now):
+    _, _, _, user, new_activity = setup
+    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))  # around real time
+    from pointsapp.clock import utcnow
+    code = codes.checkin_code(app.secret_key, a, codes.step_of(utcnow(), 30))
+    _db.session.commit()
+    response = client.get(f"/c/{code}")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+    response = client.post("/login", data={"phone": user.phone, "password": "secret-pass", "next": "/c/confirm"})
+    assert response.headers["Location"] == "/c/confirm"
+    page = client.get("/c/confirm")
+    assert "确认签到" in page.get_data(as_text=True)
+    assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 0  # still nothing
+    done = client.post("/c/confirm")
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "签到成功" in page and "+10" in page
+    assert ledger.balance_of(user.resident_id) == 10
+
+
+def test_expired_and_forged_codes_get_clear_pages(app, client, setup, now):
+    *_, new_activity = setup
+    a = new_activity()
+    old = codes.checkin_code(app.secret_key, a, 1000)
+    _db.session.commit()
+    expired = client.get(f"/c/{old}")
+    assert expired.status_code == 410 and "二维码已过期" in expired.get_data(as_text=True)
+    forged = client.get(f"/c/{old[:-2]}xx")
+    assert forged.status_code == 400 and "二维码无效" in forged.get_data(as_text=True)
+    assert client.get("/c/not-a-code").status_code == 400
