@@ -166,4 +166,8 @@ def test_a_view_without_a_policy_is_refused(app, client, make, login, db):
     db.session.commit()
     c = fresh.test_client()
     login(c, city)
-    assert c.get("/forgotten").status_code == 403
+    try:
+        assert c.get("/forgotten").status_code == 403
+    finally:
+        with fresh.app_context():
+            db.engine.dispose()  # this app's own pool: close it now, not at garbage collection
