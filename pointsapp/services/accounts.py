@@ -95,6 +95,8 @@ def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
         raise InvalidCredentials(_l("The current password is wrong."))
     _check_new_password(new)
     user.password_hash = generate_password_hash(new)
+    user.activation_code_hash = None  # an old activation slip must not reset the new password
+    user.activation_expires_at = None
     user.session_version += 1
 
 
@@ -118,6 +120,9 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
         and user.activation_expires_at > now
         and check_password_hash(user.activation_code_hash, code)
     )
+    if valid and not user.is_enabled:
+        raise InvalidInput(_l("This account is disabled. Please ask the community office."),
+                           code="account_disabled")
     if not valid:
         raise InvalidInput(_l("The activation code is wrong or has expired. Please ask the community office "
                               "for a new one."), code="activation_invalid")

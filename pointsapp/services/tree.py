@@ -175,9 +175,11 @@ def search_residents(community_id: int, query: str, *, limit: int = 50, include_
             .where(Resident.community_id == community_id))
     q = (query or "").strip()
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Resident.name.like(like), Resident.phone.like(like), Household.room == q,
-                              (Building.name + Household.unit + "-" + Household.room).like(like)))
+        # % and _ typed by a person are literal characters, not wildcards
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Resident.name.like(like, escape="\\"), Resident.phone.like(like, escape="\\"),
+                              Household.room == q,
+                              (Building.name + Household.unit + "-" + Household.room).like(like, escape="\\")))
     if not include_moved_out:
         stmt = stmt.where(Resident.moved_out_on.is_(None))
     return db.session.scalars(stmt.order_by(Building.name, Household.unit, Household.room, Resident.id)

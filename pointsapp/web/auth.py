@@ -1,6 +1,5 @@
 """Log in, log out, activate an account, change one's password."""
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,7 +11,7 @@ from ..models import User
 from ..permissions import AUTHENTICATED, PUBLIC, policy
 from ..services import accounts
 from ..services.validation import clean_phone
-from .common import actor, commit, utcnow
+from .common import actor, commit, safe_path, utcnow
 from .forms import ActivateForm, ChangePasswordForm, LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -31,13 +30,7 @@ def load_user(session_id: str):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login."""
-    # Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" would leave the site.
-    if target and target.isprintable() and "\\" not in target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("home.index")
+    return safe_path(target, url_for("home.index"))
 
 
 def _account_key() -> str:

@@ -1,6 +1,7 @@
 """Helpers the views share: the unit of work and the actor."""
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from flask import flash
 from flask_login import current_user
@@ -10,6 +11,17 @@ from ..errors import DomainError
 from ..extensions import db
 
 T = TypeVar("T")
+
+
+def safe_path(target: str | None, fallback: str) -> str:
+    """target when it is a path on this site, else fallback (no open redirects).
+
+    Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" would leave the site."""
+    if target and target.isprintable() and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return fallback
 
 
 def actor():
@@ -34,4 +46,4 @@ def commit(action: Callable[[], T], success: str | None = None) -> tuple[bool, T
     return True, result
 
 
-__all__ = ["actor", "commit", "utcnow"]
+__all__ = ["actor", "commit", "safe_path", "utcnow"]

@@ -3,6 +3,7 @@ from flask import Blueprint, Flask, has_request_context, redirect, request, sess
 from flask_babel import get_locale
 
 from ..permissions import PUBLIC, policy
+from .common import safe_path
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
@@ -22,8 +23,7 @@ def select_locale() -> str:
 def set_language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
-    target = request.form.get("next") or url_for("home.index")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home.index"))
+    return redirect(safe_path(request.form.get("next"), url_for("home.index")))
 
 
 def init_app(app: Flask) -> None:
