@@ -334,3 +334,29 @@ def test_expired_and_forged_codes_get_clear_pages(app, client, setup, now):
     forged = client.get(f"/c/{old[:-2]}xx")
     assert forged.status_code == 400 and "二维码无效" in forged.get_data(as_text=True)
     assert client.get("/c/not-a-code").status_code == 400
+
+
+def test_lead_checks_in_a_resident_by_scanning_the_printed_member_card(app, client, login, setup, make, now):
+    community, _, lead, _, new_activity = setup
+    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    elder = make.resident(community=community, name="没有手机的张奶奶")
+    card = codes.member_card_code(app.secret_key, elder)
+    _db.session.commit()
+    login(client, lead)
+    response = client.post(f"/lead/activities/{a.id}/checkin", data={"code": card})
+    assert response.status_code == 302
+    attendance = _db.session.scalar(select(Attendance).where(Attendance.resident_id == elder.id))
+    assert attendance.method == "lead_scan" and attendance.recorded_by_id == lead.id
+    assert ledger.balance_of(elder.id) == 10
+    page = client.get(f"/lead/activities/{a.id}").get_data(as_text=True)
+    assert "没有手机的张奶奶" in page and "队长扫码" in page
+
+
+def test_a_forged_card_code_at_the_lead_gives_a_message_not_an_error(client, login, setup, now):
+    _, _, lead, _, new_activity = setup
+    a = new_activity()
+    _db.session.commit()
+    login(client, lead)
+    response = client.post(f"/lead/activities/{a.id}/checkin", data={"code": "m1.c1.AAAAAAAAAAAAAAAA"}, follow_redirects=True)
+    assert response.status_code == 200 and "会员码无效" in response.get_data(as_text=True)
+    assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 0

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from ..errors import DomainError
 
 MAC_BYTES = 12
+MEMBER_CODE_SECONDS = 30  # a phone member code lives for its step and the next: up to a minute
 
 
 class CodeError(DomainError):
@@ -91,7 +92,7 @@ def member_card_code(secret: str, resident) -> str:
     return f"m{resident.id}.{part}.{_mac(secret, 'member', f'm{resident.id}.{part}')}"
 
 
-def member_phone_code(secret: str, resident, now: datetime, seconds: int = 30) -> str:
+def member_phone_code(secret: str, resident, now: datetime, seconds: int = MEMBER_CODE_SECONDS) -> str:
     """The short-lived code on the resident's own phone (会员码)."""
     part = str(step_of(now, seconds))
     return f"m{resident.id}.{part}.{_mac(secret, 'member', f'm{resident.id}.{part}')}"
@@ -103,7 +104,8 @@ class MemberCode:
     is_card: bool  # printed card (the counter also asks for the PIN) or the phone's live code
 
 
-def read_member_code(secret: str, token: str, now: datetime, load_resident, seconds: int = 30) -> MemberCode:
+def read_member_code(secret: str, token: str, now: datetime, load_resident,
+                     seconds: int = MEMBER_CODE_SECONDS) -> MemberCode:
     """Raises forged_code, code_expired, card_replaced."""
     resident_id, part, mac = _split(token, "m")
     if not hmac.compare_digest(mac, _mac(secret, "member", f"m{resident_id}.{part}")):

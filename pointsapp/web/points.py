@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import LedgerEntry, Resident
+from ..models import Building, Household, LedgerEntry, Resident
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from ..services import ledger, ledger_audit, ledger_export, tree
+from ..services import codes, ledger, ledger_audit, ledger_export, tree
 from ..services.periods import local_date
+from . import qr
 from .admin import community_or_404
 from .common import actor, commit, utcnow
 from .forms import ExportForm, PointsForm, ReverseForm
@@ -127,3 +128,34 @@ def community_ledger(community_id: int):
                                 .order_by(LedgerEntry.id.desc()).limit(30)).all()
     return render_template("points/community.html", community=c, form=form, recent=recent,
                            checkpoint=ledger_audit.latest_checkpoint(c.id), week_ago=today - timedelta(days=7))
+
+
+@bp.route("/me/code")
+@policy(AUTHENTICATED)
+def my_code():
+    """会员码: a short-lived QR the counter or a team lead scans; it refreshes by itself."""
+    return render_template("points/code.html", resident=current_user.resident,
+                           seconds=codes.MEMBER_CODE_SECONDS)
+
+
+@bp.route("/me/code.svg")
+@policy(AUTHENTICATED)
+def my_code_svg():
+    resident = current_user.resident
+    if resident is None or resident.moved_out_on is not None:
+        return render_template("errors/error.html", status=404, title=_("Sorry"),
+                               message=_("This account is not linked to a resident.")), 404
+    return qr.svg_response(codes.member_phone_code(current_app.secret_key, resident, utcnow()))
+
+
+@bp.route("/admin/c/<int:community_id>/buildings/<int:building_id>/cards")
+@policy(COMMUNITY_ADMIN)
+def member_cards(community_id: int, building_id: int):
+    """An A4 sheet of printed member cards, for residents without a phone."""
+    c = community_or_404(community_id)
+    b = tree.get_in_community(Building, c.id, building_id)
+    people = db.session.scalars(select(Resident).join(Household)
+                                .where(Household.building_id == b.id, Resident.moved_out_on.is_(None))
+                                .order_by(Household.unit, Household.room, Resident.id)).all()
+    cards = [(r, qr.svg(codes.member_card_code(current_app.secret_key, r), border=1).decode()) for r in people]
+    return render_template("points/cards.html", community=c, building=b, cards=cards)
