@@ -265,7 +265,7 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
         for n, (when, what, (label, points)) in enumerate(events):
             if what == "award":
                 last_award = post(Posting(resident, points, EntryKind.AWARD, "demo", f"demo-a-{resident.id}-{n}",
-                                          f"{label}（志愿服务）", label), None, when)
+                                          label, label), None, when)
             else:
                 try:
                     post(Posting(resident, -points, EntryKind.REDEMPTION, "demo", f"demo-r-{resident.id}-{n}",
