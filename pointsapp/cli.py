@@ -25,8 +25,10 @@ def register_cli(app: Flask) -> None:
         with click.progressbar(length=result.residents + len(result.logins), label="Posting points history") as bar:
             entries = demo_service.build_history(now, progress=bar.update)
         activities = demo_service.build_activities(now)
+        products = demo_service.build_store(now)
         db.session.commit()
-        click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today.")
+        click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today; "
+                   f"{products} products in the supermarkets (card PIN of 13800000001: {demo_service.DEMO_PIN}).")
         click.echo(f"{result.communities} communities, {result.buildings} buildings, "
                    f"{result.households} households, {result.residents} residents.")
         click.echo(f"Demo logins (password {demo_service.DEMO_PASSWORD}):")

@@ -23,6 +23,8 @@ class Action(StrEnum):
     MANAGE_CITY = "city.manage"  # subdistricts and communities themselves
     VIEW_RESIDENT = "resident.view"  # one resident's personal data
     RUN_TEAM = "team.run"  # a team's members and activities: check-in, attendance, approval
+    RUN_STORE = "store.run"  # the counter of one store: identify residents, redeem, void own, close shift
+    MANAGE_STORE = "store.manage"  # products, stock corrections, voids at any time, reports
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ def is_staff(user) -> bool:
     return any(s.role != Role.RESIDENT for s in scopes_of(user))
 
 
+def clerk_store_ids(user) -> set[int]:
+    return {s.store_id for s in scopes_of(user) if s.role == Role.CLERK}
+
+
 def led_team_ids(user) -> set[int]:
     return {s.team_id for s in scopes_of(user) if s.role == Role.TEAM_LEAD}
 
@@ -104,6 +110,12 @@ def can(user, action: str, target=None) -> bool:
         team_id = target.id if target.__class__.__name__ == "Team" else getattr(target, "team_id", None)
         return (community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id)) or any(
             s.role == Role.TEAM_LEAD and s.team_id == team_id and team_id is not None for s in scopes_of(user))
+    if action in (Action.RUN_STORE, Action.MANAGE_STORE):
+        store_id = target.id if target.__class__.__name__ == "Store" else getattr(target, "store_id", None)
+        if community_id is not None and has_role(user, Role.COMMUNITY_ADMIN, community_id):
+            return True
+        return action == Action.RUN_STORE and store_id is not None and any(
+            s.role == Role.CLERK and s.store_id == store_id for s in scopes_of(user))
     if action == Action.VIEW_RESIDENT:
         if user.resident_id is not None and getattr(target, "id", None) == user.resident_id:
             return True

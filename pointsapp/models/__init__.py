@@ -3,9 +3,13 @@ from .accounts import Role, RoleGrant, Store, Team, User
 from .activities import Activity, Attendance, Label, Signup, TeamMember
 from .imports import ImportJob
 from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
+from .store import (
+    Product, ProductPhoto, Redemption, RedemptionLine, StockMovement, Stocktake, StocktakeLine,
+)
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 
 __all__ = [
+    "Product", "ProductPhoto", "Redemption", "RedemptionLine", "StockMovement", "Stocktake", "StocktakeLine",
     "Activity", "Attendance", "Label", "Signup", "TeamMember",
     "EARNING_KINDS", "Building", "Community", "EntryKind", "Grid", "Household", "ImportJob", "LedgerCheckpoint",
     "LedgerEntry", "PointsAccount", "Resident", "Role", "RoleGrant",

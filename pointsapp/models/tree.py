@@ -95,6 +95,10 @@ class Resident(db.Model):  # 居民
     moved_out_on: Mapped[date | None]  # set when the resident leaves; records are never deleted
     # Printed member cards carry this number; reissuing a lost card bumps it and voids the old one.
     card_serial: Mapped[int] = mapped_column(default=1, server_default="1")
+    # 4-6 digit PIN the counter asks for with a printed card; locked after repeated failures.
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     household: Mapped[Household] = relationship(back_populates="residents")

@@ -324,3 +324,40 @@ def build_activities(now: datetime, *, seed: int = 11) -> int:
             made += 1
     db.session.flush()
     return made
+
+
+PRODUCTS = (
+    # name, kind, category, price, stock, per week, per month, household per month, barcode
+    ("食用油 1.8L", "goods", "粮油", 50, 20, None, 1, 2, "6901234500011"),
+    ("大米 5斤", "goods", "粮油", 30, 30, None, 2, None, "6901234500028"),
+    ("挂面", "goods", "粮油", 10, 60, 3, None, None, "6901234500035"),
+    ("洗衣粉", "goods", "日用品", 20, 25, None, 2, None, "6901234500042"),
+    ("香皂", "goods", "日用品", 8, 40, None, None, None, "6901234500059"),
+    ("毛巾", "goods", "日用品", 12, 3, None, None, None, "6901234500066"),
+    ("理发服务", "service", "社区服务", 15, None, 1, None, None, ""),
+    ("家电维修", "service", "社区服务", 25, None, None, 1, None, ""),
+)
+DEMO_PIN = "2468"
+
+
+def build_store(now: datetime) -> int:
+    """Stock every store with the demo catalogue (logged as opening stock) and give the demo resident
+    a card PIN. Returns the number of products. The caller commits."""
+    from .store import ProductFields, create_product
+
+    made = 0
+    for store in db.session.scalars(select(Store).order_by(Store.id)).all():
+        admin = db.session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+            RoleGrant.role == Role.COMMUNITY_ADMIN, RoleGrant.community_id == store.community_id))
+        for name, kind, category, price, stock, week, month, household, barcode in PRODUCTS:
+            create_product(admin, store, ProductFields(name=name, kind=kind, category=category, price=price,
+                                                       limit_per_week=week, limit_per_month=month,
+                                                       household_limit_per_month=household, barcode=barcode),
+                           stock, now)
+            made += 1
+    demo_resident = db.session.scalar(select(Resident).join(User, User.resident_id == Resident.id)
+                                      .where(User.phone == "13800000001"))
+    if demo_resident is not None:
+        demo_resident.pin_hash = generate_password_hash(DEMO_PIN)
+    db.session.flush()
+    return made

@@ -60,6 +60,12 @@ def _locked_account(resident: Resident) -> PointsAccount:
         .with_for_update().execution_options(populate_existing=True)).one()
 
 
+def lock_account(resident: Resident) -> PointsAccount:
+    """Take the resident's account lock up front (callers that check more than the balance, such as
+    the counter's limits, hold it for their whole unit of work; post() re-enters it freely)."""
+    return _locked_account(resident)
+
+
 @dataclass(frozen=True)
 class Posting:
     resident: Resident

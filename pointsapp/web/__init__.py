@@ -8,7 +8,7 @@ from ..permissions import endpoint_allows
 
 
 def init_web(app: Flask) -> None:
-    from . import admin, auth, checkin, city, errors, home, i18n, imports, lead, people, points, volunteer
+    from . import admin, auth, checkin, city, errors, home, i18n, imports, lead, people, points, store, volunteer
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -18,7 +18,7 @@ def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
-    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer):
+    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer, store):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

@@ -156,3 +156,31 @@ class ManualAttendanceForm(FlaskForm):
 
 class TeamForm(NameForm):
     category = SelectField(_l("Category"))
+
+
+class ProductForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=80)])
+    kind = SelectField(_l("Goods or service"), choices=options([("goods", _l("Goods (counted stock)")),
+                                                                ("service", _l("Service"))]))
+    category = StringField(_l("Category"), validators=[Length(max=40)])
+    price = IntegerField(_l("Price in points"), validators=[DataRequired(_l("Please enter the price.")),
+                                                             NumberRange(1, 100000)])
+    stock = IntegerField(_l("Stock (empty for an unlimited service)"), validators=[Optional(), NumberRange(0, 100000)])
+    low_stock = IntegerField(_l("Warn when stock is at or below"), validators=[Optional(), NumberRange(0, 100000)])
+    limit_per_week = IntegerField(_l("Limit per resident per week"), validators=[Optional(), NumberRange(1, 999)])
+    limit_per_month = IntegerField(_l("Limit per resident per month"), validators=[Optional(), NumberRange(1, 999)])
+    household_limit_per_month = IntegerField(_l("Limit per household per month"),
+                                             validators=[Optional(), NumberRange(1, 999)])
+    barcode = StringField(_l("Barcode"), validators=[Length(max=40)])
+    is_active = BooleanField(_l("On sale"), default=True)
+
+
+class StockForm(FlaskForm):
+    quantity = IntegerField(_l("Quantity"), validators=[DataRequired(_l("Please enter a quantity.")),
+                                                         NumberRange(0, 100000)])
+    reason = StringField(_l("Reason"), validators=[Length(max=200)])
+
+
+class PinForm(FlaskForm):
+    pin = PasswordField(_l("Card PIN (4-6 digits)"), validators=[DataRequired(_l("Please enter a PIN.")),
+                                                                 Length(min=4, max=6)])

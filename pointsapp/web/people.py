@@ -7,10 +7,10 @@ from ..errors import NotFound
 from ..extensions import db
 from ..models import Household, Resident, Role, RoleGrant, Store, Team, User
 from ..permissions import COMMUNITY_ADMIN, policy
-from ..services import accounts, tree
+from ..services import accounts, counter, tree
 from .admin import community_or_404
 from .common import actor, commit, utcnow
-from .forms import EmptyForm, GrantForm, MoveOutForm, PasswordSetForm, ResidentForm, options
+from .forms import EmptyForm, GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm, options
 
 bp = Blueprint("people", __name__, url_prefix="/admin/c/<int:community_id>")
 
@@ -56,7 +56,7 @@ def resident(community_id: int, resident_id: int):
             return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
     account = db.session.scalar(select(User).where(User.resident_id == r.id))
     return render_template("people/resident.html", community=c, resident=r, form=form, account=account,
-                           move_form=MoveOutForm(), password_form=PasswordSetForm(), button_form=EmptyForm(),
+                           move_form=MoveOutForm(), password_form=PasswordSetForm(), button_form=EmptyForm(), pin_form=PinForm(),
                            activation_code=None)
 
 
@@ -161,3 +161,28 @@ def role_label(role: str) -> str:
         Role.COMMUNITY_ADMIN: _("Community admin"),
         Role.CITY_ADMIN: _("City admin"),
     }.get(role, role)
+
+
+@bp.route("/residents/<int:resident_id>/pin", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def set_pin(community_id: int, resident_id: int):
+    c = community_or_404(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    form = PinForm()
+    if form.validate_on_submit():
+        commit(lambda: counter.set_pin(actor(), r, form.pin.data, utcnow()),
+               _("Card PIN set. Tell the resident; it is not shown again."))
+    else:
+        flash(_("The PIN is 4 to 6 digits, not all the same."), "error")
+    return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
+
+
+@bp.route("/residents/<int:resident_id>/card", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def reissue_card(community_id: int, resident_id: int):
+    c = community_or_404(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    if EmptyForm().validate_on_submit():
+        commit(lambda: counter.reissue_card(actor(), r, utcnow()),
+               _("The old card no longer works. Print the new one from the building page."))
+    return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
