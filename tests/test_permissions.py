@@ -9,7 +9,8 @@ import pytest
 from flask import url_for
 
 from pointsapp.models import EntryKind, ImportJob, Role
-from pointsapp.services import activities, checkin, ledger
+from pointsapp.services import activities, checkin, counter, ledger
+from pointsapp.services import store as store_service
 from pointsapp.services.ledger import Posting
 
 ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
@@ -19,7 +20,8 @@ EVERYONE = set(ROLES)
 LOGGED_IN = EVERYONE - {ANON}
 STAFF = {LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY}
 COMMUNITY_A_ADMINS = {ADMIN, CITY}
-TEAM_RUNNERS = {LEAD, ADMIN, CITY}  # the lead of this activity's team, and its community's admins
+TEAM_RUNNERS = {LEAD, ADMIN, CITY}
+STORE_RUNNERS = {CLERK, ADMIN, CITY}  # the clerk of this store, and its community's admins  # the lead of this activity's team, and its community's admins
 
 # endpoint -> (HTTP method, who is allowed)
 MATRIX = {
@@ -74,6 +76,19 @@ MATRIX = {
     "lead.lead_checkin": ("POST", TEAM_RUNNERS),
     "lead.manual": ("POST", TEAM_RUNNERS),
     "lead.review": ("POST", TEAM_RUNNERS),
+    "people.set_pin": ("POST", COMMUNITY_A_ADMINS),
+    "people.reissue_card": ("POST", COMMUNITY_A_ADMINS),
+    "store.index": ("GET", STAFF),
+    "store.counter_page": ("GET", STORE_RUNNERS),
+    "store.next_customer": ("POST", STORE_RUNNERS),
+    "store.checkout": ("POST", STORE_RUNNERS),
+    "store.receipt": ("GET", STORE_RUNNERS),
+    "store.void": ("POST", STORE_RUNNERS),
+    "store.products": ("GET", STORE_RUNNERS),
+    "store.product": ("GET", STORE_RUNNERS),
+    "store.photo": ("GET", STORE_RUNNERS),
+    "store.shift": ("GET", STORE_RUNNERS),
+    "store.report": ("GET", STORE_RUNNERS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
     "city.add_community": ("POST", {CITY}),
@@ -97,6 +112,10 @@ def world(make, db, now):
     clerk = make.clerk(a)
     admin = make.admin(a)
     other_admin = make.admin(b)
+    store = clerk.grants[0].store
+    product = store_service.create_product(admin, store, store_service.ProductFields(name="挂面", price=5), 10, now)
+    sale = counter.redeem(clerk, store, counter.Identified(resident_user.resident, "search"),
+                          counter.Cart({product.id: 1}), "matrix-sale", now).redemption
     city = make.city_admin()
     grant = make.grant(make.user(name="被撤销的队长"), Role.TEAM_LEAD, a, team=make.team(a))
     entry = ledger.post(Posting(other, 5, EntryKind.AWARD, "attendance", "matrix"), None, now)
@@ -108,7 +127,8 @@ def world(make, db, now):
              OTHER_ADMIN: other_admin, CITY: city}
     args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
             "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en", "entry_id": entry.id, "team_id": team.id,
-            "activity_id": activity.id, "attendance_id": attendance.id,
+            "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
+            "product_id": product.id, "redemption_id": sale.id,
             "filename": "css/app.css"}
     return users, args
 
