@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from pointsapp.errors import Conflict, DomainError
 from pointsapp.extensions import db as _db
-from pointsapp.models import EntryKind, LedgerEntry, PointsAccount
+from pointsapp.models import EntryKind, LedgerEntry
 from pointsapp.services import ledger, ledger_audit
 from pointsapp.services.ledger import Posting
 

@@ -4,7 +4,13 @@ from .activities import Activity, Attendance, Label, Signup, TeamMember
 from .imports import ImportJob
 from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
 from .store import (
-    Product, ProductPhoto, Redemption, RedemptionLine, StockMovement, Stocktake, StocktakeLine,
+    Product,
+    ProductPhoto,
+    Redemption,
+    RedemptionLine,
+    StockMovement,
+    Stocktake,
+    StocktakeLine,
 )
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 

@@ -89,9 +89,7 @@ def check_in(actor: User, resident: Resident, activity: Activity, now: datetime,
     """Check a resident in, or (hourly rule, second scan) out. scanned_at is when the code was read
     (a login may come in between). Raises not_resident_of_community, resident_moved_out,
     activity_cancelled, not_started, already_over, capacity_full, forbidden (lead scans)."""
-    if method == "lead_scan":
-        require(actor, Action.RUN_TEAM, activity)
-    elif actor.resident_id != resident.id:
+    if method == "lead_scan" or actor.resident_id != resident.id:
         require(actor, Action.RUN_TEAM, activity)
     _check_resident(resident, activity)
     moment = scanned_at or now

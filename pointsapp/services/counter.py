@@ -17,7 +17,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import (
-    EntryKind, LedgerEntry, Product, Redemption, RedemptionLine, Resident, Stocktake, StocktakeLine, Store, User,
+    EntryKind,
+    LedgerEntry,
+    Product,
+    Redemption,
+    RedemptionLine,
+    Resident,
+    Stocktake,
+    StocktakeLine,
+    Store,
+    User,
 )
 from ..permissions import Action, can, require
 from . import codes, ledger

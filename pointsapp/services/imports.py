@@ -223,9 +223,8 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
         building = buildings.get(bname)
         if building is not None and gname and building.grid_id and grid_names_by_id.get(building.grid_id) != gname:
             bad("网格", _l("building %(b)s belongs to grid %(g)s") % {"b": bname, "g": grid_names_by_id[building.grid_id]})
-        if building is None and bname and gname:
-            if building_grid.setdefault(bname, gname) != gname:
-                bad("网格", _l("building %(b)s is given two different grids in this file") % {"b": bname})
+        if building is None and bname and gname and building_grid.setdefault(bname, gname) != gname:
+            bad("网格", _l("building %(b)s is given two different grids in this file") % {"b": bname})
         key = (bname, unit, room, values["name"])
         if values["name"] and key in seen:
             bad("姓名", _l("repeats row %(n)d") % {"n": seen[key]})

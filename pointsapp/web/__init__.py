@@ -8,7 +8,21 @@ from ..permissions import endpoint_allows
 
 
 def init_web(app: Flask) -> None:
-    from . import admin, auth, checkin, city, errors, home, i18n, imports, lead, people, points, store, volunteer
+    from . import (
+        admin,
+        auth,
+        checkin,
+        city,
+        errors,
+        home,
+        i18n,
+        imports,
+        lead,
+        people,
+        points,
+        store,
+        volunteer,
+    )
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -3,7 +3,14 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    BooleanField, DateField, DateTimeLocalField, HiddenField, IntegerField, PasswordField, SelectField, StringField,
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice

@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Community
-from ..services import ledger
 from ..permissions import PUBLIC, admin_community_ids, policy, scopes_of
+from ..services import ledger
 
 bp = Blueprint("home", __name__)
 
