@@ -360,3 +360,15 @@ def test_a_forged_card_code_at_the_lead_gives_a_message_not_an_error(client, log
     response = client.post(f"/lead/activities/{a.id}/checkin", data={"code": "m1.c1.AAAAAAAAAAAAAAAA"}, follow_redirects=True)
     assert response.status_code == 200 and "会员码无效" in response.get_data(as_text=True)
     assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_attendance_counts_hours_attendances_and_team_in_the_rankings(setup, now):
+    from pointsapp.services import rankings
+    community, team, lead, user, new_activity = setup
+    a = new_activity(rule="hourly", points=6, award_on="check_out", starts_at=now, ends_at=now + timedelta(hours=3))
+    checkin.check_in(user, user.resident, a, now)
+    checkin.check_in(user, user.resident, a, now + timedelta(minutes=90))
+    mine = rankings.rank_of(community.id, "A", "resident", user.resident_id, metric="minutes")
+    assert mine.value == 90
+    assert rankings.rank_of(community.id, "A", "resident", user.resident_id, metric="attendances").value == 1
+    assert rankings.leaderboard(community.id, "A", "team")[0].subject_id == team.id

@@ -3,6 +3,7 @@ from .accounts import Role, RoleGrant, Store, Team, User
 from .activities import Activity, Attendance, Label, Signup, TeamMember
 from .imports import ImportJob
 from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
+from .rankings import EarningTotal
 from .store import (
     Product,
     ProductPhoto,
@@ -15,6 +16,7 @@ from .store import (
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 
 __all__ = [
+    "EarningTotal",
     "Product", "ProductPhoto", "Redemption", "RedemptionLine", "StockMovement", "Stocktake", "StocktakeLine",
     "Activity", "Attendance", "Label", "Signup", "TeamMember",
     "EARNING_KINDS", "Building", "Community", "EntryKind", "Grid", "Household", "ImportJob", "LedgerCheckpoint",

@@ -208,6 +208,12 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     # Lock order for every checkout and void: the resident's points account, then products by id.
     # Holding the account lock also makes the per-resident limit check below exact.
     ledger.lock_account(resident)
+    # Re-check under the lock: a twin of this request may have committed while we waited for it (on
+    # PostgreSQL), and it must come back as its receipt, not as "limit reached" or "not enough points".
+    first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                       Redemption.request_id == request_id))
+    if first is not None:
+        return Checkout(first, repeated=True)
     lines = {pid: q for pid, q in cart.lines.items() if q}
     if not lines:
         raise InvalidInput(_l("Add at least one product."), code="empty_cart")
@@ -271,6 +277,10 @@ def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Red
         raise Conflict(_l("Only the clerk who made it can void a receipt, and only on the same day; "
                           "ask the community office."), code="void_too_late")
     ledger.lock_account(redemption.resident)  # same lock order as redeem()
+    # Re-check under the lock: a concurrent void (a double click) may have committed while we waited.
+    db.session.refresh(redemption, ["status"])
+    if redemption.status == "void":
+        raise Conflict(_l("This receipt is already void."), code="already_void")
     for line in sorted(redemption.lines, key=lambda x: x.product_id):
         move_stock(db.session.get(Product, line.product_id), line.quantity, "void",
                    f"作废 {redemption.receipt_no}", actor, now, redemption_id=redemption.id)
@@ -308,7 +318,8 @@ def close_shift(actor: User, store: Store, counted: dict[int, int], reasons: dic
     reason_missing (for a difference without a reason), missing_count."""
     require(actor, Action.RUN_STORE, store)
     goods = db.session.scalars(select(Product).where(Product.store_id == store.id, Product.stock.is_not(None))
-                               .order_by(Product.id).with_for_update()).all()
+                               .order_by(Product.id).with_for_update()
+                               .execution_options(populate_existing=True)).all()  # the locked, current stock
     missing = [p.name for p in goods if p.is_active and p.id not in counted]
     if missing:
         raise InvalidInput(_l("Count every product on the shelf: %(names)s."), code="missing_count",
@@ -348,7 +359,8 @@ def day_report(store: Store, day, actor: User) -> dict:
             Redemption.status == "done")
     per_clerk = db.session.execute(
         select(User.name, func.count(Redemption.id), func.sum(Redemption.total_points))
-        .join(User, User.id == Redemption.clerk_id).where(*done).group_by(User.name).order_by(User.name)).all()
+        .join(User, User.id == Redemption.clerk_id).where(*done)
+        .group_by(User.id, User.name).order_by(User.name, User.id)).all()  # two clerks may share a name
     goods = db.session.execute(
         select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id).where(*done)

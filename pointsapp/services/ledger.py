@@ -20,6 +20,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import EARNING_KINDS, EntryKind, LedgerEntry, PointsAccount, Resident, User
 from ..permissions import Action, require
+from . import rankings
 from .periods import month_bounds, months_between
 
 MAX_AMOUNT = 100_000  # one entry never moves more points than this
@@ -116,6 +117,9 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     account.head_hash = entry.hash
     account.earned_total += earning_delta(entry.kind, entry.amount, p.reverses)
     db.session.flush()
+    earning = rankings.earning_of(entry, p.reverses)
+    if earning is not None:
+        rankings.record(p.resident, now, earning)  # leaderboards move in the same transaction
     return entry
 
 

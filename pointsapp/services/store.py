@@ -149,7 +149,7 @@ def set_photo(actor: User, product: Product, data: bytes, now: datetime) -> None
             image.thumbnail((PHOTO_MAX_PIXELS, PHOTO_MAX_PIXELS))
             out = io.BytesIO()
             image.convert("RGB").save(out, "JPEG", quality=82, optimize=True)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise InvalidInput(_l("This file is not a photo we can read (use JPEG or PNG)."), code="invalid_photo") from exc
     photo = db.session.get(ProductPhoto, product.id)
     if photo is None:

@@ -1,0 +1,180 @@
+"""Leaderboards from earning totals (models/rankings.py), kept up to date inside ledger.post().
+
+Totals move only with earning (awards, and reversals of awards): spending never lowers a rank.
+Ties share a rank (1, 2, 2, 4)."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import (
+    EARNING_KINDS, Activity, Attendance, Building, EarningTotal, EntryKind, Grid, Household, LedgerEntry, Resident, Team,
+)
+from .periods import CHINA
+
+SUBJECTS = ("resident", "household", "building", "grid", "team")
+METRICS = ("points", "minutes", "attendances")
+
+
+def period_keys(moment: datetime) -> list[str]:
+    local = moment.astimezone(CHINA)
+    return [f"M{local.year}-{local.month:02d}", f"Q{local.year}-{(local.month - 1) // 3 + 1}", f"Y{local.year}", "A"]
+
+
+@dataclass(frozen=True)
+class Earning:
+    points: int
+    minutes: int = 0
+    attendances: int = 0
+    team_id: int | None = None
+
+
+def _attendance_earning(entry: LedgerEntry, sign: int) -> tuple[int, int, int | None]:
+    if entry.source_type != "attendance" or not (entry.source_id or "").isdigit():
+        return 0, 0, None
+    attendance = db.session.get(Attendance, int(entry.source_id))
+    if attendance is None:
+        return 0, 0, None
+    minutes = 0
+    if attendance.checked_out_at is not None:
+        activity = db.session.get(Activity, attendance.activity_id)
+        start = max(attendance.checked_in_at, activity.starts_at)
+        end = min(attendance.checked_out_at, activity.ends_at)
+        minutes = max(0, int((end - start).total_seconds() // 60))
+    return sign * minutes, sign, db.session.get(Activity, attendance.activity_id).team_id
+
+
+def earning_of(entry: LedgerEntry, reversed_entry: LedgerEntry | None) -> Earning | None:
+    """What an entry adds to the earning totals, or None when it is not earning."""
+    if entry.kind in EARNING_KINDS:
+        minutes, count, team_id = _attendance_earning(entry, 1)
+        return Earning(entry.amount, minutes, count, team_id)
+    if entry.kind == EntryKind.REVERSAL and reversed_entry is not None and reversed_entry.kind in EARNING_KINDS:
+        minutes, count, team_id = _attendance_earning(reversed_entry, -1)
+        return Earning(entry.amount, minutes, count, team_id)
+    return None
+
+
+def _subjects(resident: Resident, team_id: int | None) -> list[tuple[str, int]]:
+    household = db.session.get(Household, resident.household_id)
+    building = db.session.get(Building, household.building_id)
+    subjects = [("resident", resident.id), ("household", household.id), ("building", building.id)]
+    if building.grid_id:
+        subjects.append(("grid", building.grid_id))
+    if team_id:
+        subjects.append(("team", team_id))
+    return subjects
+
+
+def record(resident: Resident, moment: datetime, earning: Earning) -> None:
+    """Add an earning to every period and subject it counts for (one upsert statement)."""
+    # rows in one fixed order, so concurrent postings lock shared rows (household, building …) alike
+    rows = [
+        {"community_id": resident.community_id, "period": period, "subject_type": kind, "subject_id": sid,
+         "points": earning.points, "minutes": earning.minutes, "attendances": earning.attendances}
+        for period in sorted(period_keys(moment)) for kind, sid in sorted(_subjects(resident, earning.team_id))
+    ]
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(EarningTotal).values(rows)
+    table = EarningTotal.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["community_id", "period", "subject_type", "subject_id"],
+        set_={"points": table.c.points + stmt.excluded.points, "minutes": table.c.minutes + stmt.excluded.minutes,
+              "attendances": table.c.attendances + stmt.excluded.attendances})
+    db.session.execute(stmt)
+
+
+def rebuild(community_id: int) -> int:
+    """Recompute a community's totals from the ledger (after an import of history, or to check)."""
+    db.session.execute(delete(EarningTotal).where(EarningTotal.community_id == community_id))
+    count = 0
+    entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.community_id == community_id)
+                                 .order_by(LedgerEntry.id)).all()
+    by_id = {e.id: e for e in entries}
+    for entry in entries:
+        earning = earning_of(entry, by_id.get(entry.reverses_id))
+        if earning is not None:
+            record(db.session.get(Resident, entry.resident_id), entry.created_at, earning)
+            count += 1
+    db.session.flush()
+    return count
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+@dataclass
+class Place:
+    rank: int
+    subject_id: int
+    value: int
+    label: str = ""
+
+
+def _period(period: str) -> str:
+    if period == "A" or (len(period) > 1 and period[0] in "MQY" and period[1:5].isdigit()):
+        return period
+    raise InvalidInput(_l("Unknown period."), code="invalid_period")
+
+
+def leaderboard(community_id: int, period: str, subject_type: str, metric: str = "points",
+                limit: int = 50) -> list[Place]:
+    """The top `limit` subjects; equal values share a rank (1, 2, 2, 4)."""
+    if subject_type not in SUBJECTS or metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    column = getattr(EarningTotal, metric)
+    rows = db.session.execute(
+        select(EarningTotal.subject_id, column).where(
+            EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+            EarningTotal.subject_type == subject_type, column > 0)
+        .order_by(column.desc(), EarningTotal.subject_id).limit(limit)).all()
+    places, rank = [], 0
+    for i, (sid, value) in enumerate(rows):
+        if i == 0 or value != rows[i - 1][1]:
+            rank = i + 1
+        places.append(Place(rank, sid, value))
+    _label(places, subject_type)
+    return places
+
+
+def rank_of(community_id: int, period: str, subject_type: str, subject_id: int,
+            metric: str = "points") -> Place | None:
+    """One subject's place (None when it has earned nothing in the period)."""
+    column = getattr(EarningTotal, metric)
+    base = (EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+            EarningTotal.subject_type == subject_type)
+    value = db.session.scalar(select(column).where(*base, EarningTotal.subject_id == subject_id))
+    if not value or value <= 0:
+        return None
+    ahead = db.session.scalar(select(func.count()).select_from(EarningTotal).where(*base, column > value))
+    return Place(ahead + 1, subject_id, value)
+
+
+def _label(places: list[Place], subject_type: str) -> None:
+    ids = [p.subject_id for p in places]
+    if not ids:
+        return
+    if subject_type == "resident":
+        names = dict(db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids))).all())
+    elif subject_type == "household":
+        rows = db.session.execute(select(Household.id, Building.name, Household.unit, Household.room)
+                                  .join(Building, Building.id == Household.building_id)
+                                  .where(Household.id.in_(ids))).all()
+        names = {hid: f"{b}{u}单元{r}" for hid, b, u, r in rows}
+    elif subject_type == "building":
+        names = dict(db.session.execute(select(Building.id, Building.name).where(Building.id.in_(ids))).all())
+    elif subject_type == "grid":
+        names = dict(db.session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(ids))).all())
+    else:
+        names = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all())
+    for p in places:
+        p.label = names.get(p.subject_id, "—")
+
+
+def current_periods(now: datetime) -> dict[str, str]:
+    month, quarter, year, _all = period_keys(now)
+    return {"month": month, "quarter": quarter, "year": year, "all": "A"}
