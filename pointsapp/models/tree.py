@@ -5,7 +5,7 @@ so the data can later be sharded by community without a redesign.
 """
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, false as sa_false, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -28,6 +28,10 @@ class Community(db.Model):  # 社区: the tenant boundary
     phone: Mapped[str] = mapped_column(String(30), default="")  # the community office's number
     # Optional expiry policy: points older than this many months lapse (first earned, first spent).
     points_expire_months: Mapped[int | None]
+    # The public board (红榜): how names are masked (middle: 张*明, given: 张**, none), and whether the
+    # board is frozen before an announcement (residents then see their points but not their place).
+    board_mask: Mapped[str] = mapped_column(String(10), default="middle", server_default="middle")
+    board_frozen: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     subdistrict: Mapped[Subdistrict] = relationship(back_populates="communities")
 
@@ -99,6 +103,7 @@ class Resident(db.Model):  # 居民
     pin_hash: Mapped[str | None] = mapped_column(String(255))
     pin_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hide_from_board: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # opted out of 红榜
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     household: Mapped[Household] = relationship(back_populates="residents")

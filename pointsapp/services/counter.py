@@ -105,6 +105,9 @@ def reissue_card(actor: User, resident: Resident, now: datetime) -> None:
 
 def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
     """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
+    # Lock the resident's row and read the counters fresh: guesses made in parallel are all counted.
+    db.session.flush()
+    db.session.refresh(resident, ["pin_failures", "pin_locked_until"], with_for_update=True)
     if resident.pin_hash is None:
         raise CounterRefusal(_l("%(name)s's card has no PIN yet; the community office sets one."),
                              code="pin_not_set", name=resident.name)

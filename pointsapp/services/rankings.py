@@ -178,3 +178,62 @@ def _label(places: list[Place], subject_type: str) -> None:
 def current_periods(now: datetime) -> dict[str, str]:
     month, quarter, year, _all = period_keys(now)
     return {"month": month, "quarter": quarter, "year": year, "all": "A"}
+
+
+# ---- the public board (红榜) ------------------------------------------------------------------
+
+MASKS = ("middle", "given", "none")
+
+
+def mask_name(name: str, mode: str) -> str:
+    """张小明 → 张*明 (middle), 张** (given), or as is (none). Never shows more than the name."""
+    if mode == "none" or len(name) < 2:
+        return name
+    if mode == "given":
+        return name[0] + "*" * (len(name) - 1)
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _hidden_residents(community_id: int) -> set[int]:
+    return set(db.session.scalars(select(Resident.id).where(Resident.community_id == community_id,
+                                                            Resident.hide_from_board.is_(True))))
+
+
+def public_board(community, period: str, subject_type: str, metric: str = "points", limit: int = 10) -> list[Place]:
+    """A board for everyone to see: opted-out residents left out, names masked, no rooms or phones."""
+    if subject_type not in ("resident", "household", "building", "grid", "team"):
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    hidden = _hidden_residents(community.id) if subject_type == "resident" else set()
+    places = [p for p in leaderboard(community.id, period, subject_type, metric, limit + len(hidden))
+              if p.subject_id not in hidden][:limit]
+    if subject_type == "resident":
+        for p in places:
+            p.label = mask_name(p.label, community.board_mask)
+    elif subject_type == "household":
+        heads = _household_heads([p.subject_id for p in places])
+        buildings = dict(db.session.execute(select(Household.id, Building.name).join(
+            Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
+        for p in places:
+            head = heads.get(p.subject_id)
+            # a household whose head opted out is shown by its building only
+            who = f"{mask_name(head, community.board_mask)}家" if head else str(_l("household"))
+            p.label = f"{buildings.get(p.subject_id, '')} {who}"
+    return places
+
+
+def _household_heads(household_ids: list[int]) -> dict[int, str | None]:
+    """The name a household is shown by: its head (户主), else its first resident; None if that person
+    opted out of public boards."""
+    rows = db.session.execute(select(Resident.household_id, Resident.name, Resident.relation,
+                                     Resident.hide_from_board)
+                              .where(Resident.household_id.in_(household_ids or [-1]),
+                                     Resident.moved_out_on.is_(None)).order_by(Resident.id)).all()
+    firsts: dict[int, str | None] = {}
+    heads: dict[int, str | None] = {}
+    for hid, name, relation, hidden in rows:
+        firsts.setdefault(hid, None if hidden else name)
+        if relation == "户主":
+            heads.setdefault(hid, None if hidden else name)
+    return {**firsts, **heads}

@@ -5,15 +5,20 @@
   var box = document.getElementById("scanner");
   if (!button || !box) return;
   var field = document.getElementById(button.dataset.target);
-  var scanner = null;
+  var scanner = null, started = null, sent = false;
   function done(text) {
+    if (sent) return;  // the scanner keeps reading frames until it has stopped: submit the first code only
+    sent = true;
     field.value = text;
     stop();
     field.form.submit();
   }
   function stop() {
-    if (scanner) { scanner.stop().catch(function () {}); scanner = null; }
+    var s = scanner, ready = started;
+    scanner = started = null;
     box.hidden = true;
+    // stop() throws while the camera is still starting (a quick second click): stop once it has started
+    if (s) ready.then(function () { return s.stop(); }).catch(function () {});
   }
   button.addEventListener("click", function () {
     if (scanner) { stop(); return; }
@@ -23,7 +28,13 @@
       useBarCodeDetectorIfSupported: true,
       formatsToSupport: [Html5QrcodeSupportedFormats.QR_CODE, Html5QrcodeSupportedFormats.CODE_128, Html5QrcodeSupportedFormats.EAN_13],
     });
-    scanner.start({ facingMode: "environment" }, { fps: 10, qrbox: { width: 240, height: 240 } }, done, function () {})
-      .catch(function (err) { box.textContent = String(err); scanner = null; });
+    var mine = scanner;
+    started = scanner.start({ facingMode: "environment" }, { fps: 10, qrbox: { width: 240, height: 240 } }, done, function () {});
+    started.catch(function (err) {
+      if (scanner !== mine) return;  // stopped meanwhile
+      box.hidden = false;
+      box.textContent = String(err);
+      scanner = started = null;
+    });
   });
 })();

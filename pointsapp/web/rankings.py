@@ -1,0 +1,112 @@
+"""Rankings for residents and staff, the public board (红榜) for the community hall, board settings."""
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import Community
+from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
+from ..services import ledger_audit, rankings
+from .admin import community_or_404
+from .common import commit, utcnow
+from .forms import EmptyForm
+
+bp = Blueprint("rankings", __name__)
+
+def _labels():
+    return {"resident": _("Volunteers"), "household": _("Households"), "building": _("Buildings"),
+            "grid": _("Grids"), "team": _("Teams")}, {
+        "month": _("This month"), "quarter": _("This quarter"), "year": _("This year"), "all": _("All time")}, {
+        "points": _("Points earned"), "minutes": _("Volunteer minutes"), "attendances": _("Attendances")}
+
+
+def _viewer_community() -> Community | None:
+    if current_user.resident is not None:
+        return current_user.resident.community
+    ids = admin_community_ids(current_user)
+    wanted = request.args.get("community", type=int)
+    if ids is None or (wanted and wanted in (ids or set())):
+        return db.session.get(Community, wanted) if wanted else db.session.scalar(select(Community).limit(1))
+    if ids:
+        return db.session.get(Community, min(ids))
+    # team leads and clerks see the community they work in
+    staff = sorted(g.community_id for g in current_user.grants if g.community_id is not None)
+    return db.session.get(Community, staff[0]) if staff else None
+
+
+@bp.route("/rankings")
+@policy(AUTHENTICATED)
+def page():
+    community = _viewer_community()
+    if community is None:
+        abort(404)
+    periods = rankings.current_periods(utcnow())
+    which = request.args.get("period", "month")
+    subject = request.args.get("by", "resident")
+    metric = request.args.get("metric", "points")
+    if which not in periods or subject not in rankings.SUBJECTS or metric not in rankings.METRICS:
+        return redirect(url_for(".page"))
+    period = periods[which]
+    resident = current_user.resident
+    staff_view = resident is None or resident.community_id != community.id
+    frozen = community.board_frozen and not staff_view
+    board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50)
+    mine = household = None
+    if resident is not None and resident.community_id == community.id:
+        mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
+        household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
+    subjects, period_labels, metric_labels = _labels()
+    return render_template("rankings/page.html", community=community, board=board, mine=mine, household=household,
+                           frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
+                           period_labels=period_labels, metric_labels=metric_labels, resident=resident,
+                           form=EmptyForm())
+
+
+@bp.route("/me/board", methods=["POST"])
+@policy(AUTHENTICATED)
+def toggle_board():
+    """A resident opts out of (or back into) public boards; they still see their own rank."""
+    resident = current_user.resident
+    if resident is not None and EmptyForm().validate_on_submit():
+        hide = request.form.get("hide") == "1"
+
+        def work():
+            resident.hide_from_board = hide
+        commit(work, _("Your name is no longer shown on public boards.") if hide
+               else _("Your name may be shown on public boards again."))
+    return redirect(url_for(".page"))
+
+
+@bp.route("/board/<int:community_id>")
+@policy(PUBLIC)
+def board(community_id: int):
+    """The big screen in the community hall: panels cycle through this month's leaders."""
+    community = community_or_404(community_id)
+    month = rankings.current_periods(utcnow())["month"]
+    panels = []
+    if not community.board_frozen:
+        subjects, _periods, _metrics = _labels()
+        for subject in ("resident", "household", "building"):
+            panels.append((subjects[subject], rankings.public_board(community, month, subject, limit=10)))
+    return render_template("rankings/board.html", community=community, panels=panels, month=month,
+                           checkpoint=ledger_audit.latest_checkpoint(community.id))
+
+
+@bp.route("/admin/c/<int:community_id>/board", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def settings(community_id: int):
+    community = community_or_404(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        mask = request.form.get("mask", "middle")
+
+        def work():
+            if mask not in rankings.MASKS:
+                raise InvalidInput(_("Unknown masking."), code="invalid_mask")
+            community.board_mask = mask
+            community.board_frozen = request.form.get("frozen") == "1"
+        commit(work, _("Board settings saved."))
+        return redirect(url_for(".settings", community_id=community.id))
+    return render_template("rankings/settings.html", community=community, form=EmptyForm(),
+                           example=rankings.mask_name("张小明", community.board_mask))

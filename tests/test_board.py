@@ -1,0 +1,65 @@
+"""The public board and the rankings page: masking, opt-out, freeze, no rooms or phones."""
+import pytest
+
+from pointsapp.extensions import db as _db
+from pointsapp.models import EntryKind
+from pointsapp.services import ledger, rankings
+from pointsapp.services.ledger import Posting
+
+
+@pytest.mark.parametrize("name, mode, shown", [("张小明", "middle", "张*明"), ("张小明", "given", "张**"),
+                                               ("王伟", "middle", "王*"), ("欧阳小明", "middle", "欧**明"),
+                                               ("张小明", "none", "张小明")])
+def test_names_are_masked_by_the_community_setting(name, mode, shown):
+    assert rankings.mask_name(name, mode) == shown
+
+
+@pytest.fixture
+def scene(make, db, now):
+    c = make.community()
+    b = make.building(c, "3号楼")
+    h = make.household(building=b, unit="1", room="301")
+    star = make.resident(h, name="张小明", phone="13912345678")
+    shy = make.resident_user(community=c)
+    for r, n in ((star, 50), (shy.resident, 80)):
+        ledger.post(Posting(r, n, EntryKind.AWARD, "attendance", f"k{r.id}", "楼道广告清理"), None, now)
+    _db.session.commit()
+    return c, star, shy
+
+
+def test_board_masks_names_and_never_shows_rooms_or_phones(client, scene):
+    c, star, shy = scene
+    page = client.get(f"/board/{c.id}").get_data(as_text=True)
+    assert "张*明" in page and "张小明" not in page
+    assert "13912345678" not in page and "301" not in page
+
+
+def test_an_opted_out_resident_is_left_off_the_board_but_sees_their_rank(client, login, scene):
+    c, star, shy = scene
+    login(client, shy)
+    client.post("/me/board", data={"hide": "1"})
+    board = client.get(f"/board/{c.id}").get_data(as_text=True)
+    assert rankings.mask_name(shy.resident.name, "middle") not in board
+    page = client.get("/rankings").get_data(as_text=True)
+    assert "我的名次" in page and '<p class="value">1</p>' in page
+
+
+def test_a_frozen_board_hides_places_but_not_own_points(client, login, scene):
+    c, star, shy = scene
+    c.board_frozen = True
+    _db.session.commit()
+    assert "张*明" not in client.get(f"/board/{c.id}").get_data(as_text=True)
+    login(client, shy)
+    page = client.get("/rankings").get_data(as_text=True)
+    assert "公布前暂不显示名次" in page and "80" in page and "class=\"ranking\"" not in page
+
+
+def test_admin_changes_masking_and_freezes(client, login, make, scene):
+    c, *_ = scene
+    admin = make.admin(c)
+    _db.session.commit()
+    login(client, admin)
+    client.post(f"/admin/c/{c.id}/board", data={"mask": "given", "frozen": ""})
+    assert "张**" in client.get(f"/board/{c.id}").get_data(as_text=True)
+    bad = client.post(f"/admin/c/{c.id}/board", data={"mask": "everything"}, follow_redirects=True)
+    assert bad.status_code == 200 and "未知的姓名显示方式" in bad.get_data(as_text=True)
