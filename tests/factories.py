@@ -6,7 +6,17 @@ from itertools import count
 from werkzeug.security import generate_password_hash
 
 from pointsapp.models import (
-    Building, Community, Grid, Household, Resident, Role, RoleGrant, Store, Subdistrict, Team, User,
+    Building,
+    Community,
+    Grid,
+    Household,
+    Resident,
+    Role,
+    RoleGrant,
+    Store,
+    Subdistrict,
+    Team,
+    User,
 )
 
 PASSWORD = "secret-pass"

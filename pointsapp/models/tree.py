@@ -5,7 +5,8 @@ so the data can later be sharded by community without a redesign.
 """
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, false as sa_false, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db

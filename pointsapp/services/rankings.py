@@ -13,7 +13,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import (
-    EARNING_KINDS, Activity, Attendance, Building, EarningTotal, EntryKind, Grid, Household, LedgerEntry, Resident, Team,
+    EARNING_KINDS,
+    Activity,
+    Attendance,
+    Building,
+    EarningTotal,
+    EntryKind,
+    Grid,
+    Household,
+    LedgerEntry,
+    Resident,
+    Team,
 )
 from .periods import CHINA
 

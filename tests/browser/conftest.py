@@ -60,7 +60,7 @@ def live_server(tmp_path_factory):
 
     from pointsapp import create_app
     from pointsapp.extensions import db
-    from pointsapp.services.demo import build_activities, build_demo
+    from pointsapp.services.demo import build_activities, build_demo, build_store
 
     _check_catalogues()
     path = tmp_path_factory.mktemp("browser-db") / "live.sqlite"
@@ -80,6 +80,7 @@ def live_server(tmp_path_factory):
         build_demo(datetime(2026, 11, 25, 2, 30, tzinfo=UTC), buildings_per_community=3)
         # activities around the real clock (the app reads it), so one is open for check-in now
         build_activities(datetime.now(UTC))
+        build_store(datetime.now(UTC))  # the supermarket's catalogue and the demo resident's card PIN
         db.session.commit()
         db.session.remove()
 
