@@ -1,7 +1,7 @@
 """The clerk's counter: identify a resident, redeem products, void, close the shift, report.
 
 redeem() changes points, stock and limits in one transaction. Locks are taken in one order
-(products by id, then the resident's points account) so concurrent checkouts cannot deadlock;
+(the resident's points account, then products by id) so concurrent checkouts cannot deadlock;
 stock uses conditional updates and points the ledger's locked account, so the last unit is sold
 once and a balance that covers one checkout is spent once. A checkout's request id makes a
 double click or a retry return the first receipt.

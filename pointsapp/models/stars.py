@@ -1,0 +1,110 @@
+"""Star civilised households (星级文明户): rule sets, evaluations, vetoes, objections, results."""
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .tree import Household, Resident
+from .types import UTCDateTime
+
+
+class StarRuleSet(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    # points a household needs for 1, 2, 3, 4 and 5 stars, ascending
+    star1: Mapped[int]
+    star2: Mapped[int]
+    star3: Mapped[int]
+    star4: Mapped[int]
+    star5: Mapped[int]
+    min_attendances: Mapped[int] = mapped_column(default=0)  # below this a household gets no star
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "name"),
+        CheckConstraint("0 < star1 AND star1 < star2 AND star2 < star3 AND star3 < star4 AND star4 < star5",
+                        name="thresholds_ascending"),
+    )
+
+    @property
+    def thresholds(self) -> list[int]:
+        return [self.star1, self.star2, self.star3, self.star4, self.star5]
+
+
+class Evaluation(db.Model):
+    """draft → notice (公示, objections may be lodged) → published (immutable)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    rule_set_id: Mapped[int] = mapped_column(ForeignKey("star_rule_set.id"))
+    title: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(10))  # an earning-total period key: Y2026, Q2026-4, M2026-11
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    notice_days: Mapped[int] = mapped_column(default=7)
+    notice_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The rule set's values copied at notice time, so a later edit of the rule set changes nothing here.
+    rules_snapshot: Mapped[str] = mapped_column(Text, default="")
+
+    rule_set: Mapped[StarRuleSet] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'notice', 'published')", name="status_known"),
+        Index("ix_evaluation_community", "community_id", "created_at"),
+    )
+
+
+class StarVeto(db.Model):  # 一票否决
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    household: Mapped[Household] = relationship()
+
+    __table_args__ = (UniqueConstraint("community_id", "evaluation_id", "household_id"),)
+
+
+class StarResult(db.Model):
+    """One household's rating in an evaluation; frozen once the evaluation is published."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    points: Mapped[int]
+    attendances: Mapped[int]
+    stars: Mapped[int]  # 0-5
+    vetoed: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(Text, default="")  # why no star: veto reason or too few attendances
+
+    household: Mapped[Household] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "evaluation_id", "household_id"),
+        CheckConstraint("stars BETWEEN 0 AND 5", name="stars_range"),
+    )
+
+
+class Objection(db.Model):  # 异议 during the public notice
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))  # the household it is about
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    resident: Mapped[Resident] = relationship()

@@ -1,0 +1,264 @@
+"""Star civilised household evaluations: draft → public notice (公示) → published (immutable).
+
+Household points and attendances come from the earning totals for the evaluation's period (earning
+only, invariant 9). Results are stored when the notice starts and refreshed while it runs (a veto
+after an objection); publishing freezes them, so later ledger entries change nothing."""
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..extensions import db
+from ..models import (
+    Building,
+    Community,
+    EarningTotal,
+    Evaluation,
+    Household,
+    Objection,
+    Resident,
+    StarResult,
+    StarRuleSet,
+    StarVeto,
+    User,
+)
+from ..permissions import Action, require
+
+
+def create_rule_set(actor: User, community: Community, name: str, thresholds: list[int], min_attendances: int,
+                    now: datetime) -> StarRuleSet:
+    """Raises forbidden, name_missing, invalid_thresholds."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    if not (name or "").strip():
+        raise InvalidInput(_l("Please enter a name."), code="name_missing")
+    if len(thresholds) != 5 or any(not isinstance(t, int) for t in thresholds) or thresholds[0] <= 0 or \
+            any(a >= b for a, b in zip(thresholds, thresholds[1:], strict=False)):
+        raise InvalidInput(_l("Give five rising point thresholds for 1 to 5 stars."), code="invalid_thresholds")
+    if not isinstance(min_attendances, int) or min_attendances < 0:
+        raise InvalidInput(_l("The minimum number of attendances must be 0 or more."), code="invalid_thresholds")
+    rules = StarRuleSet(community_id=community.id, name=name.strip()[:80], min_attendances=min_attendances,
+                        created_at=now, **{f"star{i + 1}": t for i, t in enumerate(thresholds)})
+    db.session.add(rules)
+    db.session.flush()
+    return rules
+
+
+def create_evaluation(actor: User, community: Community, rules: StarRuleSet, title: str, period: str,
+                      notice_days: int, now: datetime) -> Evaluation:
+    """Raises forbidden, title_missing, invalid_period, invalid_notice_days."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    if rules.community_id != community.id:
+        raise NotFound(_l("No such rule set."))
+    if not (title or "").strip():
+        raise InvalidInput(_l("Please enter a title."), code="title_missing")
+    if not (period == "A" or (len(period) >= 5 and period[0] in "YQM" and period[1:5].isdigit())):
+        raise InvalidInput(_l("Choose a year, quarter or month."), code="invalid_period")
+    if not isinstance(notice_days, int) or not 1 <= notice_days <= 60:
+        raise InvalidInput(_l("The public notice lasts 1 to 60 days."), code="invalid_notice_days")
+    evaluation = Evaluation(community_id=community.id, rule_set_id=rules.id, title=title.strip()[:100],
+                            period=period, status="draft", notice_days=notice_days, created_by_id=actor.id,
+                            created_at=now, rules_snapshot="")
+    db.session.add(evaluation)
+    db.session.flush()
+    return evaluation
+
+
+def _rules(evaluation: Evaluation) -> tuple[list[int], int]:
+    if evaluation.rules_snapshot:
+        data = json.loads(evaluation.rules_snapshot)
+        return data["thresholds"], data["min_attendances"]
+    return evaluation.rule_set.thresholds, evaluation.rule_set.min_attendances
+
+
+@dataclass
+class Rating:
+    household_id: int
+    points: int
+    attendances: int
+    stars: int
+    vetoed: bool
+    note: str
+
+
+def compute(evaluation: Evaluation) -> list[Rating]:
+    """Rate every household of the community for the evaluation's period (nothing is stored)."""
+    thresholds, min_attendances = _rules(evaluation)
+    totals = {sid: (points, attendances) for sid, points, attendances in db.session.execute(
+        select(EarningTotal.subject_id, EarningTotal.points, EarningTotal.attendances).where(
+            EarningTotal.community_id == evaluation.community_id, EarningTotal.period == evaluation.period,
+            EarningTotal.subject_type == "household"))}
+    vetoes = dict(db.session.execute(select(StarVeto.household_id, StarVeto.reason)
+                                     .where(StarVeto.evaluation_id == evaluation.id)).all())
+    households = db.session.scalars(select(Household.id).where(Household.community_id == evaluation.community_id)
+                                    .order_by(Household.id)).all()
+    ratings = []
+    for hid in households:
+        points, attendances = totals.get(hid, (0, 0))
+        if hid in vetoes:
+            ratings.append(Rating(hid, points, attendances, 0, True, vetoes[hid]))
+            continue
+        if attendances < min_attendances:
+            ratings.append(Rating(hid, points, attendances, 0, False, str(_l("fewer than %(n)d attendances",
+                                                                              n=min_attendances))))
+            continue
+        ratings.append(Rating(hid, points, attendances, sum(1 for t in thresholds if points >= t), False, ""))
+    return ratings
+
+
+def _store(evaluation: Evaluation) -> int:
+    db.session.execute(delete(StarResult).where(StarResult.evaluation_id == evaluation.id))
+    ratings = compute(evaluation)
+    if ratings:
+        db.session.execute(StarResult.__table__.insert(), [
+            {"community_id": evaluation.community_id, "evaluation_id": evaluation.id, "household_id": r.household_id,
+             "points": r.points, "attendances": r.attendances, "stars": r.stars, "vetoed": r.vetoed, "note": r.note}
+            for r in ratings])
+    return len(ratings)
+
+
+def _not_published(evaluation: Evaluation) -> None:
+    if evaluation.status == "published":
+        raise Conflict(_l("This evaluation is published and can no longer change."), code="evaluation_published")
+
+
+def veto(actor: User, evaluation: Evaluation, household: Household, reason: str, now: datetime) -> StarVeto:
+    """一票否决 with a reason. Raises forbidden, evaluation_published, reason_missing, already_vetoed."""
+    require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    _not_published(evaluation)
+    if household.community_id != evaluation.community_id:
+        raise NotFound(_l("Not found in this community."))
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason."), code="reason_missing")
+    if db.session.scalar(select(StarVeto).where(StarVeto.evaluation_id == evaluation.id,
+                                                StarVeto.household_id == household.id)):
+        raise Conflict(_l("This household is already vetoed."), code="already_vetoed")
+    v = StarVeto(community_id=evaluation.community_id, evaluation_id=evaluation.id, household_id=household.id,
+                 reason=reason.strip()[:300], created_by_id=actor.id, created_at=now)
+    db.session.add(v)
+    db.session.flush()
+    if evaluation.status == "notice":
+        _store(evaluation)
+    return v
+
+
+def lift_veto(actor: User, evaluation: Evaluation, veto_id: int, now: datetime) -> None:
+    require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    _not_published(evaluation)
+    v = db.session.get(StarVeto, veto_id)
+    if v is None or v.evaluation_id != evaluation.id:
+        raise NotFound(_l("No such veto."))
+    db.session.delete(v)
+    db.session.flush()
+    if evaluation.status == "notice":
+        _store(evaluation)
+
+
+def start_notice(actor: User, evaluation: Evaluation, now: datetime) -> int:
+    """Publish the ratings for public notice. Raises forbidden, wrong_status."""
+    require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    if evaluation.status != "draft":
+        raise Conflict(_l("Only a draft can go on public notice."), code="wrong_status")
+    rules = evaluation.rule_set
+    evaluation.rules_snapshot = json.dumps({"thresholds": rules.thresholds, "min_attendances": rules.min_attendances})
+    evaluation.status = "notice"
+    evaluation.notice_started_at = now
+    evaluation.notice_ends_at = now + timedelta(days=evaluation.notice_days)
+    return _store(evaluation)
+
+
+def lodge_objection(user: User, evaluation: Evaluation, household_id: int | None, text: str,
+                    now: datetime) -> Objection:
+    """A resident objects during the notice. Raises not_on_notice, notice_over, not_resident_of_community,
+    text_missing."""
+    resident = user.resident
+    if resident is None or resident.community_id != evaluation.community_id or resident.moved_out_on is not None:
+        raise InvalidInput(_l("Only residents of this community can lodge an objection."),
+                           code="not_resident_of_community")
+    if evaluation.status != "notice":
+        raise Conflict(_l("Objections are taken only during the public notice."), code="not_on_notice")
+    if now > evaluation.notice_ends_at:
+        raise Conflict(_l("The public notice is over."), code="notice_over")
+    if not (text or "").strip():
+        raise InvalidInput(_l("Please write what you object to."), code="text_missing")
+    if household_id is not None:
+        household = db.session.get(Household, household_id)
+        if household is None or household.community_id != evaluation.community_id:
+            raise NotFound(_l("Not found in this community."))
+    objection = Objection(community_id=evaluation.community_id, evaluation_id=evaluation.id, resident_id=resident.id,
+                          household_id=household_id, text=text.strip()[:1000], created_at=now, answer="")
+    db.session.add(objection)
+    db.session.flush()
+    return objection
+
+
+def answer_objection(actor: User, objection: Objection, answer: str, now: datetime) -> None:
+    """Raises forbidden, answer_missing, evaluation_published."""
+    evaluation = db.session.get(Evaluation, objection.evaluation_id)
+    require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    _not_published(evaluation)
+    if not (answer or "").strip():
+        raise InvalidInput(_l("Please write an answer."), code="answer_missing")
+    objection.answer = answer.strip()[:1000]
+    objection.answered_by_id, objection.answered_at = actor.id, now
+
+
+def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
+    """Freeze the ratings. Raises forbidden, wrong_status, notice_running, objections_open."""
+    require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    if evaluation.status != "notice":
+        raise Conflict(_l("Only an evaluation on public notice can be published."), code="wrong_status")
+    if now < evaluation.notice_ends_at:
+        raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
+                       t=evaluation.notice_ends_at.strftime("%Y-%m-%d"))
+    open_objections = db.session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.evaluation_id == evaluation.id, Objection.answered_at.is_(None)))
+    if open_objections:
+        raise Conflict(_l("Answer the %(n)d open objections first."), code="objections_open", n=open_objections)
+    count = _store(evaluation)
+    evaluation.status, evaluation.published_at, evaluation.published_by_id = "published", now, actor.id
+    return count
+
+
+@dataclass
+class ResultRow:
+    household_id: int
+    address: str
+    head: str
+    points: int
+    attendances: int
+    stars: int
+    vetoed: bool
+    note: str
+
+
+def results(evaluation: Evaluation, *, min_stars: int = 0) -> list[ResultRow]:
+    """Stored results (notice/published) or a live preview (draft), best first."""
+    if evaluation.status == "draft":
+        rows = [(r.household_id, r.points, r.attendances, r.stars, r.vetoed, r.note) for r in compute(evaluation)]
+    else:
+        rows = db.session.execute(select(StarResult.household_id, StarResult.points, StarResult.attendances,
+                                         StarResult.stars, StarResult.vetoed, StarResult.note)
+                                  .where(StarResult.evaluation_id == evaluation.id)).all()
+    rows = [r for r in rows if r[3] >= min_stars]
+    ids = [r[0] for r in rows]
+    addresses = {hid: f"{b}{u}单元{room}" for hid, b, u, room in db.session.execute(
+        select(Household.id, Building.name, Household.unit, Household.room)
+        .join(Building, Building.id == Household.building_id).where(Household.id.in_(ids or [-1])))}
+    heads = {}
+    for hid, name, relation in db.session.execute(select(Resident.household_id, Resident.name, Resident.relation)
+                                                  .where(Resident.household_id.in_(ids or [-1])).order_by(Resident.id)):
+        if relation == "户主" or hid not in heads:
+            heads[hid] = name if relation == "户主" else heads.get(hid, name)
+    out = [ResultRow(hid, addresses.get(hid, ""), heads.get(hid, ""), p, a, s, bool(v), note)
+           for hid, p, a, s, v, note in rows]
+    return sorted(out, key=lambda r: (-r.stars, -r.points, r.address))
+
+
+def distribution(evaluation: Evaluation) -> dict[int, int]:
+    counts = dict.fromkeys(range(6), 0)
+    for row in results(evaluation):
+        counts[row.stars] += 1
+    return counts

@@ -1,0 +1,102 @@
+"""Star civilised households: thresholds, minimum attendances, vetoes, notice, objections, immutability."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pointsapp.errors import DomainError
+from pointsapp.extensions import db as _db
+from pointsapp.models import EntryKind, StarResult
+from pointsapp.services import ledger, stars
+from pointsapp.services.ledger import Posting
+from pointsapp.services.rankings import period_keys
+
+
+def earn(resident, n, key, when):
+    ledger.post(Posting(resident, n, EntryKind.AWARD, "manual", key, "好人好事"), None, when)
+
+
+@pytest.fixture
+def town(make, db, now):
+    c = make.community()
+    admin = make.admin(c)
+    b = make.building(c, "3号楼")
+    homes = [make.household(building=b, unit="1", room=str(101 + i)) for i in range(4)]
+    people = [make.resident(h, name=f"户主{i}") for i, h in enumerate(homes)]
+    for person, pts in zip(people, (10, 25, 60, 120), strict=True):
+        earn(person, pts, f"e{person.id}", now)
+    rules = stars.create_rule_set(admin, c, "年度星级", [10, 20, 40, 80, 100], 0, now)
+    evaluation = stars.create_evaluation(admin, c, rules, "2026年度星级文明户", period_keys(now)[2], 7, now)
+    return c, admin, homes, people, rules, evaluation
+
+
+def test_thresholds_give_stars(town):
+    *_, evaluation = town
+    assert [r.stars for r in sorted(stars.compute(evaluation), key=lambda r: r.points)] == [1, 2, 3, 5]
+
+
+def test_spending_does_not_lower_stars(town, now):
+    _, _, _, people, _, evaluation = town
+    ledger.post(Posting(people[3], -100, EntryKind.REDEMPTION, "redemption", "spend", "兑换"), None, now)
+    assert max(r.stars for r in stars.compute(evaluation)) == 5
+
+
+def test_minimum_attendances_and_a_veto_take_stars_away(make, town, now):
+    c, admin, homes, people, _, _ = town
+    strict = stars.create_rule_set(admin, c, "需参加活动", [10, 20, 40, 80, 100], 1, now)
+    evaluation = stars.create_evaluation(admin, c, strict, "严格", period_keys(now)[2], 7, now)
+    assert {r.stars for r in stars.compute(evaluation)} == {0}  # manual awards are not attendances
+    loose = stars.create_evaluation(admin, c, town[4], "宽松", period_keys(now)[2], 7, now)
+    stars.veto(admin, loose, homes[3], "违规搭建", now)
+    vetoed = next(r for r in stars.compute(loose) if r.household_id == homes[3].id)
+    assert (vetoed.stars, vetoed.vetoed, vetoed.note) == (0, True, "违规搭建")
+
+
+def test_notice_objection_answer_publish_and_immutability(make, town, now):
+    c, admin, homes, people, _, evaluation = town
+    resident_user = make.user(resident=people[0])
+    stars.start_notice(admin, evaluation, now)
+    objection = stars.lodge_objection(resident_user, evaluation, homes[3].id, "120 分里有重复登记", now)
+    with pytest.raises(DomainError) as err:
+        stars.publish(admin, evaluation, now + timedelta(days=8))
+    assert err.value.code == "objections_open"
+    with pytest.raises(DomainError) as err:
+        stars.publish(admin, evaluation, now + timedelta(days=3))
+    assert err.value.code in ("notice_running", "objections_open")
+    stars.answer_objection(admin, objection, "已核实，予以一票否决", now + timedelta(days=1))
+    stars.veto(admin, evaluation, homes[3], "重复登记", now + timedelta(days=1))
+    stars.publish(admin, evaluation, now + timedelta(days=8))
+    frozen = {r.household_id: r.stars for r in _db.session.scalars(
+        select(StarResult).where(StarResult.evaluation_id == evaluation.id))}
+    assert frozen[homes[3].id] == 0 and frozen[homes[2].id] == 3
+    # a later entry changes nothing in the published evaluation
+    earn(people[0], 500, "late", now + timedelta(days=9))
+    assert {r.household_id: r.stars for r in stars.results(evaluation)} == frozen
+    for attempt in (lambda: stars.veto(admin, evaluation, homes[0], "x", now),
+                    lambda: stars.publish(admin, evaluation, now + timedelta(days=20)),
+                    lambda: stars.answer_objection(admin, objection, "改答复", now)):
+        with pytest.raises(DomainError):
+            attempt()
+
+
+def test_objections_only_during_notice_from_residents_of_the_community(make, town, now):
+    c, admin, homes, people, _, evaluation = town
+    resident_user = make.user(resident=people[1])
+    with pytest.raises(DomainError) as err:
+        stars.lodge_objection(resident_user, evaluation, None, "有意见", now)
+    assert err.value.code == "not_on_notice"
+    stars.start_notice(admin, evaluation, now)
+    outsider = make.resident_user(community=make.community())
+    with pytest.raises(DomainError) as err:
+        stars.lodge_objection(outsider, evaluation, None, "有意见", now)
+    assert err.value.code == "not_resident_of_community"
+    with pytest.raises(DomainError) as err:
+        stars.lodge_objection(resident_user, evaluation, None, "有意见", now + timedelta(days=8))
+    assert err.value.code == "notice_over"
+
+
+def test_rule_sets_need_rising_thresholds(town, now):
+    c, admin, *_ = town
+    with pytest.raises(DomainError) as err:
+        stars.create_rule_set(admin, c, "坏规则", [10, 10, 20, 30, 40], 0, now)
+    assert err.value.code == "invalid_thresholds"
