@@ -26,6 +26,7 @@ def register_cli(app: Flask) -> None:
             entries = demo_service.build_history(now, progress=bar.update)
         activities = demo_service.build_activities(now)
         products = demo_service.build_store(now)
+        demo_service.build_stars(now)
         db.session.commit()
         click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today; "
                    f"{products} products in the supermarkets (card PIN of 13800000001: {demo_service.DEMO_PIN}).")

@@ -665,3 +665,24 @@ def test_day_report_totals_per_clerk_and_goods_out_match_what_was_redeemed(make,
 
 def make_shop(shop, clerk):
     return Shop(shop.community, shop.admin, clerk, clerk.grants[0].store)
+
+
+def test_a_request_id_reused_for_another_resident_is_refused(make, db, now):
+    from pointsapp.errors import DomainError as _DomainError
+    from pointsapp.models import EntryKind as _Kind
+    from pointsapp.services import counter as _counter
+    from pointsapp.services import ledger as _ledger
+    from pointsapp.services import store as _store
+    c = make.community()
+    clerk = make.clerk(c)
+    store = clerk.grants[0].store
+    admin = make.admin(c)
+    a, b = make.resident(community=c), make.resident(community=c)
+    for r in (a, b):
+        _ledger.post(_ledger.Posting(r, 50, _Kind.AWARD, "attendance", f"s{r.id}", "x"), None, now)
+    p = _store.create_product(admin, store, _store.ProductFields(name="挂面", price=10), 5, now)
+    _counter.redeem(clerk, store, _counter.Identified(a, "search"), _counter.Cart({p.id: 1}), "form-1", now)
+    with pytest.raises(_DomainError) as err:
+        _counter.redeem(clerk, store, _counter.Identified(b, "search"), _counter.Cart({p.id: 1}), "form-1", now)
+    assert err.value.code == "idempotency_key_reused"
+    assert _ledger.balance_of(b.id) == 50

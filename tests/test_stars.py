@@ -100,3 +100,31 @@ def test_rule_sets_need_rising_thresholds(town, now):
     with pytest.raises(DomainError) as err:
         stars.create_rule_set(admin, c, "坏规则", [10, 10, 20, 30, 40], 0, now)
     assert err.value.code == "invalid_thresholds"
+
+
+def test_the_whole_flow_through_the_pages(client, login, make, town, now):
+    c, admin, homes, people, rules, _ = town
+    _db.session.commit()
+    login(client, admin)
+    page = client.post(f"/admin/c/{c.id}/stars", data={"what": "evaluation", "rule_set_id": str(rules.id),
+                                                       "title": "试评", "period": period_keys(now)[2],
+                                                       "notice_days": "7"})
+    eid = int(page.headers["Location"].rstrip("/").split("/")[-1])
+    listing = client.get(f"/admin/c/{c.id}/stars/{eid}").get_data(as_text=True)
+    assert "★★★★★" in listing and "草稿" in listing
+    client.post(f"/admin/c/{c.id}/stars/{eid}", data={"what": "notice"})
+    resident_user = make.user(resident=people[0])
+    _db.session.commit()
+    login(client, resident_user)
+    notice = client.get(f"/stars/{eid}").get_data(as_text=True)
+    assert "公示到" in notice and "101" not in notice  # building and masked head only, no rooms
+    client.post(f"/stars/{eid}", data={"text": "我家的积分算少了"})
+    login(client, admin)
+    page = client.get(f"/admin/c/{c.id}/stars/{eid}").get_data(as_text=True)
+    assert "我家的积分算少了" in page
+    refused = client.post(f"/admin/c/{c.id}/stars/{eid}", data={"what": "publish"}, follow_redirects=True)
+    assert "公示到" in refused.get_data(as_text=True) or "未处理的异议" in refused.get_data(as_text=True)
+    xlsx = client.get(f"/admin/c/{c.id}/stars/{eid}?format=xlsx")
+    assert xlsx.mimetype.endswith("spreadsheetml.sheet")
+    certs = client.get(f"/admin/c/{c.id}/stars/{eid}/certificates").get_data(as_text=True)
+    assert certs.count('class="cert"') == 4

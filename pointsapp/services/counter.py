@@ -207,7 +207,7 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
                                                        Redemption.request_id == request_id))
     if first is not None:
-        return Checkout(first, repeated=True)
+        return _repeat(first, resident)
     # Lock order for every checkout and void: the resident's points account, then products by id.
     # Holding the account lock also makes the per-resident limit check below exact.
     ledger.lock_account(resident)
@@ -216,7 +216,7 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
                                                        Redemption.request_id == request_id))
     if first is not None:
-        return Checkout(first, repeated=True)
+        return _repeat(first, resident)
     lines = {pid: q for pid, q in cart.lines.items() if q}
     if not lines:
         raise InvalidInput(_l("Add at least one product."), code="empty_cart")
@@ -249,7 +249,7 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
                                                            Redemption.request_id == request_id))
         if first is None:
             raise
-        return Checkout(first, repeated=True)
+        return _repeat(first, resident)
     redemption.receipt_no = _receipt_no(store, now, redemption.id)
     for pid in sorted(lines):  # one lock order for every checkout
         product, quantity = items[pid], lines[pid]
@@ -263,6 +263,14 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     redemption.balance_after = entry.balance_after
     db.session.flush()
     return Checkout(redemption)
+
+
+def _repeat(first: Redemption, resident: Resident) -> Checkout:
+    """The same request id again: the first receipt, unless it was for somebody else."""
+    if first.resident_id != resident.id:
+        raise Conflict(_l("This checkout form was already used for another resident; start again."),
+                       code="idempotency_key_reused")
+    return Checkout(first, repeated=True)
 
 
 def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Redemption:

@@ -361,3 +361,19 @@ def build_store(now: datetime) -> int:
         demo_resident.pin_hash = generate_password_hash(DEMO_PIN)
     db.session.flush()
     return made
+
+
+def build_stars(now: datetime) -> int:
+    """A yearly star rule set per community and a draft evaluation of this year. The caller commits."""
+    from .rankings import period_keys
+    from .stars import create_evaluation, create_rule_set
+
+    made = 0
+    for grant in db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
+                                    .order_by(RoleGrant.community_id)).all():
+        community = db.session.get(Community, grant.community_id)
+        rules = create_rule_set(grant.user, community, "年度星级文明户标准", [30, 60, 100, 150, 200], 2, now)
+        year = period_keys(now)[2]
+        create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
+        made += 1
+    return made

@@ -225,7 +225,8 @@ def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
 @dataclass
 class ResultRow:
     household_id: int
-    address: str
+    address: str  # building, unit and room: for the office, never for public lists
+    building: str
     head: str
     points: int
     attendances: int
@@ -244,7 +245,7 @@ def results(evaluation: Evaluation, *, min_stars: int = 0) -> list[ResultRow]:
                                   .where(StarResult.evaluation_id == evaluation.id)).all()
     rows = [r for r in rows if r[3] >= min_stars]
     ids = [r[0] for r in rows]
-    addresses = {hid: f"{b}{u}单元{room}" for hid, b, u, room in db.session.execute(
+    places = {hid: (b, f"{b}{u}单元{room}") for hid, b, u, room in db.session.execute(
         select(Household.id, Building.name, Household.unit, Household.room)
         .join(Building, Building.id == Household.building_id).where(Household.id.in_(ids or [-1])))}
     heads = {}
@@ -252,7 +253,8 @@ def results(evaluation: Evaluation, *, min_stars: int = 0) -> list[ResultRow]:
                                                   .where(Resident.household_id.in_(ids or [-1])).order_by(Resident.id)):
         if relation == "户主" or hid not in heads:
             heads[hid] = name if relation == "户主" else heads.get(hid, name)
-    out = [ResultRow(hid, addresses.get(hid, ""), heads.get(hid, ""), p, a, s, bool(v), note)
+    out = [ResultRow(hid, places.get(hid, ("", ""))[1], places.get(hid, ("", ""))[0], heads.get(hid, ""), p, a, s,
+                     bool(v), note)
            for hid, p, a, s, v, note in rows]
     return sorted(out, key=lambda r: (-r.stars, -r.points, r.address))
 

@@ -21,6 +21,7 @@ def init_web(app: Flask) -> None:
         people,
         points,
         rankings,
+        stars,
         store,
         volunteer,
     )
@@ -33,7 +34,7 @@ def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
-    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer, store, rankings):
+    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer, store, rankings, stars):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

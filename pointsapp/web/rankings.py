@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Community
+from ..models import Community, Evaluation
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
 from ..services import ledger_audit, rankings
 from .admin import community_or_404
@@ -58,7 +58,10 @@ def page():
         mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
         household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
     subjects, period_labels, metric_labels = _labels()
-    return render_template("rankings/page.html", community=community, board=board, mine=mine, household=household,
+    evaluations = db.session.scalars(select(Evaluation).where(
+        Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
+        .order_by(Evaluation.created_at.desc()).limit(3)).all()
+    return render_template("rankings/page.html", community=community, evaluations=evaluations, board=board, mine=mine, household=household,
                            frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
                            period_labels=period_labels, metric_labels=metric_labels, resident=resident,
                            form=EmptyForm())

@@ -5,7 +5,9 @@
   var box = document.getElementById("scanner");
   if (!button || !box) return;
   var field = document.getElementById(button.dataset.target);
-  var scanner = null, started = null, sent = false;
+  // One scanner, started and stopped in turn: html5-qrcode throws when stopped while still starting,
+  // so the button waits for the camera to be on, and every start and stop waits for the one before.
+  var scanner = null, on = false, queue = Promise.resolve(), sent = false;
   function done(text) {
     if (sent) return;  // the scanner keeps reading frames until it has stopped: submit the first code only
     sent = true;
@@ -14,27 +16,36 @@
     field.form.submit();
   }
   function stop() {
-    var s = scanner, ready = started;
-    scanner = started = null;
+    on = false;
     box.hidden = true;
-    // stop() throws while the camera is still starting (a quick second click): stop once it has started
-    if (s) ready.then(function () { return s.stop(); }).catch(function () {});
+    var s = scanner;
+    queue = queue.then(function () { if (s) return s.stop(); }).catch(function () {});  // throws if not running
   }
-  button.addEventListener("click", function () {
-    if (scanner) { stop(); return; }
+  function playing() {
+    // start() resolves before the video plays; stopping then breaks html5-qrcode (its play() is interrupted)
+    var video = box.querySelector("video");
+    if (!video || video.readyState >= 3) return;
+    return new Promise(function (resolve) {
+      video.addEventListener("playing", resolve, { once: true });
+      setTimeout(resolve, 3000);
+    });
+  }
+  function start() {
+    on = true;
     box.hidden = false;
     if (!window.Html5Qrcode) { box.textContent = button.dataset.unavailable || "Camera scanning is not available."; return; }
-    scanner = new Html5Qrcode("scanner", {
-      useBarCodeDetectorIfSupported: true,
-      formatsToSupport: [Html5QrcodeSupportedFormats.QR_CODE, Html5QrcodeSupportedFormats.CODE_128, Html5QrcodeSupportedFormats.EAN_13],
-    });
-    var mine = scanner;
-    started = scanner.start({ facingMode: "environment" }, { fps: 10, qrbox: { width: 240, height: 240 } }, done, function () {});
-    started.catch(function (err) {
-      if (scanner !== mine) return;  // stopped meanwhile
-      box.hidden = false;
-      box.textContent = String(err);
-      scanner = started = null;
-    });
-  });
+    button.disabled = true;  // until the camera is on: a second click could not stop it cleanly before
+    queue = queue.then(function () {
+      scanner = scanner || new Html5Qrcode("scanner", {
+        useBarCodeDetectorIfSupported: true,
+        formatsToSupport: [Html5QrcodeSupportedFormats.QR_CODE, Html5QrcodeSupportedFormats.CODE_128, Html5QrcodeSupportedFormats.EAN_13],
+      });
+      return scanner.start({ facingMode: "environment" }, { fps: 10, qrbox: { width: 240, height: 240 } }, done, function () {})
+        .then(playing);
+    }).catch(function (err) {
+      scanner = null;  // no camera, or access refused: say why, and try afresh on the next click
+      if (on) { box.textContent = String(err); on = false; }
+    }).then(function () { button.disabled = false; });
+  }
+  button.addEventListener("click", function () { if (on) stop(); else start(); });
 })();

@@ -1,0 +1,135 @@
+"""Star civilised household evaluations: the admin's pages, the public notice, certificates, export."""
+import io
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..errors import NotFound
+from ..extensions import db
+from ..models import Evaluation, Household, Objection, StarRuleSet, StarVeto
+from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from ..services import rankings, stars, tree
+from .admin import community_or_404
+from .common import actor, commit, utcnow
+from .forms import EmptyForm
+
+bp = Blueprint("stars", __name__)
+
+
+def _evaluation(community_id: int, evaluation_id: int) -> Evaluation:
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None or evaluation.community_id != community_id:
+        raise NotFound(_("No such evaluation."))
+    return evaluation
+
+
+def _int(name: str, default: int | None = None) -> int | None:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        return default
+
+
+@bp.route("/admin/c/<int:community_id>/stars", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def index(community_id: int):
+    c = community_or_404(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if request.form.get("what") == "rules":
+            thresholds = [_int(f"star{i}", 0) for i in range(1, 6)]
+            commit(lambda: stars.create_rule_set(actor(), c, request.form.get("name", ""), thresholds,
+                                                 _int("min_attendances", -1), utcnow()), _("Rule set saved."))
+        else:
+            rules = db.session.get(StarRuleSet, _int("rule_set_id", 0) or 0)
+            if rules is None or rules.community_id != c.id:
+                raise NotFound(_("No such rule set."))
+            ok, e = commit(lambda: stars.create_evaluation(actor(), c, rules, request.form.get("title", ""),
+                                                           request.form.get("period", ""), _int("notice_days", 0),
+                                                           utcnow()), _("Evaluation created as a draft."))
+            if ok:
+                return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+        return redirect(url_for(".index", community_id=c.id))
+    periods = rankings.current_periods(utcnow())
+    return render_template("stars/index.html", community=c, form=EmptyForm(), periods=periods,
+                           rule_sets=db.session.scalars(select(StarRuleSet).where(StarRuleSet.community_id == c.id)).all(),
+                           evaluations=db.session.scalars(select(Evaluation).where(Evaluation.community_id == c.id)
+                                                          .order_by(Evaluation.created_at.desc())).all())
+
+
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def evaluation(community_id: int, evaluation_id: int):
+    c = community_or_404(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        what = request.form.get("what")
+        if what == "veto":
+            household = tree.get_in_community(Household, c.id, _int("household_id", 0) or 0)
+            commit(lambda: stars.veto(actor(), e, household, request.form.get("reason", ""), utcnow()),
+                   _("Veto recorded."))
+        elif what == "lift":
+            commit(lambda: stars.lift_veto(actor(), e, _int("veto_id", 0), utcnow()), _("Veto lifted."))
+        elif what == "notice":
+            commit(lambda: stars.start_notice(actor(), e, utcnow()), _("The ratings are on public notice."))
+        elif what == "publish":
+            commit(lambda: stars.publish(actor(), e, utcnow()), _("Published. The ratings can no longer change."))
+        elif what == "answer":
+            objection = db.session.get(Objection, _int("objection_id", 0) or 0)
+            if objection is None or objection.evaluation_id != e.id:
+                raise NotFound(_("No such objection."))
+            commit(lambda: stars.answer_objection(actor(), objection, request.form.get("answer", ""), utcnow()),
+                   _("Answer saved."))
+        return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+    if request.args.get("format") == "xlsx":
+        return _xlsx(e)
+    return render_template("stars/evaluation.html", community=c, e=e, form=EmptyForm(),
+                           rows=stars.results(e), counts=stars.distribution(e),
+                           vetoes=db.session.scalars(select(StarVeto).where(StarVeto.evaluation_id == e.id)).all(),
+                           objections=db.session.scalars(select(Objection).where(Objection.evaluation_id == e.id)
+                                                         .order_by(Objection.created_at)).all())
+
+
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>/certificates")
+@policy(COMMUNITY_ADMIN)
+def certificates(community_id: int, evaluation_id: int):
+    c = community_or_404(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    return render_template("stars/certificates.html", community=c, e=e, rows=stars.results(e, min_stars=1))
+
+
+def _xlsx(e: Evaluation):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "星级文明户"
+    ws.append(["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"])
+    for r in stars.results(e):
+        ws.append([r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note])
+    out = io.BytesIO()
+    wb.save(out)
+    return current_app.response_class(out.getvalue(),
+                                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                      headers={"Content-Disposition": f"attachment; filename=stars-{e.id}.xlsx"})
+
+
+@bp.route("/stars/<int:evaluation_id>", methods=["GET", "POST"])
+@policy(AUTHENTICATED)
+def notice(evaluation_id: int):
+    """The public notice (公示) for residents; they may lodge an objection while it runs."""
+    e = db.session.get(Evaluation, evaluation_id)
+    resident = current_user.resident
+    if e is None or e.status == "draft" or resident is None or resident.community_id != e.community_id:
+        raise NotFound(_("No such evaluation."))
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        commit(lambda: stars.lodge_objection(current_user._get_current_object(), e, _int("household_id"),
+                                             request.form.get("text", ""), utcnow()),
+               _("Your objection has been sent. The community office will answer it."))
+        return redirect(url_for(".notice", evaluation_id=e.id))
+    rows = stars.results(e, min_stars=1)
+    return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
+                           mine=db.session.scalars(select(Objection).where(Objection.evaluation_id == e.id,
+                                                                           Objection.resident_id == resident.id)).all(),
+                           mask_name=rankings.mask_name)
