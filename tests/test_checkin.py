@@ -372,3 +372,22 @@ def test_attendance_counts_hours_attendances_and_team_in_the_rankings(setup, now
     assert mine.value == 90
     assert rankings.rank_of(community.id, "A", "resident", user.resident_id, metric="attendances").value == 1
     assert rankings.leaderboard(community.id, "A", "team")[0].subject_id == team.id
+
+
+def test_service_record_lists_approved_attendances_with_who_recorded_them(setup, make, now):
+    from pointsapp.services import records
+    from pointsapp.services.periods import local_date
+    community, _, lead, user, new_activity = setup
+    a = new_activity(title="安全值守", kind="安全值守", rule="hourly", points=6, award_on="check_out",
+                     starts_at=now, ends_at=now + timedelta(hours=3))
+    b = new_activity(title="扶老助弱", kind="扶老助弱", award_on="approval")
+    checkin.check_in(user, user.resident, a, now)
+    checkin.check_in(user, user.resident, a, now + timedelta(minutes=100))
+    pending = checkin.check_in(user, user.resident, b, now)  # not approved: not on the record
+    day = local_date(now)
+    record = records.service_record(user.resident, day, day)
+    assert [(x.activity, x.minutes, x.method) for x in record.lines] == [("安全值守", 100, "self_scan")]
+    checkin.approve(lead, b, [pending.attendance.id], now)
+    assert records.service_record(user.resident, day, day).count == 2
+    with pytest.raises(DomainError):
+        records.service_record(user.resident, day, day - timedelta(days=1))

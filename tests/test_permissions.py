@@ -97,6 +97,8 @@ MATRIX = {
     "stars.evaluation": ("GET", COMMUNITY_A_ADMINS),
     "stars.certificates": ("GET", COMMUNITY_A_ADMINS),
     "stars.notice": ("GET", LOGGED_IN),
+    "points.my_service_record": ("GET", LOGGED_IN),
+    "points.service_record": ("GET", COMMUNITY_A_ADMINS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
     "city.add_community": ("POST", {CITY}),

@@ -206,7 +206,7 @@ def mask_name(name: str, mode: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def _hidden_residents(community_id: int) -> set[int]:
+def hidden_residents(community_id: int) -> set[int]:
     return set(db.session.scalars(select(Resident.id).where(Resident.community_id == community_id,
                                                             Resident.hide_from_board.is_(True))))
 
@@ -215,7 +215,7 @@ def public_board(community, period: str, subject_type: str, metric: str = "point
     """A board for everyone to see: opted-out residents left out, names masked, no rooms or phones."""
     if subject_type not in ("resident", "household", "building", "grid", "team"):
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
-    hidden = _hidden_residents(community.id) if subject_type == "resident" else set()
+    hidden = hidden_residents(community.id) if subject_type == "resident" else set()
     places = [p for p in leaderboard(community.id, period, subject_type, metric, limit + len(hidden))
               if p.subject_id not in hidden][:limit]
     if subject_type == "resident":
@@ -247,3 +247,97 @@ def _household_heads(household_ids: list[int]) -> dict[int, str | None]:
         if relation == "户主":
             heads.setdefault(hid, None if hidden else name)
     return {**firsts, **heads}
+
+
+# ---- custom ranges and communities -------------------------------------------------------------
+
+def month_keys(first: str, last: str) -> list[str]:
+    """"2026-01", "2026-06" → ["M2026-01", …, "M2026-06"] (at most 36 months). Raises invalid_period."""
+    try:
+        y1, m1 = (int(x) for x in first.split("-"))
+        y2, m2 = (int(x) for x in last.split("-"))
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput(_l("Choose months like 2026-01."), code="invalid_period") from exc
+    keys, y, m = [], y1, m1
+    while (y, m) <= (y2, m2) and len(keys) <= 36:
+        keys.append(f"M{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    if not keys or len(keys) > 36 or not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+        raise InvalidInput(_l("Choose a range of 1 to 36 months."), code="invalid_period")
+    return keys
+
+
+def leaderboard_range(community_id: int, months: list[str], subject_type: str, metric: str = "points",
+                      limit: int = 50) -> list[Place]:
+    """A custom range of whole months: the month totals summed."""
+    if subject_type not in SUBJECTS or metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    total = func.sum(getattr(EarningTotal, metric)).label("total")
+    rows = db.session.execute(
+        select(EarningTotal.subject_id, total).where(
+            EarningTotal.community_id == community_id, EarningTotal.period.in_(months),
+            EarningTotal.subject_type == subject_type)
+        .group_by(EarningTotal.subject_id).having(total > 0)
+        .order_by(total.desc(), EarningTotal.subject_id).limit(limit)).all()
+    places, rank = [], 0
+    for i, (sid, value) in enumerate(rows):
+        if i == 0 or value != rows[i - 1][1]:
+            rank = i + 1
+        places.append(Place(rank, sid, int(value)))
+    _label(places, subject_type)
+    return places
+
+
+def community_board(community_ids: list[int] | None, period: str, metric: str = "points") -> list[Place]:
+    """Communities compared, for subdistrict and city staff: the sum of their buildings' totals."""
+    from ..models import Community
+
+    if metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    total = func.sum(getattr(EarningTotal, metric)).label("total")
+    stmt = (select(EarningTotal.community_id, total).where(EarningTotal.period == _period(period),
+                                                           EarningTotal.subject_type == "building")
+            .group_by(EarningTotal.community_id).order_by(total.desc()))
+    if community_ids is not None:
+        stmt = stmt.where(EarningTotal.community_id.in_(community_ids or [-1]))
+    rows = db.session.execute(stmt).all()
+    names = dict(db.session.execute(select(Community.id, Community.name)).all())
+    places, rank = [], 0
+    for i, (cid, value) in enumerate(rows):
+        if i == 0 or value != rows[i - 1][1]:
+            rank = i + 1
+        places.append(Place(rank, cid, int(value or 0), names.get(cid, "")))
+    return places
+
+
+def monthly_series(community_id: int, months: list[str]) -> list[tuple[str, int]]:
+    """Points earned per month in a community (for the chart)."""
+    rows = dict(db.session.execute(
+        select(EarningTotal.period, func.sum(EarningTotal.points)).where(
+            EarningTotal.community_id == community_id, EarningTotal.period.in_(months),
+            EarningTotal.subject_type == "building").group_by(EarningTotal.period)).all())
+    return [(m, int(rows.get(m) or 0)) for m in months]
+
+
+def participation_by_building(community_id: int, period: str) -> list[tuple[str, int, int]]:
+    """(building, households that earned in the period, households) — the share that took part."""
+    took_part = dict(db.session.execute(
+        select(Household.building_id, func.count(EarningTotal.id))
+        .join(Household, Household.id == EarningTotal.subject_id)
+        .where(EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+               EarningTotal.subject_type == "household", EarningTotal.points > 0)
+        .group_by(Household.building_id)).all())
+    sizes = db.session.execute(select(Building.id, Building.name, func.count(Household.id))
+                               .join(Household, Household.building_id == Building.id)
+                               .where(Building.community_id == community_id)
+                               .group_by(Building.id, Building.name).order_by(Building.id)).all()
+    return [(name, took_part.get(bid, 0), n) for bid, name, n in sizes]
+
+
+def last_months(now: datetime, n: int = 12) -> list[str]:
+    local = now.astimezone(CHINA)
+    y, m, out = local.year, local.month, []
+    for _ in range(n):
+        out.append(f"M{y}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return list(reversed(out))

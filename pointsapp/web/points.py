@@ -1,6 +1,6 @@
 """Points pages: a resident's own points (我的积分), and the admin's view of any resident's points."""
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,7 +11,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Building, Household, LedgerEntry, Resident
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from ..services import codes, ledger, ledger_audit, ledger_export, tree
+from ..services import codes, ledger, ledger_audit, ledger_export, records, tree
 from ..services.periods import local_date
 from . import qr
 from .admin import community_or_404
@@ -159,3 +159,44 @@ def member_cards(community_id: int, building_id: int):
                                 .order_by(Household.unit, Household.room, Resident.id)).all()
     cards = [(r, qr.svg(codes.member_card_code(current_app.secret_key, r), border=1).decode()) for r in people]
     return render_template("points/cards.html", community=c, building=b, cards=cards)
+
+
+def _record_dates():
+    today = local_date(utcnow())
+    try:
+        start = date.fromisoformat(request.args.get("from", ""))
+    except ValueError:
+        start = today.replace(month=1, day=1)
+    try:
+        end = date.fromisoformat(request.args.get("to", ""))
+    except ValueError:
+        end = today
+    return start, end
+
+
+def _render_record(resident, community, back_url):
+    start, end = _record_dates()
+    try:
+        record = records.service_record(resident, start, end)
+    except DomainError as exc:
+        flash(str(exc), "error")
+        record = records.service_record(resident, local_date(utcnow()).replace(month=1, day=1), local_date(utcnow()))
+    return render_template("points/service_record.html", record=record, community=community, back_url=back_url,
+                           issued=local_date(utcnow()))
+
+
+@bp.route("/me/service-record")
+@policy(AUTHENTICATED)
+def my_service_record():
+    resident = current_user.resident
+    if resident is None:
+        return render_template("points/mine.html", resident=None)
+    return _render_record(resident, resident.community, url_for(".my_points"))
+
+
+@bp.route("/admin/c/<int:community_id>/residents/<int:resident_id>/service-record")
+@policy(COMMUNITY_ADMIN)
+def service_record(community_id: int, resident_id: int):
+    c = community_or_404(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    return _render_record(r, c, url_for(".resident_points", community_id=c.id, resident_id=r.id))

@@ -1,10 +1,10 @@
 """Rankings for residents and staff, the public board (红榜) for the community hall, board settings."""
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..errors import InvalidInput
+from ..errors import DomainError, InvalidInput
 from ..extensions import db
 from ..models import Community, Evaluation
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
@@ -46,22 +46,44 @@ def page():
     which = request.args.get("period", "month")
     subject = request.args.get("by", "resident")
     metric = request.args.get("metric", "points")
-    if which not in periods or subject not in rankings.SUBJECTS or metric not in rankings.METRICS:
+    if (which not in periods and which != "custom") or subject not in rankings.SUBJECTS \
+            or metric not in rankings.METRICS:
         return redirect(url_for(".page"))
-    period = periods[which]
+    months = None
+    if which == "custom":
+        try:
+            months = rankings.month_keys(request.args.get("from", ""), request.args.get("to", ""))
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".page"))
+    period = periods.get(which, "A")
     resident = current_user.resident
     staff_view = resident is None or resident.community_id != community.id
     frozen = community.board_frozen and not staff_view
-    board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50)
+    if months:
+        board = [] if frozen else rankings.leaderboard_range(community.id, months, subject, metric, limit=50)
+        if subject == "resident":
+            hidden = rankings.hidden_residents(community.id)
+            board = [p for p in board if p.subject_id not in hidden]
+            for p in board:
+                p.label = rankings.mask_name(p.label, community.board_mask)
+    else:
+        board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50)
     mine = household = None
-    if resident is not None and resident.community_id == community.id:
+    if resident is not None and resident.community_id == community.id and not months:
         mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
         household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
     subjects, period_labels, metric_labels = _labels()
     evaluations = db.session.scalars(select(Evaluation).where(
         Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
         .order_by(Evaluation.created_at.desc()).limit(3)).all()
-    return render_template("rankings/page.html", community=community, evaluations=evaluations, board=board, mine=mine, household=household,
+    ids = admin_community_ids(current_user)
+    communities = rankings.community_board(None if ids is None else sorted(ids), period, metric) \
+        if (ids is None or len(ids) > 1) and not months else []
+    series = rankings.monthly_series(community.id, rankings.last_months(utcnow()))
+    return render_template("rankings/page.html", community=community, evaluations=evaluations,
+                           communities=communities, series=series, months=months,
+                           range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
                            frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
                            period_labels=period_labels, metric_labels=metric_labels, resident=resident,
                            form=EmptyForm())
