@@ -47,7 +47,7 @@ class Factory:
                               worker_phone=""))
 
     def building(self, community, name=None, grid=None):
-        return self._add(Building(community_id=community.id, name=name or f"{next(_seq)}号楼",
+        return self._add(Building(community_id=community.id, name=name or f"{next(_seq)}栋",
                                   grid_id=grid.id if grid else None))
 
     def household(self, community=None, building=None, unit="1", room=None):

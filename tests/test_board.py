@@ -63,3 +63,22 @@ def test_admin_changes_masking_and_freezes(client, login, make, scene):
     assert "张**" in client.get(f"/board/{c.id}").get_data(as_text=True)
     bad = client.post(f"/admin/c/{c.id}/board", data={"mask": "everything"}, follow_redirects=True)
     assert bad.status_code == 200 and "未知的姓名显示方式" in bad.get_data(as_text=True)
+
+
+def test_board_shows_the_star_notice_and_published_honours_masked(client, make, scene, now):
+    from datetime import timedelta
+
+    from pointsapp.services import honours, stars
+    from pointsapp.services.rankings import period_keys
+    c, star, shy = scene
+    admin = make.admin(c)
+    rules = stars.create_rule_set(admin, c, "标准", [10, 20, 30, 40, 50], 0, now)
+    evaluation = stars.create_evaluation(admin, c, rules, "年度星级文明户", period_keys(now)[2], 7, now)
+    stars.start_notice(admin, evaluation, now)
+    h = honours.create_list(admin, c, "volunteer", "年度优秀志愿者", period_keys(now)[2], "top", 5, 1, now)
+    honours.start_notice(admin, h, now)
+    honours.publish(admin, h, now + timedelta(days=2))
+    _db.session.commit()
+    page = client.get(f"/board/{c.id}").get_data(as_text=True)
+    assert "公示：年度星级文明户" in page and "年度优秀志愿者" in page
+    assert "张*明" in page and "张小明" not in page and "301" not in page

@@ -9,7 +9,7 @@ import pytest
 from flask import url_for
 
 from pointsapp.models import EntryKind, ImportJob, Role
-from pointsapp.services import activities, checkin, counter, ledger, stars
+from pointsapp.services import activities, checkin, counter, honours, ledger, stars
 from pointsapp.services import store as store_service
 from pointsapp.services.ledger import Posting
 
@@ -99,6 +99,8 @@ MATRIX = {
     "stars.notice": ("GET", LOGGED_IN),
     "points.my_service_record": ("GET", LOGGED_IN),
     "points.service_record": ("GET", COMMUNITY_A_ADMINS),
+    "stars.honours_index": ("GET", COMMUNITY_A_ADMINS),
+    "stars.honour": ("GET", COMMUNITY_A_ADMINS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
     "city.add_community": ("POST", {CITY}),
@@ -125,6 +127,7 @@ def world(make, db, now):
     rules = stars.create_rule_set(admin, a, "标准", [10, 20, 30, 40, 50], 0, now)
     evaluation = stars.create_evaluation(admin, a, rules, "年度评定", "Y2026", 7, now)
     stars.start_notice(admin, evaluation, now)
+    honour = honours.create_list(admin, a, "volunteer", "优秀志愿者", "Y2026", "top", 10, 7, now)
     store = clerk.grants[0].store
     product = store_service.create_product(admin, store, store_service.ProductFields(name="挂面", price=5), 10, now)
     sale = counter.redeem(clerk, store, counter.Identified(resident_user.resident, "search"),
@@ -141,7 +144,7 @@ def world(make, db, now):
     args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
             "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en", "entry_id": entry.id, "team_id": team.id,
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
-            "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id,
+            "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css"}
     return users, args
 

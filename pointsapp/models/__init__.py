@@ -4,7 +4,7 @@ from .activities import Activity, Attendance, Label, Signup, TeamMember
 from .imports import ImportJob
 from .ledger import EARNING_KINDS, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
 from .rankings import EarningTotal
-from .stars import Evaluation, Objection, StarResult, StarRuleSet, StarVeto
+from .stars import Evaluation, HonourEntry, HonourList, Objection, StarResult, StarRuleSet, StarVeto
 from .store import (
     Product,
     ProductPhoto,
@@ -17,7 +17,7 @@ from .store import (
 from .tree import Building, Community, Grid, Household, Resident, Subdistrict
 
 __all__ = [
-    "Evaluation", "Objection", "StarResult", "StarRuleSet", "StarVeto",
+    "Evaluation", "HonourEntry", "HonourList", "Objection", "StarResult", "StarRuleSet", "StarVeto",
     "EarningTotal",
     "Product", "ProductPhoto", "Redemption", "RedemptionLine", "StockMovement", "Stocktake", "StocktakeLine",
     "Activity", "Attendance", "Label", "Signup", "TeamMember",

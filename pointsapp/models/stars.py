@@ -108,3 +108,44 @@ class Objection(db.Model):  # 异议 during the public notice
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     resident: Mapped[Resident] = relationship()
+
+
+class HonourList(db.Model):
+    """优秀志愿者 / 优秀楼栋长 for a period: draft → notice → published, like star evaluations."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # volunteer | building_leader
+    title: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[str] = mapped_column(String(10))  # top (the best N) | threshold (at least value)
+    value: Mapped[int]  # N, or points (volunteers) / percent of households taking part (leaders)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    notice_days: Mapped[int] = mapped_column(default=7)
+    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    entries: Mapped[list["HonourEntry"]] = relationship(order_by="HonourEntry.rank")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('volunteer', 'building_leader')", name="kind_known"),
+        CheckConstraint("rule IN ('top', 'threshold')", name="rule_known"),
+        CheckConstraint("status IN ('draft', 'notice', 'published')", name="status_known"),
+        Index("ix_honour_list_community", "community_id", "created_at"),
+    )
+
+
+class HonourEntry(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("honour_list.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    rank: Mapped[int]
+    value: Mapped[int]  # points, or percent of the building's households that took part
+    detail: Mapped[str] = mapped_column(String(100), default="")  # e.g. the building led
+
+    resident: Mapped[Resident] = relationship()
+
+    __table_args__ = (UniqueConstraint("community_id", "list_id", "resident_id"),)

@@ -125,7 +125,7 @@ class Place:
     label: str = ""
 
 
-def _period(period: str) -> str:
+def check_period(period: str) -> str:
     if period == "A" or (len(period) > 1 and period[0] in "MQY" and period[1:5].isdigit()):
         return period
     raise InvalidInput(_l("Unknown period."), code="invalid_period")
@@ -139,7 +139,7 @@ def leaderboard(community_id: int, period: str, subject_type: str, metric: str =
     column = getattr(EarningTotal, metric)
     rows = db.session.execute(
         select(EarningTotal.subject_id, column).where(
-            EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+            EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
             EarningTotal.subject_type == subject_type, column > 0)
         .order_by(column.desc(), EarningTotal.subject_id).limit(limit)).all()
     places, rank = [], 0
@@ -155,7 +155,7 @@ def rank_of(community_id: int, period: str, subject_type: str, subject_id: int,
             metric: str = "points") -> Place | None:
     """One subject's place (None when it has earned nothing in the period)."""
     column = getattr(EarningTotal, metric)
-    base = (EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+    base = (EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
             EarningTotal.subject_type == subject_type)
     value = db.session.scalar(select(column).where(*base, EarningTotal.subject_id == subject_id))
     if not value or value <= 0:
@@ -295,7 +295,7 @@ def community_board(community_ids: list[int] | None, period: str, metric: str = 
     if metric not in METRICS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     total = func.sum(getattr(EarningTotal, metric)).label("total")
-    stmt = (select(EarningTotal.community_id, total).where(EarningTotal.period == _period(period),
+    stmt = (select(EarningTotal.community_id, total).where(EarningTotal.period == check_period(period),
                                                            EarningTotal.subject_type == "building")
             .group_by(EarningTotal.community_id).order_by(total.desc()))
     if community_ids is not None:
@@ -324,7 +324,7 @@ def participation_by_building(community_id: int, period: str) -> list[tuple[str,
     took_part = dict(db.session.execute(
         select(Household.building_id, func.count(EarningTotal.id))
         .join(Household, Household.id == EarningTotal.subject_id)
-        .where(EarningTotal.community_id == community_id, EarningTotal.period == _period(period),
+        .where(EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
                EarningTotal.subject_type == "household", EarningTotal.points > 0)
         .group_by(Household.building_id)).all())
     sizes = db.session.execute(select(Building.id, Building.name, func.count(Household.id))

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from ..errors import DomainError, InvalidInput
 from ..extensions import db
-from ..models import Community, Evaluation
+from ..models import Community, Evaluation, Resident
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
-from ..services import ledger_audit, rankings
+from ..services import honours, ledger_audit, rankings, stars
 from .admin import community_or_404
 from .common import commit, utcnow
 from .forms import EmptyForm
@@ -115,7 +115,21 @@ def board(community_id: int):
         subjects, _periods, _metrics = _labels()
         for subject in ("resident", "household", "building"):
             panels.append((subjects[subject], rankings.public_board(community, month, subject, limit=10)))
+    notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
+                                                        Evaluation.status == "notice")
+                               .order_by(Evaluation.created_at.desc()).limit(1))
+    starred = []
+    if notice is not None:
+        starred = [(r.building, rankings.mask_name(r.head, community.board_mask), r.stars)
+                   for r in stars.results(notice, min_stars=1)[:12]]
+    honour_lists = []
+    for h in honours.latest_published(community.id, limit=2):
+        people = dict(db.session.execute(select(Resident.id, Resident.name).where(
+            Resident.id.in_([e.resident_id for e in h.entries] or [-1]))).all())
+        honour_lists.append((h, [(e.rank, rankings.mask_name(people.get(e.resident_id, ""), community.board_mask),
+                                  e.detail) for e in h.entries[:10]]))
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
+                           notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))
 
 

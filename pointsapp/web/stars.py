@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Evaluation, Household, Objection, StarRuleSet, StarVeto
+from ..models import Evaluation, HonourList, Household, Objection, Resident, StarRuleSet, StarVeto
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from ..services import rankings, stars, tree
+from ..services import honours, rankings, stars, tree
 from .admin import community_or_404
 from .common import actor, commit, utcnow
 from .forms import EmptyForm
@@ -133,3 +133,46 @@ def notice(evaluation_id: int):
                            mine=db.session.scalars(select(Objection).where(Objection.evaluation_id == e.id,
                                                                            Objection.resident_id == resident.id)).all(),
                            mask_name=rankings.mask_name)
+
+
+# ---- honours: outstanding volunteers and building leaders --------------------------------------
+
+def _honour(community_id: int, honour_id: int) -> HonourList:
+    honour = db.session.get(HonourList, honour_id)
+    if honour is None or honour.community_id != community_id:
+        raise NotFound(_("No such list."))
+    return honour
+
+
+@bp.route("/admin/c/<int:community_id>/honours", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def honours_index(community_id: int):
+    c = community_or_404(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        ok, h = commit(lambda: honours.create_list(actor(), c, request.form.get("kind", ""), request.form.get("title", ""),
+                                                   request.form.get("period", ""), request.form.get("rule", ""),
+                                                   _int("value", 0), _int("notice_days", 0), utcnow()),
+                       _("List created as a draft."))
+        if ok:
+            return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
+        return redirect(url_for(".honours_index", community_id=c.id))
+    return render_template("stars/honours.html", community=c, form=EmptyForm(),
+                           periods=rankings.current_periods(utcnow()),
+                           lists=db.session.scalars(select(HonourList).where(HonourList.community_id == c.id)
+                                                    .order_by(HonourList.created_at.desc())).all())
+
+
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def honour(community_id: int, honour_id: int):
+    c = community_or_404(community_id)
+    h = _honour(c.id, honour_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if request.form.get("what") == "notice":
+            commit(lambda: honours.start_notice(actor(), h, utcnow()), _("The list is on public notice."))
+        elif request.form.get("what") == "publish":
+            commit(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
+        return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
+    rows = honours.entries(h)
+    people = {r.id: r for r in db.session.scalars(select(Resident).where(Resident.id.in_([x[1] for x in rows] or [-1])))}
+    return render_template("stars/honour.html", community=c, h=h, rows=rows, people=people, form=EmptyForm())
