@@ -149,3 +149,24 @@ def settings(community_id: int):
         return redirect(url_for(".settings", community_id=community.id))
     return render_template("rankings/settings.html", community=community, form=EmptyForm(),
                            example=rankings.mask_name("张小明", community.board_mask))
+
+
+@bp.route("/admin/c/<int:community_id>/stats")
+@policy(COMMUNITY_ADMIN)
+def stats(community_id: int):
+    """Charts people would rather look at than read: points per month, participation, stars."""
+    community = community_or_404(community_id)
+    now = utcnow()
+    year = rankings.current_periods(now)["year"]
+    participation = [(name, round(100 * took / size) if size else 0)
+                     for name, took, size in rankings.participation_by_building(community.id, year)]
+    latest = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
+                                                        Evaluation.status != "draft")
+                               .order_by(Evaluation.created_at.desc()).limit(1))
+    distribution = []
+    if latest is not None:
+        counts = stars.distribution(latest)
+        distribution = [("★" * n if n else _("no star"), counts[n]) for n in (5, 4, 3, 2, 1, 0)]
+    return render_template("rankings/stats.html", community=community, latest=latest, distribution=distribution,
+                           series=[(m[1:], v) for m, v in rankings.monthly_series(community.id, rankings.last_months(now))],
+                           participation=participation)
