@@ -125,6 +125,15 @@ class Place:
     label: str = ""
 
 
+def ranked(rows) -> list[Place]:
+    """(subject_id, value) rows, best first, as places: equal values share a rank (1, 2, 2, 4)."""
+    places: list[Place] = []
+    for i, (sid, value) in enumerate(rows):
+        rank = places[-1].rank if places and value == places[-1].value else i + 1
+        places.append(Place(rank, sid, int(value or 0)))
+    return places
+
+
 def check_period(period: str) -> str:
     if period == "A" or (len(period) > 1 and period[0] in "MQY" and period[1:5].isdigit()):
         return period
@@ -142,11 +151,7 @@ def leaderboard(community_id: int, period: str, subject_type: str, metric: str =
             EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
             EarningTotal.subject_type == subject_type, column > 0)
         .order_by(column.desc(), EarningTotal.subject_id).limit(limit)).all()
-    places, rank = [], 0
-    for i, (sid, value) in enumerate(rows):
-        if i == 0 or value != rows[i - 1][1]:
-            rank = i + 1
-        places.append(Place(rank, sid, value))
+    places = ranked(rows)
     _label(places, subject_type)
     return places
 
@@ -279,11 +284,7 @@ def leaderboard_range(community_id: int, months: list[str], subject_type: str, m
             EarningTotal.subject_type == subject_type)
         .group_by(EarningTotal.subject_id).having(total > 0)
         .order_by(total.desc(), EarningTotal.subject_id).limit(limit)).all()
-    places, rank = [], 0
-    for i, (sid, value) in enumerate(rows):
-        if i == 0 or value != rows[i - 1][1]:
-            rank = i + 1
-        places.append(Place(rank, sid, int(value)))
+    places = ranked(rows)
     _label(places, subject_type)
     return places
 
@@ -302,11 +303,9 @@ def community_board(community_ids: list[int] | None, period: str, metric: str = 
         stmt = stmt.where(EarningTotal.community_id.in_(community_ids or [-1]))
     rows = db.session.execute(stmt).all()
     names = dict(db.session.execute(select(Community.id, Community.name)).all())
-    places, rank = [], 0
-    for i, (cid, value) in enumerate(rows):
-        if i == 0 or value != rows[i - 1][1]:
-            rank = i + 1
-        places.append(Place(rank, cid, int(value or 0), names.get(cid, "")))
+    places = ranked(rows)
+    for p in places:
+        p.label = names.get(p.subject_id, "")
     return places
 
 
