@@ -36,8 +36,9 @@ def _split(token: str, kind: str) -> tuple[int, str, str]:
             raise ValueError
         return int(head[len(kind):]), part, mac
     except ValueError as exc:
-        raise CodeError(_l("This code is not one of ours. Please scan the code shown at the activity."),
-                        code="forged_code") from exc
+        message = (_l("This member code is not valid.") if kind == "m" else
+                   _l("This code is not one of ours. Please scan the code shown at the activity."))
+        raise CodeError(message, code="forged_code") from exc
 
 
 def step_of(moment: datetime, seconds: int) -> int:

@@ -372,7 +372,7 @@ def build_stars(now: datetime) -> int:
     for grant in db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
                                     .order_by(RoleGrant.community_id)).all():
         community = db.session.get(Community, grant.community_id)
-        rules = create_rule_set(grant.user, community, "年度星级文明户标准", [30, 60, 100, 150, 200], 2, now)
+        rules = create_rule_set(grant.user, community, "年度星级文明户标准", [30, 60, 100, 150, 200], 0, now)
         year = period_keys(now)[2]
         create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
         made += 1

@@ -227,7 +227,7 @@ def public_board(community, period: str, subject_type: str, metric: str = "point
         for p in places:
             p.label = mask_name(p.label, community.board_mask)
     elif subject_type == "household":
-        heads = _household_heads([p.subject_id for p in places])
+        heads = household_heads([p.subject_id for p in places])
         buildings = dict(db.session.execute(select(Household.id, Building.name).join(
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
@@ -238,7 +238,7 @@ def public_board(community, period: str, subject_type: str, metric: str = "point
     return places
 
 
-def _household_heads(household_ids: list[int]) -> dict[int, str | None]:
+def household_heads(household_ids: list[int]) -> dict[int, str | None]:
     """The name a household is shown by: its head (户主), else its first resident; None if that person
     opted out of public boards."""
     rows = db.session.execute(select(Resident.household_id, Resident.name, Resident.relation,

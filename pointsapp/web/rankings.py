@@ -80,7 +80,7 @@ def page():
     ids = admin_community_ids(current_user)
     communities = rankings.community_board(None if ids is None else sorted(ids), period, metric) \
         if (ids is None or len(ids) > 1) and not months else []
-    series = rankings.monthly_series(community.id, rankings.last_months(utcnow()))
+    series = [(period_label(m), v) for m, v in rankings.monthly_series(community.id, rankings.last_months(utcnow()))]
     return render_template("rankings/page.html", community=community, evaluations=evaluations,
                            communities=communities, series=series, months=months,
                            range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
@@ -120,8 +120,10 @@ def board(community_id: int):
                                .order_by(Evaluation.created_at.desc()).limit(1))
     starred = []
     if notice is not None:
-        starred = [(r.building, rankings.mask_name(r.head, community.board_mask), r.stars)
-                   for r in stars.results(notice, min_stars=1)[:12]]
+        rows = stars.results(notice, min_stars=1)[:12]
+        heads = rankings.household_heads([r.household_id for r in rows])  # None where the head opted out
+        starred = [(r.building, f"{rankings.mask_name(heads[r.household_id], community.board_mask)}家"
+                    if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
     honour_lists = []
     for h in honours.latest_published(community.id, limit=2):
         people = dict(db.session.execute(select(Resident.id, Resident.name).where(
@@ -168,5 +170,20 @@ def stats(community_id: int):
         counts = stars.distribution(latest)
         distribution = [("★" * n if n else _("no star"), counts[n]) for n in (5, 4, 3, 2, 1, 0)]
     return render_template("rankings/stats.html", community=community, latest=latest, distribution=distribution,
-                           series=[(m[1:], v) for m, v in rankings.monthly_series(community.id, rankings.last_months(now))],
+                           series=[(period_label(m), v) for m, v in
+                                   rankings.monthly_series(community.id, rankings.last_months(now))],
                            participation=participation)
+
+
+@bp.app_template_filter("period_label")
+def period_label(period: str) -> str:
+    """Y2026 → 2026年, Q2026-4 → 2026年第4季度, M2026-11 → 2026年11月 (in the user's language)."""
+    if period == "A":
+        return _("All time")
+    if period[:1] == "Y":
+        return _("year %(y)s", y=period[1:5])
+    if period[:1] == "Q":
+        return _("%(y)s quarter %(q)s", y=period[1:5], q=period[6:])
+    if period[:1] == "M":
+        return _("%(y)s month %(m)s", y=period[1:5], m=period[6:].lstrip("0"))
+    return period
