@@ -8,6 +8,7 @@ rule set and draft evaluation. The Chinese texts are the zh catalogue's translat
 The live server is shared by the whole session: tests that change the board settings or the
 resident's opt-out put them back (through the UI, and again from the database if the test failed).
 """
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +22,9 @@ from .pages import ADMIN_PHONE, LIYUAN, RESIDENT_PHONE, ROOT, log_in, open_page,
 pytestmark = pytest.mark.browser
 
 BIG_SCREEN = {"width": 1920, "height": 1080}
-DOCS_IMG = ROOT / "docs" / "img"
+# README screenshots are refreshed only on request (UPDATE_DOC_SCREENSHOTS=1): a test run must not
+# rewrite committed files.
+DOCS_IMG = ROOT / "docs" / "img" if os.environ.get("UPDATE_DOC_SCREENSHOTS") else ROOT / "test-artifacts" / "docs-img"
 DOC_LIMIT = 200_000  # bytes: screenshots committed to docs/ stay small
 
 COMMUNITY = "梨园社区"

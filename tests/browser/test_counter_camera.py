@@ -10,6 +10,7 @@ is valid for its 30 s step and the next one.
 The Chinese texts below are the zh catalogue's translations (pointsapp/translations/zh/LC_MESSAGES/messages.po).
 """
 import io
+import os
 import re
 import shutil
 import time
@@ -41,7 +42,9 @@ STORE_NAME = "梨园社区爱心积分超市"
 RESIDENT = "王秀英"
 NOODLES, SOAP = "挂面", "香皂"  # 10 and 8 points (build_store's demo catalogue)
 TABLET = {"width": 1280, "height": 800}  # the counter's tablet or PC
-DOCS_IMG = ROOT / "docs" / "img"
+# README screenshots are refreshed only on request (UPDATE_DOC_SCREENSHOTS=1): a test run must not
+# rewrite committed files.
+DOCS_IMG = ROOT / "docs" / "img" if os.environ.get("UPDATE_DOC_SCREENSHOTS") else ROOT / "test-artifacts" / "docs-img"
 CAMERA_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
