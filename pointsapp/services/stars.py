@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
@@ -235,32 +235,59 @@ class ResultRow:
     note: str
 
 
-def results(evaluation: Evaluation, *, min_stars: int = 0) -> list[ResultRow]:
-    """Stored results (notice/published) or a live preview (draft), best first."""
+def results(evaluation: Evaluation, *, min_stars: int = 0, limit: int | None = None) -> list[ResultRow]:
+    """Stored results (notice/published) or a live preview (draft), best first (stars, points, address).
+
+    With `limit`, only the first `limit` rows, and only those are read and labelled (the board shows
+    12 of a community's 30,000 households). Labels come from joins and subqueries, not lists of ids:
+    30,000 bound ids took about a second on PostgreSQL (bench/rankings.py)."""
+    if limit is not None and limit <= 0:
+        return []
+    place = (Building.name, Household.unit, Household.room)
     if evaluation.status == "draft":
-        rows = [(r.household_id, r.points, r.attendances, r.stars, r.vetoed, r.note) for r in compute(evaluation)]
+        ratings = [r for r in compute(evaluation) if r.stars >= min_stars]
+        places = {hid: rest for hid, *rest in db.session.execute(
+            select(Household.id, *place).join(Building, Building.id == Household.building_id)
+            .where(Household.community_id == evaluation.community_id))}
+        rows = [(r.household_id, r.points, r.attendances, r.stars, r.vetoed, r.note,
+                 *places.get(r.household_id, ("", "", ""))) for r in ratings]
+        households = select(Household.id).where(Household.community_id == evaluation.community_id)
     else:
-        rows = db.session.execute(select(StarResult.household_id, StarResult.points, StarResult.attendances,
-                                         StarResult.stars, StarResult.vetoed, StarResult.note)
-                                  .where(StarResult.evaluation_id == evaluation.id)).all()
-    rows = [r for r in rows if r[3] >= min_stars]
-    ids = [r[0] for r in rows]
-    places = {hid: (b, f"{b}{u}单元{room}") for hid, b, u, room in db.session.execute(
-        select(Household.id, Building.name, Household.unit, Household.room)
-        .join(Building, Building.id == Household.building_id).where(Household.id.in_(ids or [-1])))}
+        chosen = [StarResult.evaluation_id == evaluation.id, StarResult.stars >= min_stars]
+        if limit is not None:
+            # the best `limit` by stars and points, with everyone tied with the last of them: the
+            # address, which breaks those ties, is ordered below as Python orders strings
+            edge = db.session.execute(select(StarResult.stars, StarResult.points).where(*chosen)
+                                      .order_by(StarResult.stars.desc(), StarResult.points.desc())
+                                      .offset(limit - 1).limit(1)).first()
+            if edge is not None:
+                chosen.append(or_(StarResult.stars > edge.stars,
+                                  and_(StarResult.stars == edge.stars, StarResult.points >= edge.points)))
+        rows = db.session.execute(
+            select(StarResult.household_id, StarResult.points, StarResult.attendances, StarResult.stars,
+                   StarResult.vetoed, StarResult.note, *place)
+            .join(Household, Household.id == StarResult.household_id)
+            .join(Building, Building.id == Household.building_id).where(*chosen)).all()
+        households = select(StarResult.household_id).where(*chosen)
     heads = {}
     for hid, name, relation in db.session.execute(select(Resident.household_id, Resident.name, Resident.relation)
-                                                  .where(Resident.household_id.in_(ids or [-1])).order_by(Resident.id)):
+                                                  .where(Resident.household_id.in_(households))
+                                                  .order_by(Resident.id)):
         if relation == "户主" or hid not in heads:
             heads[hid] = name if relation == "户主" else heads.get(hid, name)
-    out = [ResultRow(hid, places.get(hid, ("", ""))[1], places.get(hid, ("", ""))[0], heads.get(hid, ""), p, a, s,
-                     bool(v), note)
-           for hid, p, a, s, v, note in rows]
-    return sorted(out, key=lambda r: (-r.stars, -r.points, r.address))
+    out = [ResultRow(hid, f"{b}{u}单元{room}", b, heads.get(hid, ""), p, a, s, bool(v), note)
+           for hid, p, a, s, v, note, b, u, room in rows]
+    out.sort(key=lambda r: (-r.stars, -r.points, r.address))
+    return out if limit is None else out[:limit]
 
 
 def distribution(evaluation: Evaluation) -> dict[int, int]:
     counts = dict.fromkeys(range(6), 0)
-    for row in results(evaluation):
-        counts[row.stars] += 1
+    if evaluation.status == "draft":
+        for r in compute(evaluation):
+            counts[r.stars] += 1
+    else:  # counted in SQL: the labels results() builds are not needed here
+        for stars, n in db.session.execute(select(StarResult.stars, func.count()).where(
+                StarResult.evaluation_id == evaluation.id).group_by(StarResult.stars)):
+            counts[stars] += n
     return counts
