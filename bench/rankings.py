@@ -608,11 +608,13 @@ def _what_if(app, changes: list[str]) -> None:
         web_rankings.stars = SimpleNamespace(**{**vars(stars), "results": results})
 
 
-def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only: str | None = None,
-            profile: bool = False, what_if: list[str] | None = None, extra_calls: int = 30) -> dict:
-    """Runs in the child process. Each timed call gets a fresh app context (a fresh session, as a
-    request does) and, on SQLite, a read-only (DEFERRED) transaction, as GET requests do; only the
-    call itself is inside the timer."""
+def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int, only: str | None = None,
+            profile: bool = False, what_if: list[str] | None = None, extra_calls: int = 30) -> list[dict]:
+    """Runs in the child process. The data sets (same tree, different ledger sizes) are timed
+    interleaved, call by call, with the same random residents, so that load from elsewhere on the
+    machine affects them alike and the growth ratio stays meaningful. Each timed call gets a fresh
+    app context (a fresh session, as a request does) and, on SQLite, a read-only (DEFERRED)
+    transaction, as GET requests do; only the call itself is inside the timer."""
     from types import SimpleNamespace
 
     from flask_login.utils import _create_identifier
@@ -620,7 +622,7 @@ def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only:
 
     from pointsapp import sqlite as sqlite_mode
     from pointsapp.extensions import db
-    from pointsapp.models import Community, EarningTotal, EntryKind, Household, Resident, User
+    from pointsapp.models import Community, EarningTotal, EntryKind, Household, Resident, StarRuleSet, User
     from pointsapp.services import ledger, ledger_audit, rankings, stars
 
     _freeze_clock()
@@ -629,50 +631,63 @@ def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only:
     def skip(name: str) -> bool:
         return bool(wanted) and not any(w in name for w in wanted)
 
-    app = make_app(url)
+    apps = [make_app(url) for url in urls]
     if what_if:
-        _what_if(app, what_if)
+        for app in apps:
+            _what_if(app, what_if)
+    outs: list[dict[str, list[float]]] = [{} for _ in apps]
+    extras: list[dict] = [{} for _ in apps]
+    for app, extra in zip(apps, extras, strict=True):
+        with app.app_context():
+            extra["backend"] = db.session.get_bind().dialect.name
+            residents = db.session.scalars(select(Resident.id).where(Resident.community_id == 1)
+                                           .order_by(Resident.id)).all()
+            households = db.session.scalars(select(Household.id).where(Household.community_id == 1)
+                                            .order_by(Household.id)).all()
+            viewer = db.session.scalar(select(User).where(User.resident_id.is_not(None)))
+            extra["viewer"] = (viewer.id, viewer.get_id())
+            extra["admin_id"] = db.session.scalar(select(User.id).where(User.name == "admin1"))
+            extra["totals_rows"] = db.session.scalar(select(func.count()).select_from(EarningTotal))
+            extra["household_count"] = len(households)
+            extra["board_ranges"] = {
+                f"{subject} {which}": db.session.scalar(select(func.count()).select_from(EarningTotal).where(
+                    EarningTotal.community_id == 1, EarningTotal.period == period,
+                    EarningTotal.subject_type == subject))
+                for which, period in rankings.current_periods(NOW).items() for subject in rankings.SUBJECTS}
+            db.session.rollback()
+    # the same random residents and households for every data set (the tree is the same)
     rng = random.Random(5)
-    out: dict[str, list[float]] = {}
-    extra: dict = {}
-    with app.app_context():
-        pg = db.session.get_bind().dialect.name == "postgresql"
-        residents = db.session.scalars(select(Resident.id).where(Resident.community_id == 1)).all()
-        households = db.session.scalars(select(Household.id).where(Household.community_id == 1)).all()
-        viewer = db.session.scalar(select(User).where(User.resident_id.is_not(None)))
-        admin_id = db.session.scalar(select(User.id).where(User.name == "admin1"))
-        viewer_id, viewer_session = viewer.id, viewer.get_id()
-        extra["totals_rows"] = db.session.scalar(select(func.count()).select_from(EarningTotal))
-        extra["household_count"] = len(households)
-        extra["board_ranges"] = {
-            f"{subject} {which}": db.session.scalar(select(func.count()).select_from(EarningTotal).where(
-                EarningTotal.community_id == 1, EarningTotal.period == period, EarningTotal.subject_type == subject))
-            for which, period in rankings.current_periods(NOW).items() for subject in rankings.SUBJECTS}
-        db.session.rollback()
+    picks = max(calls, extra_calls, posts) + warmup
+    some_residents = [rng.choice(residents) for _ in range(picks)]
+    some_households = [rng.choice(households) for _ in range(picks)]
     periods = rankings.current_periods(NOW)
     community = SimpleNamespace(id=1, board_mask="middle")  # what public_board() reads of a community
+
+    def timed(k: int, name: str, i: int, fn) -> None:
+        started = time.perf_counter()
+        fn(i)
+        elapsed = time.perf_counter() - started
+        if i >= warmup:
+            outs[k].setdefault(name, []).append(elapsed * 1000)
 
     def run(name: str, fn, n: int = calls) -> None:
         if skip(name):
             return
         prof = None
         for i in range(warmup + n):
-            with app.app_context(), sqlite_mode.read_only():
-                if profile and i == warmup:
-                    import cProfile
+            if profile and i == warmup:
+                import cProfile
 
-                    prof = cProfile.Profile()
-                    prof.enable()
-                started = time.perf_counter()
-                fn(i)
-                elapsed = time.perf_counter() - started
-                if i >= warmup:
-                    out.setdefault(name, []).append(elapsed * 1000)
+                prof = cProfile.Profile()
+                prof.enable()
+            for k, app in enumerate(apps):
+                with app.app_context(), sqlite_mode.read_only():
+                    timed(k, name, i, fn)
         if prof:
             prof.disable()
             import pstats
 
-            log(f"--- profile of {name} ({n} calls)")
+            log(f"--- profile of {name} ({n} calls on each data set)")
             pstats.Stats(prof, stream=sys.stderr).sort_stats("cumtime").print_stats(12)
 
     # leaderboards: every subject x period, points; then the minutes and attendances tabs
@@ -684,9 +699,9 @@ def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only:
                     lambda i, p=periods[which], s=subject, m=metric: rankings.leaderboard(1, p, s, m))
     for which in PERIODS:
         run(f"rank_of resident {which}",
-            lambda i, p=periods[which]: rankings.rank_of(1, p, "resident", rng.choice(residents)))
+            lambda i, p=periods[which]: rankings.rank_of(1, p, "resident", some_residents[i]))
         run(f"rank_of household {which}",
-            lambda i, p=periods[which]: rankings.rank_of(1, p, "household", rng.choice(households)))
+            lambda i, p=periods[which]: rankings.rank_of(1, p, "household", some_households[i]))
     for subject in ("resident", "household", "building"):
         run(f"public_board {subject} month (board panel)",
             lambda i, s=subject: rankings.public_board(community, periods["month"], s, limit=10))
@@ -701,11 +716,14 @@ def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only:
                     lambda i, m=months, s=subject: rankings.leaderboard_range(1, m, s), extra_calls)
 
     # the pages, through the test client (each request pushes its own app context)
-    anonymous, resident_client = app.test_client(), app.test_client()
-    with app.test_request_context(environ_base=resident_client.environ_base):
-        identifier = _create_identifier()
-    with resident_client.session_transaction() as sess:
-        sess["_user_id"], sess["_fresh"], sess["_id"] = viewer_session, True, identifier
+    clients = []
+    for app, extra in zip(apps, extras, strict=True):
+        anonymous, resident_client = app.test_client(), app.test_client()
+        with app.test_request_context(environ_base=resident_client.environ_base):
+            identifier = _create_identifier()
+        with resident_client.session_transaction() as sess:
+            sess["_user_id"], sess["_fresh"], sess["_id"] = extra["viewer"][1], True, identifier
+        clients.append((anonymous, resident_client))
 
     def get(client, path: str, must: str) -> None:
         response = client.get(path)
@@ -713,84 +731,86 @@ def measure(url: str, calls: int, warmup: int, star_runs: int, posts: int, only:
         if response.status_code != 200 or must not in body:
             raise SystemExit(f"GET {path}: {response.status_code}, {must!r} not in the page:\n{body[:2000]}")
 
-    def page_run(name: str, fn, n: int = calls) -> None:
+    def page_run(name: str, path, must: str, logged_in: bool, n: int = calls) -> None:
         if skip(name):
             return
         for i in range(warmup + n):
-            started = time.perf_counter()
-            fn(i)
-            if i >= warmup:
-                out.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+            for k in range(len(apps)):
+                client = clients[k][1 if logged_in else 0]
+                timed(k, name, i, lambda i, client=client: get(client, path(i), must))
 
-    page_run("GET /board/1", lambda i: get(anonymous, "/board/1", "*"))
-    page_run("GET /rankings (default tab: month, residents)", lambda i: get(resident_client, "/rankings", "ranking"))
+    page_run("GET /board/1", lambda i: "/board/1", "*", False)
+    page_run("GET /rankings (default tab: month, residents)", lambda i: "/rankings", "ranking", True)
     tabs = [(w, s, m) for m in rankings.METRICS for w in PERIODS for s in rankings.SUBJECTS]
     page_run(f"GET /rankings ({len(tabs)} tabs in turn)",
-             lambda i: get(resident_client, "/rankings?period={}&by={}&metric={}".format(*tabs[i % len(tabs)]),
-                           "ranking"))
+             lambda i: "/rankings?period={}&by={}&metric={}".format(*tabs[i % len(tabs)]), "ranking", True)
     first, last = (f"{m[1:5]}-{m[6:]}" for m in rankings.last_months(NOW, 12)[::11])
     page_run("GET /rankings custom range of 12 months, residents",
-             lambda i: get(resident_client, f"/rankings?period=custom&from={first}&to={last}&by=resident", "ranking"),
-             extra_calls)
+             lambda i: f"/rankings?period=custom&from={first}&to={last}&by=resident", "ranking", True, extra_calls)
 
     # star evaluation of community 1's households for this year
     if not skip("stars."):
-        with app.app_context():
-            actor, c1 = db.session.get(User, admin_id), db.session.get(Community, 1)
-            rules = stars.create_rule_set(actor, c1, f"bench {time.time_ns():x}", [50, 150, 300, 600, 1000], 2, NOW)
-            db.session.commit()
-            rules_id = rules.id
-        for i in range(star_runs):
+        rule_ids = []
+        for app, extra in zip(apps, extras, strict=True):
             with app.app_context():
-                actor, c1 = db.session.get(User, admin_id), db.session.get(Community, 1)
-                from pointsapp.models import StarRuleSet
-
-                evaluation = stars.create_evaluation(actor, c1, db.session.get(StarRuleSet, rules_id),
-                                                     f"bench {i}", periods["year"], 7, NOW)
+                actor, c1 = db.session.get(User, extra["admin_id"]), db.session.get(Community, 1)
+                rules = stars.create_rule_set(actor, c1, f"bench {time.time_ns():x}", [50, 150, 300, 600, 1000], 2,
+                                              NOW)
                 db.session.commit()
-                started = time.perf_counter()
-                ratings = stars.compute(evaluation)
-                out.setdefault("stars.compute()", []).append((time.perf_counter() - started) * 1000)
-                db.session.rollback()
-                started = time.perf_counter()
-                stored = stars.start_notice(actor, evaluation, NOW)
-                db.session.commit()
-                out.setdefault("stars.start_notice() + commit", []).append((time.perf_counter() - started) * 1000)
-                extra["stars"] = {"households": len(ratings), "stored": stored,
-                                  "distribution": {k: sum(1 for r in ratings if r.stars == k) for k in range(6)}}
-
-    # the board page while a star evaluation of 30,000 households is on public notice (it lists the
-    # starred households)
-    if "stars" in extra:
-        page_run("GET /board/1 during a star notice", lambda i: get(anonymous, "/board/1", "*"), extra_calls)
+                rule_ids.append(rules.id)
+        for i in range(star_runs):
+            for k, (app, extra) in enumerate(zip(apps, extras, strict=True)):
+                with app.app_context():
+                    actor, c1 = db.session.get(User, extra["admin_id"]), db.session.get(Community, 1)
+                    evaluation = stars.create_evaluation(actor, c1, db.session.get(StarRuleSet, rule_ids[k]),
+                                                         f"bench {i}", periods["year"], 7, NOW)
+                    db.session.commit()
+                    started = time.perf_counter()
+                    ratings = stars.compute(evaluation)
+                    outs[k].setdefault("stars.compute()", []).append((time.perf_counter() - started) * 1000)
+                    db.session.rollback()
+                    started = time.perf_counter()
+                    stored = stars.start_notice(actor, evaluation, NOW)
+                    db.session.commit()
+                    outs[k].setdefault("stars.start_notice() + commit", []).append(
+                        (time.perf_counter() - started) * 1000)
+                    extra["stars"] = {"households": len(ratings), "stored": stored,
+                                      "distribution": {n: sum(1 for r in ratings if r.stars == n) for n in range(6)}}
+        # the board page while a star evaluation of 30,000 households is on public notice (it lists
+        # the starred households)
+        page_run("GET /board/1 during a star notice", lambda i: "/board/1", "*", False, extra_calls)
 
     # the write side: ledger.post() of a manual award (record() moves 16 totals) and the commit
     if posts and not skip("ledger.post()"):
-        with app.app_context():
-            actor_obj = db.session.get(User, admin_id)
-            tag = f"{time.time_ns():x}"  # fresh request keys on every run, or post() returns the first entry
-            for i in range(warmup + posts):
-                resident = db.session.get(Resident, rng.choice(residents))
-                started = time.perf_counter()
-                ledger.post(ledger.Posting(resident, 5, EntryKind.MANUAL_AWARD, "manual", f"bench-post-{tag}-{i}",
-                                           "协助社区防汛值守"), actor_obj, NOW)
-                db.session.commit()
-                if i >= warmup:
-                    out.setdefault("ledger.post() manual award + commit", []).append(
-                        (time.perf_counter() - started) * 1000)
-    dispose(app)
-    extra["backend"] = "postgresql" if pg else "sqlite"
-    extra["viewer_user"] = viewer_id
-    return {"times": out, "extra": extra, "load": os.getloadavg()}
+        tag = f"{time.time_ns():x}"  # fresh request keys on every run, or post() returns the first entry
+        for i in range(warmup + posts):
+            for k, (app, extra) in enumerate(zip(apps, extras, strict=True)):
+                with app.app_context():
+                    actor, resident = db.session.get(User, extra["admin_id"]), db.session.get(Resident,
+                                                                                               some_residents[i])
+
+                    def post(i, actor=actor, resident=resident):
+                        ledger.post(ledger.Posting(resident, 5, EntryKind.MANUAL_AWARD, "manual",
+                                                   f"bench-post-{tag}-{i}", "协助社区防汛值守"), actor, NOW)
+                        db.session.commit()
+
+                    timed(k, "ledger.post() manual award + commit", i, post)
+    for app in apps:
+        dispose(app)
+    return [{"times": out, "extra": extra, "load": os.getloadavg()} for out, extra in zip(outs, extras, strict=True)]
 
 
-def measure_child(url: str, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", url, "--calls", str(args.calls),
+WHAT_IF_ONLY = "(minutes),(attendances),GET /,latest_checkpoint,stars.,ledger.post()"
+
+
+def measure_child(urls: list[str], args, what_if: list[str] | None = None) -> list[dict]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", *urls, "--calls", str(args.calls),
            "--warmup", str(args.warmup), "--extra-calls", str(args.extra_calls), "--star-runs", str(args.star_runs),
            "--posts", str(args.posts)]
-    if args.only:
-        cmd += ["--only", args.only]
-    for change in args.what_if or ():
+    only = WHAT_IF_ONLY if what_if and not args.only else args.only
+    if only:
+        cmd += ["--only", only]
+    for change in what_if or ():
         cmd += ["--what-if", change]
     if args.profile:
         cmd.append("--profile")
@@ -879,7 +899,8 @@ def main() -> None:
     ap.add_argument("--no-check", action="store_true", help="skip the generator check against rebuild()")
     ap.add_argument("--profile", action="store_true", help="cProfile each query's timed calls (stderr)")
     ap.add_argument("--keep", action="store_true", help="keep the databases (their names are printed)")
-    ap.add_argument("--measure", metavar="URL", help="only time the queries on this generated database (child)")
+    ap.add_argument("--measure", metavar="URL", nargs="+",
+                    help="only time the queries on these generated databases, interleaved (child mode)")
     ap.add_argument("--json", metavar="FILE", help="also write all timings as JSON")
     args = ap.parse_args()
 
@@ -903,18 +924,28 @@ def main() -> None:
             if not args.no_check:
                 log(f"[{backend}] checking the generated totals against rankings.rebuild() …")
                 check_generator(dbs, backend)
+            urls, infos = [], []
             for size in sizes:
-                url = dbs.new(backend, fmt_size(size).lower())
+                urls.append(dbs.new(backend, fmt_size(size).lower()))
                 log(f"[{backend}] generating {size:,} entries for {args.residents:,} residents …")
-                info = generate(url, args.residents, size, args.communities, args.share)
-                log(f"  done in {info['seconds']:.0f} s: {info['attendances']:,} attendances, "
-                    f"{info['earning_totals']:,} earning totals" +
-                    (f", SQLite file {info['sqlite_mb']:,} MB" if "sqlite_mb" in info else ""))
-                log(f"[{backend}] timing ({args.calls} calls a query) …")
-                t = time.perf_counter()
-                result = measure_child(url, args)
-                log(f"  timed in {time.perf_counter() - t:.0f} s")
+                infos.append(generate(urls[-1], args.residents, size, args.communities, args.share))
+                i = infos[-1]
+                log(f"  done in {i['seconds']:.0f} s: {i['attendances']:,} attendances, "
+                    f"{i['earning_totals']:,} earning totals" +
+                    (f", SQLite file {i['sqlite_mb']:,} MB" if "sqlite_mb" in i else ""))
+            log(f"[{backend}] timing ({args.calls} calls a query on each data set, interleaved) …")
+            t = time.perf_counter()
+            results = measure_child(urls, args)
+            log(f"  timed in {time.perf_counter() - t:.0f} s")
+            for size, info, result in zip(sizes, infos, results, strict=True):
                 runs.append({"backend": backend, "entries": size, "info": info, "result": result})
+            if args.what_if:
+                log(f"[{backend}] timing again with {', '.join(args.what_if)} …")
+                t = time.perf_counter()
+                for run, result in zip(runs[-len(sizes):], measure_child(urls, args, args.what_if), strict=True):
+                    run["what_if"] = result
+                log(f"  timed in {time.perf_counter() - t:.0f} s")
+            for url in urls:
                 dbs.drop(url)
     finally:
         dbs.close()
@@ -924,6 +955,11 @@ def main() -> None:
           f"p95({fmt_size(min(sizes))})\n")
     print(report(runs, sizes))
     print()
+    if args.what_if:
+        print(f"With {', '.join(args.what_if)} (changes outside this benchmark's files, tried in the measuring "
+              "process and the throwaway databases only):\n")
+        print(report([{**r, "result": r["what_if"]} for r in runs], sizes))
+        print()
     for r in runs:
         i, x = r["info"], r["result"]["extra"]
         print(f"- {r['backend']} {fmt_size(r['entries'])}: built in {i['seconds']:.0f} s; {i['households']:,} households "
