@@ -741,9 +741,11 @@ def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int
 
     page_run("GET /board/1", lambda i: "/board/1", "*", False)
     page_run("GET /rankings (default tab: month, residents)", lambda i: "/rankings", "ranking", True)
-    tabs = [(w, s, m) for m in rankings.METRICS for w in PERIODS for s in rankings.SUBJECTS]
-    page_run(f"GET /rankings ({len(tabs)} tabs in turn)",
-             lambda i: "/rankings?period={}&by={}&metric={}".format(*tabs[i % len(tabs)]), "ranking", True)
+    for label, metrics in (("points", ("points",)), ("minutes/attendances", ("minutes", "attendances"))):
+        tabs = [(w, s, m) for m in metrics for w in PERIODS for s in rankings.SUBJECTS]
+        page_run(f"GET /rankings ({len(tabs)} {label} tabs in turn)",
+                 lambda i, tabs=tabs: "/rankings?period={}&by={}&metric={}".format(*tabs[i % len(tabs)]), "ranking",
+                 True)
     first, last = (f"{m[1:5]}-{m[6:]}" for m in rankings.last_months(NOW, 12)[::11])
     page_run("GET /rankings custom range of 12 months, residents",
              lambda i: f"/rankings?period=custom&from={first}&to={last}&by=resident", "ranking", True, extra_calls)

@@ -22,4 +22,7 @@ class EarningTotal(db.Model):
     __table_args__ = (
         UniqueConstraint("community_id", "period", "subject_type", "subject_id"),
         Index("ix_earning_total_board", "community_id", "period", "subject_type", "points"),
+        # the leaderboards by volunteer minutes and by attendances walk these as the board walks points
+        Index("ix_earning_total_minutes", "community_id", "period", "subject_type", "minutes"),
+        Index("ix_earning_total_attendances", "community_id", "period", "subject_type", "attendances"),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from ..extensions import db
 from ..models import Community, EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount, Resident
@@ -144,7 +145,9 @@ def verify(community_id: int | None = None) -> VerifyReport:
 
 
 def latest_checkpoint(community_id: int) -> LedgerCheckpoint | None:
-    return db.session.scalar(select(LedgerCheckpoint).where(LedgerCheckpoint.community_id == community_id)
+    """The newest checkpoint; its heads (JSON of every chain head, megabytes in a large community) are
+    loaded only when used, so the board and the transparency page do not read them."""
+    return db.session.scalar(select(LedgerCheckpoint).options(defer(LedgerCheckpoint.heads)).where(LedgerCheckpoint.community_id == community_id)
                              .order_by(LedgerCheckpoint.created_at.desc(), LedgerCheckpoint.id.desc()).limit(1))
 
 

@@ -2,7 +2,6 @@
 
 Totals move only with earning (awards, and reversals of awards): spending never lowers a rank.
 Ties share a rank (1, 2, 2, 4)."""
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -254,27 +253,29 @@ def _public_residents(community_id: int, period: str, metric: str, limit: int) -
     """The top `limit` residents who did not opt out, at the places they hold on the full board: an
     opted-out resident is left out but still counts (1, 3 when number 2 opted out).
 
-    The opted-out are filtered in SQL, so this reads about `limit` rows whatever their number (fetching
-    limit + len(hidden) rows and labelling them all took 50-60 ms with 750 opted out; bench/rankings.py)."""
+    Reads the board a little past `limit` and asks which of those few opted out, reading further only
+    when too many did. Fetching limit + all the opted-out and labelling them took 50-60 ms with 750
+    opted out; filtering them in SQL costs a lookup per row, which for the unindexed metrics is every
+    row of the period (bench/rankings.py)."""
     if metric not in METRICS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     column = getattr(EarningTotal, metric)
-    base = (EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
-            EarningTotal.subject_type == "resident")
-    # correlated, so both databases walk the board index and look each resident up by key (an IN list
-    # of the opted-out reads every resident of the community first)
-    opted_out = select(Resident.id).where(Resident.id == EarningTotal.subject_id,
-                                          Resident.hide_from_board.is_(True)).exists()
-    rows = db.session.execute(
-        select(EarningTotal.subject_id, column).where(*base, column > 0, ~opted_out)
-        .order_by(column.desc(), EarningTotal.subject_id).limit(limit)).all()
-    if not rows:
-        return []
-    # everyone ranked above the last one shown, opted-out included: at most limit + the opted-out
-    ahead = sorted(db.session.scalars(select(column).where(*base, column > rows[-1][1])))
-    places = [Place(len(ahead) - bisect_right(ahead, value) + 1, sid, value) for sid, value in rows]
-    _label(places, "resident")
-    return places
+    board = select(EarningTotal.subject_id, column).where(
+        EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
+        EarningTotal.subject_type == "resident", column > 0).order_by(column.desc(), EarningTotal.subject_id)
+    fetch = limit + 10
+    while True:
+        rows = db.session.execute(board.limit(fetch)).all()
+        places = ranked(rows)  # places on the full board, the opted-out included
+        hidden = set(db.session.scalars(select(Resident.id).where(
+            Resident.id.in_([p.subject_id for p in places] or [-1]), Resident.hide_from_board.is_(True))))
+        shown = [p for p in places if p.subject_id not in hidden]
+        if len(shown) >= limit or len(rows) < fetch:
+            break
+        fetch *= 4
+    shown = shown[:limit]
+    _label(shown, "resident")
+    return shown
 
 
 def household_heads(household_ids: list[int]) -> dict[int, str | None]:

@@ -120,7 +120,7 @@ def board(community_id: int):
                                .order_by(Evaluation.created_at.desc()).limit(1))
     starred = []
     if notice is not None:
-        rows = stars.results(notice, min_stars=1)[:12]
+        rows = stars.results(notice, min_stars=1, limit=12)
         heads = rankings.household_heads([r.household_id for r in rows])  # None where the head opted out
         starred = [(r.building, f"{rankings.mask_name(heads[r.household_id], community.board_mask)}家"
                     if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
