@@ -5,7 +5,7 @@ import pytest
 
 from pointsapp.errors import DomainError
 from pointsapp.models import EntryKind
-from pointsapp.services import honours, ledger
+from pointsapp.services import honours, ledger, objections
 from pointsapp.services.ledger import Posting
 from pointsapp.services.rankings import period_keys
 
@@ -64,3 +64,82 @@ def test_bad_rules_are_refused(estate, now):
     for kind, rule, value in (("mayor", "top", 3), ("volunteer", "top", 0), ("building_leader", "threshold", 120)):
         with pytest.raises(DomainError):
             honours.create_list(admin, c, kind, "x", "Y2026", rule, value, 7, now)
+
+
+def test_objections_must_be_answered_before_a_list_is_published(estate, make, now):
+    c, admin, people1, people2 = estate
+    h = honours.create_list(admin, c, "volunteer", "优秀志愿者", period_keys(now)[2], "top", 3, 3, now)
+    objector = make.resident_user(household=people1[3].household)
+    with pytest.raises(DomainError) as err:  # a draft takes no objections
+        objections.lodge(objector, h, "有意见", now)
+    assert err.value.code == "not_on_notice"
+    honours.start_notice(admin, h, now)
+    objection = objections.lodge(objector, h, "二楼0 的 100 分是重复登记", now + timedelta(hours=1))
+    assert objection.honour_list_id == h.id and objection.evaluation_id is None
+    with pytest.raises(DomainError) as err:
+        honours.publish(admin, h, now + timedelta(days=3))
+    assert err.value.code == "objections_open"
+    # the office upholds it: takes the name off, with the reason, and answers
+    honours.remove_entry(admin, h, people2[0].id, "核实为重复登记", now + timedelta(days=1))
+    with pytest.raises(DomainError) as err:
+        honours.remove_entry(admin, h, people2[0].id, "again", now + timedelta(days=1))
+    assert err.value.code == "already_removed"
+    objections.answer(admin, objection, "已核实，已从名单中移除", now + timedelta(days=1))
+    honours.publish(admin, h, now + timedelta(days=3))
+    # the list as noticed, less the name taken off (nobody moves up into a list residents have not seen)
+    assert [rid for _r, rid, _v, _d in honours.entries(h)] == [people1[2].id, people1[1].id]
+    assert [(e.resident_id, e.removed_reason) for e in honours.removed(h)] == [(people2[0].id, "核实为重复登记")]
+    # published: nothing changes any more
+    for attempt in (lambda: objections.lodge(objector, h, "再提", now + timedelta(days=2)),
+                    lambda: objections.answer(admin, objection, "改答复", now + timedelta(days=4)),
+                    lambda: honours.remove_entry(admin, h, people1[0].id, "x", now + timedelta(days=4))):
+        with pytest.raises(DomainError):
+            attempt()
+
+
+def test_objections_only_from_residents_of_the_community_and_during_the_notice(estate, make, now):
+    c, admin, people1, _people2 = estate
+    h = honours.create_list(admin, c, "volunteer", "优秀志愿者", period_keys(now)[2], "top", 3, 3, now)
+    honours.start_notice(admin, h, now)
+    outsider = make.resident_user(household=make.household(building=make.building(make.community("鹤山社区"))))
+    objector = make.resident_user(household=people1[3].household)
+    for user, text, when, code in ((outsider, "有意见", now, "not_resident_of_community"),
+                                   (objector, "   ", now, "text_missing"),
+                                   (objector, "有意见", now + timedelta(days=4), "notice_over")):
+        with pytest.raises(DomainError) as err:
+            objections.lodge(user, h, text, when)
+        assert err.value.code == code
+
+
+def test_resident_objects_on_the_notice_page_and_the_office_answers(client, login, estate, make, db, now):
+    c, admin, people1, people2 = estate
+    h = honours.create_list(admin, c, "volunteer", "优秀志愿者", period_keys(now)[2], "top", 3, 3, now)
+    objector = make.resident_user(household=people1[3].household)
+    c.board_mask = "middle"
+    db.session.commit()
+    login(client, admin)
+    client.post(f"/admin/c/{c.id}/honours/{h.id}", data={"what": "notice"})  # on the real clock, as people do
+    login(client, objector)
+    page = client.get("/rankings").get_data(as_text=True)
+    assert f"/honours/{h.id}" in page  # residents find the list from their rankings page
+    page = client.get(f"/honours/{h.id}").get_data(as_text=True)
+    assert "二*0" in page and "二楼0" not in page  # names masked as on the board
+    r = client.post(f"/honours/{h.id}", data={"text": "二楼0 的分数有问题"}, follow_redirects=True)
+    assert r.status_code == 200 and "二楼0 的分数有问题" in r.get_data(as_text=True)
+    r = client.post(f"/honours/{h.id}", data={"text": " "}, follow_redirects=True)
+    assert r.status_code == 200 and "请写明" in r.get_data(as_text=True)  # a clear message, nothing stored
+    assert len(objections.of(h)) == 1
+    login(client, admin)
+    refused = client.post(f"/admin/c/{c.id}/honours/{h.id}", data={"what": "publish"}, follow_redirects=True)
+    assert refused.status_code == 200 and "二楼0 的分数有问题" in refused.get_data(as_text=True)
+    objection = objections.of(h)[0]
+    client.post(f"/admin/c/{c.id}/honours/{h.id}", data={"what": "remove", "resident_id": people2[0].id,
+                                                         "reason": "重复登记"})
+    client.post(f"/admin/c/{c.id}/honours/{h.id}", data={"what": "answer", "objection_id": objection.id,
+                                                         "answer": "已移除"})
+    db.session.refresh(objection)
+    db.session.refresh(h)
+    assert objection.answer == "已移除" and h.status == "notice"
+    assert people2[0].id not in [rid for _r, rid, _v, _d in honours.entries(h)]
+    login(client, objector)
+    assert "已移除" in client.get(f"/honours/{h.id}").get_data(as_text=True)

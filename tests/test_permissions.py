@@ -101,6 +101,7 @@ MATRIX = {
     "points.service_record": ("GET", COMMUNITY_A_ADMINS),
     "stars.honours_index": ("GET", COMMUNITY_A_ADMINS),
     "stars.honour": ("GET", COMMUNITY_A_ADMINS),
+    "stars.honour_notice": ("GET", LOGGED_IN),
     "rankings.stats": ("GET", COMMUNITY_A_ADMINS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from pointsapp.errors import DomainError
 from pointsapp.extensions import db as _db
 from pointsapp.models import EntryKind, StarResult
-from pointsapp.services import ledger, stars
+from pointsapp.services import ledger, objections, stars
 from pointsapp.services.ledger import Posting
 from pointsapp.services.rankings import period_keys
 
@@ -56,14 +56,14 @@ def test_notice_objection_answer_publish_and_immutability(make, town, now):
     c, admin, homes, people, _, evaluation = town
     resident_user = make.user(resident=people[0])
     stars.start_notice(admin, evaluation, now)
-    objection = stars.lodge_objection(resident_user, evaluation, homes[3].id, "120 分里有重复登记", now)
+    objection = objections.lodge(resident_user, evaluation, "120 分里有重复登记", now, household_id=homes[3].id)
     with pytest.raises(DomainError) as err:
         stars.publish(admin, evaluation, now + timedelta(days=8))
     assert err.value.code == "objections_open"
     with pytest.raises(DomainError) as err:
         stars.publish(admin, evaluation, now + timedelta(days=3))
     assert err.value.code in ("notice_running", "objections_open")
-    stars.answer_objection(admin, objection, "已核实，予以一票否决", now + timedelta(days=1))
+    objections.answer(admin, objection, "已核实，予以一票否决", now + timedelta(days=1))
     stars.veto(admin, evaluation, homes[3], "重复登记", now + timedelta(days=1))
     stars.publish(admin, evaluation, now + timedelta(days=8))
     frozen = {r.household_id: r.stars for r in _db.session.scalars(
@@ -74,7 +74,7 @@ def test_notice_objection_answer_publish_and_immutability(make, town, now):
     assert {r.household_id: r.stars for r in stars.results(evaluation)} == frozen
     for attempt in (lambda: stars.veto(admin, evaluation, homes[0], "x", now),
                     lambda: stars.publish(admin, evaluation, now + timedelta(days=20)),
-                    lambda: stars.answer_objection(admin, objection, "改答复", now)):
+                    lambda: objections.answer(admin, objection, "改答复", now)):
         with pytest.raises(DomainError):
             attempt()
 
@@ -83,15 +83,15 @@ def test_objections_only_during_notice_from_residents_of_the_community(make, tow
     c, admin, homes, people, _, evaluation = town
     resident_user = make.user(resident=people[1])
     with pytest.raises(DomainError) as err:
-        stars.lodge_objection(resident_user, evaluation, None, "有意见", now)
+        objections.lodge(resident_user, evaluation, "有意见", now)
     assert err.value.code == "not_on_notice"
     stars.start_notice(admin, evaluation, now)
     outsider = make.resident_user(community=make.community())
     with pytest.raises(DomainError) as err:
-        stars.lodge_objection(outsider, evaluation, None, "有意见", now)
+        objections.lodge(outsider, evaluation, "有意见", now)
     assert err.value.code == "not_resident_of_community"
     with pytest.raises(DomainError) as err:
-        stars.lodge_objection(resident_user, evaluation, None, "有意见", now + timedelta(days=8))
+        objections.lodge(resident_user, evaluation, "有意见", now + timedelta(days=8))
     assert err.value.code == "notice_over"
 
 

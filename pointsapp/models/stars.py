@@ -95,10 +95,13 @@ class StarResult(db.Model):
     )
 
 
-class Objection(db.Model):  # 异议 during the public notice
+class Objection(db.Model):
+    """异议 lodged during a public notice: of a star evaluation or of an honour list (exactly one)."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    honour_list_id: Mapped[int | None] = mapped_column(ForeignKey("honour_list.id"), index=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))  # the household it is about
     text: Mapped[str] = mapped_column(Text)
@@ -108,6 +111,10 @@ class Objection(db.Model):  # 异议 during the public notice
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     resident: Mapped[Resident] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("(evaluation_id IS NULL) <> (honour_list_id IS NULL)", name="one_subject"),
+    )
 
 
 class HonourList(db.Model):
@@ -145,6 +152,8 @@ class HonourEntry(db.Model):
     rank: Mapped[int]
     value: Mapped[int]  # points, or percent of the building's households that took part
     detail: Mapped[str] = mapped_column(String(100), default="")  # e.g. the building led
+    # set when the office takes the entry off the list during the notice (after an objection, say)
+    removed_reason: Mapped[str | None] = mapped_column(Text)
 
     resident: Mapped[Resident] = relationship()
 

@@ -4,7 +4,7 @@ Deterministic (seeded), built through the same services as real data where they 
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -364,16 +364,31 @@ def build_store(now: datetime) -> int:
 
 
 def build_stars(now: datetime) -> int:
-    """A yearly star rule set per community and a draft evaluation of this year. The caller commits."""
-    from .rankings import period_keys
-    from .stars import create_evaluation, create_rule_set
+    """A yearly star rule set per community and an evaluation of this year: on public notice in the first
+    community (so the board shows it and residents can object), a draft in the others. The first
+    community also gets last month's outstanding volunteers, published, and this year's outstanding
+    building leaders on notice. The caller commits."""
+    from . import honours
+    from .rankings import last_months, period_keys
+    from .stars import create_evaluation, create_rule_set, start_notice
 
     made = 0
-    for grant in db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
-                                    .order_by(RoleGrant.community_id)).all():
+    for i, grant in enumerate(db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
+                                                 .order_by(RoleGrant.community_id)).all()):
         community = db.session.get(Community, grant.community_id)
         rules = create_rule_set(grant.user, community, "年度星级文明户标准", [30, 60, 100, 150, 200], 0, now)
         year = period_keys(now)[2]
-        create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
+        evaluation = create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
+        if i == 0:
+            start_notice(grant.user, evaluation, now)
+            month = last_months(now, 2)[0]
+            volunteers = honours.create_list(grant.user, community, "volunteer",
+                                             f"{int(month[6:])}月优秀志愿者", month, "top", 10, 3,
+                                             now - timedelta(days=20))
+            honours.start_notice(grant.user, volunteers, now - timedelta(days=20))
+            honours.publish(grant.user, volunteers, now - timedelta(days=16))
+            leaders = honours.create_list(grant.user, community, "building_leader",
+                                          f"{year[1:]}年度优秀楼栋长", year, "top", 5, 7, now)
+            honours.start_notice(grant.user, leaders, now)
         made += 1
     return made

@@ -2,17 +2,18 @@
 
 Volunteers are ranked by points earned in the period; building leaders by the share of their
 building's households that earned anything in it. Lists go draft → public notice → published,
-and a published list no longer changes."""
+as star evaluations do: during the notice residents may object, the office answers every objection
+and may take someone off the list (with the reason, kept); a published list no longer changes."""
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Building, Community, HonourEntry, HonourList, Resident, User
 from ..permissions import Action, require
-from . import rankings
+from . import objections, rankings
 
 MAX_TOP = 200
 
@@ -87,21 +88,54 @@ def start_notice(actor: User, honour: HonourList, now: datetime) -> int:
     return _store(honour)
 
 
-def publish(actor: User, honour: HonourList, now: datetime) -> None:
-    """Raises forbidden, wrong_status, notice_running. The list as noticed is the list published."""
+def remove_entry(actor: User, honour: HonourList, resident_id: int, reason: str, now: datetime) -> HonourEntry:
+    """Take someone off a list on notice (an objection upheld, say); the entry stays, marked, with the
+    reason. Raises forbidden, wrong_status, not_found, reason_missing, already_removed."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
     if honour.status != "notice":
-        raise Conflict(_l("Only an evaluation on public notice can be published."), code="wrong_status")
+        raise Conflict(_l("Names can be taken off a list only while it is on public notice."), code="wrong_status")
+    entry = db.session.scalar(select(HonourEntry).where(HonourEntry.list_id == honour.id,
+                                                        HonourEntry.resident_id == resident_id))
+    if entry is None:
+        raise NotFound(_l("This person is not on the list."))
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason."), code="reason_missing")
+    if entry.removed_reason is not None:
+        raise Conflict(_l("This person has already been taken off the list."), code="already_removed")
+    entry.removed_reason = reason.strip()[:300]
+    return entry
+
+
+def publish(actor: User, honour: HonourList, now: datetime) -> None:
+    """Raises forbidden, wrong_status, notice_running, objections_open. The list as noticed (less the names
+    taken off) is the list published."""
+    require(actor, Action.MANAGE_COMMUNITY, honour)
+    if honour.status != "notice":
+        raise Conflict(_l("Only a list on public notice can be published."), code="wrong_status")
     if now < honour.notice_ends_at:
         raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
                        t=honour.notice_ends_at.strftime("%Y-%m-%d"))
+    objections.check_all_answered(honour)
     honour.status, honour.published_at = "published", now
 
 
 def entries(honour: HonourList) -> list[tuple[int, int, int, str]]:
+    """(rank, resident_id, value, detail) as the list stands: live for a draft, stored after, without
+    the names taken off."""
     if honour.status == "draft":
         return candidates(honour)
-    return [(e.rank, e.resident_id, e.value, e.detail) for e in honour.entries]
+    return [(e.rank, e.resident_id, e.value, e.detail) for e in honour.entries if e.removed_reason is None]
+
+
+def removed(honour: HonourList) -> list[HonourEntry]:
+    return [e for e in honour.entries if e.removed_reason is not None]
+
+
+def on_notice_or_published(community_id: int, limit: int = 3) -> list[HonourList]:
+    """What residents are shown: lists on notice (they may object) and the latest published."""
+    return db.session.scalars(select(HonourList).where(HonourList.community_id == community_id,
+                                                       HonourList.status.in_(("notice", "published")))
+                              .order_by(HonourList.created_at.desc()).limit(limit)).all()
 
 
 def latest_published(community_id: int, limit: int = 3) -> list[HonourList]:

@@ -18,7 +18,6 @@ from ..models import (
     EarningTotal,
     Evaluation,
     Household,
-    Objection,
     Resident,
     StarResult,
     StarRuleSet,
@@ -26,6 +25,7 @@ from ..models import (
     User,
 )
 from ..permissions import Action, require
+from . import objections
 
 
 def create_rule_set(actor: User, community: Community, name: str, thresholds: list[int], min_attendances: int,
@@ -169,42 +169,6 @@ def start_notice(actor: User, evaluation: Evaluation, now: datetime) -> int:
     return _store(evaluation)
 
 
-def lodge_objection(user: User, evaluation: Evaluation, household_id: int | None, text: str,
-                    now: datetime) -> Objection:
-    """A resident objects during the notice. Raises not_on_notice, notice_over, not_resident_of_community,
-    text_missing."""
-    resident = user.resident
-    if resident is None or resident.community_id != evaluation.community_id or resident.moved_out_on is not None:
-        raise InvalidInput(_l("Only residents of this community can lodge an objection."),
-                           code="not_resident_of_community")
-    if evaluation.status != "notice":
-        raise Conflict(_l("Objections are taken only during the public notice."), code="not_on_notice")
-    if now > evaluation.notice_ends_at:
-        raise Conflict(_l("The public notice is over."), code="notice_over")
-    if not (text or "").strip():
-        raise InvalidInput(_l("Please write what you object to."), code="text_missing")
-    if household_id is not None:
-        household = db.session.get(Household, household_id)
-        if household is None or household.community_id != evaluation.community_id:
-            raise NotFound(_l("Not found in this community."))
-    objection = Objection(community_id=evaluation.community_id, evaluation_id=evaluation.id, resident_id=resident.id,
-                          household_id=household_id, text=text.strip()[:1000], created_at=now, answer="")
-    db.session.add(objection)
-    db.session.flush()
-    return objection
-
-
-def answer_objection(actor: User, objection: Objection, answer: str, now: datetime) -> None:
-    """Raises forbidden, answer_missing, evaluation_published."""
-    evaluation = db.session.get(Evaluation, objection.evaluation_id)
-    require(actor, Action.MANAGE_COMMUNITY, evaluation)
-    _not_published(evaluation)
-    if not (answer or "").strip():
-        raise InvalidInput(_l("Please write an answer."), code="answer_missing")
-    objection.answer = answer.strip()[:1000]
-    objection.answered_by_id, objection.answered_at = actor.id, now
-
-
 def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     """Freeze the ratings. Raises forbidden, wrong_status, notice_running, objections_open."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
@@ -213,10 +177,7 @@ def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     if now < evaluation.notice_ends_at:
         raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
                        t=evaluation.notice_ends_at.strftime("%Y-%m-%d"))
-    open_objections = db.session.scalar(select(func.count()).select_from(Objection).where(
-        Objection.evaluation_id == evaluation.id, Objection.answered_at.is_(None)))
-    if open_objections:
-        raise Conflict(_l("Answer the %(n)d open objections first."), code="objections_open", n=open_objections)
+    objections.check_all_answered(evaluation)
     count = _store(evaluation)
     evaluation.status, evaluation.published_at, evaluation.published_by_id = "published", now, actor.id
     return count

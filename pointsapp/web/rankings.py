@@ -82,6 +82,7 @@ def page():
         if (ids is None or len(ids) > 1) and not months else []
     series = [(period_label(m), v) for m, v in rankings.monthly_series(community.id, rankings.last_months(utcnow()))]
     return render_template("rankings/page.html", community=community, evaluations=evaluations,
+                           honour_lists=honours.on_notice_or_published(community.id),
                            communities=communities, series=series, months=months,
                            range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
                            frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
@@ -126,10 +127,11 @@ def board(community_id: int):
                     if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
     honour_lists = []
     for h in honours.latest_published(community.id, limit=2):
+        shown = honours.entries(h)[:10]
         people = dict(db.session.execute(select(Resident.id, Resident.name).where(
-            Resident.id.in_([e.resident_id for e in h.entries] or [-1]))).all())
-        honour_lists.append((h, [(e.rank, rankings.mask_name(people.get(e.resident_id, ""), community.board_mask),
-                                  e.detail) for e in h.entries[:10]]))
+            Resident.id.in_([rid for _rank, rid, _value, _detail in shown] or [-1]))).all())
+        honour_lists.append((h, [(rank, rankings.mask_name(people.get(rid, ""), community.board_mask), detail)
+                                 for rank, rid, _value, detail in shown]))
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
                            notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))

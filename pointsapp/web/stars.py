@@ -10,7 +10,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..models import Evaluation, HonourList, Household, Objection, Resident, StarRuleSet, StarVeto
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from ..services import honours, rankings, stars, tree
+from ..services import honours, objections, rankings, stars, tree
 from .admin import community_or_404
 from .common import actor, commit, utcnow
 from .forms import EmptyForm
@@ -79,7 +79,7 @@ def evaluation(community_id: int, evaluation_id: int):
             objection = db.session.get(Objection, _int("objection_id", 0) or 0)
             if objection is None or objection.evaluation_id != e.id:
                 raise NotFound(_("No such objection."))
-            commit(lambda: stars.answer_objection(actor(), objection, request.form.get("answer", ""), utcnow()),
+            commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
                    _("Answer saved."))
         return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
     if request.args.get("format") == "xlsx":
@@ -87,8 +87,7 @@ def evaluation(community_id: int, evaluation_id: int):
     return render_template("stars/evaluation.html", community=c, e=e, form=EmptyForm(),
                            rows=stars.results(e), counts=stars.distribution(e),
                            vetoes=db.session.scalars(select(StarVeto).where(StarVeto.evaluation_id == e.id)).all(),
-                           objections=db.session.scalars(select(Objection).where(Objection.evaluation_id == e.id)
-                                                         .order_by(Objection.created_at)).all())
+                           objections=objections.of(e))
 
 
 @bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>/certificates")
@@ -124,14 +123,13 @@ def notice(evaluation_id: int):
     if e is None or e.status == "draft" or resident is None or resident.community_id != e.community_id:
         raise NotFound(_("No such evaluation."))
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        commit(lambda: stars.lodge_objection(current_user._get_current_object(), e, _int("household_id"),
-                                             request.form.get("text", ""), utcnow()),
+        commit(lambda: objections.lodge(current_user._get_current_object(), e, request.form.get("text", ""),
+                                        utcnow(), household_id=_int("household_id")),
                _("Your objection has been sent. The community office will answer it."))
         return redirect(url_for(".notice", evaluation_id=e.id))
     rows = stars.results(e, min_stars=1)
     return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
-                           mine=db.session.scalars(select(Objection).where(Objection.evaluation_id == e.id,
-                                                                           Objection.resident_id == resident.id)).all(),
+                           mine=objections.of(e, resident_id=resident.id),
                            mask_name=rankings.mask_name)
 
 
@@ -172,7 +170,41 @@ def honour(community_id: int, honour_id: int):
             commit(lambda: honours.start_notice(actor(), h, utcnow()), _("The list is on public notice."))
         elif request.form.get("what") == "publish":
             commit(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
+        elif request.form.get("what") == "remove":
+            commit(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
+                                                utcnow()), _("Taken off the list."))
+        elif request.form.get("what") == "answer":
+            objection = db.session.get(Objection, _int("objection_id", 0) or 0)
+            if objection is None or objection.honour_list_id != h.id:
+                raise NotFound(_("No such objection."))
+            commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
+                   _("Answer saved."))
         return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
     rows = honours.entries(h)
-    people = {r.id: r for r in db.session.scalars(select(Resident).where(Resident.id.in_([x[1] for x in rows] or [-1])))}
-    return render_template("stars/honour.html", community=c, h=h, rows=rows, people=people, form=EmptyForm())
+    gone = honours.removed(h)
+    people = {r.id: r for r in db.session.scalars(select(Resident).where(
+        Resident.id.in_([x[1] for x in rows] + [e.resident_id for e in gone] or [-1])))}
+    return render_template("stars/honour.html", community=c, h=h, rows=rows, people=people, removed=gone,
+                           objections=objections.of(h), form=EmptyForm())
+
+
+@bp.route("/honours/<int:honour_id>", methods=["GET", "POST"])
+@policy(AUTHENTICATED)
+def honour_notice(honour_id: int):
+    """An honour list on public notice (or published) for residents: masked names; objections while it runs."""
+    h = db.session.get(HonourList, honour_id)
+    resident = current_user.resident
+    if h is None or h.status == "draft" or resident is None or resident.community_id != h.community_id:
+        raise NotFound(_("No such list."))
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        commit(lambda: objections.lodge(current_user._get_current_object(), h, request.form.get("text", ""), utcnow()),
+               _("Your objection has been sent. The community office will answer it."))
+        return redirect(url_for(".honour_notice", honour_id=h.id))
+    rows = honours.entries(h)
+    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
+        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
+    mask = resident.community.board_mask
+    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(),
+                           rows=[(rank, rankings.mask_name(names.get(rid, ""), mask), value, detail)
+                                 for rank, rid, value, detail in rows],
+                           mine=objections.of(h, resident_id=resident.id))
