@@ -198,6 +198,24 @@ def test_one_resident_at_two_counters_at_once_spends_a_balance_covering_one_chec
     assert ledger_audit.verify().ok
 
 
+def test_two_members_of_one_household_at_two_counters_cannot_exceed_a_household_limit(app, make, shop, now):
+    p = add_product(shop, now, "鸡蛋", stock=20, price=5, household_limit_per_month=1)
+    home = make.household(building=make.building(shop.community))
+    members = [resident_with(make, shop, now, 50, household=home) for _ in range(2)]
+    clerks = [shop.clerk, second_clerk(make, shop)]
+    _db.session.commit()
+    pid, store_id = p.id, shop.store.id
+    member_ids, clerk_ids = [m.id for m in members], [c.id for c in clerks]
+
+    results = run_concurrently(app, 2, lambda i: threaded_checkout(
+        clerk_ids[i], store_id, member_ids[i], {pid: 1}, f"household-{i}", now))
+
+    assert sorted(code for code, _ in results) == ["limit_reached", "ok"], results
+    assert count(Redemption) == 1 and stock_of(pid) == 19
+    assert sum(ledger.balance_of(rid) for rid in member_ids) == 95
+    assert_books_balance(pid)
+
+
 def test_same_request_id_submitted_twice_in_a_row_charges_once(make, shop, now):
     p = add_product(shop, now, stock=5, price=10)
     r = resident_with(make, shop, now, 100)

@@ -1,7 +1,8 @@
 """The clerk's counter: identify a resident, redeem products, void, close the shift, report.
 
 redeem() changes points, stock and limits in one transaction. Locks are taken in one order
-(the resident's points account, then products by id) so concurrent checkouts cannot deadlock;
+(the resident's points account, the household when a household limit applies, then products by
+id) so concurrent checkouts cannot deadlock;
 stock uses conditional updates and points the ledger's locked account, so the last unit is sold
 once and a balance that covers one checkout is spent once. A checkout's request id makes a
 double click or a retry return the first receipt.
@@ -18,6 +19,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import (
     EntryKind,
+    Household,
     LedgerEntry,
     Product,
     Redemption,
@@ -208,8 +210,9 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
                                                        Redemption.request_id == request_id))
     if first is not None:
         return _repeat(first, resident)
-    # Lock order for every checkout and void: the resident's points account, then products by id.
-    # Holding the account lock also makes the per-resident limit check below exact.
+    # Lock order for every checkout and void: the resident's points account, then (for products with a
+    # household limit) the household, then products by id. Holding the account lock makes the
+    # per-resident limit checks below exact; the household lock, the per-household one.
     ledger.lock_account(resident)
     # Re-check under the lock: a twin of this request may have committed while we waited for it (on
     # PostgreSQL), and it must come back as its receipt, not as "limit reached" or "not enough points".
@@ -228,6 +231,10 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
         if p is None or p.store_id != store.id or not p.is_active:
             raise CounterRefusal(_l("“%(name)s” is not on sale here at the moment."), code="product_unavailable",
                                  name=p.name if p else pid)
+    if resident.household_id is not None and any(p.household_limit_per_month is not None for p in items.values()):
+        # A household limit is shared by everyone in the household, who may be at two counters at once:
+        # take the household's lock too (always after an account's, so no checkout waits in a cycle).
+        db.session.execute(select(Household.id).where(Household.id == resident.household_id).with_for_update())
     room = allowances(resident, list(items.values()), now)
     for pid, quantity in lines.items():
         allowance = room[pid]
