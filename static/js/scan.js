@@ -15,8 +15,22 @@
     stop();
     field.form.submit();
   }
+  function label(running) {
+    button.textContent = (running ? button.dataset.stop : button.dataset.start) || button.textContent;
+    button.setAttribute("aria-pressed", running ? "true" : "false");
+  }
+  function why(err) {
+    // the browser's own text is English and technical: say it in the page's language instead
+    var name = (err && err.name) || "", text = String(err);
+    if (name === "NotAllowedError" || /permission|notallowed/i.test(text)) return button.dataset.denied;
+    if (name === "NotFoundError" || name === "OverconstrainedError" || /not ?found|no camera|device/i.test(text)) {
+      return button.dataset.nocamera;
+    }
+    return button.dataset.failed || text;
+  }
   function stop() {
     on = false;
+    label(false);
     box.hidden = true;
     var s = scanner;
     queue = queue.then(function () { if (s) return s.stop(); }).catch(function () {});  // throws if not running
@@ -33,7 +47,13 @@
   function start() {
     on = true;
     box.hidden = false;
-    if (!window.Html5Qrcode) { box.textContent = button.dataset.unavailable || "Camera scanning is not available."; return; }
+    if (!window.Html5Qrcode || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) {
+      box.textContent = button.dataset.unavailable || "Camera scanning is not available.";
+      on = false;
+      return;
+    }
+    label(true);
+    box.removeAttribute("role");
     button.disabled = true;  // until the camera is on: a second click could not stop it cleanly before
     queue = queue.then(function () {
       scanner = scanner || new Html5Qrcode("scanner", {
@@ -44,7 +64,7 @@
         .then(playing);
     }).catch(function (err) {
       scanner = null;  // no camera, or access refused: say why, and try afresh on the next click
-      if (on) { box.textContent = String(err); on = false; }
+      if (on) { box.textContent = why(err); box.setAttribute("role", "alert"); on = false; label(false); field.focus(); }
     }).then(function () { button.disabled = false; });
   }
   button.addEventListener("click", function () { if (on) stop(); else start(); });

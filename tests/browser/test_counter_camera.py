@@ -314,17 +314,40 @@ def test_camera_button_turns_the_camera_off_and_on_again(live_server, camera):
     open_counter(page)
     scan, box = page.locator("#scan-button"), page.locator("#scanner")
     playing = "() => { const v = document.querySelector('#scanner video'); return !!v && !v.paused && v.readyState >= 3; }"
+    expect(scan).to_have_text("用摄像头扫码")
     for _ in range(2):
         scan.click()
         expect(box).to_be_visible()
         page.wait_for_function(playing)
+        expect(scan).to_have_text("关闭摄像头")  # the button says what it does now
+        expect(scan).to_have_attribute("aria-pressed", "true")
         scan.click()  # Playwright waits until the button is enabled again: the camera is on by then
         expect(box).to_be_hidden()
+        expect(scan).to_have_text("用摄像头扫码")
         page.wait_for_function("() => !document.querySelector('#scanner video')")  # the camera is released
     scan.click()
     scan.click()  # a quick second click is held until the camera is on, then stops it
     expect(box).to_be_hidden()
     assert urlsplit(page.url).path == f"/store/{STORE}/counter" and page.locator("#who").count() == 0
+    assert not problems, f"the browser reported errors: {problems}"
+
+
+def test_without_a_camera_the_counter_says_so_in_chinese_and_search_still_works(new_context, live_server):
+    page = new_context("desktop").new_page()  # a browser with no camera at all
+    page.set_viewport_size(TABLET)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    log_in(page, CLERK_PHONE)
+    open_counter(page)
+    scan, box = page.locator("#scan-button"), page.locator("#scanner")
+    scan.click()
+    expect(box).to_have_attribute("role", "alert")
+    expect(box).to_contain_text("请输入号码")  # no camera, or not allowed: either way, what to do instead
+    assert not any(word in box.inner_text() for word in ("Error", "Permission", "device", "NotFound")), box.inner_text()
+    expect(scan).to_have_text("用摄像头扫码")
+    expect(scan).to_be_enabled()
+    enter_code(page, phone_code(live_server))  # the code field has the focus back: typing or a USB scanner works
+    expect(page.locator(".who .name")).to_have_text(RESIDENT)
     assert not problems, f"the browser reported errors: {problems}"
 
 
