@@ -37,6 +37,18 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  {login.phone}  {login.role:<16} {login.name}  {login.note}")
 
 
+    imports_group = click.Group("imports", help="Uploaded resident sheets.")
+    app.cli.add_command(imports_group)
+
+    @imports_group.command("purge")
+    def purge() -> None:
+        """Delete uploaded sheets older than a week (run daily; uploads also purge their community's)."""
+        from .services import imports
+
+        count = imports.purge_sheets(utcnow())
+        db.session.commit()
+        click.echo(f"{count} sheets older than {imports.SHEET_DAYS} days deleted")
+
     ledger = click.Group("ledger", help="Love-points ledger: verify, checkpoint, expire.")
     app.cli.add_command(ledger)
 

@@ -5,7 +5,7 @@ import json
 import re
 import threading
 import zipfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
@@ -418,6 +418,55 @@ def test_a_job_cannot_be_imported_twice(db, admin, community, now):
     assert exc.value.code == "already_imported"
     db.session.rollback()
     assert count(db, Resident) == 6
+
+
+def test_sheets_are_deleted_a_week_after_upload_and_cannot_be_imported_then(make, db, admin, community, now):
+    old, _ = upload(admin, community, xlsx(CLEAN), now - timedelta(days=8))
+    imported, _ = upload(admin, community, xlsx(CLEAN), now - timedelta(days=8))
+    imports.run_import(admin, community, imported, now - timedelta(days=8), max_rows=MAX_ROWS)
+    fresh, _ = upload(admin, community, xlsx(CLEAN), now - timedelta(days=6))
+    elsewhere_admin = make.admin(make.community("鹤山社区"))
+    elsewhere, _ = upload(elsewhere_admin, elsewhere_admin.grants[0].community, xlsx(CLEAN), now - timedelta(days=30))
+    db.session.commit()
+    # an upload purges its own community's old sheets
+    upload(admin, community, xlsx(CLEAN), now)
+    db.session.commit()
+    db.session.expire_all()
+    assert (old.content, imported.content) == (b"", b"") and old.purged_at == imported.purged_at == now
+    assert fresh.content and fresh.purged_at is None
+    assert elsewhere.content and elsewhere.purged_at is None
+    assert json.loads(imported.summary)["residents"] == 6  # what was imported stays on record
+    for attempt in (lambda: imports.recheck(admin, community, old, max_rows=MAX_ROWS),
+                    lambda: imports.run_import(admin, community, old, now, max_rows=MAX_ROWS)):
+        with pytest.raises(Conflict) as exc:
+            attempt()
+        assert exc.value.code == "sheet_purged"
+    db.session.rollback()
+    # the daily command purges every community's, and only once
+    assert imports.purge_sheets(now) == 1
+    assert imports.purge_sheets(now) == 0
+    db.session.expire_all()
+    assert elsewhere.content == b""
+
+
+def test_the_purge_command_deletes_old_sheets(app, db, admin, community, now):
+    job, _ = upload(admin, community, xlsx(CLEAN), datetime.now(UTC) - timedelta(days=8))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["imports", "purge"])
+    assert result.exit_code == 0 and "1 sheets" in result.output, result.output
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).content == b""
+
+
+def test_the_page_of_a_purged_sheet_asks_for_the_file_again(web, db, admin, community, now):
+    job, _ = upload(admin, community, xlsx(CLEAN), now - timedelta(days=10))
+    imports.purge_sheets(now)
+    db.session.commit()
+    html = web.get(f"/admin/c/{community.id}/import/{job.id}").get_data(as_text=True)
+    assert "请重新上传" in html and "/run" not in html
+    ran = web.post(f"/admin/c/{community.id}/import/{job.id}/run", follow_redirects=True)
+    assert ran.status_code == 200 and "请重新上传" in ran.get_data(as_text=True)
+    assert count(db, Resident) == 0
 
 
 def test_two_threads_importing_the_same_job_create_the_residents_once(app, db, admin, community, now):

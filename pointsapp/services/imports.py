@@ -9,7 +9,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -249,10 +249,32 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
     return report
 
 
+SHEET_DAYS = 7  # an uploaded sheet (names, phones, ID digits) is kept this long, then deleted
+
+
+def purge_sheets(now: datetime, community_id: int | None = None) -> int:
+    """Delete the bytes of sheets uploaded more than SHEET_DAYS ago (the job, its counts and summary stay).
+    Runs with every upload and from `flask imports purge`. Returns how many were purged."""
+    query = update(ImportJob).where(ImportJob.purged_at.is_(None),
+                                    ImportJob.created_at < now - timedelta(days=SHEET_DAYS))
+    if community_id is not None:
+        query = query.where(ImportJob.community_id == community_id)
+    return db.session.execute(query.values(content=b"", purged_at=now)).rowcount
+
+
+def _sheet(job: ImportJob) -> bytes:
+    if job.purged_at is not None:
+        raise Conflict(_l("This file was deleted %(n)d days after it was uploaded, to protect residents' data. "
+                          "Please upload it again."), code="sheet_purged", n=SHEET_DAYS)
+    return job.content
+
+
 def upload(actor: User, community: Community, filename: str, content: bytes, now: datetime, *,
            max_rows: int) -> tuple[ImportJob, SheetReport]:
-    """Dry run: check the sheet and keep it for a later import. Raises forbidden and check_sheet's codes."""
+    """Dry run: check the sheet and keep it for a later import (SHEET_DAYS at most). Raises forbidden and
+    check_sheet's codes."""
     require(actor, Action.MANAGE_COMMUNITY, community)
+    purge_sheets(now, community.id)
     report = check_sheet(community, filename, content, max_rows=max_rows)
     job = ImportJob(community_id=community.id, filename=filename[:200], content=content, status="checked",
                     row_count=len(report.rows) + len({e.row for e in report.errors}),
@@ -273,12 +295,14 @@ def load_job(actor: User, community: Community, job_id: int) -> ImportJob:
 
 def recheck(actor: User, community: Community, job: ImportJob, *, max_rows: int) -> SheetReport:
     require(actor, Action.MANAGE_COMMUNITY, community)
-    return check_sheet(community, job.filename, job.content, max_rows=max_rows)
+    return check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
 
 
 def run_import(actor: User, community: Community, job: ImportJob, now: datetime, *, max_rows: int) -> dict:
-    """Import a checked sheet, all rows or none. Raises forbidden, already_imported, sheet_has_errors."""
+    """Import a checked sheet, all rows or none. Raises forbidden, sheet_purged, already_imported,
+    sheet_has_errors."""
     require(actor, Action.MANAGE_COMMUNITY, community)
+    _sheet(job)
     # Claim the job with a conditional update: of two concurrent clicks exactly one gets it
     # (PostgreSQL makes the second wait for the first's row lock, then finds it imported).
     claimed = db.session.execute(
@@ -287,7 +311,7 @@ def run_import(actor: User, community: Community, job: ImportJob, now: datetime,
     if claimed != 1:
         raise Conflict(_l("This file has already been imported."), code="already_imported")
     # The tree may have changed since the dry run: check again against what is there now.
-    report = check_sheet(community, job.filename, job.content, max_rows=max_rows)
+    report = check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
     if report.errors:
         raise InvalidInput(_l("The file has %(n)d problems; nothing was imported."), code="sheet_has_errors",
                            n=len(report.errors))
