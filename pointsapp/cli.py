@@ -9,7 +9,9 @@ from .extensions import db
 def register_cli(app: Flask) -> None:
     @app.cli.command("demo")
     @click.option("--if-empty", is_flag=True, help="Only build the demo when the database has no community.")
-    def demo(if_empty: bool) -> None:
+    @click.option("--buildings", default=12, show_default=True, help="Buildings per community.")
+    @click.option("--months", default=8, show_default=True, help="Months of points history.")
+    def demo(if_empty: bool, buildings: int, months: int) -> None:
         """Build the demo subdistrict, communities, people and logins."""
         from .services import demo as demo_service
 
@@ -19,14 +21,15 @@ def register_cli(app: Flask) -> None:
                 return
             raise click.ClickException("The database already has communities; use an empty database for the demo.")
         now = utcnow()
-        total = len(demo_service.COMMUNITIES) * 12
+        total = len(demo_service.COMMUNITIES) * buildings
         with click.progressbar(length=total, label="Building the community tree") as bar:
-            result = demo_service.build_demo(now, progress=bar.update)
+            result = demo_service.build_demo(now, progress=bar.update, buildings_per_community=buildings)
         with click.progressbar(length=result.residents + len(result.logins), label="Posting points history") as bar:
-            entries = demo_service.build_history(now, progress=bar.update)
+            entries = demo_service.build_history(now, progress=bar.update, months=months)
         activities = demo_service.build_activities(now)
         products = demo_service.build_store(now)
         demo_service.build_stars(now)
+        demo_service.build_notices(now)
         db.session.commit()
         click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today; "
                    f"{products} products in the supermarkets (card PIN of 13800000001: {demo_service.DEMO_PIN}).")

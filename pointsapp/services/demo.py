@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import (
     Building,
     Community,
+    Evaluation,
     Grid,
     Household,
     Resident,
@@ -364,31 +365,43 @@ def build_store(now: datetime) -> int:
 
 
 def build_stars(now: datetime) -> int:
-    """A yearly star rule set per community and an evaluation of this year: on public notice in the first
-    community (so the board shows it and residents can object), a draft in the others. The first
-    community also gets last month's outstanding volunteers, published, and this year's outstanding
-    building leaders on notice. The caller commits."""
-    from . import honours
-    from .rankings import last_months, period_keys
-    from .stars import create_evaluation, create_rule_set, start_notice
+    """A yearly star rule set per community and a draft evaluation of this year. The caller commits."""
+    from .rankings import period_keys
+    from .stars import create_evaluation, create_rule_set
 
     made = 0
-    for i, grant in enumerate(db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
-                                                 .order_by(RoleGrant.community_id)).all()):
+    for grant in db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
+                                    .order_by(RoleGrant.community_id)).all():
         community = db.session.get(Community, grant.community_id)
         rules = create_rule_set(grant.user, community, "年度星级文明户标准", [30, 60, 100, 150, 200], 0, now)
         year = period_keys(now)[2]
-        evaluation = create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
-        if i == 0:
-            start_notice(grant.user, evaluation, now)
-            month = last_months(now, 2)[0]
-            volunteers = honours.create_list(grant.user, community, "volunteer",
-                                             f"{int(month[6:])}月优秀志愿者", month, "top", 10, 3,
-                                             now - timedelta(days=20))
-            honours.start_notice(grant.user, volunteers, now - timedelta(days=20))
-            honours.publish(grant.user, volunteers, now - timedelta(days=16))
-            leaders = honours.create_list(grant.user, community, "building_leader",
-                                          f"{year[1:]}年度优秀楼栋长", year, "top", 5, 7, now)
-            honours.start_notice(grant.user, leaders, now)
+        create_evaluation(grant.user, community, rules, f"{year[1:]}年度星级文明户评定", year, 7, now)
         made += 1
     return made
+
+
+def build_notices(now: datetime) -> None:
+    """After build_stars: in the first community, this year's star evaluation and outstanding building
+    leaders on public notice (the board shows them, residents can object) and last month's outstanding
+    volunteers published; the other communities keep their draft to walk through. The caller commits."""
+    from . import honours
+    from .rankings import last_months, period_keys
+    from .stars import start_notice
+
+    grant = db.session.scalars(select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN)
+                               .order_by(RoleGrant.community_id)).first()
+    if grant is None:
+        return
+    community = db.session.get(Community, grant.community_id)
+    evaluation = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
+                                                            Evaluation.status == "draft"))
+    if evaluation is not None:
+        start_notice(grant.user, evaluation, now)
+    month, year = last_months(now, 2)[0], period_keys(now)[2]
+    volunteers = honours.create_list(grant.user, community, "volunteer", f"{int(month[6:])}月优秀志愿者", month,
+                                     "top", 10, 3, now - timedelta(days=20))
+    honours.start_notice(grant.user, volunteers, now - timedelta(days=20))
+    honours.publish(grant.user, volunteers, now - timedelta(days=16))
+    leaders = honours.create_list(grant.user, community, "building_leader", f"{year[1:]}年度优秀楼栋长", year,
+                                  "top", 5, 7, now)
+    honours.start_notice(grant.user, leaders, now)
