@@ -453,14 +453,14 @@ def totals_sql(dialect: str) -> list[str]:
     """INSERT ... SELECT statements that build earning_total from ledger_entry, attendance and activity
     exactly as record(earning_of(entry)) does for each entry: earning kinds add their amount; a
     reversal of an earning subtracts it; an attendance (source_type 'attendance', source_id its id)
-    adds 1 attendance, the minutes between check-in and check-out clipped to the activity, and the
-    activity's team; periods are China-time (UTC+8, no daylight saving) months, quarters, years."""
+    adds 1 attendance, the minutes between check-in and check-out (for a fixed-points activity without
+    check-out, the scheduled end) clipped to the activity (Activity.service_minutes), and the activity's team; periods are China-time (UTC+8, no daylight saving) months, quarters, years."""
     pg = dialect == "postgresql"
     if pg:
         month = "'M' || to_char(e.created_at + interval '8 hours', 'YYYY-MM')"
         digits = "{0} ~ '^[0-9]+$'"
         cast = "CAST({0} AS integer)"
-        minutes = ("GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (LEAST(a.checked_out_at, t.ends_at)"
+        minutes = ("GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (LEAST(COALESCE(a.checked_out_at, t.ends_at), t.ends_at)"
                    " - GREATEST(a.checked_in_at, t.starts_at))) / 60))::integer")
     else:
         month = "'M' || strftime('%Y-%m', e.created_at, '+8 hours')"
@@ -470,7 +470,8 @@ def totals_sql(dialect: str) -> list[str]:
         def us(x: str) -> str:  # microseconds since the epoch of a stored 'YYYY-MM-DD HH:MM:SS.ffffff'
             return f"(CAST(strftime('%s', {x}) AS INTEGER) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER))"
 
-        minutes = (f"MAX(0, ({us('MIN(a.checked_out_at, t.ends_at)')} - {us('MAX(a.checked_in_at, t.starts_at)')})"
+        minutes = (f"MAX(0, ({us('MIN(COALESCE(a.checked_out_at, t.ends_at), t.ends_at)')}"
+                   f" - {us('MAX(a.checked_in_at, t.starts_at)')})"
                    " / 60000000)")
     earning = "('award', 'manual_award')"
     sign = "CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END"
@@ -484,7 +485,8 @@ def totals_sql(dialect: str) -> list[str]:
            f"""CREATE TABLE bench_earning AS
 SELECT e.community_id, e.resident_id, h.id AS household_id, b.id AS building_id, b.grid_id, t.team_id,
        {month} AS period, SUM(e.amount) AS points,
-       SUM(CASE WHEN a.id IS NULL OR a.checked_out_at IS NULL THEN 0 ELSE {sign} * {minutes} END) AS minutes,
+       SUM(CASE WHEN a.id IS NULL OR (a.checked_out_at IS NULL AND t.rule <> 'fixed') THEN 0
+                ELSE {sign} * {minutes} END) AS minutes,
        SUM(CASE WHEN a.id IS NULL THEN 0 ELSE {sign} END) AS attendances
 FROM ledger_entry e
 JOIN resident p ON p.id = e.resident_id

@@ -374,6 +374,21 @@ def test_attendance_counts_hours_attendances_and_team_in_the_rankings(setup, now
     assert rankings.leaderboard(community.id, "A", "team")[0].subject_id == team.id
 
 
+def test_fixed_activities_count_service_time_from_check_in_to_their_scheduled_end(setup, make, now):
+    from pointsapp.services import rankings
+    community, team, lead, user, new_activity = setup
+    a = new_activity(starts_at=now - timedelta(minutes=30), ends_at=now + timedelta(hours=2))  # fixed, on check-in
+    checkin.check_in(user, user.resident, a, now)  # 30 minutes late: 120 minutes left
+    hourly = new_activity(title="安全值守", rule="hourly", points=6, award_on="check_out",
+                          starts_at=now, ends_at=now + timedelta(hours=3))
+    checkin.check_in(user, user.resident, hourly, now)  # not checked out: no time yet, no points
+    assert rankings.rank_of(community.id, "A", "resident", user.resident_id, metric="minutes").value == 120
+    other = make.resident_user(community=community)
+    checkin.check_in(other, other.resident, a, now - timedelta(minutes=40))  # before the start: from the start
+    assert rankings.rank_of(community.id, "A", "resident", other.resident_id, metric="minutes").value == 150
+    assert rankings.rank_of(community.id, "A", "team", team.id, metric="minutes").value == 270
+
+
 def test_service_record_lists_approved_attendances_with_who_recorded_them(setup, make, now):
     from pointsapp.services import records
     from pointsapp.services.periods import local_date
@@ -388,6 +403,8 @@ def test_service_record_lists_approved_attendances_with_who_recorded_them(setup,
     record = records.service_record(user.resident, day, day)
     assert [(x.activity, x.minutes, x.method) for x in record.lines] == [("安全值守", 100, "self_scan")]
     checkin.approve(lead, b, [pending.attendance.id], now)
-    assert records.service_record(user.resident, day, day).count == 2
+    record = records.service_record(user.resident, day, day)
+    # a fixed-points activity has no check-out: from check-in to its scheduled end (now + 2 h)
+    assert record.count == 2 and record.minutes == 100 + 120
     with pytest.raises(DomainError):
         records.service_record(user.resident, day, day - timedelta(days=1))

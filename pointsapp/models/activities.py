@@ -65,6 +65,18 @@ class Activity(db.Model):  # 志愿活动
 
     team: Mapped[Team] = relationship()
 
+    def service_minutes(self, checked_in_at: datetime, checked_out_at: datetime | None) -> int:
+        """Volunteer service time of an attendance, in whole minutes within the activity's hours: check-in to
+        check-out; for a fixed-points activity, which has no check-out, check-in to the scheduled end; an
+        hourly activity not checked out yet has none. Rankings and service records both count this."""
+        if checked_out_at is None:
+            if self.rule != "fixed":
+                return 0
+            checked_out_at = self.ends_at
+        start = max(checked_in_at, self.starts_at)
+        end = min(checked_out_at, self.ends_at)
+        return max(0, int((end - start).total_seconds() // 60))
+
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("checkin_closes_at > checkin_opens_at", name="window_ordered"),

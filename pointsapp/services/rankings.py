@@ -48,13 +48,9 @@ def _attendance_earning(entry: LedgerEntry, sign: int) -> tuple[int, int, int | 
     attendance = db.session.get(Attendance, int(entry.source_id))
     if attendance is None:
         return 0, 0, None
-    minutes = 0
-    if attendance.checked_out_at is not None:
-        activity = db.session.get(Activity, attendance.activity_id)
-        start = max(attendance.checked_in_at, activity.starts_at)
-        end = min(attendance.checked_out_at, activity.ends_at)
-        minutes = max(0, int((end - start).total_seconds() // 60))
-    return sign * minutes, sign, db.session.get(Activity, attendance.activity_id).team_id
+    activity = db.session.get(Activity, attendance.activity_id)
+    minutes = activity.service_minutes(attendance.checked_in_at, attendance.checked_out_at)
+    return sign * minutes, sign, activity.team_id
 
 
 def earning_of(entry: LedgerEntry, reversed_entry: LedgerEntry | None) -> Earning | None:

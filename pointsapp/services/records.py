@@ -54,11 +54,7 @@ def service_record(resident: Resident, start: date, end: date) -> ServiceRecord:
         .order_by(Attendance.checked_in_at)).all()
     lines = []
     for attendance, activity, team, recorder in rows:
-        minutes = 0
-        if attendance.checked_out_at is not None:
-            first = max(attendance.checked_in_at, activity.starts_at)
-            last = min(attendance.checked_out_at, activity.ends_at)
-            minutes = max(0, int((last - first).total_seconds() // 60))
+        minutes = activity.service_minutes(attendance.checked_in_at, attendance.checked_out_at)
         lines.append(ServiceLine(attendance.checked_in_at.astimezone(CHINA).date(), activity.title, activity.kind,
                                  team, minutes, attendance.method, recorder, attendance.points_awarded))
     return ServiceRecord(resident, start, end, lines)
