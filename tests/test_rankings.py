@@ -90,3 +90,75 @@ def test_incremental_totals_equal_a_rebuild_from_the_ledger(block, now):
     again = sorted(_db.session.execute(select(EarningTotal.period, EarningTotal.subject_type, EarningTotal.subject_id,
                                               EarningTotal.points).where(EarningTotal.community_id == c.id)).all())
     assert snapshot == again and len(snapshot) > 20
+
+
+def test_cover_uses_the_fewest_years_quarters_and_months():
+    months = rankings.month_keys("2025-12", "2026-11")
+    assert rankings.cover(months) == ["M2025-12", "Q2026-1", "Q2026-2", "Q2026-3", "M2026-10", "M2026-11"]
+    assert rankings.cover(rankings.month_keys("2025-01", "2026-03")) == ["Y2025", "Q2026-1"]
+    assert rankings.cover(rankings.month_keys("2026-02", "2026-03")) == ["M2026-02", "M2026-03"]
+
+
+def _seed_totals(community_id, rng, subjects=400):
+    """Month totals (skewed, with many ties and a few negative months, as reversals in a later month
+    make), and the quarter and year totals record() would keep beside them."""
+    rows = {}
+    for sid in range(1, subjects + 1):
+        weight = rng.choice((0, 1, 1, 2, 3, 8, 30))
+        for m in range(1, 13):
+            value = rng.choice((0, 5, 10, 10, 20)) * weight // 2 - (15 if rng.random() < 0.02 else 0)
+            if value:
+                for key in (f"M2026-{m:02d}", f"Q2026-{(m + 2) // 3}", "Y2026"):
+                    rows[(key, sid)] = rows.get((key, sid), 0) + value
+    _db.session.add_all(EarningTotal(community_id=community_id, period=key, subject_type="resident", subject_id=sid,
+                                     points=value, minutes=0, attendances=0) for (key, sid), value in rows.items())
+    _db.session.flush()
+    return {key_sid: v for key_sid, v in rows.items() if key_sid[0].startswith("M")}
+
+
+def test_top_of_a_month_range_equals_summing_every_month(make, db):
+    """top() reads a few rows of each period; the answer must be exactly the full sum's, ranks included
+    (hidden subjects left out but counted), for any range, limit and hidden set."""
+    import random
+
+    c = make.community()
+    rng = random.Random(6)
+    months_total = _seed_totals(c.id, rng)
+    for _ in range(40):
+        first = rng.randint(1, 12)
+        last = rng.randint(first, 12)
+        months = [f"M2026-{m:02d}" for m in range(first, last + 1)]
+        limit = rng.choice((1, 5, 10, 50, 120))
+        hidden = set(rng.sample(range(1, 401), rng.choice((0, 5, 60))))
+        sums = {}
+        for (key, sid), value in months_total.items():
+            if key in months:
+                sums[sid] = sums.get(sid, 0) + value
+        everyone = sorted(((sid, v) for sid, v in sums.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+        expected = [(1 + sum(1 for _s, w in everyone if w > v), sid, v) for sid, v in everyone
+                    if sid not in hidden][:limit]
+        got = rankings.top(c.id, rankings.cover(months), "resident", "points", limit,
+                           hidden=lambda ids, hidden=hidden: hidden & set(ids))
+        assert [(p.rank, p.subject_id, p.value) for p in got] == expected, (months, limit, len(hidden))
+
+
+def test_custom_range_on_the_rankings_page_masks_names_and_leaves_out_the_opted_out(client, login, make, db):
+    import re
+
+    c = make.community()
+    c.board_mask = "given"
+    viewer = make.resident_user(community=c)
+    people = [make.resident(community=c, name=n) for n in ("张小明", "李秀英", "王建国")]
+    jan, feb = datetime(2026, 1, 10, 2, tzinfo=UTC), datetime(2026, 2, 10, 2, tzinfo=UTC)
+    for r, n, when in ((people[0], 30, jan), (people[1], 25, jan), (people[1], 10, feb), (people[2], 20, feb),
+                       (viewer.resident, 5, feb), (people[2], 99, datetime(2026, 3, 5, 2, tzinfo=UTC))):
+        award(r, n, f"k{r.id}-{when.month}", when)
+    people[1].hide_from_board = True  # 35 points, first: left out, but still counts
+    db.session.commit()
+    login(client, viewer)
+    page = client.get("/rankings?period=custom&from=2026-01&to=2026-02&by=resident").get_data(as_text=True)
+    table = page.split('<table class="ranking">')[1].split("</table>")[0]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]]
+    mine = rankings.mask_name(viewer.resident.name, "given")
+    assert cells == [["2", "张**", "30"], ["3", "王**", "20"], ["4", mine, "5"]], cells
+    assert "李" not in table and "张小明" not in page  # March (99 points for 王建国) is outside the range

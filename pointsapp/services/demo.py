@@ -231,31 +231,85 @@ ACTIVITIES = (("楼道广告清理", 10), ("安全值守", 15), ("环境整治",
 GOODS = (("食用油", 50), ("洗衣粉", 20), ("挂面", 10), ("香皂", 8), ("大米5斤", 30), ("理发服务", 15), ("家电维修", 25))
 
 
+# What each team ran in the past months: kind, place, rule, points, hourly cap, award on, hours
+PAST_PLANS = {
+    "便民": [("楼道广告清理", "各楼楼道", "fixed", 10, None, "check_in", 2), ("环境整治", "小区绿地", "fixed", 10, None, "check_in", 2)],
+    "安民": [("安全值守", "小区东门岗亭", "hourly", 5, 20, "check_out", 3)],
+    "助民": [("扶老助弱", "社区日间照料中心", "fixed", 20, None, "approval", 2),
+             ("垃圾分类督导", "垃圾分类投放点", "fixed", 8, None, "check_in", 1)],
+    "乐民": [("文明倡导", "社区广场", "fixed", 5, None, "check_in", 2), ("文艺汇演", "社区活动室", "fixed", 10, None, "check_in", 3)],
+}
+
+
+def _past_activities(now: datetime, start: datetime, rng: random.Random) -> dict[int, list]:
+    """Every team ran an activity about once a week since `start`. Returns community id -> activities."""
+    import secrets
+
+    from ..models import Activity
+    from .periods import CHINA
+
+    made: dict[int, list] = {}
+    for team in db.session.scalars(select(Team).order_by(Team.id)).all():
+        creator = db.session.scalar(select(RoleGrant.user_id).where(RoleGrant.team_id == team.id)) or \
+            db.session.scalar(select(RoleGrant.user_id).where(RoleGrant.community_id == team.community_id,
+                                                              RoleGrant.role == Role.COMMUNITY_ADMIN))
+        day = start.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=rng.randint(0, 6))
+        while day < now - timedelta(days=2):
+            kind, place, rule, points, cap, award_on, hours = rng.choice(PAST_PLANS[team.category])
+            starts = (day + timedelta(hours=rng.choice((8, 9, 14, 15)))).astimezone(now.tzinfo)
+            ends = starts + timedelta(hours=hours)
+            activity = Activity(
+                community_id=team.community_id, team_id=team.id, title=f"{team.name[:2]}{kind}", kind=kind, place=place,
+                description="", starts_at=starts, ends_at=ends, checkin_opens_at=starts - timedelta(minutes=30),
+                checkin_closes_at=ends + timedelta(minutes=30), capacity=None, rule=rule, points=points,
+                hourly_cap=cap, award_on=award_on, allow_poster=False, code_seconds=30,
+                code_salt=secrets.token_hex(8), is_cancelled=False, created_by_id=creator,
+                created_at=starts - timedelta(days=3))
+            db.session.add(activity)
+            made.setdefault(team.community_id, []).append((activity, creator))
+            day += timedelta(days=rng.randint(5, 9))
+    db.session.flush()
+    return made
+
+
 def build_history(now: datetime, progress: Callable[[int], None] = lambda n: None, *, seed: int = 7,
                   months: int = 8, share: float = 0.4) -> int:
-    """Months of awards, redemptions and a few reversals, posted through the ledger service so the
-    demo verifies clean. Returns the number of entries written. The caller commits."""
-    from datetime import timedelta
-
-    from ..models import EntryKind
+    """Months of volunteering and spending: past activities of every team, residents' attendances at
+    them (scanned by the team lead for residents without a phone, checked out of hourly ones, approved
+    where the activity asks for it) with their awards, a few awards by the office, redemptions and a
+    few reversals, all posted through the ledger service so the demo verifies clean and the rankings
+    by hours and attendances, the star ratings and service records have something to show. Returns
+    the number of entries written. The caller commits."""
+    from ..models import Attendance, EntryKind
+    from .checkin import points_for
     from .ledger import InsufficientPoints, Posting, post, reverse
     from .ledger_audit import checkpoint
 
     rng = random.Random(seed)
     admins = {g.community_id: g.user for g in db.session.scalars(
         select(RoleGrant).where(RoleGrant.role == Role.COMMUNITY_ADMIN))}
-    logins = set(db.session.scalars(select(User.resident_id).where(User.resident_id.is_not(None))))
+    users = dict(db.session.execute(select(User.resident_id, User.id).where(User.resident_id.is_not(None))).all())
     residents = db.session.scalars(select(Resident).where(Resident.moved_out_on.is_(None))
                                    .order_by(Resident.id)).all()
     written = 0
     start = now - timedelta(days=30 * months)
+    past = _past_activities(now, start, rng)
     for resident in residents:
         progress(1)
-        if resident.id not in logins and (resident.birth_year or 2000) > 2007 or \
-                resident.id not in logins and rng.random() > share:
+        if resident.id not in users and (resident.birth_year or 2000) > 2007 or \
+                resident.id not in users and rng.random() > share:
             continue
         events = []
-        for _ in range(rng.randint(3, 14) if resident.id not in logins else 16):
+        offered = past.get(resident.community_id, [])
+        for choice in rng.sample(range(len(offered)), min(len(offered), rng.randint(2, 11) if resident.id not in users
+                                                          else 14)):
+            activity, lead = offered[choice]
+            checked_in = activity.starts_at + timedelta(minutes=rng.randint(-10, 20))
+            checked_out = activity.ends_at - timedelta(minutes=rng.randint(0, 40)) if activity.rule == "hourly" else None
+            reviewed = activity.ends_at + timedelta(hours=20) if activity.award_on == "approval" else None
+            # events go in the order their points are posted: at check-in, check-out or approval
+            events.append((reviewed or checked_out or checked_in, "attend", (activity, lead, checked_in, checked_out)))
+        for _ in range(rng.randint(0, 3)):
             when = start + timedelta(minutes=rng.randint(0, months * 30 * 24 * 60))
             events.append((when, "award", rng.choice(ACTIVITIES)))
         for _ in range(rng.randint(0, 4)):
@@ -263,11 +317,29 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
             events.append((when, "spend", rng.choice(GOODS)))
         events.sort(key=lambda e: e[0])
         last_award = None
-        for n, (when, what, (label, points)) in enumerate(events):
-            if what == "award":
-                last_award = post(Posting(resident, points, EntryKind.AWARD, "demo", f"demo-a-{resident.id}-{n}",
-                                          label, label), None, when)
+        for n, (when, what, detail) in enumerate(events):
+            if what == "attend":
+                activity, lead, checked_in, checked_out = detail
+                own_phone = resident.id in users and rng.random() < 0.8
+                attendance = Attendance(
+                    community_id=activity.community_id, activity_id=activity.id, resident_id=resident.id,
+                    checked_in_at=checked_in, checked_out_at=checked_out,
+                    method="self_scan" if own_phone else "lead_scan",
+                    recorded_by_id=users[resident.id] if own_phone else lead, manual_reason="", status="approved",
+                    reviewed_by_id=lead if activity.award_on == "approval" else None,
+                    reviewed_at=when if activity.award_on == "approval" else None, reject_reason="", points_awarded=0)
+                db.session.add(attendance)
+                db.session.flush()
+                amount = points_for(activity, checked_in, checked_out)
+                last_award = post(Posting(resident, amount, EntryKind.AWARD, "attendance", f"attendance:{attendance.id}",
+                                          f"{activity.kind}：{activity.title}", str(attendance.id)), None, when)
+                attendance.ledger_entry_id, attendance.points_awarded = last_award.id, amount
+            elif what == "award":
+                label, points = detail
+                post(Posting(resident, points, EntryKind.AWARD, "demo", f"demo-a-{resident.id}-{n}", label, label),
+                     None, when)
             else:
+                label, points = detail
                 try:
                     post(Posting(resident, -points, EntryKind.REDEMPTION, "demo", f"demo-r-{resident.id}-{n}",
                                  f"兑换：{label}", label), None, when)
@@ -278,6 +350,8 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
             try:
                 reverse(admins.get(resident.community_id), last_award, "重复登记，予以冲正",
                         last_award.created_at + timedelta(days=1))
+                rejected = db.session.get(Attendance, int(last_award.source_id))
+                rejected.status, rejected.reject_reason = "rejected", "重复登记"
                 written += 1
             except InsufficientPoints:
                 pass

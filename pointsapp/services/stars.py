@@ -229,7 +229,9 @@ def results(evaluation: Evaluation, *, min_stars: int = 0, limit: int | None = N
                    StarResult.vetoed, StarResult.note, *place)
             .join(Household, Household.id == StarResult.household_id)
             .join(Building, Building.id == Household.building_id).where(*chosen)).all()
-        households = select(StarResult.household_id).where(*chosen)
+        # the few rows of the board's panel by their ids; the whole list by a subquery (a list of 30,000
+        # bound ids is slow on PostgreSQL)
+        households = [r[0] for r in rows] if len(rows) <= 1000 else select(StarResult.household_id).where(*chosen)
     heads = {}
     for hid, name, relation in db.session.execute(select(Resident.household_id, Resident.name, Resident.relation)
                                                   .where(Resident.household_id.in_(households))

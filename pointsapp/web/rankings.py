@@ -60,15 +60,7 @@ def page():
     resident = current_user.resident
     staff_view = resident is None or resident.community_id != community.id
     frozen = community.board_frozen and not staff_view
-    if months:
-        board = [] if frozen else rankings.leaderboard_range(community.id, months, subject, metric, limit=50)
-        if subject == "resident":
-            hidden = rankings.hidden_residents(community.id)
-            board = [p for p in board if p.subject_id not in hidden]
-            for p in board:
-                p.label = rankings.mask_name(p.label, community.board_mask)
-    else:
-        board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50)
+    board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
     mine = household = None
     if resident is not None and resident.community_id == community.id and not months:
         mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
