@@ -408,3 +408,14 @@ def test_service_record_lists_approved_attendances_with_who_recorded_them(setup,
     assert record.count == 2 and record.minutes == 100 + 120
     with pytest.raises(DomainError):
         records.service_record(user.resident, day, day - timedelta(days=1))
+
+
+def test_the_rankings_page_shows_volunteer_time_in_hours(setup, client, login, now):
+    community, team, lead, user, new_activity = setup
+    a = new_activity(rule="hourly", points=6, award_on="check_out", starts_at=now, ends_at=now + timedelta(hours=3))
+    checkin.check_in(user, user.resident, a, now)
+    checkin.check_in(user, user.resident, a, now + timedelta(minutes=90))
+    login(client, user)
+    page = client.get("/rankings?period=all&by=resident&metric=minutes").get_data(as_text=True)
+    assert "服务时长（小时）: 1.5" in page  # 90 minutes, as hours, in her own place
+    assert '<td class="num">1.5</td>' in page

@@ -19,7 +19,7 @@ def _labels():
     return {"resident": _("Volunteers"), "household": _("Households"), "building": _("Buildings"),
             "grid": _("Grids"), "team": _("Teams")}, {
         "month": _("This month"), "quarter": _("This quarter"), "year": _("This year"), "all": _("All time")}, {
-        "points": _("Points earned"), "minutes": _("Volunteer minutes"), "attendances": _("Attendances")}
+        "points": _("Points earned"), "minutes": _("Volunteer hours"), "attendances": _("Attendances")}
 
 
 def _viewer_community() -> Community | None:
@@ -167,6 +167,14 @@ def stats(community_id: int):
                            series=[(period_label(m), v) for m, v in
                                    rankings.monthly_series(community.id, rankings.last_months(now))],
                            participation=participation)
+
+
+@bp.app_template_filter("metric_value")
+def metric_value(value: int, metric: str) -> str:
+    """Totals as people read them: volunteer minutes as hours with one decimal (1969 → 32.8)."""
+    if metric == "minutes":
+        return f"{value / 60:.1f}"
+    return str(value)
 
 
 @bp.app_template_filter("period_label")
