@@ -143,3 +143,16 @@ def test_resident_objects_on_the_notice_page_and_the_office_answers(client, logi
     assert people2[0].id not in [rid for _r, rid, _v, _d in honours.entries(h)]
     login(client, objector)
     assert "已移除" in client.get(f"/honours/{h.id}").get_data(as_text=True)
+
+
+def test_certificates_are_printed_for_everyone_left_on_the_list(client, login, estate, db, now):
+    c, admin, people1, people2 = estate
+    h = honours.create_list(admin, c, "building_leader", "优秀楼栋长", period_keys(now)[2], "top", 5, 3, now)
+    honours.start_notice(admin, h, now)
+    honours.remove_entry(admin, h, people2[0].id, "另有安排", now)
+    db.session.commit()
+    login(client, admin)
+    page = client.get(f"/admin/c/{c.id}/honours/{h.id}/certificates").get_data(as_text=True)
+    assert page.count('class="cert"') == 1
+    assert "一楼0" in page and "1号楼" in page and "二楼0" not in page
+    assert "优秀楼栋长" in page and "尚未正式公布" in page  # not published yet: marked as drafts

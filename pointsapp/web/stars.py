@@ -188,6 +188,18 @@ def honour(community_id: int, honour_id: int):
                            objections=objections.of(h), form=EmptyForm())
 
 
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>/certificates")
+@policy(COMMUNITY_ADMIN)
+def honour_certificates(community_id: int, honour_id: int):
+    c = community_or_404(community_id)
+    h = _honour(c.id, honour_id)
+    rows = honours.entries(h)
+    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
+        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
+    return render_template("stars/honour_certificates.html", community=c, h=h,
+                           rows=[(names.get(rid, ""), detail) for _rank, rid, _value, detail in rows])
+
+
 @bp.route("/honours/<int:honour_id>", methods=["GET", "POST"])
 @policy(AUTHENTICATED)
 def honour_notice(honour_id: int):
