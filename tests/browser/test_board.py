@@ -580,3 +580,64 @@ def test_opted_out_head_is_not_named_on_the_boards_star_notice(new_context, live
         assert f"3号楼 {masked_middle(RESIDENT)}家" not in notice_panel.text_content()
     finally:
         restore_board(live_server)
+
+
+# ---- 6. outstanding volunteers: notice, objection, a name taken off, certificates -----------------
+
+def test_honour_list_goes_on_notice_takes_an_objection_and_prints_certificates(new_context, live_server, seeded):
+    admin = new_context("desktop").new_page()
+    log_in(admin, ADMIN_PHONE)
+    open_page(admin, f"/admin/c/{LIYUAN}/honours")
+    form = admin.locator("main form.card")
+    form.locator("select[name=period]").select_option(label="本月")  # This month
+    form.locator("input[name=title]").fill("本月优秀志愿者（浏览器测试）")
+    form.locator("input[name=value]").fill("5")
+    follow(admin, form.get_by_role("button", name="创建草稿"))  # Create draft
+    expect(admin.locator("main h1")).to_contain_text("草稿")
+    top = [name for _rank, name, _value in db_top_residents(live_server, 5)]
+    names = admin.locator("main table tbody tr td:nth-child(2)")
+    expect(names).to_have_text(top)
+    follow(admin, admin.get_by_role("button", name=PUT_ON_NOTICE))
+    expect(admin.locator("main h1")).to_contain_text(ON_NOTICE)
+    assert_accessible(admin, "honour list (admin)")
+    list_url = admin.url
+
+    # the resident finds it on her rankings page, sees masked names, and objects
+    resident = new_context("phone").new_page()
+    log_in(resident, RESIDENT_PHONE)
+    open_page(resident, "/rankings")
+    follow(resident, resident.locator("main a", has_text="本月优秀志愿者（浏览器测试）"))
+    table = resident.locator("main table").inner_text()
+    assert not [n for n in top if n in table], "the notice names people in full"
+    assert masked_middle(top[0]) in table
+    assert_accessible(resident, "honour list notice")
+    objection = f"{masked_middle(top[0])}本月有一次是重复登记。"
+    resident.locator("main form textarea[name=text]").fill(objection)
+    follow(resident, resident.locator("main form button[type=submit]"))
+    expect(resident.locator("main")).to_contain_text(OBJECTION_SENT)
+
+    # publishing waits for the answer; the admin takes the name off, with the reason, and answers
+    admin.goto(list_url)
+    card = admin.locator("main section.card", has_text=objection)
+    expect(card).to_contain_text(RESIDENT)
+    row = admin.locator("main table tbody tr", has_text=top[0])
+    row.locator("summary").click()
+    row.locator("input[name=reason]").fill("核实为重复登记")
+    follow(admin, row.get_by_role("button", name="移除"))
+    expect(admin.locator("main")).to_contain_text("核实为重复登记")
+    expect(names).to_have_text(top[1:])
+    card = admin.locator("main section.card", has_text=objection)
+    card.locator("input[name=answer]").fill("已核实，已从名单中移除。")
+    follow(admin, card.get_by_role("button"))
+    expect(admin.locator("main")).to_contain_text(ANSWER_SAVED)
+
+    # certificates: one per name left on the list
+    with admin.expect_navigation():
+        admin.get_by_role("link", name="打印荣誉证书").click()
+    expect(admin.locator("section.cert")).to_have_count(len(top) - 1)
+    expect(admin.locator("main")).not_to_contain_text(top[0])
+    assert_accessible(admin, "honour certificates")
+
+    resident.reload()
+    expect(resident.locator("main section.card", has_text=objection)).to_contain_text("已核实，已从名单中移除。")
+    assert top[0] not in resident.locator("main table").inner_text()
