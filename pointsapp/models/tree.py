@@ -5,7 +5,7 @@ so the data can later be sharded by community without a redesign.
 """
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -117,6 +117,9 @@ class Resident(db.Model):  # 居民
                         name="move_dates_ordered"),
         Index("ix_resident_community_name", "community_id", "name"),
         Index("ix_resident_community_phone", "community_id", "phone"),
+        # the few who keep their names off public boards, read with every public board
+        Index("ix_resident_hidden", "community_id", sqlite_where=text("hide_from_board = 1"),
+              postgresql_where=text("hide_from_board")),
     )
 
     @property

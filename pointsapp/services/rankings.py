@@ -3,7 +3,6 @@
 Totals move only with earning (awards, and reversals of awards): spending never lowers a rank.
 Ties share a rank (1, 2, 2, 4)."""
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -229,7 +228,7 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     keys = cover(months) if months else [check_period(period)]
     places = top(community.id, keys, subject_type, metric, limit,
-                 hidden=_opted_out if subject_type == "resident" else None)
+                 hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
     if subject_type != "household":  # households are shown by their head's masked name below, not the room
         _label(places, subject_type)
     if subject_type == "resident":
@@ -247,53 +246,96 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
     return places
 
 
-def _opted_out(resident_ids: list[int]) -> set[int]:
-    return set(db.session.scalars(select(Resident.id).where(Resident.id.in_(resident_ids or [-1]),
-                                                            Resident.hide_from_board.is_(True))))
+def opted_out(community_id: int) -> set[int]:
+    """Residents of the community who keep their names off public boards (a partial index holds them)."""
+    # (the bare column, as the partial index's condition is written: "IS true" would not use it)
+    return set(db.session.scalars(select(Resident.id).where(Resident.community_id == community_id,
+                                                            Resident.hide_from_board)))
+
+
+TA_MAX_ROWS = 12_800  # rows read of one period before top() sums the whole range instead
 
 
 def top(community_id: int, periods: list[str], subject_type: str, metric: str = "points", limit: int = 50,
-        hidden: Callable[[list[int]], set[int]] | None = None) -> list[Place]:
+        hidden: set[int] | frozenset[int] = frozenset()) -> list[Place]:
     """The best `limit` subjects by their total over `periods` (disjoint earning-total periods, e.g. a
-    month range as cover() gives it), without the ids `hidden` returns, at the places they hold on the
-    full board (the hidden still count). Not labelled.
+    month range as cover() gives it), leaving out the `hidden` ids but counting them in the places
+    (1, 3 when number 2 is hidden). Not labelled.
 
-    Fagin's threshold algorithm, in batches: read the best `fetch` rows of each period from its index,
-    sum every subject seen over all the periods, and stop when the last one shown beats the threshold,
-    the sum of the last values read (no subject not yet seen can total more). With one period that is
-    one index read; with skewed totals a few hundred rows settle a 12-month top 50, where summing the
-    months of every resident read 50-75k rows and took 0.2-1.2 s at 5M entries (bench/rankings.py)."""
+    One period is one index read (a little past `limit`). Several are summed by Fagin's threshold
+    algorithm, in batches: read the best `fetch` rows of each period from its index; a subject's seen
+    values plus the last value read of each period it was not seen in bound its total from above, so
+    only the subjects whose bound reaches the `limit`-th best seen sum are summed exactly (one query);
+    stop when the last one shown reaches the threshold, the sum of the last values read, which no
+    subject not yet seen can exceed. Summing every subject's months instead read 50-75k rows a query
+    (0.2-1.2 s for 12 months at 5M entries); when the totals are so even that the batches grow past
+    TA_MAX_ROWS, it does just that. Ties at the last place shown are complete in their place numbers
+    but, over several periods, not necessarily in subject id order."""
     if subject_type not in SUBJECTS or metric not in METRICS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     if limit <= 0 or not periods:
         return []
+    for key in periods:
+        check_period(key)
     column = getattr(EarningTotal, metric)
     base = (EarningTotal.community_id == community_id, EarningTotal.subject_type == subject_type)
-    fetch = limit + 10 if len(periods) == 1 else 4 * limit
+    several = len(periods) > 1
+    fetch = 4 * limit if several else limit + 10
     while True:
-        lists = [db.session.execute(select(EarningTotal.subject_id, column)
-                                    .where(*base, EarningTotal.period == check_period(key), column > 0)
-                                    .order_by(column.desc(), EarningTotal.subject_id).limit(fetch)).all()
-                 for key in periods]
-        if len(periods) == 1:
-            totals = dict(lists[0])
-        else:
-            seen = sorted({sid for rows in lists for sid, _value in rows})
+        if fetch > TA_MAX_ROWS:
             totals = dict(db.session.execute(
-                select(EarningTotal.subject_id, func.sum(column))
-                .where(*base, EarningTotal.period.in_(periods), EarningTotal.subject_id.in_(seen))
-                .group_by(EarningTotal.subject_id)).all()) if seen else {}
-        # a subject not seen has at most the last value read in each period not read to its end
-        threshold = sum(rows[-1][1] for rows in lists if len(rows) == fetch)
+                select(EarningTotal.subject_id, func.sum(column)).where(*base, EarningTotal.period.in_(periods))
+                .group_by(EarningTotal.subject_id)).all())
+            threshold = floor = 0
+        else:
+            lists = [db.session.execute(select(EarningTotal.subject_id, column)
+                                        .where(*base, EarningTotal.period == key, column > 0)
+                                        .order_by(column.desc(), EarningTotal.subject_id).limit(fetch)).all()
+                     for key in periods]
+            # a subject not seen in a period has at most the last value read there (0 once read to the end)
+            last = [rows[-1][1] if len(rows) == fetch else 0 for rows in lists]
+            # and subjects left out of the exact sums total less than `floor`
+            threshold, floor = sum(last), 0
+            totals = dict(lists[0]) if not several else None
+            if several:
+                totals, floor = _sum_candidates(lists, last, base, column, periods, limit, hidden)
         # (a month can be negative: a reversal in a later month of an award made earlier)
         best = sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
-        out = set(hidden([sid for sid, _value in best])) if hidden else set()
-        shown = [(sid, value) for sid, value in best if sid not in out][:limit]
-        if threshold == 0 or (len(shown) == limit and shown[-1][1] > threshold):
+        shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
+        full = len(shown) == limit
+        complete = threshold == 0 or (full and (shown[-1][1] >= threshold if several else shown[-1][1] > threshold))
+        # nobody left out of the exact sums could place: normally so, but a month below zero (a later
+        # reversal) can pull a summed total under the floor; then read on
+        safe = floor <= 1 or (full and shown[-1][1] >= floor)
+        if complete and safe:
             break
         fetch *= 4
-    values = sorted(value for _sid, value in best)  # everyone with more than a shown value has been seen
+    values = sorted(value for _sid, value in best)  # everyone with more than a shown value is in `best`
     return [Place(len(values) - bisect_right(values, value) + 1, sid, int(value)) for sid, value in shown]
+
+
+def _sum_candidates(lists, last, base, column, periods, limit, hidden) -> tuple[dict[int, int], int]:
+    """Exact totals of the subjects seen that may still place, and the floor they were chosen by: those
+    whose upper bound (seen values plus the last value of each period they were not seen in) reaches
+    the `limit`-th best seen sum of a subject not hidden. Subjects left out total less than the floor."""
+    seen: dict[int, int] = {}
+    bound: dict[int, int] = {}
+    for rows in lists:
+        for sid, value in rows:
+            seen[sid] = seen.get(sid, 0) + value
+    unseen_room = sum(last)
+    for i, rows in enumerate(lists):
+        for sid, _value in rows:
+            bound[sid] = bound.get(sid, unseen_room) - last[i]
+    sums = sorted((value for sid, value in seen.items() if sid not in hidden), reverse=True)
+    floor = sums[limit - 1] if len(sums) >= limit else 1
+    wanted = sorted(sid for sid, value in seen.items() if value + bound[sid] >= floor)
+    if not wanted:
+        return {}, floor
+    return dict(db.session.execute(
+        select(EarningTotal.subject_id, func.sum(column))
+        .where(*base, EarningTotal.period.in_(periods), EarningTotal.subject_id.in_(wanted))
+        .group_by(EarningTotal.subject_id)).all()), floor
 
 
 def household_heads(household_ids: list[int]) -> dict[int, str | None]:
