@@ -128,3 +128,18 @@ def test_the_whole_flow_through_the_pages(client, login, make, town, now):
     assert xlsx.mimetype.endswith("spreadsheetml.sheet")
     certs = client.get(f"/admin/c/{c.id}/stars/{eid}/certificates").get_data(as_text=True)
     assert certs.count('class="cert"') == 4
+
+
+def test_a_resident_sees_her_households_stars_on_the_rankings_page(client, login, make, town, db, now):
+    c, admin, homes, people, _rules, evaluation = town
+    me = make.user(name=people[2].name, resident=people[2])  # 60 points: three stars
+    db.session.commit()
+    login(client, me)
+    assert "我家：" not in client.get("/rankings").get_data(as_text=True)  # a draft is not shown
+    stars.start_notice(admin, evaluation, now)
+    db.session.commit()
+    page = client.get("/rankings").get_data(as_text=True)
+    assert '我家：<span class="stars" role="img" aria-label="3 星">★★★</span>' in page
+    stars.veto(admin, evaluation, homes[2], "违规搭建", now)
+    db.session.commit()
+    assert "我家：未评星" in client.get("/rankings").get_data(as_text=True)  # 一票否决: no star

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..errors import DomainError, InvalidInput
 from ..extensions import db
-from ..models import Community, Evaluation, Resident
+from ..models import Community, Evaluation, Resident, StarResult
 from ..permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
 from ..services import honours, ledger_audit, rankings, stars
 from .admin import community_or_404
@@ -69,11 +69,16 @@ def page():
     evaluations = db.session.scalars(select(Evaluation).where(
         Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
         .order_by(Evaluation.created_at.desc()).limit(3)).all()
+    # her household's rating in each (stored once the notice starts)
+    my_stars = {} if resident is None or resident.community_id != community.id else dict(db.session.execute(
+        select(StarResult.evaluation_id, StarResult.stars).where(
+            StarResult.household_id == resident.household_id,
+            StarResult.evaluation_id.in_([e.id for e in evaluations] or [-1]))).all())
     ids = admin_community_ids(current_user)
     communities = rankings.community_board(None if ids is None else sorted(ids), period, metric) \
         if (ids is None or len(ids) > 1) and not months else []
     series = [(period_label(m), v) for m, v in rankings.monthly_series(community.id, rankings.last_months(utcnow()))]
-    return render_template("rankings/page.html", community=community, evaluations=evaluations,
+    return render_template("rankings/page.html", community=community, evaluations=evaluations, my_stars=my_stars,
                            honour_lists=honours.on_notice_or_published(community.id),
                            communities=communities, series=series, months=months,
                            range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
