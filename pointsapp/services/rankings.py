@@ -268,8 +268,9 @@ def top(community_id: int, periods: list[str], subject_type: str, metric: str = 
     only the subjects whose bound reaches the `limit`-th best seen sum are summed exactly (one query);
     stop when the last one shown reaches the threshold, the sum of the last values read, which no
     subject not yet seen can exceed. Summing every subject's months instead read 50-75k rows a query
-    (0.2-1.2 s for 12 months at 5M entries); when the totals are so even that the batches grow past
-    TA_MAX_ROWS, it does just that. Ties at the last place shown are complete in their place numbers
+    (0.2-1.2 s for 12 months at 5M entries); when the totals are so even that the first batches end far
+    from the threshold, or grow past TA_MAX_ROWS, it does just that, keeping only the subjects that
+    total at least the `limit`-th best already known. Ties at the last place shown are complete in their place numbers
     but, over several periods, not necessarily in subject id order."""
     if subject_type not in SUBJECTS or metric not in METRICS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
@@ -281,11 +282,13 @@ def top(community_id: int, periods: list[str], subject_type: str, metric: str = 
     base = (EarningTotal.community_id == community_id, EarningTotal.subject_type == subject_type)
     several = len(periods) > 1
     fetch = 4 * limit if several else limit + 10
+    at_least, sum_all = 1, False  # a lower bound of the `limit`-th total shown
     while True:
-        if fetch > TA_MAX_ROWS:
+        if sum_all or fetch > TA_MAX_ROWS:
+            total = func.sum(column)
             totals = dict(db.session.execute(
-                select(EarningTotal.subject_id, func.sum(column)).where(*base, EarningTotal.period.in_(periods))
-                .group_by(EarningTotal.subject_id)).all())
+                select(EarningTotal.subject_id, total).where(*base, EarningTotal.period.in_(periods))
+                .group_by(EarningTotal.subject_id).having(total >= at_least)).all())
             threshold = floor = 0
         else:
             lists = [db.session.execute(select(EarningTotal.subject_id, column)
@@ -309,6 +312,12 @@ def top(community_id: int, periods: list[str], subject_type: str, metric: str = 
         safe = floor <= 1 or (full and shown[-1][1] >= floor)
         if complete and safe:
             break
+        if several and full:
+            # `limit` subjects not hidden total this much: the last shown can only be better
+            at_least = max(at_least, shown[-1][1])
+        # far from the threshold (even totals, as when most earn a little): reading deeper would sum
+        # thousands of candidates; sum the range at once, keeping only who can place
+        sum_all = several and (not full or 2 * shown[-1][1] < threshold)
         fetch *= 4
     values = sorted(value for _sid, value in best)  # everyone with more than a shown value is in `best`
     return [Place(len(values) - bisect_right(values, value) + 1, sid, int(value)) for sid, value in shown]
