@@ -179,6 +179,9 @@ def test_custom_range_on_the_rankings_page_masks_names_and_leaves_out_the_opted_
     mine = rankings.mask_name(viewer.resident.name, "given")
     assert cells == [["2", "张**", "30"], ["3", "王**", "20"], ["4", mine, "5"]], cells
     assert "李" not in table and "张小明" not in page  # March (99 points for 王建国) is outside the range
+    # her own totals over the range, not "you have not earned anything"
+    cards = re.findall(r'<p class="value">(.*?)</p>', page)
+    assert cards == ["5", "5"] and "还没有获得积分" not in page, cards
 
 
 def test_top_reads_on_when_reversals_pull_totals_below_what_was_seen(make, db):

@@ -399,6 +399,16 @@ def cover(months: list[str]) -> list[str]:
     return out
 
 
+def range_total(community_id: int, months: list[str], subject_type: str, subject_id: int,
+                metric: str = "points") -> int:
+    """One subject's total over consecutive months."""
+    if metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    return int(db.session.scalar(select(func.coalesce(func.sum(getattr(EarningTotal, metric)), 0)).where(
+        EarningTotal.community_id == community_id, EarningTotal.period.in_(cover(months)),
+        EarningTotal.subject_type == subject_type, EarningTotal.subject_id == subject_id)) or 0)
+
+
 def leaderboard_range(community_id: int, months: list[str], subject_type: str, metric: str = "points",
                       limit: int = 50) -> list[Place]:
     """A custom range of whole months (consecutive, as month_keys() gives them): the totals summed."""

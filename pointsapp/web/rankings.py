@@ -62,9 +62,14 @@ def page():
     frozen = community.board_frozen and not staff_view
     board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
     mine = household = None
+    range_totals = None
     if resident is not None and resident.community_id == community.id and not months:
         mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
         household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
+    elif resident is not None and resident.community_id == community.id:
+        # a place in a custom range would mean summing everyone's months: her totals only
+        range_totals = (rankings.range_total(community.id, months, "resident", resident.id, metric),
+                        rankings.range_total(community.id, months, "household", resident.household_id, metric))
     subjects, period_labels, metric_labels = _labels()
     evaluations = db.session.scalars(select(Evaluation).where(
         Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
@@ -79,6 +84,7 @@ def page():
         if (ids is None or len(ids) > 1) and not months else []
     series = [(period_label(m), v) for m, v in rankings.monthly_series(community.id, rankings.last_months(utcnow()))]
     return render_template("rankings/page.html", community=community, evaluations=evaluations, my_stars=my_stars,
+                           range_totals=range_totals,
                            honour_lists=honours.on_notice_or_published(community.id),
                            communities=communities, series=series, months=months,
                            range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
