@@ -253,9 +253,6 @@ def opted_out(community_id: int) -> set[int]:
                                                             Resident.hide_from_board)))
 
 
-TA_MAX_ROWS = 12_800  # rows read of one period before top() sums the whole range instead
-
-
 def top(community_id: int, periods: list[str], subject_type: str, metric: str = "points", limit: int = 50,
         hidden: set[int] | frozenset[int] = frozenset()) -> list[Place]:
     """The best `limit` subjects by their total over `periods` (disjoint earning-total periods, e.g. a
@@ -263,15 +260,8 @@ def top(community_id: int, periods: list[str], subject_type: str, metric: str = 
     (1, 3 when number 2 is hidden). Not labelled.
 
     One period is one index read (a little past `limit`). Several are summed by Fagin's threshold
-    algorithm, in batches: read the best `fetch` rows of each period from its index; a subject's seen
-    values plus the last value read of each period it was not seen in bound its total from above, so
-    only the subjects whose bound reaches the `limit`-th best seen sum are summed exactly (one query);
-    stop when the last one shown reaches the threshold, the sum of the last values read, which no
-    subject not yet seen can exceed. Summing every subject's months instead read 50-75k rows a query
-    (0.2-1.2 s for 12 months at 5M entries); when the totals are so even that the first batches end far
-    from the threshold, or grow past TA_MAX_ROWS, it does just that, keeping only the subjects that
-    total at least the `limit`-th best already known. Ties at the last place shown are complete in their place numbers
-    but, over several periods, not necessarily in subject id order."""
+    algorithm (bench/rankings.py: 0.2-1.2 s for 12 months at 5M entries when every subject's months were
+    summed), see _top_of_sums()."""
     if subject_type not in SUBJECTS or metric not in METRICS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     if limit <= 0 or not periods:
@@ -280,71 +270,80 @@ def top(community_id: int, periods: list[str], subject_type: str, metric: str = 
         check_period(key)
     column = getattr(EarningTotal, metric)
     base = (EarningTotal.community_id == community_id, EarningTotal.subject_type == subject_type)
-    several = len(periods) > 1
-    fetch = 4 * limit if several else limit + 10
-    at_least, sum_all = 1, False  # a lower bound of the `limit`-th total shown
-    while True:
-        if sum_all or fetch > TA_MAX_ROWS:
-            total = func.sum(column)
-            totals = dict(db.session.execute(
-                select(EarningTotal.subject_id, total).where(*base, EarningTotal.period.in_(periods))
-                .group_by(EarningTotal.subject_id).having(total >= at_least)).all())
-            threshold = floor = 0
-        else:
-            lists = [db.session.execute(select(EarningTotal.subject_id, column)
-                                        .where(*base, EarningTotal.period == key, column > 0)
-                                        .order_by(column.desc(), EarningTotal.subject_id).limit(fetch)).all()
-                     for key in periods]
-            # a subject not seen in a period has at most the last value read there (0 once read to the end)
-            last = [rows[-1][1] if len(rows) == fetch else 0 for rows in lists]
-            # and subjects left out of the exact sums total less than `floor`
-            threshold, floor = sum(last), 0
-            totals = dict(lists[0]) if not several else None
-            if several:
-                totals, floor = _sum_candidates(lists, last, base, column, periods, limit, hidden)
-        # (a month can be negative: a reversal in a later month of an award made earlier)
-        best = sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
-        shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
-        full = len(shown) == limit
-        complete = threshold == 0 or (full and (shown[-1][1] >= threshold if several else shown[-1][1] > threshold))
-        # nobody left out of the exact sums could place: normally so, but a month below zero (a later
-        # reversal) can pull a summed total under the floor; then read on
-        safe = floor <= 1 or (full and shown[-1][1] >= floor)
-        if complete and safe:
-            break
-        if several and full:
-            # `limit` subjects not hidden total this much: the last shown can only be better
-            at_least = max(at_least, shown[-1][1])
-        # far from the threshold (even totals, as when most earn a little): reading deeper would sum
-        # thousands of candidates; sum the range at once, keeping only who can place
-        sum_all = several and (not full or 2 * shown[-1][1] < threshold)
-        fetch *= 4
+    if len(periods) > 1:
+        best = _top_of_sums(base, column, periods, limit, hidden)
+    else:
+        fetch = limit + 10
+        while True:
+            rows = db.session.execute(select(EarningTotal.subject_id, column)
+                                      .where(*base, EarningTotal.period == periods[0], column > 0)
+                                      .order_by(column.desc(), EarningTotal.subject_id).limit(fetch)).all()
+            best = [(sid, value) for sid, value in rows]
+            shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
+            # done when read to the end, or when the last shown beats the last read (ties complete)
+            if len(rows) < fetch or (len(shown) == limit and shown[-1][1] > rows[-1][1]):
+                break
+            fetch *= 4
+    shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
     values = sorted(value for _sid, value in best)  # everyone with more than a shown value is in `best`
     return [Place(len(values) - bisect_right(values, value) + 1, sid, int(value)) for sid, value in shown]
 
 
-def _sum_candidates(lists, last, base, column, periods, limit, hidden) -> tuple[dict[int, int], int]:
-    """Exact totals of the subjects seen that may still place, and the floor they were chosen by: those
-    whose upper bound (seen values plus the last value of each period they were not seen in) reaches
-    the `limit`-th best seen sum of a subject not hidden. Subjects left out total less than the floor."""
+EVEN = 2  # the threshold this many times the floor: totals too even for the threshold algorithm
+
+
+def _top_of_sums(base, column, periods, limit, hidden) -> list[tuple[int, int]]:
+    """Subjects by their total over several periods, best first: every subject that can place, and
+    everyone with a total above theirs (for the place numbers).
+
+    1. Read the best 8 × `limit` rows of each period from its index. A subject not seen in a period has
+       at most the last value read there: `threshold`, the sum of those, bounds every subject not seen,
+       and seen values plus those last values bound each subject seen (`bound`).
+    2. Sum exactly the `limit` best seen subjects not hidden: the least of those totals, `at_least`, is
+       a floor under the `limit`-th total.
+    3. When the threshold is far above it (even totals, as when most residents earn a little), summing
+       candidates one by one would take thousands of index probes: one GROUP BY ... HAVING total >=
+       at_least does it. Otherwise sum exactly the other subjects whose bound reaches `at_least`, and
+       the answer is complete when the `limit`-th total reaches the threshold (ties at the last place are
+       then complete in their place numbers, not necessarily in id order); if not, the GROUP BY."""
+    summed = func.sum(column)
+    per_period = [db.session.execute(select(EarningTotal.subject_id, column)
+                                     .where(*base, EarningTotal.period == key, column > 0)
+                                     .order_by(column.desc(), EarningTotal.subject_id).limit(8 * limit)).all()
+                  for key in periods]
+    last = [rows[-1][1] if len(rows) == 8 * limit else 0 for rows in per_period]
+    threshold = sum(last)
     seen: dict[int, int] = {}
     bound: dict[int, int] = {}
-    for rows in lists:
+    for i, rows in enumerate(per_period):
         for sid, value in rows:
             seen[sid] = seen.get(sid, 0) + value
-    unseen_room = sum(last)
-    for i, rows in enumerate(lists):
-        for sid, _value in rows:
-            bound[sid] = bound.get(sid, unseen_room) - last[i]
-    sums = sorted((value for sid, value in seen.items() if sid not in hidden), reverse=True)
-    floor = sums[limit - 1] if len(sums) >= limit else 1
-    wanted = sorted(sid for sid, value in seen.items() if value + bound[sid] >= floor)
-    if not wanted:
-        return {}, floor
-    return dict(db.session.execute(
-        select(EarningTotal.subject_id, func.sum(column))
-        .where(*base, EarningTotal.period.in_(periods), EarningTotal.subject_id.in_(wanted))
-        .group_by(EarningTotal.subject_id)).all()), floor
+            bound[sid] = bound.get(sid, threshold) - last[i]
+
+    def exact(ids) -> dict[int, int]:
+        return dict(db.session.execute(
+            select(EarningTotal.subject_id, summed)
+            .where(*base, EarningTotal.period.in_(periods), EarningTotal.subject_id.in_(sorted(ids)))
+            .group_by(EarningTotal.subject_id)).all()) if ids else {}
+
+    def everyone(at_least: int) -> dict[int, int]:
+        return dict(db.session.execute(
+            select(EarningTotal.subject_id, summed).where(*base, EarningTotal.period.in_(periods))
+            .group_by(EarningTotal.subject_id).having(summed >= at_least)).all())
+
+    leaders = sorted((sid for sid in seen if sid not in hidden), key=lambda sid: -seen[sid])[:limit]
+    totals = exact(leaders)
+    firm = [value for sid, value in totals.items() if sid not in hidden]
+    at_least = max(1, min(firm)) if len(firm) == limit else 1
+    if len(firm) < limit or EVEN * at_least < threshold:
+        totals = everyone(at_least)
+    else:
+        totals.update(exact([sid for sid in seen if sid not in totals and seen[sid] + bound[sid] >= at_least]))
+        shown = sorted((value for sid, value in totals.items() if sid not in hidden and value > 0), reverse=True)
+        if len(shown) < limit or shown[limit - 1] < threshold:
+            totals = everyone(max(at_least, shown[limit - 1] if len(shown) >= limit else 1))
+    # (a month can be negative: a reversal in a later month of an award made earlier)
+    return sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
 
 
 def household_heads(household_ids: list[int]) -> dict[int, str | None]:
