@@ -91,3 +91,10 @@ def test_board_shows_the_star_notice_and_published_honours_masked(client, make, 
     page = client.get(f"/board/{c.id}").get_data(as_text=True)
     assert "公示：年度星级文明户" in page and "年度优秀志愿者" in page
     assert "张*明" in page and "张小明" not in page and "301" not in visible_text(page)
+    assert "公示：年度优秀志愿者" not in page  # published: shown as the list itself
+    # an honour list on notice is shown as a notice, with the date objections close
+    month = honours.create_list(admin, c, "volunteer", "本月优秀志愿者", period_keys(now)[0], "top", 5, 7, now)
+    honours.start_notice(admin, month, now)
+    _db.session.commit()
+    page = client.get(f"/board/{c.id}").get_data(as_text=True)
+    assert "公示：本月优秀志愿者" in page and "异议" in page.split("公示：本月优秀志愿者")[1].split("</section>")[0]

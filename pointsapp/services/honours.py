@@ -136,9 +136,3 @@ def on_notice_or_published(community_id: int, limit: int = 3) -> list[HonourList
     return db.session.scalars(select(HonourList).where(HonourList.community_id == community_id,
                                                        HonourList.status.in_(("notice", "published")))
                               .order_by(HonourList.created_at.desc()).limit(limit)).all()
-
-
-def latest_published(community_id: int, limit: int = 3) -> list[HonourList]:
-    return db.session.scalars(select(HonourList).where(HonourList.community_id == community_id,
-                                                       HonourList.status == "published")
-                              .order_by(HonourList.published_at.desc()).limit(limit)).all()

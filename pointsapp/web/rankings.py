@@ -129,7 +129,7 @@ def board(community_id: int):
         starred = [(r.building, f"{rankings.mask_name(heads[r.household_id], community.board_mask)}家"
                     if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
     honour_lists = []
-    for h in honours.latest_published(community.id, limit=2):
+    for h in honours.on_notice_or_published(community.id, limit=2):  # a list on notice shows its 公示
         shown = honours.entries(h)[:10]
         people = dict(db.session.execute(select(Resident.id, Resident.name).where(
             Resident.id.in_([rid for _rank, rid, _value, _detail in shown] or [-1]))).all())
