@@ -32,6 +32,30 @@ def _int(name: str, default: int | None = None) -> int | None:
         return default
 
 
+def _answer_objection(subject: Evaluation | HonourList) -> None:
+    """The office answers one of the subject's objections (the form's objection_id)."""
+    objection = db.session.get(Objection, _int("objection_id", 0) or 0)
+    if objection is None or objections.subject_of(objection) is not subject:
+        raise NotFound(_("No such objection."))
+    commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
+           _("Answer saved."))
+
+
+def _resident_of(subject: Evaluation | HonourList | None, missing: str):
+    """The current resident, when the subject is on notice or published in her community; else 404."""
+    resident = current_user.resident
+    if subject is None or subject.status == "draft" or resident is None or resident.community_id != subject.community_id:
+        raise NotFound(missing)
+    return resident
+
+
+def _lodge(subject: Evaluation | HonourList, **about) -> None:
+    if EmptyForm().validate_on_submit():
+        commit(lambda: objections.lodge(current_user._get_current_object(), subject, request.form.get("text", ""),
+                                        utcnow(), **about),
+               _("Your objection has been sent. The community office will answer it."))
+
+
 @bp.route("/admin/c/<int:community_id>/stars", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def index(community_id: int):
@@ -76,11 +100,7 @@ def evaluation(community_id: int, evaluation_id: int):
         elif what == "publish":
             commit(lambda: stars.publish(actor(), e, utcnow()), _("Published. The ratings can no longer change."))
         elif what == "answer":
-            objection = db.session.get(Objection, _int("objection_id", 0) or 0)
-            if objection is None or objection.evaluation_id != e.id:
-                raise NotFound(_("No such objection."))
-            commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
-                   _("Answer saved."))
+            _answer_objection(e)
         return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
     if request.args.get("format") == "xlsx":
         return _xlsx(e)
@@ -119,13 +139,9 @@ def _xlsx(e: Evaluation):
 def notice(evaluation_id: int):
     """The public notice (公示) for residents; they may lodge an objection while it runs."""
     e = db.session.get(Evaluation, evaluation_id)
-    resident = current_user.resident
-    if e is None or e.status == "draft" or resident is None or resident.community_id != e.community_id:
-        raise NotFound(_("No such evaluation."))
-    if request.method == "POST" and EmptyForm().validate_on_submit():
-        commit(lambda: objections.lodge(current_user._get_current_object(), e, request.form.get("text", ""),
-                                        utcnow(), household_id=_int("household_id")),
-               _("Your objection has been sent. The community office will answer it."))
+    resident = _resident_of(e, _("No such evaluation."))
+    if request.method == "POST":
+        _lodge(e, household_id=_int("household_id"))
         return redirect(url_for(".notice", evaluation_id=e.id))
     rows = stars.results(e, min_stars=1)
     return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
@@ -174,11 +190,7 @@ def honour(community_id: int, honour_id: int):
             commit(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
                                                 utcnow()), _("Taken off the list."))
         elif request.form.get("what") == "answer":
-            objection = db.session.get(Objection, _int("objection_id", 0) or 0)
-            if objection is None or objection.honour_list_id != h.id:
-                raise NotFound(_("No such objection."))
-            commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
-                   _("Answer saved."))
+            _answer_objection(h)
         return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
     rows = honours.entries(h)
     gone = honours.removed(h)
@@ -205,12 +217,9 @@ def honour_certificates(community_id: int, honour_id: int):
 def honour_notice(honour_id: int):
     """An honour list on public notice (or published) for residents: masked names; objections while it runs."""
     h = db.session.get(HonourList, honour_id)
-    resident = current_user.resident
-    if h is None or h.status == "draft" or resident is None or resident.community_id != h.community_id:
-        raise NotFound(_("No such list."))
-    if request.method == "POST" and EmptyForm().validate_on_submit():
-        commit(lambda: objections.lodge(current_user._get_current_object(), h, request.form.get("text", ""), utcnow()),
-               _("Your objection has been sent. The community office will answer it."))
+    resident = _resident_of(h, _("No such list."))
+    if request.method == "POST":
+        _lodge(h)
         return redirect(url_for(".honour_notice", honour_id=h.id))
     rows = honours.entries(h)
     names = dict(db.session.execute(select(Resident.id, Resident.name).where(
