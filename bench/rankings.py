@@ -552,14 +552,12 @@ def check_generator(dbs: Databases, backend: str) -> None:
 PERIODS = ("month", "quarter", "year", "all")
 
 
-def _freeze_clock() -> None:
-    """The pages read the time through web.common.utcnow: freeze it at NOW, where the data ends."""
-    import pointsapp.clock
-    import pointsapp.web.common
-    import pointsapp.web.rankings
+def _freeze_clock(apps) -> None:
+    """The pages read the time through the app's clock: fix it at NOW, where the data ends."""
+    from pointsapp.core.clock import FixedClock, install
 
-    for module in (pointsapp.clock, pointsapp.web.common, pointsapp.web.rankings):
-        module.utcnow = lambda: NOW
+    for app in apps:
+        install(app, FixedClock(NOW))
 
 
 WHAT_IF = {
@@ -627,13 +625,13 @@ def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int
     from pointsapp.models import Community, EarningTotal, EntryKind, Household, Resident, StarRuleSet, User
     from pointsapp.services import ledger, ledger_audit, rankings, stars
 
-    _freeze_clock()
     wanted = [w for w in (only or "").split(",") if w]
 
     def skip(name: str) -> bool:
         return bool(wanted) and not any(w in name for w in wanted)
 
     apps = [make_app(url) for url in urls]
+    _freeze_clock(apps)
     if what_if:
         for app in apps:
             _what_if(app, what_if)

@@ -26,6 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import extensions, models, sqlite  # noqa: F401  (models register their tables)
+    from .core import clock, localtime
+
+    clock.init_app(app)
+    app.add_template_filter(localtime.format_local, "local")
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -2,7 +2,7 @@
 import click
 from flask import Flask
 
-from .clock import utcnow
+from .core.clock import utcnow
 from .extensions import db
 
 

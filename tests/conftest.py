@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pointsapp import create_app
+from pointsapp.core.clock import FixedClock
+from pointsapp.core.clock import install as install_clock
 from pointsapp.extensions import db as _db
 from pointsapp.extensions import limiter
 
@@ -130,7 +132,22 @@ def _wipe(app) -> None:
 
 
 @pytest.fixture
-def db(app):
+def now() -> datetime:
+    """The moment every test runs at (10:30 China time); the app's clock is fixed to it."""
+    return datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(app, now) -> FixedClock:
+    """The app's clock for this test, standing at `now`; `clock.advance(minutes=5)` moves it."""
+    fixed = FixedClock(now)
+    previous = install_clock(app, fixed)
+    yield fixed
+    install_clock(app, previous)
+
+
+@pytest.fixture
+def db(app, clock):
     """An app context with a clean database; everything written is removed afterwards."""
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
@@ -138,11 +155,6 @@ def db(app):
         yield _db
         _db.session.remove()
     _wipe(app)
-
-
-@pytest.fixture
-def now() -> datetime:
-    return datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 
 
 @pytest.fixture

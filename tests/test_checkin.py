@@ -306,9 +306,8 @@ def test_last_place_taken_concurrently_by_one_resident_only(app, setup, make, no
 
 def test_get_never_checks_in_and_the_scan_survives_login(app, client, setup, now):
     _, _, _, user, new_activity = setup
-    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))  # around real time
-    from pointsapp.clock import utcnow
-    code = codes.checkin_code(app.secret_key, a, codes.step_of(utcnow(), 30))
+    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
     _db.session.commit()
     response = client.get(f"/c/{code}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]

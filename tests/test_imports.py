@@ -5,7 +5,7 @@ import json
 import re
 import threading
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
@@ -450,7 +450,7 @@ def test_sheets_are_deleted_a_week_after_upload_and_cannot_be_imported_then(make
 
 
 def test_the_purge_command_deletes_old_sheets(app, db, admin, community, now):
-    job, _ = upload(admin, community, xlsx(CLEAN), datetime.now(UTC) - timedelta(days=8))
+    job, _ = upload(admin, community, xlsx(CLEAN), now - timedelta(days=8))
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["imports", "purge"])
     assert result.exit_code == 0 and "1 sheets" in result.output, result.output

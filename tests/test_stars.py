@@ -143,3 +143,20 @@ def test_a_resident_sees_her_households_stars_on_the_rankings_page(client, login
     stars.veto(admin, evaluation, homes[2], "违规搭建", now)
     db.session.commit()
     assert "我家：未评星" in client.get("/rankings").get_data(as_text=True)  # 一票否决: no star
+
+
+def test_the_notice_end_is_said_as_the_local_date_not_the_utc_date(client, login, make, town, db, now):
+    """A notice started at 02:00 China time (18:00 UTC the day before) ends on the local date."""
+    c, admin, _homes, people, _rules, evaluation = town
+    started = now.replace(hour=18, minute=0)  # 2026-11-25 18:00 UTC = 2026-11-26 02:00 in China
+    stars.start_notice(admin, evaluation, started)  # seven days: 2026-12-02 18:00 UTC = 12-03 02:00 China
+    with pytest.raises(DomainError) as err:
+        stars.publish(admin, evaluation, started + timedelta(days=1))
+    assert err.value.code == "notice_running" and "2026-12-03" in str(err.value)
+    db.session.commit()
+    login(client, make.user(name=people[0].name, resident=people[0]))
+    db.session.commit()
+    page = client.get("/rankings").get_data(as_text=True)
+    assert "2026-12-03" in page and "2026-12-02" not in page
+    board = client.get(f"/board/{c.id}").get_data(as_text=True)
+    assert "2026-12-03" in board and "2026-12-02" not in board

@@ -7,6 +7,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from pointsapp.core.clock import utcnow
 from pointsapp.extensions import db as _db
 from pointsapp.models import EntryKind, Redemption, StockMovement
 from pointsapp.services import codes, counter, ledger
@@ -30,8 +31,7 @@ def shop(make, db, now):
 
 
 def identify(app, client, store, resident, now=None):
-    from pointsapp.clock import utcnow
-    code = codes.member_phone_code(app.secret_key, resident, now or utcnow())
+    code = codes.member_phone_code(app.secret_key, resident, now or utcnow())  # the app's fixed clock
     return client.post(f"/store/{store.id}/counter", data={"code": code})
 
 
@@ -151,7 +151,6 @@ def test_clerk_of_another_store_is_refused(client, login, make, shop):
 def test_expired_member_code_at_the_counter_says_so(app, client, login, shop, now):
     store, clerk, _, resident, *_ = shop
     login(client, clerk)
-    from pointsapp.clock import utcnow
-    old = codes.member_phone_code(app.secret_key, resident, utcnow() - timedelta(minutes=5))
+    old = codes.member_phone_code(app.secret_key, resident, now - timedelta(minutes=5))
     page = client.post(f"/store/{store.id}/counter", data={"code": old}).get_data(as_text=True)
     assert "会员码已过期" in page

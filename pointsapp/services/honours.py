@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
+from ..core.localtime import format_local
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Building, Community, HonourEntry, HonourList, Resident, User
@@ -114,7 +115,7 @@ def publish(actor: User, honour: HonourList, now: datetime) -> None:
         raise Conflict(_l("Only a list on public notice can be published."), code="wrong_status")
     if now < honour.notice_ends_at:
         raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
-                       t=honour.notice_ends_at.strftime("%Y-%m-%d"))
+                       t=format_local(honour.notice_ends_at, "%Y-%m-%d"))
     objections.check_all_answered(honour)
     honour.status, honour.published_at = "published", now
 

@@ -1,11 +1,12 @@
 """Calendar periods in China time (UTC+8, no daylight saving), returned as UTC instants."""
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
 
+from ..core.localtime import LOCAL_TZ, local_date  # noqa: F401  (local_date: re-exported)
 from ..errors import InvalidInput
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+CHINA = LOCAL_TZ  # the configured TIMEZONE (Asia/Shanghai unless set)
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -28,6 +29,3 @@ def months_between(first: datetime, last: datetime) -> list[str]:
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out
 
-
-def local_date(moment: datetime):
-    return moment.astimezone(CHINA).date()

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select
 
+from ..core.localtime import format_local
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import (
@@ -176,7 +177,7 @@ def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
         raise Conflict(_l("Only an evaluation on public notice can be published."), code="wrong_status")
     if now < evaluation.notice_ends_at:
         raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
-                       t=evaluation.notice_ends_at.strftime("%Y-%m-%d"))
+                       t=format_local(evaluation.notice_ends_at, "%Y-%m-%d"))
     objections.check_all_answered(evaluation)
     count = _store(evaluation)
     evaluation.status, evaluation.published_at, evaluation.published_by_id = "published", now, actor.id

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import flash
 from flask_login import current_user
 
-from ..clock import utcnow
+from ..core.clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 

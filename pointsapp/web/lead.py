@@ -1,16 +1,15 @@
 """Team leads' pages: teams, activities, the check-in screen, attendance and approval."""
-from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..core.localtime import from_local_naive, local_naive
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import Activity, Resident, Team, TeamMember
 from ..permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
 from ..services import activities, checkin, codes, tree
-from ..services.periods import CHINA
 from . import qr
 from .common import actor, commit, utcnow
 from .forms import ActivityForm, EmptyForm, ManualAttendanceForm, options
@@ -18,13 +17,8 @@ from .forms import ActivityForm, EmptyForm, ManualAttendanceForm, options
 bp = Blueprint("lead", __name__, url_prefix="/lead")
 
 
-def to_utc(local: datetime | None) -> datetime | None:
-    """A naive date-time typed by a person in China, as UTC."""
-    return local.replace(tzinfo=CHINA).astimezone(UTC) if local else None
-
-
-def to_local(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(CHINA).replace(tzinfo=None) if moment else None
+to_utc = from_local_naive
+to_local = local_naive
 
 
 def _team(team_id: int) -> Team:
@@ -259,9 +253,3 @@ def review(activity_id: int):
             if ok:
                 flash(_("%(n)d approved, %(p)d points awarded.", n=result[0], p=result[1]), "success")
     return redirect(url_for(".activity", activity_id=a.id))
-
-
-@bp.app_template_filter("local")
-def local_filter(moment: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    return moment.astimezone(CHINA).strftime(fmt) if moment else "—"
-
