@@ -24,9 +24,9 @@ install: $(STAMP) translations
 # No fuzzy matching: `translations` compiles with --use-fuzzy, so a guessed translation would reach
 # users; new msgids arrive empty instead (tests/test_i18n.py fails until they are translated).
 messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o pointsapp/translations/messages.pot --no-location --sort-output .
-	$(VENV)/bin/pybabel update -i pointsapp/translations/messages.pot -d pointsapp/translations -l zh --no-fuzzy-matching --ignore-obsolete
-	$(VENV)/bin/pybabel update -i pointsapp/translations/messages.pot -d pointsapp/translations -l en --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o pointsapp/translations/messages.pot --no-wrap --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i pointsapp/translations/messages.pot -d pointsapp/translations -l zh --no-wrap --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel update -i pointsapp/translations/messages.pot -d pointsapp/translations -l en --no-wrap --no-fuzzy-matching --ignore-obsolete
 
 # Catalogues are compiled at install time; .mo files are not committed.
 translations: $(STAMP)

@@ -1,4 +1,4 @@
-"""Benchmark `flask --app pointsapp ledger verify` (pointsapp.services.ledger_audit.verify).
+"""Benchmark `flask --app pointsapp ledger verify` (pointsapp.ledger.services.audit.verify).
 
 Not a test. Measures verify on
   1. the demo data (build_demo + build_history, as `flask demo` builds it), and
@@ -66,7 +66,7 @@ def migrate(app) -> None:
 
 
 def dispose(app) -> None:
-    from pointsapp.extensions import db
+    from pointsapp.core.extensions import db
 
     with app.app_context():
         db.session.remove()
@@ -168,9 +168,9 @@ class Generated:
 def build_chain(rng: random.Random, cid: int, rid: int, n: int, first_id: int, actors: Actors,
                 start: datetime) -> tuple[list[Row], tuple[int, int, int, str]]:
     """n entries for one resident, ids first_id…; returns the rows and (balance, earned, count, head)."""
-    from pointsapp.models import EntryKind
-    from pointsapp.services.demo import ACTIVITIES, GOODS
-    from pointsapp.services.ledger import earning_delta, entry_hash
+    from pointsapp.demo.seed import ACTIVITIES, GOODS
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services.posting import earning_delta, entry_hash
 
     rows: list[Row] = []
     prev, balance, earned = "0" * 64, 0, 0
@@ -228,19 +228,11 @@ def build_chain(rng: random.Random, cid: int, rid: int, n: int, first_id: int, a
 def generate(url: str, residents: int, entries: int, communities: int = 2, seed: int = 1,
              batch: int = 20_000, quiet: bool = False) -> Generated:
     """Fill a freshly migrated database with `residents` residents and `entries` ledger entries."""
-    from pointsapp.extensions import db
-    from pointsapp.models import (
-        Building,
-        Community,
-        Grid,
-        Household,
-        LedgerEntry,
-        PointsAccount,
-        Resident,
-        Subdistrict,
-        User,
-    )
-    from pointsapp.services import ledger_audit
+    from pointsapp.accounts.models import User
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.models import LedgerEntry, PointsAccount
+    from pointsapp.ledger.services import audit as ledger_audit
+    from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -363,10 +355,11 @@ def generate(url: str, residents: int, entries: int, communities: int = 2, seed:
 def check_generator(dbs: Databases, backend: str) -> None:
     """The generator must produce what post() produces: verify OK, post() continues a chain, and an
     edited entry is caught."""
-    from pointsapp.extensions import db
-    from pointsapp.models import EntryKind, LedgerEntry, Resident
-    from pointsapp.services import ledger_audit
-    from pointsapp.services.ledger import Posting, post
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.models import EntryKind, LedgerEntry
+    from pointsapp.ledger.services import audit as ledger_audit
+    from pointsapp.ledger.services.posting import Posting, post
+    from pointsapp.tree.models import Resident
 
     url = dbs.new(backend, "sample")
     try:
@@ -397,8 +390,8 @@ def check_generator(dbs: Databases, backend: str) -> None:
 
 
 def build_demo_data(url: str) -> tuple[int, float]:
-    from pointsapp.extensions import db
-    from pointsapp.services import demo
+    from pointsapp.core.extensions import db
+    from pointsapp.demo import seed as demo
 
     started = time.perf_counter()
     app = make_app(url)
@@ -439,8 +432,8 @@ def verify_only(url: str, runs: int, profile: bool) -> dict:
     Peak RSS: getrusage's ru_maxrss survives exec on Linux (the child starts out with the high-water
     mark of the parent that forked it, here the generator), so where /proc allows it the peak is read
     from VmHWM, reset before each run; ru_maxrss is the fallback."""
-    from pointsapp.extensions import db
-    from pointsapp.services import ledger_audit
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.services import audit as ledger_audit
 
     app = make_app(url)
     times, cpu, report, baseline, peak = [], [], None, 0, 0

@@ -192,8 +192,8 @@ def _community_sizes(residents: int, communities: int, share: float) -> list[int
 def generate(url: str, residents: int, entries: int, communities: int = 2, share: float = 0.75, seed: int = 1,
              activities_per_day: int = ACTIVITIES_PER_DAY, quiet: bool = False, batch: int = 50_000) -> Info:
     """Fill a freshly migrated database. Community 1 holds `share` of the residents."""
-    from pointsapp.models import EntryKind
-    from pointsapp.services.checkin import points_for
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.volunteering.services.checkin import points_for
 
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -430,8 +430,8 @@ def generate(url: str, residents: int, entries: int, communities: int = 2, share
     ld.close()
 
     # a ledger checkpoint per community, as a nightly job would store it (the board page shows the latest)
-    from pointsapp.extensions import db
-    from pointsapp.services import ledger_audit
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.services import audit as ledger_audit
 
     app = make_app(url)
     with app.app_context():
@@ -517,9 +517,9 @@ def check_generator(dbs: Databases, backend: str) -> None:
     """The generated totals must be what record() writes for each entry (rankings.rebuild())."""
     from sqlalchemy import select
 
-    from pointsapp.extensions import db
-    from pointsapp.models import EarningTotal
-    from pointsapp.services import rankings
+    from pointsapp.core.extensions import db
+    from pointsapp.rankings import services as rankings
+    from pointsapp.rankings.models import EarningTotal
 
     url = dbs.new(backend, "sample")
     try:
@@ -571,7 +571,7 @@ WHAT_IF = {
 def _what_if(app, changes: list[str]) -> None:
     """Try a change that lies outside the files this benchmark may touch, in this process (and, for
     the indexes, in this throwaway database) only, to measure what it would bring."""
-    from pointsapp.extensions import db
+    from pointsapp.core.extensions import db
 
     if "metric-indexes" in changes:
         with app.app_context():
@@ -586,8 +586,8 @@ def _what_if(app, changes: list[str]) -> None:
         from sqlalchemy import select
         from sqlalchemy.orm import defer
 
-        from pointsapp.models import LedgerCheckpoint
-        from pointsapp.services import ledger_audit
+        from pointsapp.ledger.models import LedgerCheckpoint
+        from pointsapp.ledger.services import audit as ledger_audit
 
         def latest_checkpoint(community_id: int):
             return db.session.scalar(select(LedgerCheckpoint).options(defer(LedgerCheckpoint.heads))
@@ -599,8 +599,8 @@ def _what_if(app, changes: list[str]) -> None:
     if "board-star-limit" in changes:
         from types import SimpleNamespace
 
-        import pointsapp.web.rankings as web_rankings
-        from pointsapp.services import stars
+        import pointsapp.rankings.views as web_rankings
+        from pointsapp.recognition.services import stars
 
         def results(evaluation, *, min_stars=0, limit=None):
             return stars.results(evaluation, min_stars=min_stars, limit=12 if limit is None else limit)
@@ -620,10 +620,17 @@ def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int
     from flask_login.utils import _create_identifier
     from sqlalchemy import func, select
 
-    from pointsapp import sqlite as sqlite_mode
-    from pointsapp.extensions import db
-    from pointsapp.models import Community, EarningTotal, EntryKind, Household, Resident, StarRuleSet, User
-    from pointsapp.services import ledger, ledger_audit, rankings, stars
+    from pointsapp.accounts.models import User
+    from pointsapp.core import sqlite as sqlite_mode
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services import audit as ledger_audit
+    from pointsapp.ledger.services import posting as ledger
+    from pointsapp.rankings import services as rankings
+    from pointsapp.rankings.models import EarningTotal
+    from pointsapp.recognition.models import StarRuleSet
+    from pointsapp.recognition.services import stars
+    from pointsapp.tree.models import Community, Household, Resident
 
     wanted = [w for w in (only or "").split(",") if w]
 

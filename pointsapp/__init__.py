@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=os.environ.get("POINTSAPP_INSTANCE") or str(ROOT / "instance"),
     )
-    from . import config
+    from .core import config
 
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
@@ -25,8 +25,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import extensions, models, sqlite  # noqa: F401  (models register their tables)
-    from .core import clock, localtime
+    from .core import clock, extensions, localtime, sqlite
+    from .features import init_web, load_features
+
+    load_features()
 
     clock.init_app(app)
     app.add_template_filter(localtime.format_local, "local")
@@ -37,8 +39,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.limiter.init_app(app)
     with app.app_context():
         sqlite.install(extensions.db.engine)
-
-    from .web import init_web
 
     init_web(app)
 

@@ -2,8 +2,8 @@
 import click
 from flask import Flask
 
-from .core.clock import utcnow
-from .extensions import db
+from pointsapp.core.clock import utcnow
+from pointsapp.core.extensions import db
 
 
 def register_cli(app: Flask) -> None:
@@ -13,7 +13,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--months", default=8, show_default=True, help="Months of points history.")
     def demo(if_empty: bool, buildings: int, months: int) -> None:
         """Build the demo subdistrict, communities, people and logins."""
-        from .services import demo as demo_service
+        from pointsapp.demo import seed as demo_service
 
         if not demo_service.is_empty():
             if if_empty:
@@ -46,7 +46,7 @@ def register_cli(app: Flask) -> None:
     @imports_group.command("purge")
     def purge() -> None:
         """Delete uploaded sheets older than a week (run daily; uploads also purge their community's)."""
-        from .services import imports
+        from pointsapp.imports import services as imports
 
         count = imports.purge_sheets(utcnow())
         db.session.commit()
@@ -61,7 +61,7 @@ def register_cli(app: Flask) -> None:
         """Recompute every hash chain and balance; exit 1 when anything is off."""
         import time
 
-        from .services import ledger_audit
+        from pointsapp.ledger.services import audit as ledger_audit
 
         started = time.perf_counter()
         report = ledger_audit.verify(community_id)
@@ -80,8 +80,8 @@ def register_cli(app: Flask) -> None:
         """Store a root over all chain heads of each community."""
         from sqlalchemy import select
 
-        from .models import Community
-        from .services import ledger_audit
+        from pointsapp.ledger.services import audit as ledger_audit
+        from pointsapp.tree.models import Community
 
         ids = [community_id] if community_id else list(db.session.scalars(select(Community.id)))
         for cid in ids:
@@ -95,8 +95,8 @@ def register_cli(app: Flask) -> None:
         """Lapse points older than each community's expiry policy (idempotent)."""
         from sqlalchemy import select
 
-        from .models import Community
-        from .services import ledger_audit
+        from pointsapp.ledger.services import audit as ledger_audit
+        from pointsapp.tree.models import Community
 
         ids = [community_id] if community_id else list(db.session.scalars(select(Community.id)))
         for cid in ids:

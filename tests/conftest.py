@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from pointsapp import create_app
 from pointsapp.core.clock import FixedClock
 from pointsapp.core.clock import install as install_clock
-from pointsapp.extensions import db as _db
-from pointsapp.extensions import limiter
+from pointsapp.core.extensions import db as _db
+from pointsapp.core.extensions import limiter
 
 from .factories import Factory
 

@@ -5,19 +5,8 @@ from itertools import count
 
 from werkzeug.security import generate_password_hash
 
-from pointsapp.models import (
-    Building,
-    Community,
-    Grid,
-    Household,
-    Resident,
-    Role,
-    RoleGrant,
-    Store,
-    Subdistrict,
-    Team,
-    User,
-)
+from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
 PASSWORD = "secret-pass"
 # one scrypt run for the whole suite: hashing is the slow part of making users

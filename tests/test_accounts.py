@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 from werkzeug.security import check_password_hash
 
-from pointsapp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from pointsapp.models import Grid, Role, RoleGrant, User
-from pointsapp.permissions import Action, can
-from pointsapp.services import accounts
+from pointsapp.accounts import services as accounts
+from pointsapp.accounts.models import Role, RoleGrant, User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pointsapp.core.permissions import Action, can
+from pointsapp.tree.models import Grid
 
 from .factories import PASSWORD
 

@@ -3,10 +3,11 @@ import re
 
 import pytest
 
-from pointsapp.extensions import db as _db
-from pointsapp.models import EntryKind
-from pointsapp.services import ledger, rankings
-from pointsapp.services.ledger import Posting
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.rankings import services as rankings
 
 
 @pytest.mark.parametrize("name, mode, shown", [("张小明", "middle", "张*明"), ("张小明", "given", "张**"),
@@ -77,8 +78,8 @@ def test_admin_changes_masking_and_freezes(client, login, make, scene):
 def test_board_shows_the_star_notice_and_published_honours_masked(client, make, scene, now):
     from datetime import timedelta
 
-    from pointsapp.services import honours, stars
-    from pointsapp.services.rankings import period_keys
+    from pointsapp.rankings.services import period_keys
+    from pointsapp.recognition.services import honours, stars
     c, star, shy = scene
     admin = make.admin(c)
     rules = stars.create_rule_set(admin, c, "标准", [10, 20, 30, 40, 50], 0, now)

@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pointsapp.errors import DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import Attendance, LedgerEntry
-from pointsapp.services import activities, checkin, codes, ledger
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.volunteering.models import Attendance
+from pointsapp.volunteering.services import activities, checkin, codes
 
 SECRET = "test-secret"  # the test app's SECRET_KEY
 
@@ -252,7 +254,8 @@ def test_duplicate_scans_from_two_tabs_at_once_award_once(app, setup, now):
     outcomes = []
 
     def tab():
-        from pointsapp.models import Activity, User
+        from pointsapp.accounts.models import User
+        from pointsapp.volunteering.models import Activity
         with app.app_context():
             try:
                 barrier.wait()  # (before any query: on SQLite a query holds the write lock)
@@ -282,7 +285,8 @@ def test_last_place_taken_concurrently_by_one_resident_only(app, setup, make, no
     outcomes = []
 
     def scan(uid):
-        from pointsapp.models import Activity, User
+        from pointsapp.accounts.models import User
+        from pointsapp.volunteering.models import Activity
         with app.app_context():
             try:
                 barrier.wait()
@@ -362,7 +366,7 @@ def test_a_forged_card_code_at_the_lead_gives_a_message_not_an_error(client, log
 
 
 def test_attendance_counts_hours_attendances_and_team_in_the_rankings(setup, now):
-    from pointsapp.services import rankings
+    from pointsapp.rankings import services as rankings
     community, team, lead, user, new_activity = setup
     a = new_activity(rule="hourly", points=6, award_on="check_out", starts_at=now, ends_at=now + timedelta(hours=3))
     checkin.check_in(user, user.resident, a, now)
@@ -374,7 +378,7 @@ def test_attendance_counts_hours_attendances_and_team_in_the_rankings(setup, now
 
 
 def test_fixed_activities_count_service_time_from_check_in_to_their_scheduled_end(setup, make, now):
-    from pointsapp.services import rankings
+    from pointsapp.rankings import services as rankings
     community, team, lead, user, new_activity = setup
     a = new_activity(starts_at=now - timedelta(minutes=30), ends_at=now + timedelta(hours=2))  # fixed, on check-in
     checkin.check_in(user, user.resident, a, now)  # 30 minutes late: 120 minutes left
@@ -389,8 +393,8 @@ def test_fixed_activities_count_service_time_from_check_in_to_their_scheduled_en
 
 
 def test_service_record_lists_approved_attendances_with_who_recorded_them(setup, make, now):
-    from pointsapp.services import records
-    from pointsapp.services.periods import local_date
+    from pointsapp.core.periods import local_date
+    from pointsapp.volunteering.services import records
     community, _, lead, user, new_activity = setup
     a = new_activity(title="安全值守", kind="安全值守", rule="hourly", points=6, award_on="check_out",
                      starts_at=now, ends_at=now + timedelta(hours=3))

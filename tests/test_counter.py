@@ -8,23 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pointsapp.errors import DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import (
-    EntryKind,
-    LedgerEntry,
-    Product,
-    Redemption,
-    RedemptionLine,
-    Resident,
-    Role,
-    StockMovement,
-    Store,
-    User,
-)
-from pointsapp.services import codes, counter, ledger, ledger_audit
-from pointsapp.services import store as store_service
-from pointsapp.services.periods import CHINA
+from pointsapp.accounts.models import Role, Store, User
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.core.periods import CHINA
+from pointsapp.ledger.models import EntryKind, LedgerEntry
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.store.models import Product, Redemption, RedemptionLine, StockMovement
+from pointsapp.store.services import catalogue as store_service
+from pointsapp.store.services import counter
+from pointsapp.tree.models import Resident
+from pointsapp.volunteering.services import codes
 
 SECRET = "test-secret"  # the test app's SECRET_KEY
 
@@ -686,11 +681,11 @@ def make_shop(shop, clerk):
 
 
 def test_a_request_id_reused_for_another_resident_is_refused(make, db, now):
-    from pointsapp.errors import DomainError as _DomainError
-    from pointsapp.models import EntryKind as _Kind
-    from pointsapp.services import counter as _counter
-    from pointsapp.services import ledger as _ledger
-    from pointsapp.services import store as _store
+    from pointsapp.core.errors import DomainError as _DomainError
+    from pointsapp.ledger.models import EntryKind as _Kind
+    from pointsapp.ledger.services import posting as _ledger
+    from pointsapp.store.services import catalogue as _store
+    from pointsapp.store.services import counter as _counter
     c = make.community()
     clerk = make.clerk(c)
     store = clerk.grants[0].store

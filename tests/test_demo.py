@@ -2,8 +2,11 @@
 then the pages a first visitor opens. A broken demo is the first thing a new user would see."""
 from sqlalchemy import func, select
 
-from pointsapp.models import Evaluation, HonourList, LedgerEntry, Resident, User
-from pointsapp.services import ledger_audit
+from pointsapp.accounts.models import User
+from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.recognition.models import Evaluation, HonourList
+from pointsapp.tree.models import Resident
 
 
 def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):

@@ -3,8 +3,9 @@ from datetime import timedelta
 
 import pytest
 
-from pointsapp.errors import DomainError
-from pointsapp.services import accounts, tree
+from pointsapp.accounts import services as accounts
+from pointsapp.core.errors import DomainError
+from pointsapp.tree import services as tree
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example/", "/\tx"])

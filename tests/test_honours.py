@@ -3,11 +3,12 @@ from datetime import timedelta
 
 import pytest
 
-from pointsapp.errors import DomainError
-from pointsapp.models import EntryKind
-from pointsapp.services import honours, ledger, objections
-from pointsapp.services.ledger import Posting
-from pointsapp.services.rankings import period_keys
+from pointsapp.core.errors import DomainError
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.rankings.services import period_keys
+from pointsapp.recognition.services import honours, objections
 
 
 def earn(r, n, key, when):

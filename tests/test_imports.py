@@ -11,10 +11,13 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from pointsapp.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
-from pointsapp.extensions import db as _db
-from pointsapp.models import Building, Community, Grid, Household, ImportJob, Resident, User
-from pointsapp.services import imports, tree
+from pointsapp.accounts.models import User
+from pointsapp.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from pointsapp.core.extensions import db as _db
+from pointsapp.imports import services as imports
+from pointsapp.imports.models import ImportJob
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Building, Community, Grid, Household, Resident
 
 MAX_ROWS = 100
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from pointsapp.errors import Conflict, DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import EntryKind, LedgerEntry
-from pointsapp.services import ledger, ledger_audit
-from pointsapp.services.ledger import Posting
+from pointsapp.core.errors import Conflict, DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EntryKind, LedgerEntry
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
 
 
 def award(resident, amount, key, now, actor=None):
@@ -138,7 +139,7 @@ def test_concurrent_spends_succeed_exactly_as_often_as_the_balance_covers(app, m
     rid = r.id
 
     def work(i):
-        from pointsapp.models import Resident
+        from pointsapp.tree.models import Resident
         spend(_db.session.get(Resident, rid), price, f"spend-{i}", now)
 
     results = _run_threads(app, n, work)
@@ -155,7 +156,7 @@ def test_same_key_posted_concurrently_writes_one_entry(app, make, db, now):
     rid = r.id
 
     def work(i):
-        from pointsapp.models import Resident
+        from pointsapp.tree.models import Resident
         award(_db.session.get(Resident, rid), 5, "one-checkin", now)
 
     results = _run_threads(app, 12, work)

@@ -5,11 +5,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from pointsapp.errors import DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import EARNING_KINDS, EntryKind, LedgerEntry
-from pointsapp.services import ledger, ledger_audit
-from pointsapp.services.ledger import Posting
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
 
 operation = st.one_of(
     st.tuples(st.just("award"), st.integers(1, 50)),

@@ -3,7 +3,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from pointsapp.extensions import db as _db
+from pointsapp.core.extensions import db as _db
 
 
 def test_upgrade_from_empty_matches_models(app, db):

@@ -8,10 +8,15 @@ from datetime import timedelta
 import pytest
 from flask import url_for
 
-from pointsapp.models import EntryKind, ImportJob, Role
-from pointsapp.services import activities, checkin, counter, honours, ledger, stars
-from pointsapp.services import store as store_service
-from pointsapp.services.ledger import Posting
+from pointsapp.accounts.models import Role
+from pointsapp.imports.models import ImportJob
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.recognition.services import honours, stars
+from pointsapp.store.services import catalogue as store_service
+from pointsapp.store.services import counter
+from pointsapp.volunteering.services import activities, checkin
 
 ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
     "anonymous", "resident", "team_lead", "clerk", "community_admin", "other_community_admin", "city_admin")

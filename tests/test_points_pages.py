@@ -6,9 +6,9 @@ from datetime import timedelta
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from pointsapp.models import EntryKind, LedgerEntry
-from pointsapp.services import ledger
-from pointsapp.services.ledger import Posting
+from pointsapp.ledger.models import EntryKind, LedgerEntry
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
 
 
 def _award(resident, amount, key, when, reason="楼道广告清理"):

@@ -4,10 +4,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from pointsapp.extensions import db as _db
-from pointsapp.models import EarningTotal, EntryKind
-from pointsapp.services import ledger, rankings
-from pointsapp.services.ledger import Posting
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.rankings import services as rankings
+from pointsapp.rankings.models import EarningTotal
 
 
 def award(r, n, key, when):

@@ -4,12 +4,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from pointsapp.errors import DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import EntryKind, StarResult
-from pointsapp.services import ledger, objections, stars
-from pointsapp.services.ledger import Posting
-from pointsapp.services.rankings import period_keys
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.rankings.services import period_keys
+from pointsapp.recognition.models import StarResult
+from pointsapp.recognition.services import objections, stars
 
 
 def earn(resident, n, key, when):

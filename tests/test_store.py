@@ -11,12 +11,14 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pointsapp.errors import DomainError
-from pointsapp.extensions import db as _db
-from pointsapp.models import Product, ProductPhoto, StockMovement, Stocktake, StocktakeLine, Store, User
-from pointsapp.services import counter, ledger
-from pointsapp.services import store as store_service
-from pointsapp.services.store import ProductFields
+from pointsapp.accounts.models import Store, User
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.store.models import Product, ProductPhoto, StockMovement, Stocktake, StocktakeLine
+from pointsapp.store.services import catalogue as store_service
+from pointsapp.store.services import counter
+from pointsapp.store.services.catalogue import ProductFields
 
 
 @pytest.fixture

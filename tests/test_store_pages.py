@@ -8,11 +8,14 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from pointsapp.core.clock import utcnow
-from pointsapp.extensions import db as _db
-from pointsapp.models import EntryKind, Redemption, StockMovement
-from pointsapp.services import codes, counter, ledger
-from pointsapp.services import store as store_service
-from pointsapp.services.ledger import Posting
+from pointsapp.core.extensions import db as _db
+from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.posting import Posting
+from pointsapp.store.models import Redemption, StockMovement
+from pointsapp.store.services import catalogue as store_service
+from pointsapp.store.services import counter
+from pointsapp.volunteering.services import codes
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from pointsapp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from pointsapp.models import Building, Grid, Household, Resident, Role, User
-from pointsapp.permissions import has_role
-from pointsapp.services import tree
-from pointsapp.services.tree import ResidentFields
+from pointsapp.accounts.models import Role, User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pointsapp.core.permissions import has_role
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Building, Grid, Household, Resident
+from pointsapp.tree.services import ResidentFields
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -59,8 +59,8 @@ def live_server(tmp_path_factory):
     from flask_migrate import upgrade
 
     from pointsapp import create_app
-    from pointsapp.extensions import db
-    from pointsapp.services.demo import build_activities, build_demo, build_store
+    from pointsapp.core.extensions import db
+    from pointsapp.demo.seed import build_activities, build_demo, build_store
 
     _check_catalogues()
     path = tmp_path_factory.mktemp("browser-db") / "live.sqlite"

@@ -62,9 +62,15 @@ def seeded(live_server):
     """Points earned this month in 梨园社区 (so every panel has ten rows), a checkpoint, star rules and drafts."""
     from sqlalchemy import select
 
-    from pointsapp.extensions import db
-    from pointsapp.models import EntryKind, Evaluation, Resident, Role, RoleGrant, Team, User
-    from pointsapp.services import activities, checkin, demo, ledger, ledger_audit
+    from pointsapp.accounts.models import Role, RoleGrant, Team, User
+    from pointsapp.core.extensions import db
+    from pointsapp.demo import seed as demo
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services import audit as ledger_audit
+    from pointsapp.ledger.services import posting as ledger
+    from pointsapp.recognition.models import Evaluation
+    from pointsapp.tree.models import Resident
+    from pointsapp.volunteering.services import activities, checkin
 
     with live_server.app.app_context():
         now = _now()
@@ -98,13 +104,14 @@ def seeded(live_server):
 def _resident_row(db):
     from sqlalchemy import select
 
-    from pointsapp.models import Resident, User
+    from pointsapp.accounts.models import User
+    from pointsapp.tree.models import Resident
     return db.session.scalar(select(Resident).join(User, User.resident_id == Resident.id)
                              .where(User.phone == RESIDENT_PHONE))
 
 
 def _month() -> str:
-    from pointsapp.services.rankings import current_periods
+    from pointsapp.rankings.services import current_periods
     return current_periods(_now())["month"]
 
 
@@ -112,9 +119,9 @@ def db_top_residents(live_server, limit: int = 10) -> list[tuple[int, str, str]]
     """(rank, full name, phone) of this month's top residents not opted out, from the database."""
     from sqlalchemy import select
 
-    from pointsapp.extensions import db
-    from pointsapp.models import Resident
-    from pointsapp.services.rankings import leaderboard
+    from pointsapp.core.extensions import db
+    from pointsapp.rankings.services import leaderboard
+    from pointsapp.tree.models import Resident
 
     with live_server.app.app_context():
         try:
@@ -129,8 +136,8 @@ def db_top_residents(live_server, limit: int = 10) -> list[tuple[int, str, str]]
 
 def db_place(live_server, period: str = "month", what: str = "rank") -> int | None:
     """王秀英's place (or her points: what="value") among residents by points earned in the period."""
-    from pointsapp.extensions import db
-    from pointsapp.services.rankings import current_periods, rank_of
+    from pointsapp.core.extensions import db
+    from pointsapp.rankings.services import current_periods, rank_of
 
     with live_server.app.app_context():
         try:
@@ -142,8 +149,8 @@ def db_place(live_server, period: str = "month", what: str = "rank") -> int | No
 
 def db_state(live_server) -> tuple[str, bool, bool]:
     """(board mask, board frozen, resident opted out)."""
-    from pointsapp.extensions import db
-    from pointsapp.models import Community
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Community
 
     with live_server.app.app_context():
         try:
@@ -155,8 +162,8 @@ def db_state(live_server) -> tuple[str, bool, bool]:
 
 def restore_board(live_server) -> None:
     """What every other test expects: an open board, 张*明 masking, the resident on it."""
-    from pointsapp.extensions import db
-    from pointsapp.models import Community
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Community
 
     with live_server.app.app_context():
         community = db.session.get(Community, LIYUAN)
@@ -179,10 +186,12 @@ def evaluation_id(live_server, status: str) -> int:
     """梨园社区's latest evaluation with this status; a draft is created (like build_stars) when none is left."""
     from sqlalchemy import select
 
-    from pointsapp.extensions import db
-    from pointsapp.models import Community, Evaluation, Role, RoleGrant, StarRuleSet
-    from pointsapp.services import stars
-    from pointsapp.services.rankings import current_periods
+    from pointsapp.accounts.models import Role, RoleGrant
+    from pointsapp.core.extensions import db
+    from pointsapp.rankings.services import current_periods
+    from pointsapp.recognition.models import Evaluation, StarRuleSet
+    from pointsapp.recognition.services import stars
+    from pointsapp.tree.models import Community
 
     with live_server.app.app_context():
         try:
@@ -205,9 +214,9 @@ def evaluation_id(live_server, status: str) -> int:
 
 def star_heads(live_server, evaluation: int) -> list[str]:
     """Full names of the heads of households with at least one star."""
-    from pointsapp.extensions import db
-    from pointsapp.models import Evaluation
-    from pointsapp.services import stars
+    from pointsapp.core.extensions import db
+    from pointsapp.recognition.models import Evaluation
+    from pointsapp.recognition.services import stars
 
     with live_server.app.app_context():
         try:
@@ -313,7 +322,7 @@ def test_board_on_the_big_screen_cycles_masked_leaders_with_the_ledger_root(new_
     assert "单元" not in text and "室" not in text, "the board shows room numbers"
 
     # the ledger's latest checkpoint root, for anyone to compare with their receipt
-    from pointsapp.services.ledger_audit import latest_checkpoint
+    from pointsapp.ledger.services.audit import latest_checkpoint
     with live_server.app.app_context():
         root = latest_checkpoint(LIYUAN).root
     assert HEX64.fullmatch(root)
@@ -567,7 +576,7 @@ def test_rankings_board_and_stars_pages_are_accessible(new_context, live_server,
 def test_opted_out_head_is_not_named_on_the_boards_star_notice(new_context, live_server, seeded, board_restored):
     notice = evaluation_id(live_server, "notice")
     assert masked_middle(RESIDENT) in [mask for mask in map(masked_middle, star_heads(live_server, notice))]
-    from pointsapp.extensions import db
+    from pointsapp.core.extensions import db
     with live_server.app.app_context():
         _resident_row(db).hide_from_board = True
         db.session.commit()

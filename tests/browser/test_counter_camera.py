@@ -72,8 +72,9 @@ ENGLISH = ("Scan the member code", "Scan with camera", "Find resident", "Card PI
 def _resident(live_server):
     from sqlalchemy import select
 
-    from pointsapp.extensions import db
-    from pointsapp.models import Resident, User
+    from pointsapp.accounts.models import User
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Resident
 
     with live_server.app.app_context():
         resident = db.session.scalar(select(Resident).join(User, User.resident_id == Resident.id)
@@ -86,14 +87,14 @@ def _resident(live_server):
 
 def phone_code(live_server, ago: timedelta = timedelta(0)) -> str:
     """The resident's live 会员码 as the phone showed it `ago` (valid for its 30 s step and the next)."""
-    from pointsapp.services.codes import member_phone_code
+    from pointsapp.volunteering.services.codes import member_phone_code
 
     return member_phone_code(live_server.app.secret_key, _resident(live_server), datetime.now(UTC) - ago)
 
 
 def card_code(live_server) -> str:
     """The static code printed on the resident's member card."""
-    from pointsapp.services.codes import member_card_code
+    from pointsapp.volunteering.services.codes import member_card_code
 
     return member_card_code(live_server.app.secret_key, _resident(live_server))
 
@@ -122,9 +123,10 @@ def write_mjpeg(path, frame: Image.Image, frames: int = 60):
 def resident_with_points(live_server):
     """The browser tests' seed has no points history (build_history is slow), so the demo resident is
     given 100 points here, posted through the ledger service like an activity award."""
-    from pointsapp.extensions import db
-    from pointsapp.models import EntryKind, Resident
-    from pointsapp.services import ledger
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services import posting as ledger
+    from pointsapp.tree.models import Resident
 
     with live_server.app.app_context():
         resident = db.session.get(Resident, _resident(live_server).id)
@@ -376,8 +378,8 @@ def test_expired_or_forged_codes_are_refused_in_chinese(new_context, live_server
 def unlock_card(live_server):
     """The PIN lock is the card's, kept in the database: lift it after the test, for the tests that follow."""
     yield
-    from pointsapp.extensions import db
-    from pointsapp.models import Resident
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Resident
 
     with live_server.app.app_context():
         resident = db.session.get(Resident, _resident(live_server).id)
@@ -387,7 +389,7 @@ def unlock_card(live_server):
 
 
 def test_printed_card_asks_for_the_pin_and_locks_after_five_wrong_ones(new_context, live_server, unlock_card):
-    from pointsapp.services.demo import DEMO_PIN
+    from pointsapp.demo.seed import DEMO_PIN
 
     page = new_context("desktop").new_page()
     page.set_viewport_size(TABLET)

@@ -1,0 +1,97 @@
+"""Login accounts and the roles they hold."""
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pointsapp.core.extensions import db
+from pointsapp.core.permissions import Role  # noqa: F401  (roles are shared vocabulary; re-exported)
+from pointsapp.core.types import UTCDateTime
+from pointsapp.tree.models import Resident
+
+
+class User(db.Model):
+    """One person who can log in: a resident, a staff member, or both."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # the login name
+    name: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None until set or activated
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), unique=True)
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    # Bumped on password change or logout-everywhere; part of the session identity, so old
+    # sessions stop working at once.
+    session_version: Mapped[int] = mapped_column(default=1)
+    activation_code_hash: Mapped[str | None] = mapped_column(String(255))
+    activation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    resident: Mapped[Resident | None] = relationship()
+    grants: Mapped[list["RoleGrant"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", foreign_keys="RoleGrant.user_id"
+    )
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_enabled
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class Team(db.Model):  # 志愿服务队; activities arrive with the check-in issue
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(20))  # 便民 / 安民 / 助民 / 乐民 (editable)
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+
+class Store(db.Model):  # 爱心积分超市
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+
+class RoleGrant(db.Model):
+    """A staff role held by a user, scoped to a community and, for leads and clerks, a team or store."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))  # None for city_admin
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    community = relationship("Community")
+    team: Mapped[Team | None] = relationship()
+    store: Mapped[Store | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'city_admin' AND community_id IS NULL)"
+            " OR (role = 'community_admin' AND community_id IS NOT NULL)"
+            " OR (role = 'team_lead' AND community_id IS NOT NULL AND team_id IS NOT NULL)"
+            " OR (role = 'clerk' AND community_id IS NOT NULL AND store_id IS NOT NULL)",
+            name="scope_matches_role",
+        ),
+        Index("ix_role_grant_user", "user_id"),
+        Index("ix_role_grant_community", "community_id", "role"),
+    )

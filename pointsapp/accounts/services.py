@@ -1,0 +1,205 @@
+"""Accounts: passwords, activation codes and staff roles."""
+import secrets
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.permissions import Action, forget_scopes, require
+from pointsapp.core.validation import clean_phone, is_phone
+from pointsapp.tree.models import Community, Resident
+
+MIN_PASSWORD_LENGTH = 6
+ACTIVATION_DAYS = 30
+# a hash to compare against when the phone is unknown, so both paths cost one KDF run
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+class InvalidCredentials(InvalidInput):
+    code = "invalid_credentials"
+
+
+def _check_new_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(_l("The password needs at least %(n)d characters."), code="password_too_short",
+                           n=MIN_PASSWORD_LENGTH)
+    if len(set(password)) == 1:
+        raise InvalidInput(_l("The password must not repeat one character."), code="password_too_weak")
+
+
+def authenticate(phone: str, password: str, now: datetime) -> User:
+    """Return the user for phone+password. Raises invalid_credentials, account_disabled."""
+    user = db.session.scalar(select(User).where(User.phone == clean_phone(phone)))
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise InvalidCredentials(_l("Phone number or password is wrong."))
+    if not check_password_hash(user.password_hash, password or ""):
+        raise InvalidCredentials(_l("Phone number or password is wrong."))
+    if not user.is_enabled:
+        raise InvalidInput(_l("This account is disabled. Please ask the community office."),
+                           code="account_disabled")
+    user.last_login_at = now
+    return user
+
+
+def _require_manage_account(actor: User, user: User) -> None:
+    """Setting a password or an activation code takes over every role the account holds, so the actor
+    must manage each community the account belongs to (as resident or staff); a city admin's account,
+    or one tied to no community, only a city admin."""
+    community_ids = {g.community_id for g in user.grants}
+    if user.resident is not None:
+        community_ids.add(user.resident.community_id)
+    if not community_ids or None in community_ids:
+        require(actor, Action.MANAGE_CITY)
+    for community_id in community_ids - {None}:
+        require(actor, Action.MANAGE_COMMUNITY, community_id)
+
+
+def account_for_resident(actor: User, resident: Resident, now: datetime) -> User:
+    """The resident's login account, created on first use. Raises forbidden, phone_missing, phone_taken."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    user = db.session.scalar(select(User).where(User.resident_id == resident.id))
+    if user is not None:
+        return user
+    if not is_phone(resident.phone):
+        raise InvalidInput(_l("Add a valid mobile number to this resident first."), code="phone_missing")
+    taken = db.session.scalar(select(User).where(User.phone == resident.phone))
+    if taken is not None:
+        if taken.resident_id is None:  # a staff account of the same person: link it
+            taken.resident_id = resident.id
+            forget_scopes(taken)
+            return taken
+        raise Conflict(_l("Another resident already logs in with this phone number."), code="phone_taken")
+    user = User(phone=resident.phone, name=resident.name, resident_id=resident.id, created_at=now)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(actor: User, user: User, password: str, now: datetime) -> None:
+    """An admin sets a first or new password. Raises forbidden, password_too_short, password_too_weak."""
+    _require_manage_account(actor, user)
+    _check_new_password(password)
+    user.password_hash = generate_password_hash(password)
+    user.activation_code_hash = None
+    user.activation_expires_at = None
+    user.session_version += 1
+
+
+def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
+    """The user changes their own password. Raises invalid_credentials, password_too_short."""
+    if user.password_hash is None or not check_password_hash(user.password_hash, old or ""):
+        raise InvalidCredentials(_l("The current password is wrong."))
+    _check_new_password(new)
+    user.password_hash = generate_password_hash(new)
+    user.activation_code_hash = None  # an old activation slip must not reset the new password
+    user.activation_expires_at = None
+    user.session_version += 1
+
+
+def issue_activation_code(actor: User, user: User, now: datetime) -> str:
+    """A one-time 8-digit code the person uses to choose a password. Raises forbidden."""
+    _require_manage_account(actor, user)
+    code = f"{secrets.randbelow(10**8):08d}"
+    user.activation_code_hash = generate_password_hash(code)
+    user.activation_expires_at = now + timedelta(days=ACTIVATION_DAYS)
+    return code
+
+
+def activate(phone: str, code: str, password: str, now: datetime) -> User:
+    """Set a password with an activation code. Raises activation_invalid, password_too_short."""
+    user = db.session.scalar(select(User).where(User.phone == clean_phone(phone)))
+    code = (code or "").strip().replace(" ", "")
+    valid = (
+        user is not None
+        and user.activation_code_hash is not None
+        and user.activation_expires_at is not None
+        and user.activation_expires_at > now
+        and check_password_hash(user.activation_code_hash, code)
+    )
+    if valid and not user.is_enabled:
+        raise InvalidInput(_l("This account is disabled. Please ask the community office."),
+                           code="account_disabled")
+    if not valid:
+        raise InvalidInput(_l("The activation code is wrong or has expired. Please ask the community office "
+                              "for a new one."), code="activation_invalid")
+    _check_new_password(password)
+    user.password_hash = generate_password_hash(password)
+    user.activation_code_hash = None
+    user.activation_expires_at = None
+    user.session_version += 1
+    return user
+
+
+def staff_user(actor: User, community: Community, phone: str, name: str, now: datetime) -> User:
+    """Find the account for phone, or create a staff account. Raises forbidden, invalid_phone."""
+    require(actor, Action.GRANT_ROLE, community)
+    phone = clean_phone(phone)
+    if not is_phone(phone):
+        raise InvalidInput(_l("Please enter an 11-digit mobile number."), code="invalid_phone")
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        if not (name or "").strip():
+            raise InvalidInput(_l("Please enter the person's name."), code="name_missing")
+        user = User(phone=phone, name=name.strip(), created_at=now)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def grant_role(actor: User, user: User, role: str, community: Community | None, now: datetime, *,
+               team: Team | None = None, store: Store | None = None) -> RoleGrant:
+    """Give a staff role. Raises forbidden, invalid_role, scope_mismatch, role_exists."""
+    if role == Role.CITY_ADMIN:
+        require(actor, Action.MANAGE_CITY)
+        community = None
+    elif role in (Role.COMMUNITY_ADMIN, Role.TEAM_LEAD, Role.CLERK):
+        if community is None:
+            raise InvalidInput(_l("Choose a community."), code="scope_mismatch")
+        require(actor, Action.GRANT_ROLE, community)
+    else:
+        raise InvalidInput(_l("Unknown role."), code="invalid_role")
+    if role == Role.TEAM_LEAD and (team is None or team.community_id != community.id):
+        raise InvalidInput(_l("Choose a team of this community."), code="scope_mismatch")
+    if role == Role.CLERK and (store is None or store.community_id != community.id):
+        raise InvalidInput(_l("Choose a store of this community."), code="scope_mismatch")
+    cid = community.id if community else None
+    tid = team.id if role == Role.TEAM_LEAD else None
+    sid = store.id if role == Role.CLERK else None
+    for g in user.grants:
+        if (g.role, g.community_id, g.team_id, g.store_id) == (role, cid, tid, sid):
+            raise Conflict(_l("This person already has that role."), code="role_exists")
+    grant = RoleGrant(user=user, role=role, community_id=cid, team_id=tid, store_id=sid,
+                      granted_by_id=actor.id, granted_at=now)
+    db.session.add(grant)
+    db.session.flush()
+    forget_scopes(user)
+    return grant
+
+
+def revoke_role(actor: User, grant_id: int, now: datetime) -> None:
+    """Take a staff role back. Raises not_found, forbidden, last_admin."""
+    grant = db.session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise NotFound(_l("That role no longer exists."))
+    if grant.role == Role.CITY_ADMIN:
+        require(actor, Action.MANAGE_CITY)
+    else:
+        require(actor, Action.GRANT_ROLE, grant.community_id)
+    if grant.user_id == actor.id and grant.role in (Role.COMMUNITY_ADMIN, Role.CITY_ADMIN):
+        raise Conflict(_l("You cannot remove your own admin role."), code="last_admin")
+    user = grant.user
+    user.grants.remove(grant)  # delete-orphan deletes the row, and the loaded list no longer shows it
+    db.session.flush()
+    forget_scopes(user)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_l("No such account."))
+    return user

@@ -1,0 +1,31 @@
+"""Calendar periods in China time (UTC+8, no daylight saving), returned as UTC instants."""
+from datetime import UTC, datetime
+
+from flask_babel import lazy_gettext as _l
+
+from pointsapp.core.errors import InvalidInput
+from pointsapp.core.localtime import LOCAL_TZ, local_date  # noqa: F401  (local_date: re-exported)
+
+CHINA = LOCAL_TZ  # the configured TIMEZONE (Asia/Shanghai unless set)
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """"2026-11" -> [2026-11-01 00:00 CST, 2026-12-01 00:00 CST) in UTC. Raises invalid_month."""
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=CHINA)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(_l("Choose a month like 2026-11."), code="invalid_month") from exc
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=CHINA)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def months_between(first: datetime, last: datetime) -> list[str]:
+    """Month labels from last back to first, newest first."""
+    a, b = first.astimezone(CHINA), last.astimezone(CHINA)
+    out, y, m = [], b.year, b.month
+    while (y, m) >= (a.year, a.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out
+

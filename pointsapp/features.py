@@ -1,0 +1,67 @@
+"""The one place that knows every feature: their models (so the tables are registered), blueprints
+and commands. Features never import this module; the app factory does."""
+import importlib
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_login import current_user
+
+from pointsapp.core import sqlite
+from pointsapp.core.extensions import babel, login_manager
+from pointsapp.core.permissions import endpoint_allows
+
+FEATURES = ("tree", "accounts", "imports", "volunteering", "ledger", "store", "rankings", "recognition")
+
+
+# modules that connect to another feature's signals when imported
+SUBSCRIBERS = ("pointsapp.rankings.services",)  # ledger.posted -> earning totals
+
+
+def load_features() -> None:
+    """Import every feature's models (their tables join the shared metadata: Alembic, tests) and the
+    modules that subscribe to other features' signals."""
+    for feature in FEATURES:
+        importlib.import_module(f"pointsapp.{feature}.models")
+    for module in SUBSCRIBERS:
+        importlib.import_module(module)
+
+
+def init_web(app: Flask) -> None:
+    from pointsapp.accounts import views as auth
+    from pointsapp.core import error_pages as errors
+    from pointsapp.home import i18n
+    from pointsapp.home import views as home
+    from pointsapp.imports import views as imports
+    from pointsapp.ledger import views as points
+    from pointsapp.rankings import views as rankings
+    from pointsapp.recognition import views as stars
+    from pointsapp.store import views as store
+    from pointsapp.tree.views import admin, city, people
+    from pointsapp.volunteering.views import checkin, lead, volunteer
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(auth.load_user)
+    login_manager.login_message = None
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
+                   default_translation_directories=str(app.root_path + "/translations"))
+    i18n.init_app(app)
+    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer, store, rankings, stars):
+        app.register_blueprint(module.bp)
+    errors.init_app(app)
+
+    # static files are public; every other endpoint must declare a policy
+    app.view_functions["static"].access_policy = "public"
+
+    @app.before_request
+    def _guard():
+        sqlite.set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        if request.endpoint is None:  # 404s and 405s are answered by Flask
+            return None
+        view = app.view_functions.get(request.endpoint)
+        verdict = endpoint_allows(getattr(view, "access_policy", None), current_user, request.view_args or {})
+        if verdict is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not verdict:
+            abort(403)
+        return None

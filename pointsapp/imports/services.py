@@ -1,0 +1,364 @@
+"""Bulk import of households and residents from the XLSX/CSV sheets community offices keep.
+
+check_sheet() is the dry run: it reads every row and reports each bad one with its row number and
+reason, and counts what an import would create. run_import() re-checks the same stored bytes and
+writes everything or nothing (the caller's single commit; any error leaves the session to roll back).
+"""
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from pointsapp.accounts.models import User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.permissions import Action, require
+from pointsapp.core.validation import clean_id_tail, clean_phone, is_id_tail, is_phone
+from pointsapp.imports.models import ImportJob
+from pointsapp.tree.models import Building, Community, Grid, Household, Resident
+
+# canonical column -> accepted header texts (Chinese as offices write them, and English)
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "grid": ("网格", "所属网格", "grid"),
+    "building": ("楼栋", "楼号", "楼栋号", "building"),
+    "unit": ("单元", "单元号", "unit"),
+    "room": ("房号", "房间号", "门牌号", "room"),
+    "name": ("姓名", "居民姓名", "name"),
+    "relation": ("与户主关系", "关系", "relation"),
+    "phone": ("手机号", "手机号码", "联系电话", "电话", "phone"),
+    "id_tail": ("身份证后四位", "身份证后4位", "id_tail"),
+    "birth_year": ("出生年份", "birth_year"),
+    "moved_in_on": ("入住日期", "迁入日期", "moved_in_on"),
+}
+REQUIRED = ("building", "unit", "room", "name")
+TEMPLATE_HEADERS = ["网格", "楼栋", "单元", "房号", "姓名", "与户主关系", "手机号", "身份证后四位", "出生年份", "入住日期"]
+TEMPLATE_EXAMPLE = ["第一网格", "3号楼", "1", "301", "王秀英", "户主", "13805351234", "0425", "1952", "2008-05-01"]
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class Row:
+    number: int
+    grid: str
+    building: str
+    unit: str
+    room: str
+    name: str
+    relation: str
+    phone: str
+    id_tail: str
+    birth_year: int | None
+    moved_in_on: date | None
+
+
+@dataclass
+class SheetReport:
+    rows: list[Row] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    new_grids: set = field(default_factory=set)
+    new_buildings: set = field(default_factory=set)
+    new_households: set = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.rows)
+
+    def summary(self) -> dict:
+        return {"rows": len(self.rows), "errors": len(self.errors), "grids": len(self.new_grids),
+                "buildings": len(self.new_buildings), "households": len(self.new_households),
+                "residents": len(self.rows) if not self.errors else 0}
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d")
+    return str(value).strip()
+
+
+def _read_rows(filename: str, content: bytes) -> list[list[str]]:
+    """All rows as lists of text. Raises unreadable_file, unsupported_file."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        from openpyxl import load_workbook  # imported here: only imports need it
+        try:
+            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged file
+            raise InvalidInput(_l("This file could not be read as an Excel (.xlsx) workbook."),
+                               code="unreadable_file") from exc
+        try:
+            ws = wb.worksheets[0]
+            return [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        except Exception as exc:  # read-only mode parses the sheet only now, so damage shows up here
+            raise InvalidInput(_l("This file could not be read as an Excel (.xlsx) workbook."),
+                               code="unreadable_file") from exc
+        finally:
+            wb.close()
+    if name.endswith(".csv"):
+        # Excel on Chinese Windows saves CSV as GB18030/GBK; others save UTF-8 (with or without BOM).
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = content.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise InvalidInput(_l("This CSV file is neither UTF-8 nor GBK text."), code="unreadable_file")
+        try:
+            return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+        except csv.Error as exc:
+            raise InvalidInput(_l("This CSV file could not be read."), code="unreadable_file") from exc
+    raise InvalidInput(_l("Please upload an .xlsx or .csv file."), code="unsupported_file")
+
+
+def _map_header(header: list[str]) -> dict[str, int]:
+    lookup = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
+    mapping: dict[str, int] = {}
+    for index, text in enumerate(header):
+        key = lookup.get(re.sub(r"\s+", "", text or "").lower())
+        if key and key not in mapping:
+            mapping[key] = index
+    missing = [COLUMNS[k][0] for k in REQUIRED if k not in mapping]
+    if missing:
+        raise InvalidInput(_l("The first row must name the columns. Missing: %(cols)s."),
+                           code="missing_columns", cols="、".join(missing))
+    return mapping
+
+
+def _parse_date(text: str) -> date | None:
+    if not text:
+        return None
+    for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _unit_room(text: str) -> str:
+    return text[:-2] if text.endswith(".0") else text
+
+
+def check_sheet(community: Community, filename: str, content: bytes, *, max_rows: int) -> SheetReport:
+    """Parse and validate a sheet against one community. Raises unreadable_file, unsupported_file,
+    missing_columns, too_many_rows, empty_file; bad rows are reported, not raised."""
+    table = _read_rows(filename, content)
+    while table and not any(table[-1]):
+        table.pop()
+    if not table:
+        raise InvalidInput(_l("The file is empty."), code="empty_file")
+    mapping = _map_header(table[0])
+    body = table[1:]
+    if len(body) > max_rows:
+        raise InvalidInput(_l("The file has %(n)d rows; at most %(max)d can be imported at once."),
+                           code="too_many_rows", n=len(body), max=max_rows)
+
+    cid = community.id
+    grids = {g.name: g for g in db.session.scalars(select(Grid).where(Grid.community_id == cid))}
+    buildings = {b.name: b for b in db.session.scalars(select(Building).where(Building.community_id == cid))}
+    households = {(h.building_id, h.unit, h.room): h
+                  for h in db.session.scalars(select(Household).where(Household.community_id == cid))}
+    existing = set(db.session.execute(
+        select(Resident.household_id, Resident.name).where(Resident.community_id == cid)).all())
+    grid_names_by_id = {g.id: g.name for g in grids.values()}
+
+    report = SheetReport()
+    seen: dict[tuple, int] = {}
+    building_grid: dict[str, str] = {}
+    for offset, raw in enumerate(body):
+        number = offset + 2  # spreadsheet row number: header is row 1
+        if not any(raw):
+            continue
+        def get(key, raw=raw):
+            i = mapping.get(key)
+            return raw[i].strip() if i is not None and i < len(raw) and raw[i] else ""
+        errors: list[RowError] = []
+
+        def bad(column, message, errors=errors, number=number):
+            errors.append(RowError(number, column, str(message)))
+
+        values = {k: get(k) for k in COLUMNS}
+        for key in REQUIRED:
+            if not values[key]:
+                bad(COLUMNS[key][0], _l("is empty"))
+        unit, room = _unit_room(values["unit"]), _unit_room(values["room"])
+        for key, text in (("building", values["building"]), ("unit", unit), ("room", room)):
+            if len(text) > (40 if key == "building" else 10):
+                bad(COLUMNS[key][0], _l("is too long"))
+        if len(values["name"]) > 40:
+            bad("姓名", _l("is too long"))
+        phone = clean_phone(values["phone"])
+        if phone and not is_phone(phone):
+            bad("手机号", _l("“%(v)s” is not an 11-digit mobile number") % {"v": values["phone"]})
+        tail = clean_id_tail(values["id_tail"])
+        if tail and not is_id_tail(tail):
+            bad("身份证后四位", _l("“%(v)s” is not 4 characters (digits, or X at the end)") % {"v": values["id_tail"]})
+        birth_year = None
+        if values["birth_year"]:
+            text = _unit_room(values["birth_year"])
+            if text.isdigit() and 1900 <= int(text) <= 2100:
+                birth_year = int(text)
+            else:
+                bad("出生年份", _l("“%(v)s” is not a year") % {"v": values["birth_year"]})
+        moved_in = None
+        try:
+            moved_in = _parse_date(values["moved_in_on"])
+        except ValueError:
+            bad("入住日期", _l("“%(v)s” is not a date like 2020-05-01") % {"v": values["moved_in_on"]})
+
+        bname, gname = values["building"], values["grid"]
+        building = buildings.get(bname)
+        if building is not None and gname and building.grid_id and grid_names_by_id.get(building.grid_id) != gname:
+            bad("网格", _l("building %(b)s belongs to grid %(g)s") % {"b": bname, "g": grid_names_by_id[building.grid_id]})
+        if building is None and bname and gname and building_grid.setdefault(bname, gname) != gname:
+            bad("网格", _l("building %(b)s is given two different grids in this file") % {"b": bname})
+        key = (bname, unit, room, values["name"])
+        if values["name"] and key in seen:
+            bad("姓名", _l("repeats row %(n)d") % {"n": seen[key]})
+        household = households.get((building.id, unit, room)) if building is not None else None
+        if household is not None and (household.id, values["name"]) in existing:
+            bad("姓名", _l("this household already has a resident with this name"))
+
+        if errors:
+            report.errors.extend(errors)
+            continue
+        seen[key] = number
+        if gname and gname not in grids:
+            report.new_grids.add(gname)
+        if building is None:
+            report.new_buildings.add(bname)
+        if household is None:
+            report.new_households.add((bname, unit, room))
+        report.rows.append(Row(number, gname, bname, unit, room, values["name"], values["relation"][:20],
+                               phone, tail, birth_year, moved_in))
+    if not report.rows and not report.errors:
+        raise InvalidInput(_l("The file has a header row but no residents."), code="empty_file")
+    return report
+
+
+SHEET_DAYS = 7  # an uploaded sheet (names, phones, ID digits) is kept this long, then deleted
+
+
+def purge_sheets(now: datetime, community_id: int | None = None) -> int:
+    """Delete the bytes of sheets uploaded more than SHEET_DAYS ago (the job, its counts and summary stay).
+    Runs with every upload and from `flask imports purge`. Returns how many were purged."""
+    query = update(ImportJob).where(ImportJob.purged_at.is_(None),
+                                    ImportJob.created_at < now - timedelta(days=SHEET_DAYS))
+    if community_id is not None:
+        query = query.where(ImportJob.community_id == community_id)
+    return db.session.execute(query.values(content=b"", purged_at=now)).rowcount
+
+
+def _sheet(job: ImportJob) -> bytes:
+    if job.purged_at is not None:
+        raise Conflict(_l("This file was deleted %(n)d days after it was uploaded, to protect residents' data. "
+                          "Please upload it again."), code="sheet_purged", n=SHEET_DAYS)
+    return job.content
+
+
+def upload(actor: User, community: Community, filename: str, content: bytes, now: datetime, *,
+           max_rows: int) -> tuple[ImportJob, SheetReport]:
+    """Dry run: check the sheet and keep it for a later import (SHEET_DAYS at most). Raises forbidden and
+    check_sheet's codes."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    purge_sheets(now, community.id)
+    report = check_sheet(community, filename, content, max_rows=max_rows)
+    job = ImportJob(community_id=community.id, filename=filename[:200], content=content, status="checked",
+                    row_count=len(report.rows) + len({e.row for e in report.errors}),
+                    error_count=len(report.errors), summary=json.dumps(report.summary()),
+                    created_by_id=actor.id, created_at=now)
+    db.session.add(job)
+    db.session.flush()
+    return job, report
+
+
+def load_job(actor: User, community: Community, job_id: int) -> ImportJob:
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.community_id != community.id:
+        raise NotFound(_l("This import no longer exists."))
+    return job
+
+
+def recheck(actor: User, community: Community, job: ImportJob, *, max_rows: int) -> SheetReport:
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    return check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
+
+
+def run_import(actor: User, community: Community, job: ImportJob, now: datetime, *, max_rows: int) -> dict:
+    """Import a checked sheet, all rows or none. Raises forbidden, sheet_purged, already_imported,
+    sheet_has_errors."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    _sheet(job)
+    # Claim the job with a conditional update: of two concurrent clicks exactly one gets it
+    # (PostgreSQL makes the second wait for the first's row lock, then finds it imported).
+    claimed = db.session.execute(
+        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "checked")
+        .values(status="imported", imported_at=now)).rowcount
+    if claimed != 1:
+        raise Conflict(_l("This file has already been imported."), code="already_imported")
+    # The tree may have changed since the dry run: check again against what is there now.
+    report = check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
+    if report.errors:
+        raise InvalidInput(_l("The file has %(n)d problems; nothing was imported."), code="sheet_has_errors",
+                           n=len(report.errors))
+    cid = community.id
+    grids = {g.name: g for g in db.session.scalars(select(Grid).where(Grid.community_id == cid))}
+    buildings = {b.name: b for b in db.session.scalars(select(Building).where(Building.community_id == cid))}
+    households = {(h.building_id, h.unit, h.room): h
+                  for h in db.session.scalars(select(Household).where(Household.community_id == cid))}
+    for name in sorted(report.new_grids):
+        grids[name] = Grid(community_id=cid, name=name, worker_name="", worker_phone="")
+        db.session.add(grids[name])
+    db.session.flush()
+    for row in report.rows:
+        if row.building not in buildings:
+            grid = grids.get(row.grid) if row.grid else None
+            buildings[row.building] = Building(community_id=cid, name=row.building, grid_id=grid.id if grid else None)
+            db.session.add(buildings[row.building])
+    db.session.flush()
+    for row in report.rows:
+        key = (buildings[row.building].id, row.unit, row.room)
+        if key not in households:
+            households[key] = Household(community_id=cid, building_id=key[0], unit=row.unit, room=row.room, note="")
+            db.session.add(households[key])
+    db.session.flush()
+    db.session.add_all(
+        Resident(community_id=cid, household_id=households[(buildings[r.building].id, r.unit, r.room)].id,
+                 name=r.name, relation=r.relation, phone=r.phone, id_tail=r.id_tail, birth_year=r.birth_year,
+                 moved_in_on=r.moved_in_on, created_at=now)
+        for r in report.rows)
+    db.session.flush()
+    summary = report.summary()
+    job.summary = json.dumps(summary)
+    return summary
+
+
+def template_workbook() -> bytes:
+    """An XLSX with the expected header and one example row, for offices to fill in."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "居民"
+    ws.append(TEMPLATE_HEADERS)
+    ws.append(TEMPLATE_EXAMPLE)
+    for col in "ABCDEFGHIJ":
+        ws.column_dimensions[col].width = 14
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

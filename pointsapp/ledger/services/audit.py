@@ -1,0 +1,204 @@
+"""Tamper evidence and expiry for the ledger: verify, checkpoint, expire.
+
+verify() recomputes every resident's hash chain and balance and compares the chains with the
+latest checkpoint, so an edited entry, a deleted entry, a truncated chain and a dropped chain are
+each named. expire() lapses points older than the community's policy, first earned first spent,
+by writing entries (never by editing).
+"""
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import local_date
+from pointsapp.ledger.models import EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
+from pointsapp.ledger.services.posting import Posting, entry_hash, post
+from pointsapp.tree.models import Community, Resident
+
+GENESIS = "0" * 64
+
+
+@dataclass
+class Problem:
+    community_id: int
+    resident_id: int
+    entry_id: int | None
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.entry_id} (seq {self.seq})" if self.entry_id else (
+            f"seq {self.seq}" if self.seq else "chain")
+        return f"community {self.community_id} resident {self.resident_id}: {where}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    residents: int = 0
+    entries: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _communities(community_id: int | None) -> list[int]:
+    stmt = select(Community.id).order_by(Community.id)
+    if community_id is not None:
+        stmt = stmt.where(Community.id == community_id)
+    return list(db.session.scalars(stmt))
+
+
+def _chains(community_id: int) -> Iterable[tuple[int, list]]:
+    """Yield (resident_id, rows) per resident, streaming the community's entries in chain order."""
+    cols = (LedgerEntry.id, LedgerEntry.community_id, LedgerEntry.resident_id, LedgerEntry.seq, LedgerEntry.amount,
+            LedgerEntry.balance_after, LedgerEntry.kind, LedgerEntry.source_type, LedgerEntry.source_id,
+            LedgerEntry.reason, LedgerEntry.actor_id, LedgerEntry.idempotency_key, LedgerEntry.reverses_id,
+            LedgerEntry.created_at, LedgerEntry.prev_hash, LedgerEntry.hash)
+    stmt = (select(*cols).where(LedgerEntry.community_id == community_id)
+            .order_by(LedgerEntry.resident_id, LedgerEntry.seq).execution_options(yield_per=5000))
+    current, rows = None, []
+    for row in db.session.execute(stmt):
+        if row.resident_id != current:
+            if rows:
+                yield current, rows
+            current, rows = row.resident_id, []
+        rows.append(row)
+    if rows:
+        yield current, rows
+
+
+def _verify_chain(community_id: int, resident_id: int, rows: list, account) -> list[Problem]:
+    """The first problem in one chain (and account mismatches)."""
+    problems: list[Problem] = []
+    prev, balance, expected_seq = GENESIS, 0, 1
+    for row in rows:
+        if row.seq != expected_seq:
+            problems.append(Problem(community_id, resident_id, row.id, row.seq,
+                                    f"entries missing before this one (expected seq {expected_seq})"))
+            return problems
+        if row.prev_hash != prev or entry_hash(prev, row) != row.hash:
+            problems.append(Problem(community_id, resident_id, row.id, row.seq,
+                                    "stored fields do not match the hash chain (entry altered)"))
+            return problems
+        balance += row.amount
+        if row.balance_after != balance:
+            problems.append(Problem(community_id, resident_id, row.id, row.seq,
+                                    f"balance_after {row.balance_after} but the entries sum to {balance}"))
+            return problems
+        prev, expected_seq = row.hash, expected_seq + 1
+    last = rows[-1] if rows else None
+    if account is None:
+        problems.append(Problem(community_id, resident_id, None, None, "entries without a points account"))
+    elif (account.balance, account.entry_count, account.head_hash) != (balance, len(rows), prev):
+        problems.append(Problem(
+            community_id, resident_id, last.id if last else None, last.seq if last else None,
+            f"account says balance {account.balance}, {account.entry_count} entries; "
+            f"the chain gives balance {balance}, {len(rows)} entries (chain truncated or account altered)"))
+    return problems
+
+
+def heads_root(heads: dict[str, list]) -> str:
+    """A root over chain heads: SHA-256 over "resident:seq:hash" lines in resident order."""
+    lines = "\n".join(f"{rid}:{seq}:{h}" for rid, (seq, h) in sorted(heads.items(), key=lambda kv: int(kv[0])))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def verify(community_id: int | None = None) -> VerifyReport:
+    """Recompute every chain and balance; compare with the latest checkpoint. Writes nothing."""
+    report = VerifyReport()
+    for cid in _communities(community_id):
+        accounts = {a.resident_id: a for a in db.session.scalars(
+            select(PointsAccount).where(PointsAccount.community_id == cid))}
+        seen: set[int] = set()
+        checkpoint = latest_checkpoint(cid)
+        wanted = {int(k): v for k, v in json.loads(checkpoint.heads).items()} if checkpoint else {}
+        for resident_id, rows in _chains(cid):
+            report.residents += 1
+            report.entries += len(rows)
+            report.problems.extend(_verify_chain(cid, resident_id, rows, accounts.get(resident_id)))
+            seen.add(resident_id)
+            if resident_id in wanted:
+                seq, h = wanted[resident_id]
+                at = rows[seq - 1] if 0 < seq <= len(rows) else None
+                if at is None or at.seq != seq or at.hash != h:
+                    report.problems.append(Problem(
+                        cid, resident_id, at.id if at else None, seq,
+                        f"chain no longer contains the head recorded by checkpoint {checkpoint.id} "
+                        f"(had {seq} entries; now {len(rows)}): chain rewound or altered"))
+        for resident_id, (seq, _h) in wanted.items():
+            if resident_id not in seen:
+                report.problems.append(Problem(cid, resident_id, None, seq,
+                                               f"chain recorded by checkpoint {checkpoint.id} is gone"))
+        for resident_id, account in accounts.items():
+            if account.entry_count and resident_id not in seen and resident_id not in wanted:
+                report.problems.append(Problem(cid, resident_id, None, None,
+                                               f"account has {account.entry_count} entries but none are stored"))
+        if checkpoint and heads_root(json.loads(checkpoint.heads)) != checkpoint.root:
+            report.problems.append(Problem(cid, 0, None, None, f"checkpoint {checkpoint.id} heads do not match its root"))
+    return report
+
+
+def latest_checkpoint(community_id: int) -> LedgerCheckpoint | None:
+    """The newest checkpoint; its heads (JSON of every chain head, megabytes in a large community) are
+    loaded only when used, so the board and the transparency page do not read them."""
+    return db.session.scalar(select(LedgerCheckpoint).options(defer(LedgerCheckpoint.heads)).where(LedgerCheckpoint.community_id == community_id)
+                             .order_by(LedgerCheckpoint.created_at.desc(), LedgerCheckpoint.id.desc()).limit(1))
+
+
+def checkpoint(community_id: int, now: datetime) -> LedgerCheckpoint:
+    """Store a root over the community's chain heads as they stand now."""
+    heads = {str(a.resident_id): [a.entry_count, a.head_hash] for a in db.session.scalars(
+        select(PointsAccount).where(PointsAccount.community_id == community_id, PointsAccount.entry_count > 0))}
+    cp = LedgerCheckpoint(community_id=community_id, created_at=now, root=heads_root(heads),
+                          resident_count=len(heads), entry_count=sum(v[0] for v in heads.values()),
+                          heads=json.dumps(heads, separators=(",", ":")))
+    db.session.add(cp)
+    db.session.flush()
+    return cp
+
+
+def _months_ago(moment: datetime, months: int) -> datetime:
+    y, m = moment.year, moment.month - months
+    while m <= 0:
+        y, m = y - 1, m + 12
+    day = min(moment.day, 28)
+    return moment.replace(year=y, month=m, day=day)
+
+
+def lapsed_amount(entries: list, cutoff: datetime) -> int:
+    """First earned, first spent: credits older than cutoff not yet used up by debits have lapsed."""
+    old_credits = sum(e.amount for e in entries if e.amount > 0 and e.created_at < cutoff)
+    debits = -sum(e.amount for e in entries if e.amount < 0)
+    return max(0, old_credits - debits)
+
+
+def expire(community_id: int, now: datetime) -> tuple[int, int]:
+    """Apply the community's expiry policy. Returns (residents touched, points lapsed). Idempotent."""
+    community = db.session.get(Community, community_id)
+    if community is None or not community.points_expire_months:
+        return 0, 0
+    cutoff = _months_ago(now, community.points_expire_months)
+    touched = lapsed_total = 0
+    ids = db.session.scalars(select(PointsAccount.resident_id).where(PointsAccount.community_id == community_id,
+                                                                      PointsAccount.balance > 0))
+    for resident_id in list(ids):
+        entries = db.session.execute(select(LedgerEntry.amount, LedgerEntry.created_at)
+                                     .where(LedgerEntry.resident_id == resident_id)).all()
+        amount = lapsed_amount(entries, cutoff)
+        if amount <= 0:
+            continue
+        resident = db.session.get(Resident, resident_id)
+        key = f"expire:{resident_id}:{local_date(cutoff).isoformat()}"
+        post(Posting(resident, -amount, EntryKind.EXPIRY, "expiry", key,
+                     f"积分有效期 {community.points_expire_months} 个月，{local_date(cutoff)} 前获得的积分到期",
+                     local_date(cutoff).isoformat()), None, now)
+        touched += 1
+        lapsed_total += amount
+    return touched, lapsed_total

@@ -1,0 +1,198 @@
+"""The one posting service every part of pointsapp uses to change points.
+
+post() writes exactly one entry or refuses with a DomainError; the same idempotency key twice
+returns the first entry and writes nothing. Concurrency: the resident's PointsAccount row is
+locked (SELECT … FOR UPDATE on PostgreSQL; on SQLite the unit of work already holds the write
+lock from BEGIN IMMEDIATE), and the idempotency key is re-checked under that lock; unique
+constraints and CHECK (balance >= 0) stand behind both.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from blinker import Namespace
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from pointsapp.accounts.models import User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import month_bounds, months_between
+from pointsapp.core.permissions import Action, require
+from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry, PointsAccount
+from pointsapp.tree.models import Resident
+
+MAX_AMOUNT = 100_000  # one entry never moves more points than this
+
+# Sent inside post(), after the entry is flushed, in the same transaction: posted.send(entry,
+# resident=…, reverses=…, now=…). Rankings subscribes to move its earning totals; the ledger itself
+# knows nothing of who listens (features.load_features() imports the subscribers).
+posted = Namespace().signal("ledger.posted")
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
+def canonical(entry: LedgerEntry) -> str:
+    """The fields the chain covers, encoded the same way on every database."""
+    created = entry.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps([
+        entry.community_id, entry.resident_id, entry.seq, entry.amount, entry.balance_after, entry.kind,
+        entry.source_type, entry.source_id or "", entry.reason or "", entry.actor_id, entry.idempotency_key,
+        entry.reverses_id, created,
+    ], ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(prev_hash: str, entry: LedgerEntry) -> str:
+    return hashlib.sha256((prev_hash + "\n" + canonical(entry)).encode()).hexdigest()
+
+
+def _existing(community_id: int, key: str) -> LedgerEntry | None:
+    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.community_id == community_id,
+                                                       LedgerEntry.idempotency_key == key))
+
+
+def _locked_account(resident: Resident) -> PointsAccount:
+    """The resident's account row, created on first use and locked for this transaction."""
+    table = PointsAccount.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(table).values(resident_id=resident.id, community_id=resident.community_id,
+                                            balance=0, earned_total=0, entry_count=0,
+                                            head_hash="0" * 64).on_conflict_do_nothing())
+    return db.session.scalars(
+        select(PointsAccount).where(PointsAccount.resident_id == resident.id)
+        .with_for_update().execution_options(populate_existing=True)).one()
+
+
+def lock_account(resident: Resident) -> PointsAccount:
+    """Take the resident's account lock up front (callers that check more than the balance, such as
+    the counter's limits, hold it for their whole unit of work; post() re-enters it freely)."""
+    return _locked_account(resident)
+
+
+@dataclass(frozen=True)
+class Posting:
+    resident: Resident
+    amount: int
+    kind: str
+    source_type: str
+    idempotency_key: str
+    reason: str = ""
+    source_id: str = ""
+    reverses: LedgerEntry | None = None
+
+
+def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
+    """Write one entry. Raises insufficient_points, invalid_amount, idempotency_key_reused,
+    resident_moved_out (for earning), already_reversed."""
+    p = posting
+    if not isinstance(p.amount, int) or p.amount == 0 or abs(p.amount) > MAX_AMOUNT:
+        raise InvalidInput(_l("The number of points must be a whole number between 1 and %(max)d."),
+                           code="invalid_amount", max=MAX_AMOUNT)
+    if not p.idempotency_key or len(p.idempotency_key) > 120:
+        raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
+    first = _existing(p.resident.community_id, p.idempotency_key)
+    if first is None:
+        account = _locked_account(p.resident)
+        first = _existing(p.resident.community_id, p.idempotency_key)  # re-check under the lock
+    if first is not None:
+        if first.resident_id != p.resident.id or first.amount != p.amount:
+            raise Conflict(_l("This request key was already used for a different posting."),
+                           code="idempotency_key_reused")
+        return first
+    if p.amount > 0 and p.kind in EARNING_KINDS and p.resident.moved_out_on is not None:
+        raise InvalidInput(_l("%(name)s has moved out and can no longer earn points."),
+                           code="resident_moved_out", name=p.resident.name)
+    if account.balance + p.amount < 0:
+        raise InsufficientPoints(_l("Not enough points: the balance is %(balance)d, %(need)d are needed."),
+                                 balance=account.balance, need=-p.amount)
+    entry = LedgerEntry(
+        community_id=p.resident.community_id, resident_id=p.resident.id, seq=account.entry_count + 1,
+        amount=p.amount, balance_after=account.balance + p.amount, kind=str(p.kind),
+        source_type=p.source_type, source_id=str(p.source_id or ""), reason=(p.reason or "")[:500],
+        actor_id=actor.id if actor else None, idempotency_key=p.idempotency_key,
+        reverses_id=p.reverses.id if p.reverses else None, created_at=now, prev_hash=account.head_hash,
+    )
+    entry.hash = entry_hash(account.head_hash, entry)
+    db.session.add(entry)
+    account.balance = entry.balance_after
+    account.entry_count = entry.seq
+    account.head_hash = entry.hash
+    account.earned_total += earning_delta(entry.kind, entry.amount, p.reverses)
+    db.session.flush()
+    posted.send(entry, resident=p.resident, reverses=p.reverses, now=now)  # leaderboards move in this transaction
+    return entry
+
+
+def earning_delta(kind: str, amount: int, reverses: LedgerEntry | None) -> int:
+    """How an entry moves the resident's earned total: earning adds, reversing an earning subtracts."""
+    if kind in EARNING_KINDS:
+        return amount
+    if kind == EntryKind.REVERSAL and reverses is not None and reverses.kind in EARNING_KINDS:
+        return amount
+    return 0
+
+
+def reverse(actor: User | None, entry: LedgerEntry, reason: str, now: datetime, *, key: str | None = None) -> LedgerEntry:
+    """Undo one entry with a new entry naming it. Raises already_reversed, cannot_reverse_reversal,
+    reason_missing, insufficient_points."""
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason."), code="reason_missing")
+    if entry.kind == EntryKind.REVERSAL:
+        raise Conflict(_l("A reversal cannot itself be reversed; post a new entry instead."),
+                       code="cannot_reverse_reversal")
+    key = key or f"reverse:{entry.id}"
+    done = db.session.scalar(select(LedgerEntry).where(LedgerEntry.community_id == entry.community_id,
+                                                       LedgerEntry.reverses_id == entry.id))
+    if done is not None and done.idempotency_key != key:
+        raise Conflict(_l("This entry has already been reversed."), code="already_reversed")
+    return post(Posting(entry.resident, -entry.amount, EntryKind.REVERSAL, "reversal", key, reason.strip(),
+                        str(entry.id), reverses=entry), actor, now)
+
+
+def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, now: datetime) -> LedgerEntry:
+    """An admin's award (amount > 0) or deduction (amount < 0), with a required reason.
+    Raises forbidden, reason_missing, insufficient_points, invalid_amount."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason."), code="reason_missing")
+    kind = EntryKind.MANUAL_AWARD if amount > 0 else EntryKind.MANUAL_DEDUCTION
+    return post(Posting(resident, amount, kind, "manual", key, reason.strip()), actor, now)
+
+
+def reverse_by_admin(actor: User, entry_id: int, community_id: int, reason: str, now: datetime) -> LedgerEntry:
+    """Raises forbidden, not_found and reverse()'s codes."""
+    entry = db.session.get(LedgerEntry, entry_id)
+    if entry is None or entry.community_id != community_id:
+        raise NotFound(_l("No such entry."))
+    require(actor, Action.MANAGE_COMMUNITY, entry)
+    return reverse(actor, entry, reason, now)
+
+
+def balance_of(resident_id: int) -> int:
+    return db.session.scalar(select(PointsAccount.balance).where(PointsAccount.resident_id == resident_id)) or 0
+
+
+def account_of(resident_id: int) -> PointsAccount | None:
+    return db.session.get(PointsAccount, resident_id)
+
+
+def history(resident_id: int, *, month: str | None = None, limit: int = 200) -> list[LedgerEntry]:
+    """A resident's entries, newest first, optionally one month ("2026-11", in China time)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.resident_id == resident_id)
+    if month:
+        start, end = month_bounds(month)
+        stmt = stmt.where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+    return db.session.scalars(stmt.order_by(LedgerEntry.seq.desc()).limit(limit)).all()
+
+
+def months_with_entries(resident_id: int) -> list[str]:
+    firsts = db.session.execute(select(func.min(LedgerEntry.created_at), func.max(LedgerEntry.created_at))
+                                .where(LedgerEntry.resident_id == resident_id)).one()
+    if firsts[0] is None:
+        return []
+    return months_between(firsts[0], firsts[1])

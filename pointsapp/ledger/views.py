@@ -1,0 +1,207 @@
+"""Points pages: a resident's own points (我的积分), and the admin's view of any resident's points."""
+import secrets
+from datetime import date, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from pointsapp.core import qr
+from pointsapp.core.errors import DomainError
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import local_date
+from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
+from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.ledger.services import export as ledger_export
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Building, Household, Resident
+from pointsapp.tree.services import get_community
+from pointsapp.volunteering.services import codes, records
+
+bp = Blueprint("points", __name__)
+
+
+def _month_arg() -> str | None:
+    month = request.args.get("month", "")
+    return month if len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit() else None
+
+
+def entry_source(entry: LedgerEntry) -> str:
+    """Where an entry came from, in words a resident understands."""
+    return {
+        "award": _("Volunteer service"),
+        "manual_award": _("Award by the community office"),
+        "redemption": _("Redeemed at the supermarket"),
+        "manual_deduction": _("Deduction by the community office"),
+        "reversal": _("Correction of entry %(n)s", n=entry.reverses_id),
+        "expiry": _("Points expired"),
+    }.get(entry.kind, entry.kind)
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"entry_source": entry_source}
+
+
+@bp.route("/me/points")
+@policy(AUTHENTICATED)
+def my_points():
+    resident = current_user.resident
+    if resident is None:
+        return render_template("points/mine.html", resident=None)
+    month = _month_arg()
+    try:
+        entries = ledger.history(resident.id, month=month)
+    except DomainError:
+        month, entries = None, ledger.history(resident.id)
+    return render_template("points/mine.html", resident=resident, account=ledger.account_of(resident.id),
+                           entries=entries, month=month, months=ledger.months_with_entries(resident.id))
+
+
+def _new_points_form() -> PointsForm:
+    form = PointsForm()
+    if not form.request_id.data:
+        form.request_id.data = secrets.token_urlsafe(16)
+    return form
+
+
+@bp.route("/admin/c/<int:community_id>/residents/<int:resident_id>/points", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def resident_points(community_id: int, resident_id: int):
+    c = get_community(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    form = _new_points_form()
+    if form.validate_on_submit():
+        amount = form.amount.data if form.direction.data == "award" else -form.amount.data
+        key = f"manual:{form.request_id.data}"
+        ok, _e = commit(lambda: ledger.manual(actor(), r, amount, form.reason.data, key, utcnow()),
+                        _("Saved: %(n)+d points for %(name)s.", n=amount, name=r.name))
+        if ok:
+            return redirect(url_for(".resident_points", community_id=c.id, resident_id=r.id))
+    month = _month_arg()
+    entries = ledger.history(r.id, month=month) if month else ledger.history(r.id)
+    return render_template("points/resident.html", community=c, resident=r, form=form,
+                           account=ledger.account_of(r.id), entries=entries, month=month,
+                           months=ledger.months_with_entries(r.id), reverse_form=ReverseForm())
+
+
+@bp.route("/admin/c/<int:community_id>/entries/<int:entry_id>/reverse", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def reverse_entry(community_id: int, entry_id: int):
+    c = get_community(community_id)
+    entry = db.session.get(LedgerEntry, entry_id)
+    if entry is None or entry.community_id != c.id:
+        return render_template("errors/error.html", status=404, title=_("Sorry"),
+                               message=_("No such entry.")), 404
+    form = ReverseForm()
+    if form.validate_on_submit():
+        commit(lambda: ledger.reverse_by_admin(actor(), entry.id, c.id, form.reason.data, utcnow()),
+               _("Entry %(n)d has been corrected.", n=entry.id))
+    else:
+        flash(_("Please give a reason."), "error")
+    return redirect(url_for(".resident_points", community_id=c.id, resident_id=entry.resident_id))
+
+
+@bp.route("/admin/c/<int:community_id>/ledger")
+@policy(COMMUNITY_ADMIN)
+def community_ledger(community_id: int):
+    c = get_community(community_id)
+    form = ExportForm(request.args)
+    today = local_date(utcnow())
+    if not request.args:
+        form.start.data, form.end.data = today.replace(day=1), today
+    if request.args.get("format") and form.validate():
+        start, end = form.start.data, form.end.data
+        try:
+            if form.format.data == "csv":
+                body, mime, ext = ledger_export.as_csv(actor(), c.id, start, end), "text/csv; charset=utf-8", "csv"
+            else:
+                body = ledger_export.as_xlsx(actor(), c.id, start, end)
+                mime, ext = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
+        except DomainError as exc:
+                flash(str(exc), "error")
+        else:
+            name = f"ledger-{c.id}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
+            return current_app.response_class(body, mimetype=mime,
+                                              headers={"Content-Disposition": f"attachment; filename={name}"})
+    recent = db.session.scalars(select(LedgerEntry).where(LedgerEntry.community_id == c.id)
+                                .order_by(LedgerEntry.id.desc()).limit(30)).all()
+    return render_template("points/community.html", community=c, form=form, recent=recent,
+                           checkpoint=ledger_audit.latest_checkpoint(c.id), week_ago=today - timedelta(days=7))
+
+
+@bp.route("/me/code")
+@policy(AUTHENTICATED)
+def my_code():
+    """会员码: a short-lived QR the counter or a team lead scans; it refreshes by itself."""
+    return render_template("points/code.html", resident=current_user.resident,
+                           seconds=codes.MEMBER_CODE_SECONDS)
+
+
+@bp.route("/me/code.svg")
+@policy(AUTHENTICATED)
+def my_code_svg():
+    resident = current_user.resident
+    if resident is None or resident.moved_out_on is not None:
+        return render_template("errors/error.html", status=404, title=_("Sorry"),
+                               message=_("This account is not linked to a resident.")), 404
+    return qr.svg_response(codes.member_phone_code(current_app.secret_key, resident, utcnow()))
+
+
+@bp.route("/admin/c/<int:community_id>/buildings/<int:building_id>/cards")
+@policy(COMMUNITY_ADMIN)
+def member_cards(community_id: int, building_id: int):
+    """An A4 sheet of printed member cards, for residents without a phone."""
+    c = get_community(community_id)
+    b = tree.get_in_community(Building, c.id, building_id)
+    people = db.session.scalars(select(Resident).join(Household)
+                                .where(Household.building_id == b.id, Resident.moved_out_on.is_(None))
+                                .order_by(Household.unit, Household.room, Resident.id)).all()
+    cards = [(r, qr.svg(codes.member_card_code(current_app.secret_key, r), border=1).decode()) for r in people]
+    return render_template("points/cards.html", community=c, building=b, cards=cards)
+
+
+def _record_dates():
+    today = local_date(utcnow())
+    try:
+        start = date.fromisoformat(request.args.get("from", ""))
+    except ValueError:
+        start = today.replace(month=1, day=1)
+    try:
+        end = date.fromisoformat(request.args.get("to", ""))
+    except ValueError:
+        end = today
+    return start, end
+
+
+def _render_record(resident, community, back_url):
+    start, end = _record_dates()
+    try:
+        record = records.service_record(resident, start, end)
+    except DomainError as exc:
+        flash(str(exc), "error")
+        record = records.service_record(resident, local_date(utcnow()).replace(month=1, day=1), local_date(utcnow()))
+    return render_template("points/service_record.html", record=record, community=community, back_url=back_url,
+                           issued=local_date(utcnow()))
+
+
+@bp.route("/me/service-record")
+@policy(AUTHENTICATED)
+def my_service_record():
+    resident = current_user.resident
+    if resident is None:
+        return render_template("points/mine.html", resident=None)
+    return _render_record(resident, resident.community, url_for(".my_points"))
+
+
+@bp.route("/admin/c/<int:community_id>/residents/<int:resident_id>/service-record")
+@policy(COMMUNITY_ADMIN)
+def service_record(community_id: int, resident_id: int):
+    c = get_community(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    return _render_record(r, c, url_for(".resident_points", community_id=c.id, resident_id=r.id))

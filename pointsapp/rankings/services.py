@@ -1,0 +1,470 @@
+"""Leaderboards from earning totals (models/rankings.py), kept up to date inside ledger.post().
+
+Totals move only with earning (awards, and reversals of awards): spending never lowers a rank.
+Ties share a rank (1, 2, 2, 4)."""
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import TextClause, delete, func, select, text
+
+from pointsapp.accounts.models import Team
+from pointsapp.core.errors import InvalidInput
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import CHINA
+from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
+from pointsapp.ledger.services.posting import posted
+from pointsapp.rankings.models import EarningTotal
+from pointsapp.tree.models import Building, Grid, Household, Resident
+from pointsapp.volunteering.models import Activity, Attendance
+
+SUBJECTS = ("resident", "household", "building", "grid", "team")
+METRICS = ("points", "minutes", "attendances")
+
+
+def period_keys(moment: datetime) -> list[str]:
+    local = moment.astimezone(CHINA)
+    return [f"M{local.year}-{local.month:02d}", f"Q{local.year}-{(local.month - 1) // 3 + 1}", f"Y{local.year}", "A"]
+
+
+@dataclass(frozen=True)
+class Earning:
+    points: int
+    minutes: int = 0
+    attendances: int = 0
+    team_id: int | None = None
+
+
+def _attendance_earning(entry: LedgerEntry, sign: int) -> tuple[int, int, int | None]:
+    if entry.source_type != "attendance" or not (entry.source_id or "").isdigit():
+        return 0, 0, None
+    attendance = db.session.get(Attendance, int(entry.source_id))
+    if attendance is None:
+        return 0, 0, None
+    activity = db.session.get(Activity, attendance.activity_id)
+    minutes = activity.service_minutes(attendance.checked_in_at, attendance.checked_out_at)
+    return sign * minutes, sign, activity.team_id
+
+
+def earning_of(entry: LedgerEntry, reversed_entry: LedgerEntry | None) -> Earning | None:
+    """What an entry adds to the earning totals, or None when it is not earning."""
+    if entry.kind in EARNING_KINDS:
+        minutes, count, team_id = _attendance_earning(entry, 1)
+        return Earning(entry.amount, minutes, count, team_id)
+    if entry.kind == EntryKind.REVERSAL and reversed_entry is not None and reversed_entry.kind in EARNING_KINDS:
+        minutes, count, team_id = _attendance_earning(reversed_entry, -1)
+        return Earning(entry.amount, minutes, count, team_id)
+    return None
+
+
+@posted.connect
+def _on_posted(entry: LedgerEntry, *, resident: Resident, reverses: LedgerEntry | None, now: datetime) -> None:
+    """Every earning entry (and every reversal of one) moves the totals, in the posting's transaction."""
+    earning = earning_of(entry, reverses)
+    if earning is not None:
+        record(resident, now, earning)
+
+
+def _subjects(resident: Resident, team_id: int | None) -> list[tuple[str, int]]:
+    household = db.session.get(Household, resident.household_id)
+    building = db.session.get(Building, household.building_id)
+    subjects = [("resident", resident.id), ("household", household.id), ("building", building.id)]
+    if building.grid_id:
+        subjects.append(("grid", building.grid_id))
+    if team_id:
+        subjects.append(("team", team_id))
+    return subjects
+
+
+def record(resident: Resident, moment: datetime, earning: Earning) -> None:
+    """Add an earning to every period and subject it counts for (one upsert statement)."""
+    # rows in one fixed order, so concurrent postings lock shared rows (household, building …) alike
+    subjects = sorted(_subjects(resident, earning.team_id))
+    rows = [(period, kind, sid) for period in sorted(period_keys(moment)) for kind, sid in subjects]
+    params = {"community_id": resident.community_id, "points": earning.points, "minutes": earning.minutes,
+              "attendances": earning.attendances}
+    for i, (period, kind, sid) in enumerate(rows):
+        params[f"period{i}"], params[f"kind{i}"], params[f"id{i}"] = period, kind, sid
+    db.session.execute(_upsert(len(rows)), params)
+
+
+_UPSERTS: dict[int, TextClause] = {}
+
+
+def _upsert(n: int) -> TextClause:
+    """The upsert of n totals, built once per n (12 to 20). Written out because SQLAlchemy compiles a
+    multi-row insert().values() anew on every call: that and the ORM's bulk path took half of
+    record()'s time, about 3 ms a posting. The same SQL runs on PostgreSQL and SQLite (>= 3.24)."""
+    if n not in _UPSERTS:
+        values = ", ".join(f"(:community_id, :period{i}, :kind{i}, :id{i}, :points, :minutes, :attendances)"
+                           for i in range(n))
+        _UPSERTS[n] = text(
+            "INSERT INTO earning_total (community_id, period, subject_type, subject_id, points, minutes, attendances)"
+            f" VALUES {values} ON CONFLICT (community_id, period, subject_type, subject_id) DO UPDATE SET"
+            " points = earning_total.points + excluded.points,"
+            " minutes = earning_total.minutes + excluded.minutes,"
+            " attendances = earning_total.attendances + excluded.attendances")
+    return _UPSERTS[n]
+
+
+def rebuild(community_id: int) -> int:
+    """Recompute a community's totals from the ledger (after an import of history, or to check)."""
+    db.session.execute(delete(EarningTotal).where(EarningTotal.community_id == community_id))
+    count = 0
+    entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.community_id == community_id)
+                                 .order_by(LedgerEntry.id)).all()
+    by_id = {e.id: e for e in entries}
+    for entry in entries:
+        earning = earning_of(entry, by_id.get(entry.reverses_id))
+        if earning is not None:
+            record(db.session.get(Resident, entry.resident_id), entry.created_at, earning)
+            count += 1
+    db.session.flush()
+    return count
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+@dataclass
+class Place:
+    rank: int
+    subject_id: int
+    value: int
+    label: str = ""
+
+
+def ranked(rows) -> list[Place]:
+    """(subject_id, value) rows, best first, as places: equal values share a rank (1, 2, 2, 4)."""
+    places: list[Place] = []
+    for i, (sid, value) in enumerate(rows):
+        rank = places[-1].rank if places and value == places[-1].value else i + 1
+        places.append(Place(rank, sid, int(value or 0)))
+    return places
+
+
+def check_period(period: str) -> str:
+    if period == "A" or (len(period) > 1 and period[0] in "MQY" and period[1:5].isdigit()):
+        return period
+    raise InvalidInput(_l("Unknown period."), code="invalid_period")
+
+
+def leaderboard(community_id: int, period: str, subject_type: str, metric: str = "points",
+                limit: int = 50) -> list[Place]:
+    """The top `limit` subjects; equal values share a rank (1, 2, 2, 4)."""
+    if subject_type not in SUBJECTS or metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    column = getattr(EarningTotal, metric)
+    rows = db.session.execute(
+        select(EarningTotal.subject_id, column).where(
+            EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
+            EarningTotal.subject_type == subject_type, column > 0)
+        .order_by(column.desc(), EarningTotal.subject_id).limit(limit)).all()
+    places = ranked(rows)
+    _label(places, subject_type)
+    return places
+
+
+def rank_of(community_id: int, period: str, subject_type: str, subject_id: int,
+            metric: str = "points") -> Place | None:
+    """One subject's place (None when it has earned nothing in the period)."""
+    column = getattr(EarningTotal, metric)
+    base = (EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
+            EarningTotal.subject_type == subject_type)
+    value = db.session.scalar(select(column).where(*base, EarningTotal.subject_id == subject_id))
+    if not value or value <= 0:
+        return None
+    ahead = db.session.scalar(select(func.count()).select_from(EarningTotal).where(*base, column > value))
+    return Place(ahead + 1, subject_id, value)
+
+
+def _label(places: list[Place], subject_type: str) -> None:
+    ids = [p.subject_id for p in places]
+    if not ids:
+        return
+    if subject_type == "resident":
+        names = dict(db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids))).all())
+    elif subject_type == "household":
+        rows = db.session.execute(select(Household.id, Building.name, Household.unit, Household.room)
+                                  .join(Building, Building.id == Household.building_id)
+                                  .where(Household.id.in_(ids))).all()
+        names = {hid: f"{b}{u}单元{r}" for hid, b, u, r in rows}
+    elif subject_type == "building":
+        names = dict(db.session.execute(select(Building.id, Building.name).where(Building.id.in_(ids))).all())
+    elif subject_type == "grid":
+        names = dict(db.session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(ids))).all())
+    else:
+        names = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all())
+    for p in places:
+        p.label = names.get(p.subject_id, "—")
+
+
+def current_periods(now: datetime) -> dict[str, str]:
+    month, quarter, year, _all = period_keys(now)
+    return {"month": month, "quarter": quarter, "year": year, "all": "A"}
+
+
+# ---- the public board (红榜) ------------------------------------------------------------------
+
+MASKS = ("middle", "given", "none")
+
+
+def mask_name(name: str, mode: str) -> str:
+    """张小明 → 张*明 (middle), 张** (given), or as is (none). Never shows more than the name."""
+    if mode == "none" or len(name) < 2:
+        return name
+    if mode == "given":
+        return name[0] + "*" * (len(name) - 1)
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def public_board(community, period: str | None, subject_type: str, metric: str = "points", limit: int = 10,
+                 *, months: list[str] | None = None) -> list[Place]:
+    """A board for everyone to see, of a period or (with `months`) a range of whole months: opted-out
+    residents left out (their places still count: 1, 3 when number 2 opted out), names masked, no rooms
+    or phones."""
+    if subject_type not in SUBJECTS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    keys = cover(months) if months else [check_period(period)]
+    places = top(community.id, keys, subject_type, metric, limit,
+                 hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
+    if subject_type != "household":  # households are shown by their head's masked name below, not the room
+        _label(places, subject_type)
+    if subject_type == "resident":
+        for p in places:
+            p.label = mask_name(p.label, community.board_mask)
+    if subject_type == "household":
+        heads = household_heads([p.subject_id for p in places])
+        buildings = dict(db.session.execute(select(Household.id, Building.name).join(
+            Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
+        for p in places:
+            head = heads.get(p.subject_id)
+            # a household whose head opted out is shown by its building only
+            who = f"{mask_name(head, community.board_mask)}家" if head else str(_l("household"))
+            p.label = f"{buildings.get(p.subject_id, '')} {who}"
+    return places
+
+
+def opted_out(community_id: int) -> set[int]:
+    """Residents of the community who keep their names off public boards (a partial index holds them)."""
+    # (the bare column, as the partial index's condition is written: "IS true" would not use it)
+    return set(db.session.scalars(select(Resident.id).where(Resident.community_id == community_id,
+                                                            Resident.hide_from_board)))
+
+
+def top(community_id: int, periods: list[str], subject_type: str, metric: str = "points", limit: int = 50,
+        hidden: set[int] | frozenset[int] = frozenset()) -> list[Place]:
+    """The best `limit` subjects by their total over `periods` (disjoint earning-total periods, e.g. a
+    month range as cover() gives it), leaving out the `hidden` ids but counting them in the places
+    (1, 3 when number 2 is hidden). Not labelled.
+
+    One period is one index read (a little past `limit`). Several are summed by Fagin's threshold
+    algorithm (bench/rankings.py: 0.2-1.2 s for 12 months at 5M entries when every subject's months were
+    summed), see _top_of_sums()."""
+    if subject_type not in SUBJECTS or metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    if limit <= 0 or not periods:
+        return []
+    for key in periods:
+        check_period(key)
+    column = getattr(EarningTotal, metric)
+    base = (EarningTotal.community_id == community_id, EarningTotal.subject_type == subject_type)
+    if len(periods) > 1:
+        best = _top_of_sums(base, column, periods, limit, hidden)
+    else:
+        fetch = limit + 10
+        while True:
+            rows = db.session.execute(select(EarningTotal.subject_id, column)
+                                      .where(*base, EarningTotal.period == periods[0], column > 0)
+                                      .order_by(column.desc(), EarningTotal.subject_id).limit(fetch)).all()
+            best = [(sid, value) for sid, value in rows]
+            shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
+            # done when read to the end, or when the last shown beats the last read (ties complete)
+            if len(rows) < fetch or (len(shown) == limit and shown[-1][1] > rows[-1][1]):
+                break
+            fetch *= 4
+    shown = [(sid, value) for sid, value in best if sid not in hidden][:limit]
+    values = sorted(value for _sid, value in best)  # everyone with more than a shown value is in `best`
+    return [Place(len(values) - bisect_right(values, value) + 1, sid, int(value)) for sid, value in shown]
+
+
+EVEN = 2  # the threshold this many times the floor: totals too even for the threshold algorithm
+
+
+def _top_of_sums(base, column, periods, limit, hidden) -> list[tuple[int, int]]:
+    """Subjects by their total over several periods, best first: every subject that can place, and
+    everyone with a total above theirs (for the place numbers).
+
+    1. Read the best 8 × `limit` rows of each period from its index. A subject not seen in a period has
+       at most the last value read there: `threshold`, the sum of those, bounds every subject not seen,
+       and seen values plus those last values bound each subject seen (`bound`).
+    2. Sum exactly the `limit` best seen subjects not hidden: the least of those totals, `at_least`, is
+       a floor under the `limit`-th total.
+    3. When the threshold is far above it (even totals, as when most residents earn a little), summing
+       candidates one by one would take thousands of index probes: one GROUP BY ... HAVING total >=
+       at_least does it. Otherwise sum exactly the other subjects whose bound reaches `at_least`, and
+       the answer is complete when the `limit`-th total reaches the threshold (ties at the last place are
+       then complete in their place numbers, not necessarily in id order); if not, the GROUP BY."""
+    summed = func.sum(column)
+    per_period = [db.session.execute(select(EarningTotal.subject_id, column)
+                                     .where(*base, EarningTotal.period == key, column > 0)
+                                     .order_by(column.desc(), EarningTotal.subject_id).limit(8 * limit)).all()
+                  for key in periods]
+    last = [rows[-1][1] if len(rows) == 8 * limit else 0 for rows in per_period]
+    threshold = sum(last)
+    seen: dict[int, int] = {}
+    bound: dict[int, int] = {}
+    for i, rows in enumerate(per_period):
+        for sid, value in rows:
+            seen[sid] = seen.get(sid, 0) + value
+            bound[sid] = bound.get(sid, threshold) - last[i]
+
+    def exact(ids) -> dict[int, int]:
+        return dict(db.session.execute(
+            select(EarningTotal.subject_id, summed)
+            .where(*base, EarningTotal.period.in_(periods), EarningTotal.subject_id.in_(sorted(ids)))
+            .group_by(EarningTotal.subject_id)).all()) if ids else {}
+
+    def everyone(at_least: int) -> dict[int, int]:
+        return dict(db.session.execute(
+            select(EarningTotal.subject_id, summed).where(*base, EarningTotal.period.in_(periods))
+            .group_by(EarningTotal.subject_id).having(summed >= at_least)).all())
+
+    leaders = sorted((sid for sid in seen if sid not in hidden), key=lambda sid: -seen[sid])[:limit]
+    totals = exact(leaders)
+    firm = [value for sid, value in totals.items() if sid not in hidden]
+    at_least = max(1, min(firm)) if len(firm) == limit else 1
+    if len(firm) < limit or EVEN * at_least < threshold:
+        totals = everyone(at_least)
+    else:
+        totals.update(exact([sid for sid in seen if sid not in totals and seen[sid] + bound[sid] >= at_least]))
+        shown = sorted((value for sid, value in totals.items() if sid not in hidden and value > 0), reverse=True)
+        if len(shown) < limit or shown[limit - 1] < threshold:
+            totals = everyone(max(at_least, shown[limit - 1] if len(shown) >= limit else 1))
+    # (a month can be negative: a reversal in a later month of an award made earlier)
+    return sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
+
+
+def household_heads(household_ids: list[int]) -> dict[int, str | None]:
+    """The name a household is shown by: its head (户主), else its first resident; None if that person
+    opted out of public boards."""
+    rows = db.session.execute(select(Resident.household_id, Resident.name, Resident.relation,
+                                     Resident.hide_from_board)
+                              .where(Resident.household_id.in_(household_ids or [-1]),
+                                     Resident.moved_out_on.is_(None)).order_by(Resident.id)).all()
+    firsts: dict[int, str | None] = {}
+    heads: dict[int, str | None] = {}
+    for hid, name, relation, hidden in rows:
+        firsts.setdefault(hid, None if hidden else name)
+        if relation == "户主":
+            heads.setdefault(hid, None if hidden else name)
+    return {**firsts, **heads}
+
+
+# ---- custom ranges and communities -------------------------------------------------------------
+
+def month_keys(first: str, last: str) -> list[str]:
+    """"2026-01", "2026-06" → ["M2026-01", …, "M2026-06"] (at most 36 months). Raises invalid_period."""
+    try:
+        y1, m1 = (int(x) for x in first.split("-"))
+        y2, m2 = (int(x) for x in last.split("-"))
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput(_l("Choose months like 2026-01."), code="invalid_period") from exc
+    keys, y, m = [], y1, m1
+    while (y, m) <= (y2, m2) and len(keys) <= 36:
+        keys.append(f"M{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    if not keys or len(keys) > 36 or not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+        raise InvalidInput(_l("Choose a range of 1 to 36 months."), code="invalid_period")
+    return keys
+
+
+def cover(months: list[str]) -> list[str]:
+    """Consecutive month keys as the fewest whole years, quarters and months: M2025-12 … M2026-11 →
+    M2025-12, Q2026-1, Q2026-2, Q2026-3, M2026-10, M2026-11 (the totals of each are kept anyway)."""
+    out, i = [], 0
+    while i < len(months):
+        year, month = months[i][1:5], int(months[i][6:8])
+        if month == 1 and i + 12 <= len(months):
+            out.append(f"Y{year}")
+            i += 12
+        elif month % 3 == 1 and i + 3 <= len(months):
+            out.append(f"Q{year}-{(month + 2) // 3}")
+            i += 3
+        else:
+            out.append(months[i])
+            i += 1
+    return out
+
+
+def range_total(community_id: int, months: list[str], subject_type: str, subject_id: int,
+                metric: str = "points") -> int:
+    """One subject's total over consecutive months."""
+    if metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    return int(db.session.scalar(select(func.coalesce(func.sum(getattr(EarningTotal, metric)), 0)).where(
+        EarningTotal.community_id == community_id, EarningTotal.period.in_(cover(months)),
+        EarningTotal.subject_type == subject_type, EarningTotal.subject_id == subject_id)) or 0)
+
+
+def leaderboard_range(community_id: int, months: list[str], subject_type: str, metric: str = "points",
+                      limit: int = 50) -> list[Place]:
+    """A custom range of whole months (consecutive, as month_keys() gives them): the totals summed."""
+    places = top(community_id, cover(months), subject_type, metric, limit)
+    _label(places, subject_type)
+    return places
+
+
+def community_board(community_ids: list[int] | None, period: str, metric: str = "points") -> list[Place]:
+    """Communities compared, for subdistrict and city staff: the sum of their buildings' totals."""
+    from pointsapp.tree.models import Community
+
+    if metric not in METRICS:
+        raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
+    total = func.sum(getattr(EarningTotal, metric)).label("total")
+    stmt = (select(EarningTotal.community_id, total).where(EarningTotal.period == check_period(period),
+                                                           EarningTotal.subject_type == "building")
+            .group_by(EarningTotal.community_id).order_by(total.desc()))
+    if community_ids is not None:
+        stmt = stmt.where(EarningTotal.community_id.in_(community_ids or [-1]))
+    rows = db.session.execute(stmt).all()
+    names = dict(db.session.execute(select(Community.id, Community.name)).all())
+    places = ranked(rows)
+    for p in places:
+        p.label = names.get(p.subject_id, "")
+    return places
+
+
+def monthly_series(community_id: int, months: list[str]) -> list[tuple[str, int]]:
+    """Points earned per month in a community (for the chart)."""
+    rows = dict(db.session.execute(
+        select(EarningTotal.period, func.sum(EarningTotal.points)).where(
+            EarningTotal.community_id == community_id, EarningTotal.period.in_(months),
+            EarningTotal.subject_type == "building").group_by(EarningTotal.period)).all())
+    return [(m, int(rows.get(m) or 0)) for m in months]
+
+
+def participation_by_building(community_id: int, period: str) -> list[tuple[str, int, int]]:
+    """(building, households that earned in the period, households) — the share that took part."""
+    took_part = dict(db.session.execute(
+        select(Household.building_id, func.count(EarningTotal.id))
+        .join(Household, Household.id == EarningTotal.subject_id)
+        .where(EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
+               EarningTotal.subject_type == "household", EarningTotal.points > 0)
+        .group_by(Household.building_id)).all())
+    sizes = db.session.execute(select(Building.id, Building.name, func.count(Household.id))
+                               .join(Household, Household.building_id == Building.id)
+                               .where(Building.community_id == community_id)
+                               .group_by(Building.id, Building.name).order_by(Building.id)).all()
+    return [(name, took_part.get(bid, 0), n) for bid, name, n in sizes]
+
+
+def last_months(now: datetime, n: int = 12) -> list[str]:
+    local = now.astimezone(CHINA)
+    y, m, out = local.year, local.month, []
+    for _ in range(n):
+        out.append(f"M{y}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return list(reversed(out))

@@ -1,0 +1,205 @@
+"""Rankings for residents and staff, the public board (红榜) for the community hall, board settings."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from pointsapp.core.errors import DomainError, InvalidInput
+from pointsapp.core.extensions import db
+from pointsapp.core.forms import EmptyForm
+from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
+from pointsapp.core.web import commit, utcnow
+from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.rankings import services as rankings
+from pointsapp.recognition.models import Evaluation, StarResult
+from pointsapp.recognition.services import honours, stars
+from pointsapp.tree.models import Community, Resident
+from pointsapp.tree.services import get_community
+
+bp = Blueprint("rankings", __name__)
+
+def _labels():
+    return {"resident": _("Volunteers"), "household": _("Households"), "building": _("Buildings"),
+            "grid": _("Grids"), "team": _("Teams")}, {
+        "month": _("This month"), "quarter": _("This quarter"), "year": _("This year"), "all": _("All time")}, {
+        "points": _("Points earned"), "minutes": _("Volunteer hours"), "attendances": _("Attendances")}
+
+
+def _viewer_community() -> Community | None:
+    if current_user.resident is not None:
+        return current_user.resident.community
+    ids = admin_community_ids(current_user)
+    wanted = request.args.get("community", type=int)
+    if ids is None or (wanted and wanted in (ids or set())):
+        return db.session.get(Community, wanted) if wanted else db.session.scalar(select(Community).limit(1))
+    if ids:
+        return db.session.get(Community, min(ids))
+    # team leads and clerks see the community they work in
+    staff = sorted(g.community_id for g in current_user.grants if g.community_id is not None)
+    return db.session.get(Community, staff[0]) if staff else None
+
+
+@bp.route("/rankings")
+@policy(AUTHENTICATED)
+def page():
+    community = _viewer_community()
+    if community is None:
+        abort(404)
+    periods = rankings.current_periods(utcnow())
+    which = request.args.get("period", "month")
+    subject = request.args.get("by", "resident")
+    metric = request.args.get("metric", "points")
+    if (which not in periods and which != "custom") or subject not in rankings.SUBJECTS \
+            or metric not in rankings.METRICS:
+        return redirect(url_for(".page"))
+    months = None
+    if which == "custom":
+        try:
+            months = rankings.month_keys(request.args.get("from", ""), request.args.get("to", ""))
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".page"))
+    period = periods.get(which, "A")
+    resident = current_user.resident
+    staff_view = resident is None or resident.community_id != community.id
+    frozen = community.board_frozen and not staff_view
+    board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
+    mine = household = None
+    range_totals = None
+    if resident is not None and resident.community_id == community.id and not months:
+        mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
+        household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
+    elif resident is not None and resident.community_id == community.id:
+        # a place in a custom range would mean summing everyone's months: her totals only
+        range_totals = (rankings.range_total(community.id, months, "resident", resident.id, metric),
+                        rankings.range_total(community.id, months, "household", resident.household_id, metric))
+    subjects, period_labels, metric_labels = _labels()
+    evaluations = db.session.scalars(select(Evaluation).where(
+        Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
+        .order_by(Evaluation.created_at.desc()).limit(3)).all()
+    # her household's rating in each (stored once the notice starts)
+    my_stars = {} if resident is None or resident.community_id != community.id else dict(db.session.execute(
+        select(StarResult.evaluation_id, StarResult.stars).where(
+            StarResult.household_id == resident.household_id,
+            StarResult.evaluation_id.in_([e.id for e in evaluations] or [-1]))).all())
+    ids = admin_community_ids(current_user)
+    communities = rankings.community_board(None if ids is None else sorted(ids), period, metric) \
+        if (ids is None or len(ids) > 1) and not months else []
+    series = [(period_label(m), v) for m, v in rankings.monthly_series(community.id, rankings.last_months(utcnow()))]
+    return render_template("rankings/page.html", community=community, evaluations=evaluations, my_stars=my_stars,
+                           range_totals=range_totals,
+                           honour_lists=honours.on_notice_or_published(community.id),
+                           communities=communities, series=series, months=months,
+                           range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
+                           frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
+                           period_labels=period_labels, metric_labels=metric_labels, resident=resident,
+                           form=EmptyForm())
+
+
+@bp.route("/me/board", methods=["POST"])
+@policy(AUTHENTICATED)
+def toggle_board():
+    """A resident opts out of (or back into) public boards; they still see their own rank."""
+    resident = current_user.resident
+    if resident is not None and EmptyForm().validate_on_submit():
+        hide = request.form.get("hide") == "1"
+
+        def work():
+            resident.hide_from_board = hide
+        commit(work, _("Your name is no longer shown on public boards.") if hide
+               else _("Your name may be shown on public boards again."))
+    return redirect(url_for(".page"))
+
+
+@bp.route("/board/<int:community_id>")
+@policy(PUBLIC)
+def board(community_id: int):
+    """The big screen in the community hall: panels cycle through this month's leaders."""
+    community = get_community(community_id)
+    month = rankings.current_periods(utcnow())["month"]
+    panels = []
+    if not community.board_frozen:
+        subjects, _periods, _metrics = _labels()
+        for subject in ("resident", "household", "building"):
+            panels.append((subjects[subject], rankings.public_board(community, month, subject, limit=10)))
+    notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
+                                                        Evaluation.status == "notice")
+                               .order_by(Evaluation.created_at.desc()).limit(1))
+    starred = []
+    if notice is not None:
+        rows = stars.results(notice, min_stars=1, limit=12)
+        heads = rankings.household_heads([r.household_id for r in rows])  # None where the head opted out
+        starred = [(r.building, f"{rankings.mask_name(heads[r.household_id], community.board_mask)}家"
+                    if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
+    honour_lists = []
+    for h in honours.on_notice_or_published(community.id, limit=2):  # a list on notice shows its 公示
+        shown = honours.entries(h)[:10]
+        people = dict(db.session.execute(select(Resident.id, Resident.name).where(
+            Resident.id.in_([rid for _rank, rid, _value, _detail in shown] or [-1]))).all())
+        honour_lists.append((h, [(rank, rankings.mask_name(people.get(rid, ""), community.board_mask), detail)
+                                 for rank, rid, _value, detail in shown]))
+    return render_template("rankings/board.html", community=community, panels=panels, month=month,
+                           notice=notice, starred=starred, honour_lists=honour_lists,
+                           checkpoint=ledger_audit.latest_checkpoint(community.id))
+
+
+@bp.route("/admin/c/<int:community_id>/board", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def settings(community_id: int):
+    community = get_community(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        mask = request.form.get("mask", "middle")
+
+        def work():
+            if mask not in rankings.MASKS:
+                raise InvalidInput(_("Unknown masking."), code="invalid_mask")
+            community.board_mask = mask
+            community.board_frozen = request.form.get("frozen") == "1"
+        commit(work, _("Board settings saved."))
+        return redirect(url_for(".settings", community_id=community.id))
+    return render_template("rankings/settings.html", community=community, form=EmptyForm(),
+                           example=rankings.mask_name("张小明", community.board_mask))
+
+
+@bp.route("/admin/c/<int:community_id>/stats")
+@policy(COMMUNITY_ADMIN)
+def stats(community_id: int):
+    """Charts people would rather look at than read: points per month, participation, stars."""
+    community = get_community(community_id)
+    now = utcnow()
+    year = rankings.current_periods(now)["year"]
+    participation = [(name, round(100 * took / size) if size else 0)
+                     for name, took, size in rankings.participation_by_building(community.id, year)]
+    latest = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
+                                                        Evaluation.status != "draft")
+                               .order_by(Evaluation.created_at.desc()).limit(1))
+    distribution = []
+    if latest is not None:
+        counts = stars.distribution(latest)
+        distribution = [("★" * n if n else _("no star"), counts[n]) for n in (5, 4, 3, 2, 1, 0)]
+    return render_template("rankings/stats.html", community=community, latest=latest, distribution=distribution,
+                           series=[(period_label(m), v) for m, v in
+                                   rankings.monthly_series(community.id, rankings.last_months(now))],
+                           participation=participation)
+
+
+@bp.app_template_filter("metric_value")
+def metric_value(value: int, metric: str) -> str:
+    """Totals as people read them: volunteer minutes as hours with one decimal (1969 → 32.8)."""
+    if metric == "minutes":
+        return f"{value / 60:.1f}"
+    return str(value)
+
+
+@bp.app_template_filter("period_label")
+def period_label(period: str) -> str:
+    """Y2026 → 2026年, Q2026-4 → 2026年第4季度, M2026-11 → 2026年11月 (in the user's language)."""
+    if period == "A":
+        return _("All time")
+    if period[:1] == "Y":
+        return _("year %(y)s", y=period[1:5])
+    if period[:1] == "Q":
+        return _("%(y)s quarter %(q)s", y=period[1:5], q=period[6:])
+    if period[:1] == "M":
+        return _("%(y)s month %(m)s", y=period[1:5], m=period[6:].lstrip("0"))
+    return period

@@ -1,0 +1,234 @@
+"""Star civilised household evaluations: the admin's pages, the public notice, certificates, export."""
+import io
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from pointsapp.core.errors import NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.forms import EmptyForm
+from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.rankings import services as rankings
+from pointsapp.recognition.models import Evaluation, HonourList, Objection, StarRuleSet, StarVeto
+from pointsapp.recognition.services import honours, objections, stars
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Household, Resident
+from pointsapp.tree.services import get_community
+
+bp = Blueprint("stars", __name__)
+
+
+def _evaluation(community_id: int, evaluation_id: int) -> Evaluation:
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None or evaluation.community_id != community_id:
+        raise NotFound(_("No such evaluation."))
+    return evaluation
+
+
+def _int(name: str, default: int | None = None) -> int | None:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        return default
+
+
+def _answer_objection(subject: Evaluation | HonourList) -> None:
+    """The office answers one of the subject's objections (the form's objection_id)."""
+    objection = db.session.get(Objection, _int("objection_id", 0) or 0)
+    if objection is None or objections.subject_of(objection) is not subject:
+        raise NotFound(_("No such objection."))
+    commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
+           _("Answer saved."))
+
+
+def _resident_of(subject: Evaluation | HonourList | None, missing: str):
+    """The current resident, when the subject is on notice or published in her community; else 404."""
+    resident = current_user.resident
+    if subject is None or subject.status == "draft" or resident is None or resident.community_id != subject.community_id:
+        raise NotFound(missing)
+    return resident
+
+
+def _lodge(subject: Evaluation | HonourList, **about) -> None:
+    if EmptyForm().validate_on_submit():
+        commit(lambda: objections.lodge(current_user._get_current_object(), subject, request.form.get("text", ""),
+                                        utcnow(), **about),
+               _("Your objection has been sent. The community office will answer it."))
+
+
+@bp.route("/admin/c/<int:community_id>/stars", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def index(community_id: int):
+    c = get_community(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if request.form.get("what") == "rules":
+            thresholds = [_int(f"star{i}", 0) for i in range(1, 6)]
+            commit(lambda: stars.create_rule_set(actor(), c, request.form.get("name", ""), thresholds,
+                                                 _int("min_attendances", -1), utcnow()), _("Rule set saved."))
+        else:
+            rules = db.session.get(StarRuleSet, _int("rule_set_id", 0) or 0)
+            if rules is None or rules.community_id != c.id:
+                raise NotFound(_("No such rule set."))
+            ok, e = commit(lambda: stars.create_evaluation(actor(), c, rules, request.form.get("title", ""),
+                                                           request.form.get("period", ""), _int("notice_days", 0),
+                                                           utcnow()), _("Evaluation created as a draft."))
+            if ok:
+                return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+        return redirect(url_for(".index", community_id=c.id))
+    periods = rankings.current_periods(utcnow())
+    return render_template("stars/index.html", community=c, form=EmptyForm(), periods=periods,
+                           rule_sets=db.session.scalars(select(StarRuleSet).where(StarRuleSet.community_id == c.id)).all(),
+                           evaluations=db.session.scalars(select(Evaluation).where(Evaluation.community_id == c.id)
+                                                          .order_by(Evaluation.created_at.desc())).all())
+
+
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def evaluation(community_id: int, evaluation_id: int):
+    c = get_community(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        what = request.form.get("what")
+        if what == "veto":
+            household = tree.get_in_community(Household, c.id, _int("household_id", 0) or 0)
+            commit(lambda: stars.veto(actor(), e, household, request.form.get("reason", ""), utcnow()),
+                   _("Veto recorded."))
+        elif what == "lift":
+            commit(lambda: stars.lift_veto(actor(), e, _int("veto_id", 0), utcnow()), _("Veto lifted."))
+        elif what == "notice":
+            commit(lambda: stars.start_notice(actor(), e, utcnow()), _("The ratings are on public notice."))
+        elif what == "publish":
+            commit(lambda: stars.publish(actor(), e, utcnow()), _("Published. The ratings can no longer change."))
+        elif what == "answer":
+            _answer_objection(e)
+        return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+    if request.args.get("format") == "xlsx":
+        return _xlsx(e)
+    return render_template("stars/evaluation.html", community=c, e=e, form=EmptyForm(),
+                           rows=stars.results(e), counts=stars.distribution(e),
+                           vetoes=db.session.scalars(select(StarVeto).where(StarVeto.evaluation_id == e.id)).all(),
+                           objections=objections.of(e))
+
+
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>/certificates")
+@policy(COMMUNITY_ADMIN)
+def certificates(community_id: int, evaluation_id: int):
+    c = get_community(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    return render_template("stars/certificates.html", community=c, e=e, rows=stars.results(e, min_stars=1))
+
+
+def _xlsx(e: Evaluation):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "星级文明户"
+    ws.append(["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"])
+    for r in stars.results(e):
+        ws.append([r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note])
+    out = io.BytesIO()
+    wb.save(out)
+    return current_app.response_class(out.getvalue(),
+                                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                      headers={"Content-Disposition": f"attachment; filename=stars-{e.id}.xlsx"})
+
+
+@bp.route("/stars/<int:evaluation_id>", methods=["GET", "POST"])
+@policy(AUTHENTICATED)
+def notice(evaluation_id: int):
+    """The public notice (公示) for residents; they may lodge an objection while it runs."""
+    e = db.session.get(Evaluation, evaluation_id)
+    resident = _resident_of(e, _("No such evaluation."))
+    if request.method == "POST":
+        _lodge(e, household_id=_int("household_id"))
+        return redirect(url_for(".notice", evaluation_id=e.id))
+    rows = stars.results(e, min_stars=1)
+    return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
+                           mine=objections.of(e, resident_id=resident.id),
+                           mask_name=rankings.mask_name)
+
+
+# ---- honours: outstanding volunteers and building leaders --------------------------------------
+
+def _honour(community_id: int, honour_id: int) -> HonourList:
+    honour = db.session.get(HonourList, honour_id)
+    if honour is None or honour.community_id != community_id:
+        raise NotFound(_("No such list."))
+    return honour
+
+
+@bp.route("/admin/c/<int:community_id>/honours", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def honours_index(community_id: int):
+    c = get_community(community_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        ok, h = commit(lambda: honours.create_list(actor(), c, request.form.get("kind", ""), request.form.get("title", ""),
+                                                   request.form.get("period", ""), request.form.get("rule", ""),
+                                                   _int("value", 0), _int("notice_days", 0), utcnow()),
+                       _("List created as a draft."))
+        if ok:
+            return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
+        return redirect(url_for(".honours_index", community_id=c.id))
+    return render_template("stars/honours.html", community=c, form=EmptyForm(),
+                           periods=rankings.current_periods(utcnow()),
+                           lists=db.session.scalars(select(HonourList).where(HonourList.community_id == c.id)
+                                                    .order_by(HonourList.created_at.desc())).all())
+
+
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>", methods=["GET", "POST"])
+@policy(COMMUNITY_ADMIN)
+def honour(community_id: int, honour_id: int):
+    c = get_community(community_id)
+    h = _honour(c.id, honour_id)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if request.form.get("what") == "notice":
+            commit(lambda: honours.start_notice(actor(), h, utcnow()), _("The list is on public notice."))
+        elif request.form.get("what") == "publish":
+            commit(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
+        elif request.form.get("what") == "remove":
+            commit(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
+                                                utcnow()), _("Taken off the list."))
+        elif request.form.get("what") == "answer":
+            _answer_objection(h)
+        return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
+    rows = honours.entries(h)
+    gone = honours.removed(h)
+    people = {r.id: r for r in db.session.scalars(select(Resident).where(
+        Resident.id.in_([x[1] for x in rows] + [e.resident_id for e in gone] or [-1])))}
+    return render_template("stars/honour.html", community=c, h=h, rows=rows, people=people, removed=gone,
+                           objections=objections.of(h), form=EmptyForm())
+
+
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>/certificates")
+@policy(COMMUNITY_ADMIN)
+def honour_certificates(community_id: int, honour_id: int):
+    c = get_community(community_id)
+    h = _honour(c.id, honour_id)
+    rows = honours.entries(h)
+    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
+        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
+    return render_template("stars/honour_certificates.html", community=c, h=h,
+                           rows=[(names.get(rid, ""), detail) for _rank, rid, _value, detail in rows])
+
+
+@bp.route("/honours/<int:honour_id>", methods=["GET", "POST"])
+@policy(AUTHENTICATED)
+def honour_notice(honour_id: int):
+    """An honour list on public notice (or published) for residents: masked names; objections while it runs."""
+    h = db.session.get(HonourList, honour_id)
+    resident = _resident_of(h, _("No such list."))
+    if request.method == "POST":
+        _lodge(h)
+        return redirect(url_for(".honour_notice", honour_id=h.id))
+    rows = honours.entries(h)
+    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
+        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
+    mask = resident.community.board_mask
+    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(),
+                           rows=[(rank, rankings.mask_name(names.get(rid, ""), mask), value, detail)
+                                 for rank, rid, value, detail in rows],
+                           mine=objections.of(h, resident_id=resident.id))

@@ -1,0 +1,388 @@
+"""The clerk's counter: identify a resident, redeem products, void, close the shift, report.
+
+redeem() changes points, stock and limits in one transaction. Locks are taken in one order
+(the resident's points account, the household when a household limit applies, then products by
+id) so concurrent checkouts cannot deadlock;
+stock uses conditional updates and points the ledger's locked account, so the last unit is sold
+once and a balance that covers one checkout is spent once. A checkout's request id makes a
+double click or a retry return the first receipt.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pointsapp.accounts.models import Store, User
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import CHINA, local_date
+from pointsapp.core.permissions import Action, can, require
+from pointsapp.ledger.models import EntryKind, LedgerEntry
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.store.models import Product, Redemption, RedemptionLine, Stocktake, StocktakeLine
+from pointsapp.store.services.catalogue import move_stock
+from pointsapp.tree.models import Household, Resident
+from pointsapp.volunteering.services import codes
+
+PIN_MAX_FAILURES = 5
+PIN_LOCK = timedelta(minutes=15)
+MAX_LINES = 50
+
+
+class CounterRefusal(Conflict):
+    """Why this resident cannot redeem; shown at the counter as it is."""
+    code = "cannot_redeem"
+
+
+class PinRefused(InvalidInput):
+    """A wrong or locked PIN. The failure count is flushed: the caller commits before showing it."""
+    code = "wrong_pin"
+
+
+# ---- identification ------------------------------------------------------------------------
+
+@dataclass
+class Identified:
+    resident: Resident
+    method: str  # phone_code | card_pin | search
+
+
+def _resident_for_store(resident: Resident | None, store: Store) -> Resident:
+    if resident is None:
+        raise NotFound(_l("No such resident."))
+    if resident.community_id != store.community_id:
+        raise CounterRefusal(_l("%(name)s is a resident of another community."), code="other_community",
+                             name=resident.name)
+    if resident.moved_out_on is not None:
+        raise CounterRefusal(_l("%(name)s has moved out and can no longer redeem."), code="resident_moved_out",
+                             name=resident.name)
+    return resident
+
+
+def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str | None, now: datetime) -> Identified:
+    """A scanned member code: the phone's live code, or a printed card with its PIN.
+    Raises forbidden, forged_code, code_expired, card_replaced, other_community, resident_moved_out,
+    pin_required, pin_not_set, wrong_pin, pin_locked."""
+    require(actor, Action.RUN_STORE, store)
+    member = codes.read_member_code(secret, code, now, lambda rid: db.session.get(Resident, rid))
+    resident = _resident_for_store(db.session.get(Resident, member.resident_id), store)
+    if not member.is_card:
+        return Identified(resident, "phone_code")
+    check_pin(resident, pin, now)
+    return Identified(resident, "card_pin")
+
+
+def identify_by_search(actor: User, store: Store, resident_id: int) -> Identified:
+    """The clerk found the resident by name, room or phone (and checked who they are)."""
+    require(actor, Action.RUN_STORE, store)
+    return Identified(_resident_for_store(db.session.get(Resident, resident_id), store), "search")
+
+
+def set_pin(actor: User, resident: Resident, pin: str, now: datetime) -> None:
+    """Raises forbidden, invalid_pin."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    pin = (pin or "").strip()
+    if not (pin.isdigit() and 4 <= len(pin) <= 6) or len(set(pin)) == 1:
+        raise InvalidInput(_l("The PIN is 4 to 6 digits, not all the same."), code="invalid_pin")
+    resident.pin_hash = generate_password_hash(pin)
+    resident.pin_failures, resident.pin_locked_until = 0, None
+
+
+def reissue_card(actor: User, resident: Resident, now: datetime) -> None:
+    """A lost card: the next card gets a new serial; the old one stops working. Raises forbidden."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    resident.card_serial += 1
+
+
+def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
+    """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
+    # Lock the resident's row and read the counters fresh: guesses made in parallel are all counted.
+    db.session.flush()
+    db.session.refresh(resident, ["pin_failures", "pin_locked_until"], with_for_update=True)
+    if resident.pin_hash is None:
+        raise CounterRefusal(_l("%(name)s's card has no PIN yet; the community office sets one."),
+                             code="pin_not_set", name=resident.name)
+    if resident.pin_locked_until is not None and resident.pin_locked_until > now:
+        raise PinRefused(_l("Too many wrong PINs. The card is locked until %(t)s."), code="pin_locked",
+                         t=resident.pin_locked_until.astimezone(CHINA).strftime("%H:%M"))
+    if not pin:
+        raise PinRefused(_l("A printed card needs the resident's PIN."), code="pin_required")
+    if check_password_hash(resident.pin_hash, pin):
+        resident.pin_failures, resident.pin_locked_until = 0, None
+        return
+    resident.pin_failures += 1
+    left = PIN_MAX_FAILURES - resident.pin_failures
+    if left <= 0:
+        resident.pin_failures, resident.pin_locked_until = 0, now + PIN_LOCK
+        db.session.flush()
+        raise PinRefused(_l("Too many wrong PINs. The card is locked for 15 minutes."), code="pin_locked")
+    db.session.flush()
+    raise PinRefused(_l("Wrong PIN. %(n)d tries left."), code="wrong_pin", n=left)
+
+
+# ---- limits -------------------------------------------------------------------------------------
+
+def week_start(now: datetime) -> datetime:
+    day = local_date(now)
+    monday = day - timedelta(days=day.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=CHINA)
+
+
+def month_start(now: datetime) -> datetime:
+    day = local_date(now)
+    return datetime(day.year, day.month, 1, tzinfo=CHINA)
+
+
+def _taken(product_ids: list[int], since: datetime, *, resident_id: int | None = None,
+           household_id: int | None = None) -> dict[int, int]:
+    stmt = (select(RedemptionLine.product_id, func.sum(RedemptionLine.quantity))
+            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+            .where(RedemptionLine.product_id.in_(product_ids or [-1]), Redemption.status == "done",
+                   Redemption.created_at >= since).group_by(RedemptionLine.product_id))
+    if resident_id is not None:
+        stmt = stmt.where(Redemption.resident_id == resident_id)
+    if household_id is not None:
+        stmt = stmt.where(Redemption.household_id == household_id)
+    return dict(db.session.execute(stmt).all())
+
+
+@dataclass
+class Allowance:
+    product: Product
+    left: int | None  # how many more this resident may take now (None: no limit)
+    why: str = ""
+
+
+def allowances(resident: Resident, items: list[Product], now: datetime) -> dict[int, Allowance]:
+    """How many of each product the resident may still take this week/month."""
+    ids = [p.id for p in items]
+    week = _taken(ids, week_start(now), resident_id=resident.id)
+    month = _taken(ids, month_start(now), resident_id=resident.id)
+    house = _taken(ids, month_start(now), household_id=resident.household_id)
+    out = {}
+    for p in items:
+        left, why = None, ""
+        for limit, used, label in ((p.limit_per_week, week.get(p.id, 0), _l("this week")),
+                                   (p.limit_per_month, month.get(p.id, 0), _l("this month")),
+                                   (p.household_limit_per_month, house.get(p.id, 0), _l("this month per household"))):
+            if limit is not None and (left is None or limit - used < left):
+                left, why = max(0, limit - used), str(label)
+        out[p.id] = Allowance(p, left, why)
+    return out
+
+
+# ---- checkout -------------------------------------------------------------------------------------
+
+@dataclass
+class Checkout:
+    redemption: Redemption
+    repeated: bool = False  # True when the request id had been used: nothing was charged again
+
+
+@dataclass
+class Cart:
+    lines: dict[int, int] = field(default_factory=dict)  # product_id -> quantity
+
+
+def _receipt_no(store: Store, now: datetime, redemption_id: int) -> str:
+    return f"{store.id:02d}-{local_date(now):%Y%m%d}-{redemption_id:06d}"
+
+
+def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: str, now: datetime) -> Checkout:
+    """One checkout. Raises forbidden, empty_cart, invalid_quantity, product_unavailable, limit_reached,
+    out_of_stock, insufficient_points, other_community, resident_moved_out."""
+    require(actor, Action.RUN_STORE, store)
+    resident = _resident_for_store(who.resident, store)
+    if not request_id or len(request_id) > 64:
+        raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
+    first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                       Redemption.request_id == request_id))
+    if first is not None:
+        return _repeat(first, resident)
+    # Lock order for every checkout and void: the resident's points account, then (for products with a
+    # household limit) the household, then products by id. Holding the account lock makes the
+    # per-resident limit checks below exact; the household lock, the per-household one.
+    ledger.lock_account(resident)
+    # Re-check under the lock: a twin of this request may have committed while we waited for it (on
+    # PostgreSQL), and it must come back as its receipt, not as "limit reached" or "not enough points".
+    first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                       Redemption.request_id == request_id))
+    if first is not None:
+        return _repeat(first, resident)
+    lines = {pid: q for pid, q in cart.lines.items() if q}
+    if not lines:
+        raise InvalidInput(_l("Add at least one product."), code="empty_cart")
+    if len(lines) > MAX_LINES or any(not isinstance(q, int) or q < 0 or q > 999 for q in lines.values()):
+        raise InvalidInput(_l("Quantities must be whole numbers from 1 to 999."), code="invalid_quantity")
+    items = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(lines)))}
+    for pid in lines:
+        p = items.get(pid)
+        if p is None or p.store_id != store.id or not p.is_active:
+            raise CounterRefusal(_l("“%(name)s” is not on sale here at the moment."), code="product_unavailable",
+                                 name=p.name if p else pid)
+    if resident.household_id is not None and any(p.household_limit_per_month is not None for p in items.values()):
+        # A household limit is shared by everyone in the household, who may be at two counters at once:
+        # take the household's lock too (always after an account's, so no checkout waits in a cycle).
+        db.session.execute(select(Household.id).where(Household.id == resident.household_id).with_for_update())
+    room = allowances(resident, list(items.values()), now)
+    for pid, quantity in lines.items():
+        allowance = room[pid]
+        if allowance.left is not None and quantity > allowance.left:
+            raise CounterRefusal(_l("Limit reached for “%(name)s”: %(left)d more %(period)s."),
+                                 code="limit_reached", name=items[pid].name, left=allowance.left,
+                                 period=allowance.why)
+    total = sum(items[pid].price * q for pid, q in lines.items())
+    redemption = Redemption(community_id=store.community_id, store_id=store.id, receipt_no=f"tmp-{request_id}"[:30],
+                            resident_id=resident.id, household_id=resident.household_id, clerk_id=actor.id,
+                            total_points=total, balance_after=0, request_id=request_id, identified_by=who.method,
+                            status="done", void_reason="", created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(redemption)
+    except IntegrityError:
+        # the same request arrived twice at once; the other one wins and this one returns it
+        first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                           Redemption.request_id == request_id))
+        if first is None:
+            raise
+        return _repeat(first, resident)
+    redemption.receipt_no = _receipt_no(store, now, redemption.id)
+    for pid in sorted(lines):  # one lock order for every checkout
+        product, quantity = items[pid], lines[pid]
+        db.session.add(RedemptionLine(community_id=store.community_id, redemption=redemption, product_id=pid,
+                                      name=product.name, quantity=quantity, unit_price=product.price,
+                                      points=product.price * quantity))
+        move_stock(product, -quantity, "redemption", redemption.receipt_no, actor, now, redemption_id=redemption.id)
+    entry = ledger.post(ledger.Posting(resident, -total, EntryKind.REDEMPTION, "redemption", f"redemption:{request_id}",
+                                       f"兑换单 {redemption.receipt_no}", str(redemption.id)), actor, now)
+    redemption.ledger_entry_id = entry.id
+    redemption.balance_after = entry.balance_after
+    db.session.flush()
+    return Checkout(redemption)
+
+
+def _repeat(first: Redemption, resident: Resident) -> Checkout:
+    """The same request id again: the first receipt, unless it was for somebody else."""
+    if first.resident_id != resident.id:
+        raise Conflict(_l("This checkout form was already used for another resident; start again."),
+                       code="idempotency_key_reused")
+    return Checkout(first, repeated=True)
+
+
+def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Redemption:
+    """The clerk who made it (same day) or an admin (any time) voids a redemption: points come back by a
+    reversal entry, stock is restored, the receipt is marked void. Raises forbidden, reason_missing,
+    already_void, void_too_late."""
+    store = redemption.store
+    require(actor, Action.RUN_STORE, store)
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason."), code="reason_missing")
+    if redemption.status == "void":
+        raise Conflict(_l("This receipt is already void."), code="already_void")
+    is_admin = can(actor, Action.MANAGE_STORE, store)
+    if not is_admin and (redemption.clerk_id != actor.id or local_date(redemption.created_at) != local_date(now)):
+        raise Conflict(_l("Only the clerk who made it can void a receipt, and only on the same day; "
+                          "ask the community office."), code="void_too_late")
+    ledger.lock_account(redemption.resident)  # same lock order as redeem()
+    # Re-check under the lock: a concurrent void (a double click) may have committed while we waited.
+    db.session.refresh(redemption, ["status"])
+    if redemption.status == "void":
+        raise Conflict(_l("This receipt is already void."), code="already_void")
+    for line in sorted(redemption.lines, key=lambda x: x.product_id):
+        move_stock(db.session.get(Product, line.product_id), line.quantity, "void",
+                   f"作废 {redemption.receipt_no}", actor, now, redemption_id=redemption.id)
+    entry = db.session.get(LedgerEntry, redemption.ledger_entry_id)
+    ledger.reverse(actor, entry, f"作废兑换单 {redemption.receipt_no}：{reason.strip()}", now,
+                   key=f"void:{redemption.id}")
+    redemption.status, redemption.voided_at, redemption.voided_by_id = "void", now, actor.id
+    redemption.void_reason = reason.strip()[:300]
+    db.session.flush()
+    return redemption
+
+
+def find_by_request(store: Store, request_id: str) -> Redemption | None:
+    """The checkout already made with this form's request id, if any."""
+    if not request_id:
+        return None
+    return db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                      Redemption.store_id == store.id,
+                                                      Redemption.request_id == request_id))
+
+
+def get_redemption(store: Store, redemption_id: int) -> Redemption:
+    redemption = db.session.get(Redemption, redemption_id)
+    if redemption is None or redemption.store_id != store.id:
+        raise NotFound(_l("No such receipt."))
+    return redemption
+
+
+# ---- shift close / stocktake ---------------------------------------------------------------------
+
+def close_shift(actor: User, store: Store, counted: dict[int, int], reasons: dict[int, str], note: str,
+                now: datetime) -> Stocktake:
+    """The clerk counts the shelf. Differences against the books are recorded with a reason and the
+    books follow the count; nothing is absorbed silently. Raises forbidden, invalid_quantity,
+    reason_missing (for a difference without a reason), missing_count."""
+    require(actor, Action.RUN_STORE, store)
+    goods = db.session.scalars(select(Product).where(Product.store_id == store.id, Product.stock.is_not(None))
+                               .order_by(Product.id).with_for_update()
+                               .execution_options(populate_existing=True)).all()  # the locked, current stock
+    missing = [p.name for p in goods if p.is_active and p.id not in counted]
+    if missing:
+        raise InvalidInput(_l("Count every product on the shelf: %(names)s."), code="missing_count",
+                           names="、".join(missing[:5]))
+    take = Stocktake(community_id=store.community_id, store_id=store.id, clerk_id=actor.id, closed_at=now,
+                     note=(note or "")[:500])
+    db.session.add(take)
+    db.session.flush()
+    for p in goods:
+        if p.id not in counted:
+            continue
+        n = counted[p.id]
+        if not isinstance(n, int) or n < 0:
+            raise InvalidInput(_l("Counts must be 0 or more."), code="invalid_quantity")
+        difference = n - p.stock
+        reason = (reasons.get(p.id) or "").strip()
+        if difference and not reason:
+            raise InvalidInput(_l("“%(name)s”: the books say %(book)d, you counted %(n)d. Please give a reason."),
+                               code="reason_missing", name=p.name, book=p.stock, n=n)
+        db.session.add(StocktakeLine(community_id=store.community_id, stocktake_id=take.id, product_id=p.id,
+                                     book_quantity=p.stock, counted_quantity=n, difference=difference,
+                                     reason=reason[:300]))
+        if difference:
+            move_stock(p, difference, "stocktake", f"盘点差异：{reason}", actor, now)
+    db.session.flush()
+    return take
+
+
+# ---- reports -------------------------------------------------------------------------------------
+
+def day_report(store: Store, day, actor: User) -> dict:
+    """Redemptions per clerk, points redeemed and goods out for one day (China time)."""
+    require(actor, Action.RUN_STORE, store)
+    start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+    end = start + timedelta(days=1)
+    done = (Redemption.store_id == store.id, Redemption.created_at >= start, Redemption.created_at < end,
+            Redemption.status == "done")
+    per_clerk = db.session.execute(
+        select(User.name, func.count(Redemption.id), func.sum(Redemption.total_points))
+        .join(User, User.id == Redemption.clerk_id).where(*done)
+        .group_by(User.id, User.name).order_by(User.name, User.id)).all()  # two clerks may share a name
+    goods = db.session.execute(
+        select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
+        .join(Redemption, Redemption.id == RedemptionLine.redemption_id).where(*done)
+        .group_by(RedemptionLine.name).order_by(func.sum(RedemptionLine.quantity).desc())).all()
+    voids = db.session.scalar(select(func.count()).select_from(Redemption).where(
+        Redemption.store_id == store.id, Redemption.voided_at >= start, Redemption.voided_at < end))
+    receipts = db.session.scalars(select(Redemption).where(
+        Redemption.store_id == store.id, Redemption.created_at >= start, Redemption.created_at < end)
+        .order_by(Redemption.created_at.desc())).all()
+    differences = db.session.execute(
+        select(StocktakeLine, Stocktake).join(Stocktake, Stocktake.id == StocktakeLine.stocktake_id)
+        .where(Stocktake.store_id == store.id, Stocktake.closed_at >= start, Stocktake.closed_at < end,
+               StocktakeLine.difference != 0)).all()
+    return {"per_clerk": per_clerk, "goods": goods, "voids": voids, "receipts": receipts,
+            "points": sum(row[2] or 0 for row in per_clerk), "differences": differences}

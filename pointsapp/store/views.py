@@ -1,0 +1,326 @@
+"""The love-points supermarket: the clerk's counter, receipts, voids, products, shift close, reports."""
+import csv
+import io
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from pointsapp.accounts.models import Store
+from pointsapp.core.errors import DomainError, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.forms import EmptyForm
+from pointsapp.core.periods import CHINA, local_date
+from pointsapp.core.permissions import (
+    STAFF,
+    Action,
+    admin_community_ids,
+    can,
+    clerk_store_ids,
+    policy,
+    require,
+)
+from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.store.forms import ProductForm, StockForm
+from pointsapp.store.models import ProductPhoto, StockMovement
+from pointsapp.store.services import catalogue as store_service
+from pointsapp.store.services import counter
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Resident
+
+bp = Blueprint("store", __name__, url_prefix="/store")
+
+IDENTIFIED_FOR = timedelta(minutes=10)  # a resident stays on the counter screen this long
+
+
+def _store(store_id: int, action: str = Action.RUN_STORE) -> Store:
+    s = store_service.get_store(store_id)
+    require(actor(), action, s)
+    return s
+
+
+@bp.route("/")
+@policy(STAFF)
+def index():
+    ids = admin_community_ids(actor())
+    stmt = select(Store).order_by(Store.community_id, Store.name)
+    if ids is not None:
+        stmt = stmt.where(Store.community_id.in_(ids or [-1]) | Store.id.in_(clerk_store_ids(actor()) or [-1]))
+    stores = db.session.scalars(stmt).all()
+    if len(stores) == 1:
+        return redirect(url_for(".counter_page", store_id=stores[0].id))
+    return render_template("store/index.html", stores=stores)
+
+
+# ---- the counter ---------------------------------------------------------------------------
+
+def _identified(s: Store):
+    """The resident at the counter (kept in the clerk's session for 10 minutes), or None."""
+    data = session.get("counter")
+    if not data or data.get("store_id") != s.id:
+        return None
+    if utcnow() - datetime.fromtimestamp(data["at"], UTC) > IDENTIFIED_FOR:
+        session.pop("counter", None)
+        return None
+    resident = db.session.get(Resident, data["resident_id"])
+    return counter.Identified(resident, data["method"]) if resident else None
+
+
+def _remember(s: Store, who: counter.Identified) -> None:
+    session["counter"] = {"store_id": s.id, "resident_id": who.resident.id, "method": who.method,
+                          "at": utcnow().timestamp()}
+
+
+@bp.route("/<int:store_id>/counter", methods=["GET", "POST"])
+@policy(STAFF)
+def counter_page(store_id: int):
+    s = _store(store_id)
+    now = utcnow()
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        try:
+            if request.form.get("resident_id"):
+                who = counter.identify_by_search(actor(), s, int(request.form["resident_id"]))
+            else:
+                who = counter.identify_by_code(actor(), s, current_app.secret_key, request.form.get("code", ""),
+                                               request.form.get("pin") or None, now)
+        except counter.PinRefused as exc:
+            db.session.commit()  # the failed try counts towards the lockout
+            flash(str(exc), "error")
+            return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
+                                   code=request.form.get("code", ""), need_pin=True)
+        except (DomainError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc) if isinstance(exc, DomainError) else _("No such resident."), "error")
+            need_pin = isinstance(exc, DomainError) and exc.code in ("pin_required", "pin_not_set")
+            return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
+                                   code=request.form.get("code", "") if need_pin else "", need_pin=need_pin)
+        db.session.commit()
+        _remember(s, who)
+        return redirect(url_for(".counter_page", store_id=s.id))
+    who = _identified(s)
+    if who is None or request.args.get("q") is not None:
+        q = request.args.get("q", "")[:40]
+        found = tree.search_residents(s.community_id, q, limit=20) if q else []
+        return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, found=found, code="",
+                               need_pin=False)
+    items = store_service.products(s.id, active_only=True)
+    room = counter.allowances(who.resident, items, now)
+    return render_template("store/counter.html", store=s, who=who, resident=who.resident, items=items, room=room,
+                           balance=ledger.balance_of(who.resident.id), form=EmptyForm(),
+                           request_id=secrets.token_urlsafe(16))
+
+
+@bp.route("/<int:store_id>/counter/next", methods=["POST"])
+@policy(STAFF)
+def next_customer(store_id: int):
+    _store(store_id)
+    session.pop("counter", None)
+    return redirect(url_for(".counter_page", store_id=store_id))
+
+
+@bp.route("/<int:store_id>/checkout", methods=["POST"])
+@policy(STAFF)
+def checkout(store_id: int):
+    s = _store(store_id)
+    done = counter.find_by_request(s, request.form.get("request_id", ""))
+    if done is not None:  # a retry or a second click after the first went through
+        flash(_("This checkout had already gone through; nothing was charged twice."), "info")
+        return redirect(url_for(".receipt", store_id=s.id, redemption_id=done.id))
+    who = _identified(s)
+    if who is None:
+        flash(_("Identify the resident first (the last one was more than 10 minutes ago)."), "error")
+        return redirect(url_for(".counter_page", store_id=s.id))
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for(".counter_page", store_id=s.id))
+    lines = {}
+    for key, value in request.form.items():
+        if key.startswith("qty_") and value.strip():
+            try:
+                lines[int(key[4:])] = int(value)
+            except ValueError:
+                flash(_("Quantities must be whole numbers from 1 to 999."), "error")
+                return redirect(url_for(".counter_page", store_id=s.id))
+    ok, result = commit(lambda: counter.redeem(actor(), s, who, counter.Cart(lines),
+                                               request.form.get("request_id", ""), utcnow()))
+    if not ok:
+        return redirect(url_for(".counter_page", store_id=s.id))
+    session.pop("counter", None)
+    if result.repeated:
+        flash(_("This checkout had already gone through; nothing was charged twice."), "info")
+    return redirect(url_for(".receipt", store_id=s.id, redemption_id=result.redemption.id))
+
+
+@bp.route("/<int:store_id>/receipts/<int:redemption_id>")
+@policy(STAFF)
+def receipt(store_id: int, redemption_id: int):
+    s = _store(store_id)
+    r = counter.get_redemption(s, redemption_id)
+    return render_template("store/receipt.html", store=s, r=r, form=EmptyForm(),
+                           width=request.args.get("w", "58"))
+
+
+@bp.route("/<int:store_id>/receipts/<int:redemption_id>/void", methods=["POST"])
+@policy(STAFF)
+def void(store_id: int, redemption_id: int):
+    s = _store(store_id)
+    r = counter.get_redemption(s, redemption_id)
+    if EmptyForm().validate_on_submit():
+        commit(lambda: counter.void(actor(), r, request.form.get("reason", ""), utcnow()),
+               _("Receipt %(no)s is void; points and stock are back.", no=r.receipt_no))
+    return redirect(url_for(".receipt", store_id=s.id, redemption_id=r.id))
+
+
+# ---- products and stock ----------------------------------------------------------------------
+
+def _product_fields(form: ProductForm) -> store_service.ProductFields:
+    return store_service.ProductFields(
+        name=form.name.data, kind=form.kind.data, category=form.category.data or "", price=form.price.data,
+        limit_per_week=form.limit_per_week.data, limit_per_month=form.limit_per_month.data,
+        household_limit_per_month=form.household_limit_per_month.data, barcode=form.barcode.data or "",
+        low_stock=form.low_stock.data or 0, is_active=bool(form.is_active.data))
+
+
+@bp.route("/<int:store_id>/products", methods=["GET", "POST"])
+@policy(STAFF)
+def products(store_id: int):
+    s = _store(store_id)
+    form = ProductForm()
+    if form.validate_on_submit():
+        ok, p = commit(lambda: store_service.create_product(actor(), s, _product_fields(form), form.stock.data,
+                                                            utcnow()),
+                       _("Product added."))
+        if ok:
+            return redirect(url_for(".products", store_id=s.id))
+    return render_template("store/products.html", store=s, form=form, items=store_service.products(s.id),
+                           low=store_service.low_stock(s.id), can_manage=_can_manage(s))
+
+
+def _can_manage(s: Store) -> bool:
+    return can(actor(), Action.MANAGE_STORE, s)
+
+
+@bp.route("/<int:store_id>/products/<int:product_id>", methods=["GET", "POST"])
+@policy(STAFF)
+def product(store_id: int, product_id: int):
+    s = _store(store_id)
+    p = store_service.get_product(s, product_id)
+    form = ProductForm(obj=p)
+    if request.method == "POST" and request.form.get("what") == "details" and form.validate_on_submit():
+        ok, _p = commit(lambda: store_service.update_product(actor(), p, _product_fields(form), utcnow()), _("Saved."))
+        if ok:
+            return redirect(url_for(".product", store_id=s.id, product_id=p.id))
+    elif request.method == "POST" and request.form.get("what") in ("restock", "correct"):
+        stock_form = StockForm()
+        if stock_form.validate_on_submit():
+            if request.form["what"] == "restock":
+                commit(lambda: store_service.restock(actor(), p, stock_form.quantity.data, stock_form.reason.data or "",
+                                                     utcnow()), _("Stock added."))
+            else:
+                commit(lambda: store_service.correct_stock(actor(), p, stock_form.quantity.data,
+                                                           stock_form.reason.data or "", utcnow()), _("Stock corrected."))
+        else:
+            for errors in stock_form.errors.values():
+                for message in errors:
+                    flash(message, "error")
+        return redirect(url_for(".product", store_id=s.id, product_id=p.id))
+    elif request.method == "POST" and request.form.get("what") == "photo":
+        upload = request.files.get("photo")
+        if EmptyForm().validate_on_submit():
+            commit(lambda: store_service.set_photo(actor(), p, upload.read() if upload else b"", utcnow()),
+                   _("Photo saved."))
+        return redirect(url_for(".product", store_id=s.id, product_id=p.id))
+    movements = db.session.scalars(select(StockMovement).where(StockMovement.product_id == p.id)
+                                   .order_by(StockMovement.id.desc()).limit(50)).all()
+    return render_template("store/product.html", store=s, p=p, form=form, stock_form=StockForm(formdata=None),
+                           button_form=EmptyForm(), movements=movements, can_manage=_can_manage(s),
+                           has_photo=db.session.get(ProductPhoto, p.id) is not None)
+
+
+@bp.route("/<int:store_id>/products/<int:product_id>/photo.jpg")
+@policy(STAFF)
+def photo(store_id: int, product_id: int):
+    s = _store(store_id)
+    p = store_service.get_product(s, product_id)
+    image = db.session.get(ProductPhoto, p.id)
+    if image is None:
+        raise NotFound(_("No photo."))
+    return current_app.response_class(image.content, mimetype="image/jpeg",
+                                      headers={"Cache-Control": "private, max-age=300"})
+
+
+# ---- shift close and reports ---------------------------------------------------------------------
+
+@bp.route("/<int:store_id>/shift", methods=["GET", "POST"])
+@policy(STAFF)
+def shift(store_id: int):
+    s = _store(store_id)
+    goods = [p for p in store_service.products(s.id, active_only=True) if p.stock is not None]
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        counted, reasons, bad = {}, {}, False
+        for p in goods:
+            raw = request.form.get(f"count_{p.id}", "").strip()
+            if raw:
+                if not raw.isdigit():
+                    bad = True
+                    continue
+                counted[p.id] = int(raw)
+            reasons[p.id] = request.form.get(f"reason_{p.id}", "")
+        if bad:
+            flash(_("Counts must be 0 or more."), "error")
+        else:
+            ok, take = commit(lambda: counter.close_shift(actor(), s, counted, reasons, request.form.get("note", ""),
+                                                          utcnow()), _("Shift closed. The books now match the shelf."))
+            if ok:
+                return redirect(url_for(".report", store_id=s.id))
+    return render_template("store/shift.html", store=s, goods=goods, form=EmptyForm(), values=request.form)
+
+
+def _day() -> datetime:
+    try:
+        return datetime.strptime(request.args.get("day", ""), "%Y-%m-%d").date()
+    except ValueError:
+        return local_date(utcnow())
+
+
+@bp.route("/<int:store_id>/report")
+@policy(STAFF)
+def report(store_id: int):
+    s = _store(store_id)
+    day = _day()
+    data = counter.day_report(s, day, actor())
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _export(s, day, data, fmt)
+    return render_template("store/report.html", store=s, day=day, data=data,
+                           items=store_service.products(s.id), low=store_service.low_stock(s.id))
+
+
+def _export(s: Store, day, data: dict, fmt: str):
+    rows = [["小票号", "时间", "居民", "店员", "积分", "状态", "商品"]]
+    for r in data["receipts"]:
+        rows.append([r.receipt_no, r.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"), r.resident.name,
+                     r.clerk.name, r.total_points, "已作废" if r.status == "void" else "有效",
+                     "、".join(f"{x.name}×{x.quantity}" for x in r.lines)])
+    name = f"store-{s.id}-{day:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        body, mime = buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
+    else:
+        from openpyxl import Workbook
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "兑换记录"
+        for row in rows:
+            ws.append(row)
+        stock = wb.create_sheet("库存")
+        stock.append(["商品", "类型", "积分", "库存"])
+        for p in store_service.products(s.id):
+            stock.append([p.name, "商品" if p.kind == "goods" else "服务", p.price, "不限" if p.stock is None else p.stock])
+        out = io.BytesIO()
+        wb.save(out)
+        body, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return current_app.response_class(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})

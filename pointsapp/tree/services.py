@@ -1,0 +1,207 @@
+"""The community tree: create, edit and search subdistricts, communities, grids, buildings,
+households and residents."""
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.lookup import get_row
+from pointsapp.core.permissions import Action, Actor, require
+from pointsapp.core.validation import clean_id_tail, clean_phone, is_id_tail, is_phone
+from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
+
+
+def _name(value: str, max_len: int = 80) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(_l("Please enter a name."), code="name_missing")
+    if len(text) > max_len:
+        raise InvalidInput(_l("The name is too long (at most %(n)d characters)."), code="name_too_long", n=max_len)
+    return text
+
+
+def _insert(obj, conflict_message) -> None:
+    """Add and flush inside a savepoint so a unique violation becomes a Conflict, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+    except IntegrityError as exc:
+        raise Conflict(conflict_message, code="already_exists") from exc
+
+
+def get_in_community(model, community_id: int, object_id: int):
+    """Load an object of one community or raise not_found (never leak another community's rows)."""
+    obj = db.session.get(model, object_id)
+    if obj is None or obj.community_id != community_id:
+        raise NotFound(_l("Not found in this community."))
+    return obj
+
+
+def get_community(community_id: int) -> Community:
+    """The community with that id. Raises not_found (also for ids no database column can hold)."""
+    community = get_row(Community, community_id)
+    if community is None:
+        raise NotFound(_l("No such community."), code="not_found")
+    return community
+
+
+def create_subdistrict(actor: Actor, name: str, city: str, now: datetime) -> Subdistrict:
+    """Raises forbidden, name_missing, already_exists."""
+    require(actor, Action.MANAGE_CITY)
+    sub = Subdistrict(name=_name(name), city=(city or "").strip())
+    _insert(sub, _l("A subdistrict with this name exists."))
+    return sub
+
+
+def create_community(actor: Actor, subdistrict: Subdistrict, name: str, address: str, now: datetime) -> Community:
+    """Raises forbidden, name_missing, already_exists."""
+    require(actor, Action.MANAGE_CITY)
+    community = Community(subdistrict_id=subdistrict.id, name=_name(name), address=(address or "").strip())
+    _insert(community, _l("This subdistrict already has a community with this name."))
+    return community
+
+
+def create_grid(actor: Actor, community: Community, name: str, worker_name: str, worker_phone: str,
+                now: datetime) -> Grid:
+    """Raises forbidden, name_missing, invalid_phone, already_exists."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    phone = clean_phone(worker_phone)
+    if phone and not is_phone(phone):
+        raise InvalidInput(_l("Please enter an 11-digit mobile number."), code="invalid_phone")
+    grid = Grid(community_id=community.id, name=_name(name), worker_name=(worker_name or "").strip(),
+                worker_phone=phone)
+    _insert(grid, _l("This community already has a grid with this name."))
+    return grid
+
+
+def create_building(actor: Actor, community: Community, name: str, grid_id: int | None, now: datetime) -> Building:
+    """Raises forbidden, name_missing, not_found (grid), already_exists."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    if grid_id:
+        get_in_community(Grid, community.id, grid_id)
+    building = Building(community_id=community.id, name=_name(name, 40), grid_id=grid_id or None)
+    _insert(building, _l("This community already has a building with this name."))
+    return building
+
+
+def set_building_leader(actor: Actor, building: Building, resident_id: int | None, now: datetime) -> None:
+    """Appoint (or clear) the building leader. Raises forbidden, not_found, leader_not_in_building."""
+    require(actor, Action.MANAGE_COMMUNITY, building)
+    if resident_id is None:
+        building.leader_id = None
+        return
+    resident = get_in_community(Resident, building.community_id, resident_id)
+    if resident.moved_out_on is not None:
+        raise InvalidInput(_l("This resident has moved out."), code="resident_moved_out")
+    building.leader_id = resident.id
+
+
+def _room_part(value, label) -> str:
+    text = str(value or "").strip()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if not text or len(text) > 10:
+        raise InvalidInput(_l("Please enter the %(what)s."), code="address_missing", what=label)
+    return text
+
+
+def create_household(actor: Actor, building: Building, unit: str, room: str, now: datetime) -> Household:
+    """Raises forbidden, address_missing, already_exists."""
+    require(actor, Action.MANAGE_COMMUNITY, building)
+    household = Household(community_id=building.community_id, building_id=building.id,
+                          unit=_room_part(unit, _l("unit")), room=_room_part(room, _l("room number")), note="")
+    _insert(household, _l("This household already exists."))
+    return household
+
+
+@dataclass
+class ResidentFields:
+    name: str
+    relation: str = ""
+    phone: str = ""
+    id_tail: str = ""
+    birth_year: int | None = None
+    moved_in_on: date | None = None
+
+
+def _clean_resident(fields: ResidentFields) -> ResidentFields:
+    phone = clean_phone(fields.phone)
+    if phone and not is_phone(phone):
+        raise InvalidInput(_l("Please enter an 11-digit mobile number."), code="invalid_phone")
+    tail = clean_id_tail(fields.id_tail)
+    if tail and not is_id_tail(tail):
+        raise InvalidInput(_l("The ID-card tail is the last 4 characters (digits, or X at the end)."),
+                           code="invalid_id_tail")
+    if fields.birth_year is not None and not 1900 <= fields.birth_year <= 2100:
+        raise InvalidInput(_l("The birth year looks wrong."), code="invalid_birth_year")
+    return ResidentFields(name=_name(fields.name, 40), relation=(fields.relation or "").strip()[:20],
+                          phone=phone, id_tail=tail, birth_year=fields.birth_year,
+                          moved_in_on=fields.moved_in_on)
+
+
+def add_resident(actor: Actor, household: Household, fields: ResidentFields, now: datetime) -> Resident:
+    """Raises forbidden, name_missing, invalid_phone, invalid_id_tail, already_exists."""
+    require(actor, Action.MANAGE_COMMUNITY, household)
+    f = _clean_resident(fields)
+    resident = Resident(community_id=household.community_id, household_id=household.id, name=f.name,
+                        relation=f.relation, phone=f.phone, id_tail=f.id_tail, birth_year=f.birth_year,
+                        moved_in_on=f.moved_in_on, created_at=now)
+    _insert(resident, _l("This household already has a resident with this name."))
+    return resident
+
+
+def update_resident(actor: Actor, resident: Resident, fields: ResidentFields, now: datetime) -> Resident:
+    """Raises forbidden, name_missing, invalid_phone, invalid_id_tail, already_exists."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    f = _clean_resident(fields)
+    for attr in ("name", "relation", "phone", "id_tail", "birth_year", "moved_in_on"):
+        setattr(resident, attr, getattr(f, attr))
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(_l("This household already has a resident with this name."), code="already_exists") from exc
+    return resident
+
+
+def move_out(actor: Actor, resident: Resident, on: date, now: datetime) -> None:
+    """Mark a resident as moved out; nothing is deleted. Raises forbidden, already_moved_out, invalid_date."""
+    require(actor, Action.MANAGE_COMMUNITY, resident)
+    if resident.moved_out_on is not None:
+        raise Conflict(_l("This resident has already moved out."), code="already_moved_out")
+    if resident.moved_in_on and on < resident.moved_in_on:
+        raise InvalidInput(_l("The move-out date is before the move-in date."), code="invalid_date")
+    resident.moved_out_on = on
+
+
+def search_residents(community_id: int, query: str, *, limit: int = 50, include_moved_out: bool = False):
+    """Residents of one community matching a name, phone, or room ("3号楼1-301", "301")."""
+    stmt = (select(Resident).join(Household).join(Building)
+            .where(Resident.community_id == community_id))
+    q = (query or "").strip()
+    if q:
+        # % and _ typed by a person are literal characters, not wildcards
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Resident.name.like(like, escape="\\"), Resident.phone.like(like, escape="\\"),
+                              Household.room == q,
+                              (Building.name + Household.unit + "-" + Household.room).like(like, escape="\\")))
+    if not include_moved_out:
+        stmt = stmt.where(Resident.moved_out_on.is_(None))
+    return db.session.scalars(stmt.order_by(Building.name, Household.unit, Household.room, Resident.id)
+                              .limit(limit)).all()
+
+
+def community_counts(community_id: int) -> dict:
+    def count(model, *where):
+        return db.session.scalar(select(func.count()).select_from(model)
+                                 .where(model.community_id == community_id, *where))
+    return {
+        "grids": count(Grid),
+        "buildings": count(Building),
+        "households": count(Household),
+        "residents": count(Resident, Resident.moved_out_on.is_(None)),
+    }

@@ -1,0 +1,48 @@
+"""WTForms classes of volunteering (CSRF comes with FlaskForm)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+
+
+class ActivityForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Please enter a title.")), Length(max=100)])
+    kind = SelectField(_l("Kind of activity"))
+    place = StringField(_l("Place"), validators=[Length(max=100)])
+    starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired(_l("Please enter a date and time."))])
+    ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M",
+                                 validators=[DataRequired(_l("Please enter a date and time."))])
+    rule = SelectField(_l("Points rule"), choices=options([("fixed", _l("Fixed points per attendance")),
+                                                           ("hourly", _l("Points per hour of service"))]))
+    points = IntegerField(_l("Points"), validators=[DataRequired(_l("Please enter the number of points.")),
+                                                     NumberRange(1, 1000, _l("Between 1 and 1000 points."))])
+    hourly_cap = IntegerField(_l("At most (hourly rule)"), validators=[Optional(), NumberRange(1, 24000)])
+    award_on = SelectField(_l("Award points"), choices=options([
+        ("check_in", _l("on check-in")), ("check_out", _l("on check-out")), ("approval", _l("after the lead approves"))]))
+    capacity = IntegerField(_l("Capacity (empty: no limit)"), validators=[Optional(), NumberRange(1, 100000)])
+    allow_poster = BooleanField(_l("Allow a printed poster code (for all-day posts)"))
+    description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
+
+
+class ManualAttendanceForm(FlaskForm):
+    resident_id = HiddenField(validators=[DataRequired(_l("Choose a resident first."))])
+    checked_in_at = DateTimeLocalField(_l("Checked in at"), format="%Y-%m-%dT%H:%M",
+                                       validators=[DataRequired(_l("Please enter a date and time."))])
+    checked_out_at = DateTimeLocalField(_l("Checked out at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    reason = StringField(_l("Reason for recording by hand"), validators=[DataRequired(_l("Please give a reason.")),
+                                                                         Length(max=300)])
+
+
+class TeamForm(NameForm):
+    category = SelectField(_l("Category"))

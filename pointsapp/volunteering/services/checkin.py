@@ -1,0 +1,230 @@
+"""Check-in, check-out, manual records and approval of attendances; points go through the ledger.
+
+Every award uses the idempotency key "attendance:<id>", so no path (a double scan, two tabs, an
+approval clicked twice) can award one attendance twice.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from pointsapp.accounts.models import User
+from pointsapp.core.errors import Conflict, InvalidInput
+from pointsapp.core.extensions import db
+from pointsapp.core.periods import CHINA
+from pointsapp.core.permissions import Action, require
+from pointsapp.ledger.models import EntryKind, LedgerEntry
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.tree.models import Resident
+from pointsapp.volunteering.models import Activity, Attendance
+
+# A second scan sooner than this after check-in is a double scan, not a check-out.
+MIN_STAY = timedelta(minutes=10)
+
+
+class CheckInError(InvalidInput):
+    code = "check_in_refused"
+
+
+@dataclass
+class CheckInResult:
+    attendance: Attendance
+    action: str  # checked_in | checked_out | already
+    points: int  # points awarded by this call (0 when none or pending approval)
+
+    @property
+    def pending_approval(self) -> bool:
+        return self.attendance.status == "pending"
+
+
+def points_for(activity: Activity, checked_in_at: datetime, checked_out_at: datetime | None) -> int:
+    """Fixed points, or whole points per hour between check-in and check-out (rounded down, capped)."""
+    if activity.rule == "fixed":
+        return activity.points
+    if checked_out_at is None:
+        return 0
+    start = max(checked_in_at, activity.starts_at)
+    end = min(checked_out_at, activity.ends_at)
+    seconds = max(0, int((end - start).total_seconds()))
+    earned = seconds * activity.points // 3600
+    return min(earned, activity.hourly_cap) if activity.hourly_cap else earned
+
+
+def _award(attendance: Attendance, actor: User | None, now: datetime) -> int:
+    activity = attendance.activity
+    amount = points_for(activity, attendance.checked_in_at, attendance.checked_out_at)
+    if amount <= 0 or attendance.ledger_entry_id is not None:
+        return 0
+    entry = ledger.post(ledger.Posting(attendance.resident, amount, EntryKind.AWARD, "attendance",
+                                       f"attendance:{attendance.id}", f"{activity.kind}：{activity.title}",
+                                       str(attendance.id)), actor, now)
+    attendance.ledger_entry_id = entry.id
+    attendance.points_awarded = entry.amount
+    return entry.amount
+
+
+def _check_resident(resident: Resident, activity: Activity) -> None:
+    if resident.community_id != activity.community_id:
+        raise CheckInError(_l("This activity belongs to another community; only its residents can check in."),
+                           code="not_resident_of_community")
+    if resident.moved_out_on is not None:
+        raise CheckInError(_l("%(name)s has moved out and can no longer check in."), code="resident_moved_out",
+                           name=resident.name)
+    if activity.is_cancelled:
+        raise CheckInError(_l("This activity has been cancelled."), code="activity_cancelled")
+
+
+def _locked_activity(activity: Activity) -> Activity:
+    """Lock the activity row so capacity checks of concurrent check-ins see each other."""
+    return db.session.scalars(select(Activity).where(Activity.id == activity.id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
+
+
+def _existing(activity: Activity, resident: Resident) -> Attendance | None:
+    return db.session.scalar(select(Attendance).where(Attendance.activity_id == activity.id,
+                                                      Attendance.resident_id == resident.id))
+
+
+def check_in(actor: User, resident: Resident, activity: Activity, now: datetime, *, method: str = "self_scan",
+             scanned_at: datetime | None = None) -> CheckInResult:
+    """Check a resident in, or (hourly rule, second scan) out. scanned_at is when the code was read
+    (a login may come in between). Raises not_resident_of_community, resident_moved_out,
+    activity_cancelled, not_started, already_over, capacity_full, forbidden (lead scans)."""
+    if method == "lead_scan" or actor.resident_id != resident.id:
+        require(actor, Action.RUN_TEAM, activity)
+    _check_resident(resident, activity)
+    moment = scanned_at or now
+    attendance = _existing(activity, resident)
+    if attendance is None:
+        activity = _locked_activity(activity)
+        attendance = _existing(activity, resident)  # re-check under the lock
+    if attendance is not None:
+        return _second_scan(attendance, actor, moment, now)
+    if moment < activity.checkin_opens_at:
+        raise CheckInError(_l("Check-in has not opened yet. It opens at %(t)s."), code="not_started",
+                           t=_local(activity.checkin_opens_at))
+    if moment > activity.checkin_closes_at:
+        raise CheckInError(_l("This activity is already over."), code="already_over")
+    if activity.capacity is not None:
+        taken = db.session.scalar(select(func.count()).select_from(Attendance)
+                                  .where(Attendance.activity_id == activity.id))
+        if taken >= activity.capacity:
+            raise CheckInError(_l("Sorry, this activity is full (%(n)d people)."), code="capacity_full",
+                               n=activity.capacity)
+    attendance = Attendance(community_id=activity.community_id, activity_id=activity.id, resident_id=resident.id,
+                            checked_in_at=moment, method=method, recorded_by_id=actor.id, manual_reason="",
+                            status="pending" if activity.award_on == "approval" else "approved",
+                            reject_reason="", points_awarded=0)
+    try:
+        with db.session.begin_nested():
+            db.session.add(attendance)
+    except IntegrityError:
+        # another tab or device checked this resident in a moment ago: the same outcome
+        attendance = _existing(activity, resident)
+        return CheckInResult(attendance, "already", 0)
+    points = _award(attendance, actor, now) if activity.rule == "fixed" and activity.award_on == "check_in" else 0
+    return CheckInResult(attendance, "checked_in", points)
+
+
+def _second_scan(attendance: Attendance, actor: User, moment: datetime, now: datetime) -> CheckInResult:
+    activity = attendance.activity
+    if attendance.checked_out_at is not None or moment - attendance.checked_in_at < MIN_STAY:
+        return CheckInResult(attendance, "already", 0)
+    if activity.rule != "hourly" and activity.award_on != "check_out":
+        return CheckInResult(attendance, "already", 0)
+    attendance.checked_out_at = min(moment, activity.ends_at) if moment > attendance.checked_in_at else moment
+    if attendance.checked_out_at < attendance.checked_in_at:
+        attendance.checked_out_at = attendance.checked_in_at
+    points = _award(attendance, actor, now) if attendance.status == "approved" else 0
+    return CheckInResult(attendance, "checked_out", points)
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%H:%M")
+
+
+def record_manual(actor: User, resident: Resident, activity: Activity, checked_in_at: datetime,
+                  checked_out_at: datetime | None, reason: str, now: datetime) -> CheckInResult:
+    """人工补录 by a lead: times are clamped to the activity, so it never credits more than its
+    length. Raises forbidden, reason_missing, invalid_times, already_checked_in and _check_resident's codes."""
+    require(actor, Action.RUN_TEAM, activity)
+    _check_resident(resident, activity)
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason for recording by hand."), code="reason_missing")
+    start = max(checked_in_at, activity.starts_at)
+    end = min(checked_out_at, activity.ends_at) if checked_out_at else None
+    if start > activity.ends_at or (end is not None and end < start):
+        raise InvalidInput(_l("The times must lie within the activity."), code="invalid_times")
+    if activity.rule == "hourly" and end is None:
+        raise InvalidInput(_l("Hourly activities need a check-out time."), code="invalid_times")
+    if _existing(activity, resident) is not None:
+        raise Conflict(_l("%(name)s is already checked in."), code="already_checked_in", name=resident.name)
+    attendance = Attendance(community_id=activity.community_id, activity_id=activity.id, resident_id=resident.id,
+                            checked_in_at=start, checked_out_at=end, method="manual", recorded_by_id=actor.id,
+                            manual_reason=reason.strip()[:300],
+                            status="pending" if activity.award_on == "approval" else "approved",
+                            reject_reason="", points_awarded=0)
+    try:
+        with db.session.begin_nested():
+            db.session.add(attendance)
+    except IntegrityError as exc:
+        raise Conflict(_l("%(name)s is already checked in."), code="already_checked_in", name=resident.name) from exc
+    points = _award(attendance, actor, now) if attendance.status == "approved" else 0
+    return CheckInResult(attendance, "checked_in", points)
+
+
+def _attendances(activity: Activity, ids: list[int]) -> list[Attendance]:
+    rows = db.session.scalars(select(Attendance).where(Attendance.activity_id == activity.id,
+                                                       Attendance.id.in_(ids or [-1]))).all()
+    if len(rows) != len(set(ids)):
+        raise InvalidInput(_l("Some of the chosen records do not belong to this activity."), code="invalid_selection")
+    return rows
+
+
+def approve(actor: User, activity: Activity, ids: list[int], now: datetime) -> tuple[int, int]:
+    """Approve attendances and award them. Returns (approved, points). Raises forbidden,
+    invalid_selection, not_checked_out."""
+    require(actor, Action.RUN_TEAM, activity)
+    approved = points = 0
+    for attendance in _attendances(activity, ids):
+        if attendance.status == "approved":
+            continue
+        if attendance.status == "rejected" and attendance.ledger_entry_id is not None:
+            raise Conflict(_l("%(name)s was rejected and the points taken back; record the attendance again "
+                              "by hand if that was a mistake."), code="already_rejected", name=attendance.resident.name)
+        if activity.rule == "hourly" and attendance.checked_out_at is None:
+            raise InvalidInput(_l("%(name)s has not checked out yet."), code="not_checked_out",
+                               name=attendance.resident.name)
+        attendance.status = "approved"
+        attendance.reviewed_by_id, attendance.reviewed_at, attendance.reject_reason = actor.id, now, ""
+        points += _award(attendance, actor, now)
+        approved += 1
+    return approved, points
+
+
+def reject(actor: User, activity: Activity, ids: list[int], reason: str, now: datetime) -> int:
+    """Reject attendances with a reason; points already awarded are reversed. Raises forbidden,
+    reason_missing, invalid_selection, insufficient_points (already spent)."""
+    require(actor, Action.RUN_TEAM, activity)
+    if not (reason or "").strip():
+        raise InvalidInput(_l("Please give a reason for rejecting."), code="reason_missing")
+    count = 0
+    for attendance in _attendances(activity, ids):
+        if attendance.status == "rejected":
+            continue
+        if attendance.ledger_entry_id is not None:
+            entry = db.session.get(LedgerEntry, attendance.ledger_entry_id)
+            ledger.reverse(actor, entry, f"签到不予认可：{reason.strip()}", now, key=f"reject:{attendance.id}")
+            attendance.points_awarded = 0
+        attendance.status = "rejected"
+        attendance.reviewed_by_id, attendance.reviewed_at = actor.id, now
+        attendance.reject_reason = reason.strip()[:300]
+        count += 1
+    return count
+
+
+def attendance_list(activity: Activity) -> list[Attendance]:
+    return db.session.scalars(select(Attendance).where(Attendance.activity_id == activity.id)
+                              .order_by(Attendance.checked_in_at.desc())).all()

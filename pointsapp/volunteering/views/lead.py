@@ -1,0 +1,259 @@
+"""Team leads' pages: teams, activities, the check-in screen, attendance and approval."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from pointsapp.accounts.models import Team
+from pointsapp.core import qr
+from pointsapp.core.errors import InvalidInput, NotFound
+from pointsapp.core.extensions import db
+from pointsapp.core.forms import EmptyForm, options
+from pointsapp.core.localtime import from_local_naive, local_naive
+from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
+from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.tree import services as tree
+from pointsapp.tree.models import Resident
+from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
+from pointsapp.volunteering.models import Activity, TeamMember
+from pointsapp.volunteering.services import activities, checkin, codes
+
+bp = Blueprint("lead", __name__, url_prefix="/lead")
+
+
+to_utc = from_local_naive
+to_local = local_naive
+
+
+def _team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(_("No such team."))
+    require(actor(), Action.RUN_TEAM, team)
+    return team
+
+
+def _activity(activity_id: int) -> Activity:
+    activity = activities.get_activity(activity_id)
+    require(actor(), Action.RUN_TEAM, activity)
+    return activity
+
+
+def my_teams() -> list[Team]:
+    ids = admin_community_ids(actor())
+    stmt = select(Team).order_by(Team.community_id, Team.name)
+    led = led_team_ids(actor())
+    if ids is None:
+        return db.session.scalars(stmt).all()
+    return db.session.scalars(stmt.where(Team.community_id.in_(ids or [-1]) | Team.id.in_(led or [-1]))).all()
+
+
+@bp.route("/")
+@policy(STAFF)
+def index():
+    teams = my_teams()
+    now = utcnow()
+    team_ids = [t.id for t in teams] or [-1]
+    current = db.session.scalars(select(Activity).where(Activity.team_id.in_(team_ids), Activity.ends_at >= now,
+                                                        Activity.is_cancelled.is_(False))
+                                 .order_by(Activity.starts_at).limit(50)).all()
+    return render_template("lead/index.html", teams=teams, activities=current, now=now)
+
+
+@bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
+@policy(STAFF)
+def team(team_id: int):
+    t = _team(team_id)
+    q = request.args.get("q", "")[:40]
+    found = tree.search_residents(t.community_id, q, limit=20) if q else []
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if request.form.get("remove"):
+            commit(lambda: activities.remove_member(actor(), t, int(request.form["remove"]), utcnow()),
+                   _("Member removed."))
+        else:
+            resident = tree.get_in_community(Resident, t.community_id, int(request.form.get("resident_id", 0) or 0))
+            commit(lambda: activities.add_member(actor(), t, resident, utcnow()), _("Member added."))
+        return redirect(url_for(".team", team_id=t.id))
+    members = db.session.scalars(select(TeamMember).where(TeamMember.team_id == t.id)
+                                 .order_by(TeamMember.joined_at)).all()
+    acts = db.session.scalars(select(Activity).where(Activity.team_id == t.id)
+                              .order_by(Activity.starts_at.desc()).limit(30)).all()
+    return render_template("lead/team.html", team=t, members=members, activities=acts, q=q, found=found,
+                           form=EmptyForm(), now=utcnow())
+
+
+def _fields(form: ActivityForm) -> activities.ActivityFields:
+    return activities.ActivityFields(
+        title=form.title.data, kind=form.kind.data, place=form.place.data or "",
+        starts_at=to_utc(form.starts_at.data), ends_at=to_utc(form.ends_at.data), rule=form.rule.data,
+        points=form.points.data, hourly_cap=form.hourly_cap.data, award_on=form.award_on.data,
+        capacity=form.capacity.data, allow_poster=bool(form.allow_poster.data),
+        description=form.description.data or "")
+
+
+@bp.route("/teams/<int:team_id>/activities/new", methods=["GET", "POST"])
+@policy(STAFF)
+def new_activity(team_id: int):
+    t = _team(team_id)
+    form = ActivityForm()
+    form.kind.choices = options((k, k) for k in activities.labels(t.community_id, "activity_kind"))
+    if request.method == "GET":
+        start = to_local(utcnow()).replace(minute=0, second=0, microsecond=0)
+        form.starts_at.data = start.replace(hour=min(start.hour + 1, 22))
+        form.ends_at.data = form.starts_at.data.replace(hour=form.starts_at.data.hour + 1)
+        form.points.data = 10
+    if form.validate_on_submit():
+        ok, a = commit(lambda: activities.create_activity(actor(), t, _fields(form), utcnow()),
+                       _("Activity created."))
+        if ok:
+            return redirect(url_for(".activity", activity_id=a.id))
+    return render_template("lead/activity_form.html", team=t, form=form, activity=None)
+
+
+@bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
+@policy(STAFF)
+def edit_activity(activity_id: int):
+    a = _activity(activity_id)
+    form = ActivityForm(obj=a)
+    form.kind.choices = options((k, k) for k in activities.labels(a.community_id, "activity_kind"))
+    if request.method == "GET":
+        form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
+    if form.validate_on_submit():
+        ok, _a = commit(lambda: activities.update_activity(actor(), a, _fields(form), utcnow()), _("Saved."))
+        if ok:
+            return redirect(url_for(".activity", activity_id=a.id))
+    return render_template("lead/activity_form.html", team=a.team, form=form, activity=a)
+
+
+@bp.route("/activities/<int:activity_id>")
+@policy(STAFF)
+def activity(activity_id: int):
+    a = _activity(activity_id)
+    q = request.args.get("q", "")[:40]
+    found = tree.search_residents(a.community_id, q, limit=20) if q else []
+    manual = ManualAttendanceForm()
+    manual.checked_in_at.data = to_local(a.starts_at)
+    manual.checked_out_at.data = to_local(a.ends_at)
+    return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
+                           found=found, form=EmptyForm(), manual=manual, now=utcnow())
+
+
+@bp.route("/activities/<int:activity_id>/attendances")
+@policy(STAFF)
+def attendances(activity_id: int):
+    """The attendance list alone, for the live refresh on the lead's page."""
+    a = _activity(activity_id)
+    return render_template("lead/_attendances.html", activity=a, attendances=checkin.attendance_list(a),
+                           form=EmptyForm())
+
+
+@bp.route("/activities/<int:activity_id>/screen")
+@policy(STAFF)
+def screen(activity_id: int):
+    a = _activity(activity_id)
+    return render_template("lead/screen.html", activity=a)
+
+
+@bp.route("/activities/<int:activity_id>/qr.svg")
+@policy(STAFF)
+def qr_svg(activity_id: int):
+    a = _activity(activity_id)
+    step = codes.step_of(utcnow(), a.code_seconds)
+    code = codes.checkin_code(current_app.secret_key, a, step)
+    response = qr.svg_response(url_for("checkin.scan", code=code, _external=True))
+    response.headers["X-Code-Seconds-Left"] = str(a.code_seconds - int(utcnow().timestamp()) % a.code_seconds)
+    return response
+
+
+@bp.route("/activities/<int:activity_id>/poster")
+@policy(STAFF)
+def poster(activity_id: int):
+    a = _activity(activity_id)
+    if not a.allow_poster:
+        raise InvalidInput(_("This activity does not allow a printed code."), code="poster_not_allowed")
+    url = url_for("checkin.scan", code=codes.checkin_code(current_app.secret_key, a, None), _external=True)
+    return render_template("lead/poster.html", activity=a, qr_svg=qr.svg(url).decode(), url=url)
+
+
+@bp.route("/activities/<int:activity_id>/renew-codes", methods=["POST"])
+@policy(STAFF)
+def renew_codes(activity_id: int):
+    a = _activity(activity_id)
+    if EmptyForm().validate_on_submit():
+        commit(lambda: activities.renew_codes(actor(), a, utcnow()),
+               _("All earlier codes of this activity, printed posters included, no longer work."))
+    return redirect(url_for(".activity", activity_id=a.id))
+
+
+def _resident_from_request(a: Activity) -> Resident:
+    code = (request.form.get("code") or "").strip()
+    if code:
+        # a scanned member card or phone member code
+        member = codes.read_member_code(current_app.secret_key, code, utcnow(),
+                                        lambda rid: db.session.get(Resident, rid))
+        resident = db.session.get(Resident, member.resident_id)
+    else:
+        try:
+            resident = db.session.get(Resident, int(request.form.get("resident_id", "")))
+        except ValueError:
+            resident = None
+    if resident is None:
+        raise NotFound(_("No such resident."))
+    return resident
+
+
+@bp.route("/activities/<int:activity_id>/checkin", methods=["POST"])
+@policy(STAFF)
+def lead_checkin(activity_id: int):
+    """The lead checks a resident in: by scanning their member card, or after a search."""
+    a = _activity(activity_id)
+    if EmptyForm().validate_on_submit():
+        def work():
+            resident = _resident_from_request(a)
+            return checkin.check_in(actor(), resident, a, utcnow(), method="lead_scan")
+        ok, result = commit(work)
+        if ok:
+            name = result.attendance.resident.name
+            flash({"checked_in": _("%(name)s checked in.", name=name),
+                   "checked_out": _("%(name)s checked out.", name=name),
+                   "already": _("%(name)s was already checked in.", name=name)}[result.action]
+                  + (" " + _("+%(n)d points", n=result.points) if result.points else ""), "success")
+    return redirect(url_for(".activity", activity_id=a.id))
+
+
+@bp.route("/activities/<int:activity_id>/manual", methods=["POST"])
+@policy(STAFF)
+def manual(activity_id: int):
+    a = _activity(activity_id)
+    form = ManualAttendanceForm()
+    if form.validate_on_submit():
+        resident = tree.get_in_community(Resident, a.community_id, int(form.resident_id.data))
+        commit(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
+                                             to_utc(form.checked_out_at.data), form.reason.data, utcnow()),
+               _("Recorded by hand for %(name)s.", name=resident.name))
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+    return redirect(url_for(".activity", activity_id=a.id))
+
+
+@bp.route("/activities/<int:activity_id>/review", methods=["POST"])
+@policy(STAFF)
+def review(activity_id: int):
+    a = _activity(activity_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            ids = [int(i) for i in request.form.getlist("ids")]
+        except ValueError:
+            abort(400)
+        if not ids:
+            flash(_("Tick at least one person first."), "error")
+        elif request.form.get("action") == "reject":
+            commit(lambda: checkin.reject(actor(), a, ids, request.form.get("reason", ""), utcnow()),
+                   _("Rejected."))
+        else:
+            ok, result = commit(lambda: checkin.approve(actor(), a, ids, utcnow()))
+            if ok:
+                flash(_("%(n)d approved, %(p)d points awarded.", n=result[0], p=result[1]), "success")
+    return redirect(url_for(".activity", activity_id=a.id))
