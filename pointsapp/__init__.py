@@ -25,12 +25,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from .core import clock, extensions, localtime, sqlite
-    from .features import init_web, load_features
+    from .core import clock, extensions, localtime, sqlite, uow
+    from .features import init_web, load_features, register_cli
 
     load_features()
 
     clock.init_app(app)
+    uow.init_app(app)
     app.add_template_filter(localtime.format_local, "local")
 
     extensions.db.init_app(app)
@@ -41,8 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         sqlite.install(extensions.db.engine)
 
     init_web(app)
-
-    from .cli import register_cli
 
     register_cli(app)
     return app

@@ -65,3 +65,10 @@ def init_web(app: Flask) -> None:
         if not verdict:
             abort(403)
         return None
+
+
+def register_cli(app: Flask) -> None:
+    """Each feature's commands (its cli module's `commands`) under `flask --app pointsapp …`."""
+    for feature in ("demo", "imports", "ledger"):
+        for command in importlib.import_module(f"pointsapp.{feature}.cli").commands:
+            app.cli.add_command(command)

@@ -11,8 +11,9 @@ from pointsapp.accounts.models import User
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db, limiter
 from pointsapp.core.permissions import AUTHENTICATED, PUBLIC, policy
+from pointsapp.core.uow import attempt, settle
 from pointsapp.core.validation import clean_phone
-from pointsapp.core.web import actor, commit, safe_path, utcnow
+from pointsapp.core.web import actor, safe_path, utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -67,10 +68,9 @@ def login():
         try:
             user = accounts.authenticate(form.phone.data, form.password.data, utcnow())
         except DomainError as exc:
-            db.session.rollback()
+            settle(exc)
             flash(str(exc), "error")
         else:
-            db.session.commit()
             start_session(user)
             return redirect(_safe_next(form.next.data))
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
@@ -96,7 +96,7 @@ def logout():
 def activate():
     form = ActivateForm()
     if form.validate_on_submit():
-        ok, user = commit(lambda: accounts.activate(form.phone.data, form.code.data, form.password.data, utcnow()))
+        ok, user = attempt(lambda: accounts.activate(form.phone.data, form.code.data, form.password.data, utcnow()))
         if ok:
             start_session(user)
             flash(_("Your password is set. Welcome!"), "success")
@@ -111,7 +111,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = actor()
-        ok, _r = commit(lambda: accounts.change_own_password(user, form.old.data, form.new.data, utcnow()),
+        ok, _r = attempt(lambda: accounts.change_own_password(user, form.old.data, form.new.data, utcnow()),
                         _("Your password has been changed."))
         if ok:
             start_session(user)  # the version changed: carry this device over to the new session

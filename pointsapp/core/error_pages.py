@@ -5,7 +5,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from pointsapp.core.errors import DomainError
-from pointsapp.core.extensions import db
+from pointsapp.core.uow import abandon, settle
 
 
 def _page(status: int, title: str, message: str):
@@ -15,7 +15,7 @@ def _page(status: int, title: str, message: str):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        db.session.rollback()
+        settle(exc)  # rolled back, or committed when the refusal's record must stay
         return _page(exc.http_status, _("Sorry"), str(exc))
 
     @app.errorhandler(CSRFError)
@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        db.session.rollback()
+        abandon()
         if app.config.get("TESTING") and not app.config.get("FRIENDLY_500_IN_TESTS"):
             raise exc  # let tests see the real error
         app.logger.exception("unhandled error")

@@ -7,6 +7,7 @@ class DomainError(Exception):
 
     code = "domain_error"
     http_status = 422
+    keep_changes = False  # True: the unit of work commits what was written before the refusal
 
     def __init__(self, message=None, *, code: str | None = None, **params):
         self.code = code or self.code

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.imports import services as imports
 from pointsapp.imports.forms import UploadForm
 from pointsapp.imports.models import ImportJob
@@ -27,7 +28,7 @@ def upload(community_id: int):
     form = UploadForm()
     if form.validate_on_submit():
         f = form.file.data
-        ok, result = commit(lambda: imports.upload(actor(), c, f.filename or "", f.read(), utcnow(),
+        ok, result = attempt(lambda: imports.upload(actor(), c, f.filename or "", f.read(), utcnow(),
                                                    max_rows=_max_rows()))
         if ok:
             return redirect(url_for(".job", community_id=c.id, job_id=result[0].id))
@@ -44,7 +45,7 @@ def job(community_id: int, job_id: int):
     j = imports.load_job(actor(), c, job_id)
     report = None
     if j.status == "checked":
-        ok, report = commit(lambda: imports.recheck(actor(), c, j, max_rows=_max_rows()))
+        ok, report = attempt(lambda: imports.recheck(actor(), c, j, max_rows=_max_rows()))
     return render_template("imports/job.html", community=c, job=j, report=report,
                            summary=json.loads(j.summary or "{}"), form=EmptyForm())
 
@@ -55,7 +56,7 @@ def run(community_id: int, job_id: int):
     c = get_community(community_id)
     j = imports.load_job(actor(), c, job_id)
     if EmptyForm().validate_on_submit():
-        ok, summary = commit(lambda: imports.run_import(actor(), c, j, utcnow(), max_rows=_max_rows()))
+        ok, summary = attempt(lambda: imports.run_import(actor(), c, j, utcnow(), max_rows=_max_rows()))
         if ok:
             flash(_("Imported %(r)d residents in %(h)d new households.", r=summary["residents"],
                     h=summary["households"]), "success")

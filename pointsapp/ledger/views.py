@@ -12,7 +12,8 @@ from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
@@ -79,7 +80,7 @@ def resident_points(community_id: int, resident_id: int):
     if form.validate_on_submit():
         amount = form.amount.data if form.direction.data == "award" else -form.amount.data
         key = f"manual:{form.request_id.data}"
-        ok, _e = commit(lambda: ledger.manual(actor(), r, amount, form.reason.data, key, utcnow()),
+        ok, _e = attempt(lambda: ledger.manual(actor(), r, amount, form.reason.data, key, utcnow()),
                         _("Saved: %(n)+d points for %(name)s.", n=amount, name=r.name))
         if ok:
             return redirect(url_for(".resident_points", community_id=c.id, resident_id=r.id))
@@ -100,7 +101,7 @@ def reverse_entry(community_id: int, entry_id: int):
                                message=_("No such entry.")), 404
     form = ReverseForm()
     if form.validate_on_submit():
-        commit(lambda: ledger.reverse_by_admin(actor(), entry.id, c.id, form.reason.data, utcnow()),
+        attempt(lambda: ledger.reverse_by_admin(actor(), entry.id, c.id, form.reason.data, utcnow()),
                _("Entry %(n)d has been corrected.", n=entry.id))
     else:
         flash(_("Please give a reason."), "error")

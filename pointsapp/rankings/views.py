@@ -8,7 +8,8 @@ from pointsapp.core.errors import DomainError, InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
-from pointsapp.core.web import commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import utcnow
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.rankings import services as rankings
 from pointsapp.recognition.models import Evaluation, StarResult
@@ -106,7 +107,7 @@ def toggle_board():
 
         def work():
             resident.hide_from_board = hide
-        commit(work, _("Your name is no longer shown on public boards.") if hide
+        attempt(work, _("Your name is no longer shown on public boards.") if hide
                else _("Your name may be shown on public boards again."))
     return redirect(url_for(".page"))
 
@@ -155,7 +156,7 @@ def settings(community_id: int):
                 raise InvalidInput(_("Unknown masking."), code="invalid_mask")
             community.board_mask = mask
             community.board_frozen = request.form.get("frozen") == "1"
-        commit(work, _("Board settings saved."))
+        attempt(work, _("Board settings saved."))
         return redirect(url_for(".settings", community_id=community.id))
     return render_template("rankings/settings.html", community=community, form=EmptyForm(),
                            example=rankings.mask_name("张小明", community.board_mask))

@@ -10,7 +10,8 @@ from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.rankings import services as rankings
 from pointsapp.recognition.models import Evaluation, HonourList, Objection, StarRuleSet, StarVeto
 from pointsapp.recognition.services import honours, objections, stars
@@ -40,7 +41,7 @@ def _answer_objection(subject: Evaluation | HonourList) -> None:
     objection = db.session.get(Objection, _int("objection_id", 0) or 0)
     if objection is None or objections.subject_of(objection) is not subject:
         raise NotFound(_("No such objection."))
-    commit(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
+    attempt(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
            _("Answer saved."))
 
 
@@ -54,7 +55,7 @@ def _resident_of(subject: Evaluation | HonourList | None, missing: str):
 
 def _lodge(subject: Evaluation | HonourList, **about) -> None:
     if EmptyForm().validate_on_submit():
-        commit(lambda: objections.lodge(current_user._get_current_object(), subject, request.form.get("text", ""),
+        attempt(lambda: objections.lodge(current_user._get_current_object(), subject, request.form.get("text", ""),
                                         utcnow(), **about),
                _("Your objection has been sent. The community office will answer it."))
 
@@ -66,13 +67,13 @@ def index(community_id: int):
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("what") == "rules":
             thresholds = [_int(f"star{i}", 0) for i in range(1, 6)]
-            commit(lambda: stars.create_rule_set(actor(), c, request.form.get("name", ""), thresholds,
+            attempt(lambda: stars.create_rule_set(actor(), c, request.form.get("name", ""), thresholds,
                                                  _int("min_attendances", -1), utcnow()), _("Rule set saved."))
         else:
             rules = db.session.get(StarRuleSet, _int("rule_set_id", 0) or 0)
             if rules is None or rules.community_id != c.id:
                 raise NotFound(_("No such rule set."))
-            ok, e = commit(lambda: stars.create_evaluation(actor(), c, rules, request.form.get("title", ""),
+            ok, e = attempt(lambda: stars.create_evaluation(actor(), c, rules, request.form.get("title", ""),
                                                            request.form.get("period", ""), _int("notice_days", 0),
                                                            utcnow()), _("Evaluation created as a draft."))
             if ok:
@@ -94,14 +95,14 @@ def evaluation(community_id: int, evaluation_id: int):
         what = request.form.get("what")
         if what == "veto":
             household = tree.get_in_community(Household, c.id, _int("household_id", 0) or 0)
-            commit(lambda: stars.veto(actor(), e, household, request.form.get("reason", ""), utcnow()),
+            attempt(lambda: stars.veto(actor(), e, household, request.form.get("reason", ""), utcnow()),
                    _("Veto recorded."))
         elif what == "lift":
-            commit(lambda: stars.lift_veto(actor(), e, _int("veto_id", 0), utcnow()), _("Veto lifted."))
+            attempt(lambda: stars.lift_veto(actor(), e, _int("veto_id", 0), utcnow()), _("Veto lifted."))
         elif what == "notice":
-            commit(lambda: stars.start_notice(actor(), e, utcnow()), _("The ratings are on public notice."))
+            attempt(lambda: stars.start_notice(actor(), e, utcnow()), _("The ratings are on public notice."))
         elif what == "publish":
-            commit(lambda: stars.publish(actor(), e, utcnow()), _("Published. The ratings can no longer change."))
+            attempt(lambda: stars.publish(actor(), e, utcnow()), _("Published. The ratings can no longer change."))
         elif what == "answer":
             _answer_objection(e)
         return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
@@ -166,7 +167,7 @@ def _honour(community_id: int, honour_id: int) -> HonourList:
 def honours_index(community_id: int):
     c = get_community(community_id)
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        ok, h = commit(lambda: honours.create_list(actor(), c, request.form.get("kind", ""), request.form.get("title", ""),
+        ok, h = attempt(lambda: honours.create_list(actor(), c, request.form.get("kind", ""), request.form.get("title", ""),
                                                    request.form.get("period", ""), request.form.get("rule", ""),
                                                    _int("value", 0), _int("notice_days", 0), utcnow()),
                        _("List created as a draft."))
@@ -186,11 +187,11 @@ def honour(community_id: int, honour_id: int):
     h = _honour(c.id, honour_id)
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("what") == "notice":
-            commit(lambda: honours.start_notice(actor(), h, utcnow()), _("The list is on public notice."))
+            attempt(lambda: honours.start_notice(actor(), h, utcnow()), _("The list is on public notice."))
         elif request.form.get("what") == "publish":
-            commit(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
+            attempt(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
         elif request.form.get("what") == "remove":
-            commit(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
+            attempt(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
                                                 utcnow()), _("Taken off the list."))
         elif request.form.get("what") == "answer":
             _answer_objection(h)

@@ -22,7 +22,8 @@ from pointsapp.core.permissions import (
     policy,
     require,
 )
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt, settle
+from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.forms import ProductForm, StockForm
 from pointsapp.store.models import ProductPhoto, StockMovement
@@ -87,17 +88,16 @@ def counter_page(store_id: int):
                 who = counter.identify_by_code(actor(), s, current_app.secret_key, request.form.get("code", ""),
                                                request.form.get("pin") or None, now)
         except counter.PinRefused as exc:
-            db.session.commit()  # the failed try counts towards the lockout
+            settle(exc)  # committed: the failed try counts towards the lockout
             flash(str(exc), "error")
             return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
                                    code=request.form.get("code", ""), need_pin=True)
         except (DomainError, ValueError) as exc:
-            db.session.rollback()
+            settle(exc)
             flash(str(exc) if isinstance(exc, DomainError) else _("No such resident."), "error")
             need_pin = isinstance(exc, DomainError) and exc.code in ("pin_required", "pin_not_set")
             return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
                                    code=request.form.get("code", "") if need_pin else "", need_pin=need_pin)
-        db.session.commit()
         _remember(s, who)
         return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
@@ -143,7 +143,7 @@ def checkout(store_id: int):
             except ValueError:
                 flash(_("Quantities must be whole numbers from 1 to 999."), "error")
                 return redirect(url_for(".counter_page", store_id=s.id))
-    ok, result = commit(lambda: counter.redeem(actor(), s, who, counter.Cart(lines),
+    ok, result = attempt(lambda: counter.redeem(actor(), s, who, counter.Cart(lines),
                                                request.form.get("request_id", ""), utcnow()))
     if not ok:
         return redirect(url_for(".counter_page", store_id=s.id))
@@ -168,7 +168,7 @@ def void(store_id: int, redemption_id: int):
     s = _store(store_id)
     r = counter.get_redemption(s, redemption_id)
     if EmptyForm().validate_on_submit():
-        commit(lambda: counter.void(actor(), r, request.form.get("reason", ""), utcnow()),
+        attempt(lambda: counter.void(actor(), r, request.form.get("reason", ""), utcnow()),
                _("Receipt %(no)s is void; points and stock are back.", no=r.receipt_no))
     return redirect(url_for(".receipt", store_id=s.id, redemption_id=r.id))
 
@@ -189,7 +189,7 @@ def products(store_id: int):
     s = _store(store_id)
     form = ProductForm()
     if form.validate_on_submit():
-        ok, p = commit(lambda: store_service.create_product(actor(), s, _product_fields(form), form.stock.data,
+        ok, p = attempt(lambda: store_service.create_product(actor(), s, _product_fields(form), form.stock.data,
                                                             utcnow()),
                        _("Product added."))
         if ok:
@@ -209,17 +209,17 @@ def product(store_id: int, product_id: int):
     p = store_service.get_product(s, product_id)
     form = ProductForm(obj=p)
     if request.method == "POST" and request.form.get("what") == "details" and form.validate_on_submit():
-        ok, _p = commit(lambda: store_service.update_product(actor(), p, _product_fields(form), utcnow()), _("Saved."))
+        ok, _p = attempt(lambda: store_service.update_product(actor(), p, _product_fields(form), utcnow()), _("Saved."))
         if ok:
             return redirect(url_for(".product", store_id=s.id, product_id=p.id))
     elif request.method == "POST" and request.form.get("what") in ("restock", "correct"):
         stock_form = StockForm()
         if stock_form.validate_on_submit():
             if request.form["what"] == "restock":
-                commit(lambda: store_service.restock(actor(), p, stock_form.quantity.data, stock_form.reason.data or "",
+                attempt(lambda: store_service.restock(actor(), p, stock_form.quantity.data, stock_form.reason.data or "",
                                                      utcnow()), _("Stock added."))
             else:
-                commit(lambda: store_service.correct_stock(actor(), p, stock_form.quantity.data,
+                attempt(lambda: store_service.correct_stock(actor(), p, stock_form.quantity.data,
                                                            stock_form.reason.data or "", utcnow()), _("Stock corrected."))
         else:
             for errors in stock_form.errors.values():
@@ -229,7 +229,7 @@ def product(store_id: int, product_id: int):
     elif request.method == "POST" and request.form.get("what") == "photo":
         upload = request.files.get("photo")
         if EmptyForm().validate_on_submit():
-            commit(lambda: store_service.set_photo(actor(), p, upload.read() if upload else b"", utcnow()),
+            attempt(lambda: store_service.set_photo(actor(), p, upload.read() if upload else b"", utcnow()),
                    _("Photo saved."))
         return redirect(url_for(".product", store_id=s.id, product_id=p.id))
     movements = db.session.scalars(select(StockMovement).where(StockMovement.product_id == p.id)
@@ -271,7 +271,7 @@ def shift(store_id: int):
         if bad:
             flash(_("Counts must be 0 or more."), "error")
         else:
-            ok, take = commit(lambda: counter.close_shift(actor(), s, counted, reasons, request.form.get("note", ""),
+            ok, take = attempt(lambda: counter.close_shift(actor(), s, counted, reasons, request.form.get("note", ""),
                                                           utcnow()), _("Shift closed. The books now match the shelf."))
             if ok:
                 return redirect(url_for(".report", store_id=s.id))

@@ -38,8 +38,9 @@ class CounterRefusal(Conflict):
 
 
 class PinRefused(InvalidInput):
-    """A wrong or locked PIN. The failure count is flushed: the caller commits before showing it."""
+    """A wrong or locked PIN. The failure count must stay: the unit of work commits it anyway."""
     code = "wrong_pin"
+    keep_changes = True
 
 
 # ---- identification ------------------------------------------------------------------------

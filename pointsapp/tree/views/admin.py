@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import COMMUNITY_ADMIN, STAFF, admin_community_ids, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import BuildingForm, GridForm, HouseholdForm, LeaderForm
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident
@@ -41,7 +42,7 @@ def grids(community_id: int):
     c = get_community(community_id)
     form = GridForm()
     if form.validate_on_submit():
-        ok, _g = commit(lambda: tree.create_grid(actor(), c, form.name.data, form.worker_name.data,
+        ok, _g = attempt(lambda: tree.create_grid(actor(), c, form.name.data, form.worker_name.data,
                                                  form.worker_phone.data, utcnow()), _("Grid added."))
         if ok:
             return redirect(url_for(".grids", community_id=c.id))
@@ -63,7 +64,7 @@ def buildings(community_id: int):
     form = BuildingForm()
     form.grid_id.choices = _grid_choices(c.id)
     if form.validate_on_submit():
-        ok, b = commit(lambda: tree.create_building(actor(), c, form.name.data, form.grid_id.data or None, utcnow()),
+        ok, b = attempt(lambda: tree.create_building(actor(), c, form.name.data, form.grid_id.data or None, utcnow()),
                        _("Building added."))
         if ok:
             return redirect(url_for(".building", community_id=c.id, building_id=b.id))
@@ -85,7 +86,7 @@ def building(community_id: int, building_id: int):
     b = tree.get_in_community(Building, c.id, building_id)
     form = HouseholdForm()
     if form.validate_on_submit():
-        ok, h = commit(lambda: tree.create_household(actor(), b, form.unit.data, form.room.data, utcnow()),
+        ok, h = attempt(lambda: tree.create_household(actor(), b, form.unit.data, form.room.data, utcnow()),
                        _("Household added."))
         if ok:
             return redirect(url_for("people.household", community_id=c.id, household_id=h.id))
@@ -114,6 +115,6 @@ def building_leader(community_id: int, building_id: int):
     except ValueError:
         leader_id = 0
     if EmptyForm().validate_on_submit():  # CSRF is checked globally too; this keeps the form explicit
-        commit(lambda: tree.set_building_leader(actor(), b, leader_id or None, utcnow()),
+        attempt(lambda: tree.set_building_leader(actor(), b, leader_id or None, utcnow()),
                _("Building leader saved."))
     return redirect(url_for(".building", community_id=c.id, building_id=b.id))

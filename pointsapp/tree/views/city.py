@@ -6,7 +6,8 @@ from sqlalchemy import select
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import options
 from pointsapp.core.permissions import CITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import CommunityForm, SubdistrictForm
 from pointsapp.tree.models import Subdistrict
@@ -29,7 +30,7 @@ def index():
 def add_subdistrict():
     form = SubdistrictForm(prefix="sub")
     if form.validate_on_submit():
-        commit(lambda: tree.create_subdistrict(actor(), form.name.data, form.city.data, utcnow()),
+        attempt(lambda: tree.create_subdistrict(actor(), form.name.data, form.city.data, utcnow()),
                _("Subdistrict added."))
     else:
         _flash_errors(form)
@@ -43,7 +44,7 @@ def add_community():
     form.subdistrict_id.choices = options((s.id, s.name) for s in db.session.scalars(select(Subdistrict)))
     if form.validate_on_submit():
         sub = db.session.get(Subdistrict, form.subdistrict_id.data)
-        commit(lambda: tree.create_community(actor(), sub, form.name.data, form.address.data, utcnow()),
+        attempt(lambda: tree.create_community(actor(), sub, form.name.data, form.address.data, utcnow()),
                _("Community added."))
     else:
         _flash_errors(form)

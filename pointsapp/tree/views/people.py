@@ -9,7 +9,8 @@ from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.store.services import counter
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm
@@ -32,7 +33,7 @@ def household(community_id: int, household_id: int):
     h = tree.get_in_community(Household, c.id, household_id)
     form = ResidentForm()
     if form.validate_on_submit():
-        ok, _r = commit(lambda: tree.add_resident(actor(), h, _fields(form), utcnow()), _("Resident added."))
+        ok, _r = attempt(lambda: tree.add_resident(actor(), h, _fields(form), utcnow()), _("Resident added."))
         if ok:
             return redirect(url_for(".household", community_id=c.id, household_id=h.id))
     return render_template("people/household.html", community=c, household=h, form=form)
@@ -55,7 +56,7 @@ def resident(community_id: int, resident_id: int):
     r = tree.get_in_community(Resident, c.id, resident_id)
     form = ResidentForm(obj=r)
     if form.validate_on_submit():
-        ok, _r = commit(lambda: tree.update_resident(actor(), r, _fields(form), utcnow()), _("Saved."))
+        ok, _r = attempt(lambda: tree.update_resident(actor(), r, _fields(form), utcnow()), _("Saved."))
         if ok:
             return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
     account = db.session.scalar(select(User).where(User.resident_id == r.id))
@@ -71,7 +72,7 @@ def move_out(community_id: int, resident_id: int):
     r = tree.get_in_community(Resident, c.id, resident_id)
     form = MoveOutForm()
     if form.validate_on_submit():
-        commit(lambda: tree.move_out(actor(), r, form.moved_out_on.data, utcnow()), _("Marked as moved out."))
+        attempt(lambda: tree.move_out(actor(), r, form.moved_out_on.data, utcnow()), _("Marked as moved out."))
     else:
         for errors in form.errors.values():
             for message in errors:
@@ -89,7 +90,7 @@ def set_password(community_id: int, resident_id: int):
         def work():
             user = accounts.account_for_resident(actor(), r, utcnow())
             accounts.set_password(actor(), user, form.password.data, utcnow())
-        commit(work, _("Password set. The resident can log in with the mobile number and this password."))
+        attempt(work, _("Password set. The resident can log in with the mobile number and this password."))
     return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
 
 
@@ -103,7 +104,7 @@ def activation(community_id: int, resident_id: int):
         user = accounts.account_for_resident(actor(), r, utcnow())
         return accounts.issue_activation_code(actor(), user, utcnow())
 
-    ok, code = commit(work)
+    ok, code = attempt(work)
     if not ok:
         return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
     # Shown once, on a printable slip; only its hash is stored.
@@ -137,7 +138,7 @@ def staff(community_id: int):
             user = accounts.staff_user(actor(), c, form.phone.data, form.name.data, utcnow())
             return accounts.grant_role(actor(), user, form.role.data, c, utcnow(), team=team, store=store)
 
-        ok, _g = commit(work, _("Role granted."))
+        ok, _g = attempt(work, _("Role granted."))
         if ok:
             return redirect(url_for(".staff", community_id=c.id))
     grants = db.session.scalars(select(RoleGrant).where(RoleGrant.community_id == c.id)
@@ -153,7 +154,7 @@ def revoke(community_id: int, grant_id: int):
     if grant is None or grant.community_id != c.id:
         raise NotFound(_("That role no longer exists."))
     if EmptyForm().validate_on_submit():
-        commit(lambda: accounts.revoke_role(actor(), grant_id, utcnow()), _("Role removed."))
+        attempt(lambda: accounts.revoke_role(actor(), grant_id, utcnow()), _("Role removed."))
     return redirect(url_for(".staff", community_id=c.id))
 
 
@@ -174,7 +175,7 @@ def set_pin(community_id: int, resident_id: int):
     r = tree.get_in_community(Resident, c.id, resident_id)
     form = PinForm()
     if form.validate_on_submit():
-        commit(lambda: counter.set_pin(actor(), r, form.pin.data, utcnow()),
+        attempt(lambda: counter.set_pin(actor(), r, form.pin.data, utcnow()),
                _("Card PIN set. Tell the resident; it is not shown again."))
     else:
         flash(_("The PIN is 4 to 6 digits, not all the same."), "error")
@@ -187,6 +188,6 @@ def reissue_card(community_id: int, resident_id: int):
     c = get_community(community_id)
     r = tree.get_in_community(Resident, c.id, resident_id)
     if EmptyForm().validate_on_submit():
-        commit(lambda: counter.reissue_card(actor(), r, utcnow()),
+        attempt(lambda: counter.reissue_card(actor(), r, utcnow()),
                _("The old card no longer works. Print the new one from the building page."))
     return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))

@@ -13,6 +13,7 @@ from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import AUTHENTICATED, PUBLIC, policy
+from pointsapp.core.uow import settle
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.volunteering.models import Activity, Attendance
@@ -69,9 +70,8 @@ def confirm():
     if form.validate_on_submit():
         try:
             result = checkin.check_in(actor(), resident, activity, now, method="self_scan", scanned_at=scanned_at)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
+            settle(exc)
             session.pop("scan", None)
             return _problem(str(exc), 409)
         session.pop("scan", None)

@@ -11,7 +11,8 @@ from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.localtime import from_local_naive, local_naive
 from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Resident
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
@@ -68,11 +69,11 @@ def team(team_id: int):
     found = tree.search_residents(t.community_id, q, limit=20) if q else []
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("remove"):
-            commit(lambda: activities.remove_member(actor(), t, int(request.form["remove"]), utcnow()),
+            attempt(lambda: activities.remove_member(actor(), t, int(request.form["remove"]), utcnow()),
                    _("Member removed."))
         else:
             resident = tree.get_in_community(Resident, t.community_id, int(request.form.get("resident_id", 0) or 0))
-            commit(lambda: activities.add_member(actor(), t, resident, utcnow()), _("Member added."))
+            attempt(lambda: activities.add_member(actor(), t, resident, utcnow()), _("Member added."))
         return redirect(url_for(".team", team_id=t.id))
     members = db.session.scalars(select(TeamMember).where(TeamMember.team_id == t.id)
                                  .order_by(TeamMember.joined_at)).all()
@@ -103,7 +104,7 @@ def new_activity(team_id: int):
         form.ends_at.data = form.starts_at.data.replace(hour=form.starts_at.data.hour + 1)
         form.points.data = 10
     if form.validate_on_submit():
-        ok, a = commit(lambda: activities.create_activity(actor(), t, _fields(form), utcnow()),
+        ok, a = attempt(lambda: activities.create_activity(actor(), t, _fields(form), utcnow()),
                        _("Activity created."))
         if ok:
             return redirect(url_for(".activity", activity_id=a.id))
@@ -119,7 +120,7 @@ def edit_activity(activity_id: int):
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
     if form.validate_on_submit():
-        ok, _a = commit(lambda: activities.update_activity(actor(), a, _fields(form), utcnow()), _("Saved."))
+        ok, _a = attempt(lambda: activities.update_activity(actor(), a, _fields(form), utcnow()), _("Saved."))
         if ok:
             return redirect(url_for(".activity", activity_id=a.id))
     return render_template("lead/activity_form.html", team=a.team, form=form, activity=a)
@@ -180,7 +181,7 @@ def poster(activity_id: int):
 def renew_codes(activity_id: int):
     a = _activity(activity_id)
     if EmptyForm().validate_on_submit():
-        commit(lambda: activities.renew_codes(actor(), a, utcnow()),
+        attempt(lambda: activities.renew_codes(actor(), a, utcnow()),
                _("All earlier codes of this activity, printed posters included, no longer work."))
     return redirect(url_for(".activity", activity_id=a.id))
 
@@ -211,7 +212,7 @@ def lead_checkin(activity_id: int):
         def work():
             resident = _resident_from_request(a)
             return checkin.check_in(actor(), resident, a, utcnow(), method="lead_scan")
-        ok, result = commit(work)
+        ok, result = attempt(work)
         if ok:
             name = result.attendance.resident.name
             flash({"checked_in": _("%(name)s checked in.", name=name),
@@ -228,7 +229,7 @@ def manual(activity_id: int):
     form = ManualAttendanceForm()
     if form.validate_on_submit():
         resident = tree.get_in_community(Resident, a.community_id, int(form.resident_id.data))
-        commit(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
+        attempt(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
                                              to_utc(form.checked_out_at.data), form.reason.data, utcnow()),
                _("Recorded by hand for %(name)s.", name=resident.name))
     else:
@@ -250,10 +251,10 @@ def review(activity_id: int):
         if not ids:
             flash(_("Tick at least one person first."), "error")
         elif request.form.get("action") == "reject":
-            commit(lambda: checkin.reject(actor(), a, ids, request.form.get("reason", ""), utcnow()),
+            attempt(lambda: checkin.reject(actor(), a, ids, request.form.get("reason", ""), utcnow()),
                    _("Rejected."))
         else:
-            ok, result = commit(lambda: checkin.approve(actor(), a, ids, utcnow()))
+            ok, result = attempt(lambda: checkin.approve(actor(), a, ids, utcnow()))
             if ok:
                 flash(_("%(n)d approved, %(p)d points awarded.", n=result[0], p=result[1]), "success")
     return redirect(url_for(".activity", activity_id=a.id))

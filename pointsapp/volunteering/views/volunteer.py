@@ -8,7 +8,8 @@ from pointsapp.accounts.models import Team
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from pointsapp.core.web import actor, commit, utcnow
+from pointsapp.core.uow import attempt
+from pointsapp.core.web import actor, utcnow
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.forms import TeamForm
 from pointsapp.volunteering.models import Activity, TeamMember
@@ -34,7 +35,7 @@ def signup(activity_id: int):
     resident = current_user.resident
     if resident is not None and EmptyForm().validate_on_submit():
         a = activities.get_activity(activity_id)
-        commit(lambda: activities.sign_up(resident, a, utcnow()), _("You have signed up for “%(t)s”.", t=a.title))
+        attempt(lambda: activities.sign_up(resident, a, utcnow()), _("You have signed up for “%(t)s”.", t=a.title))
     return redirect(url_for(".upcoming"))
 
 
@@ -48,10 +49,10 @@ def teams(community_id: int):
         group = request.form["labels_group"]
         names = request.form.get("labels", "").replace("，", ",").replace("、", ",").split(",")
         if EmptyForm().validate_on_submit():
-            commit(lambda: activities.set_labels(actor(), c, group, names, utcnow()), _("Saved."))
+            attempt(lambda: activities.set_labels(actor(), c, group, names, utcnow()), _("Saved."))
         return redirect(url_for(".teams", community_id=c.id))
     if form.validate_on_submit():
-        ok, _t = commit(lambda: activities.create_team(actor(), c, form.name.data, form.category.data, utcnow()),
+        ok, _t = attempt(lambda: activities.create_team(actor(), c, form.name.data, form.category.data, utcnow()),
                         _("Team added."))
         if ok:
             return redirect(url_for(".teams", community_id=c.id))
