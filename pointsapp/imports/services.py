@@ -18,8 +18,8 @@ from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
-from pointsapp.core.validation import clean_id_tail, clean_phone, is_id_tail, is_phone
 from pointsapp.imports.models import ImportJob
+from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident
 
 # canonical column -> accepted header texts (Chinese as offices write them, and English)
@@ -36,6 +36,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "moved_in_on": ("入住日期", "迁入日期", "moved_in_on"),
 }
 REQUIRED = ("building", "unit", "room", "name")
+# the sheet's column for each resident field the tree's rule checks (tree.check_resident)
+RESIDENT_COLUMNS = {"name": "姓名", "relation": "与户主关系", "phone": "手机号", "id_tail": "身份证后四位",
+                    "birth_year": "出生年份"}
 TEMPLATE_HEADERS = ["网格", "楼栋", "单元", "房号", "姓名", "与户主关系", "手机号", "身份证后四位", "出生年份", "入住日期"]
 TEMPLATE_EXAMPLE = ["第一网格", "3号楼", "1", "301", "王秀英", "户主", "13805351234", "0425", "1952", "2008-05-01"]
 
@@ -200,21 +203,21 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
         for key, text in (("building", values["building"]), ("unit", unit), ("room", room)):
             if len(text) > (40 if key == "building" else 10):
                 bad(COLUMNS[key][0], _l("is too long"))
-        if len(values["name"]) > 40:
-            bad("姓名", _l("is too long"))
-        phone = clean_phone(values["phone"])
-        if phone and not is_phone(phone):
-            bad("手机号", _l("“%(v)s” is not an 11-digit mobile number") % {"v": values["phone"]})
-        tail = clean_id_tail(values["id_tail"])
-        if tail and not is_id_tail(tail):
-            bad("身份证后四位", _l("“%(v)s” is not 4 characters (digits, or X at the end)") % {"v": values["id_tail"]})
-        birth_year = None
-        if values["birth_year"]:
-            text = _unit_room(values["birth_year"])
-            if text.isdigit() and 1900 <= int(text) <= 2100:
-                birth_year = int(text)
-            else:
-                bad("出生年份", _l("“%(v)s” is not a year") % {"v": values["birth_year"]})
+        birth_year, birth_text = None, _unit_room(values["birth_year"])
+        if birth_text and not birth_text.isdigit():
+            bad("出生年份", _l("“%(v)s” is not a year") % {"v": values["birth_year"]})
+        elif birth_text:
+            birth_year = int(birth_text)
+        fields, problems = tree.check_resident(tree.ResidentFields(
+            name=values["name"], relation=values["relation"], phone=values["phone"], id_tail=values["id_tail"],
+            birth_year=birth_year))
+        flagged = {e.column for e in errors}
+        for problem in problems:
+            column = RESIDENT_COLUMNS[problem.field]
+            if column not in flagged:  # an empty name is already reported as empty
+                raw_value = values.get(problem.field, "")
+                bad(column, f"“{raw_value}”：{problem.message}" if raw_value else problem.message)
+        phone, tail = fields.phone, fields.id_tail
         moved_in = None
         try:
             moved_in = _parse_date(values["moved_in_on"])
@@ -244,7 +247,7 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
             report.new_buildings.add(bname)
         if household is None:
             report.new_households.add((bname, unit, room))
-        report.rows.append(Row(number, gname, bname, unit, room, values["name"], values["relation"][:20],
+        report.rows.append(Row(number, gname, bname, unit, room, fields.name, fields.relation,
                                phone, tail, birth_year, moved_in))
     if not report.rows and not report.errors:
         raise InvalidInput(_l("The file has a header row but no residents."), code="empty_file")

@@ -16,7 +16,7 @@ from pointsapp.core.periods import CHINA
 from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
 from pointsapp.ledger.services.posting import posted
 from pointsapp.rankings.models import EarningTotal
-from pointsapp.tree.models import Building, Grid, Household, Resident
+from pointsapp.tree.models import Building, Grid, Household, Resident, household_address
 from pointsapp.volunteering.models import Activity, Attendance
 
 SUBJECTS = ("resident", "household", "building", "grid", "team")
@@ -188,7 +188,7 @@ def _label(places: list[Place], subject_type: str) -> None:
         rows = db.session.execute(select(Household.id, Building.name, Household.unit, Household.room)
                                   .join(Building, Building.id == Household.building_id)
                                   .where(Household.id.in_(ids))).all()
-        names = {hid: f"{b}{u}单元{r}" for hid, b, u, r in rows}
+        names = {hid: household_address(b, u, r) for hid, b, u, r in rows}
     elif subject_type == "building":
         names = dict(db.session.execute(select(Building.id, Building.name).where(Building.id.in_(ids))).all())
     elif subject_type == "grid":

@@ -5,12 +5,18 @@ so the data can later be sharded by community without a redesign.
 """
 from datetime import date, datetime
 
+from flask_babel import gettext
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
+
+
+def household_address(building: str, unit: str, room: str) -> str:
+    """The one way a household's address is written: 3号楼1单元301 (in English: 3号楼, unit 1, room 301)."""
+    return gettext("%(building)s, unit %(unit)s, room %(room)s", building=building, unit=unit, room=room)
 
 
 class Subdistrict(db.Model):  # 街道
@@ -83,7 +89,7 @@ class Household(db.Model):  # 户: building + unit + room; star ratings are per 
 
     @property
     def address(self) -> str:
-        return f"{self.building.name}{self.unit}单元{self.room}"
+        return household_address(self.building.name, self.unit, self.room)
 
 
 class Resident(db.Model):  # 居民

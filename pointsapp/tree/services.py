@@ -128,19 +128,45 @@ class ResidentFields:
     moved_in_on: date | None = None
 
 
-def _clean_resident(fields: ResidentFields) -> ResidentFields:
+NAME_MAX, RELATION_MAX = 40, 20
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str  # a ResidentFields attribute
+    code: str
+    message: str
+
+
+def check_resident(fields: ResidentFields) -> tuple[ResidentFields, list[FieldProblem]]:
+    """The one rule for a resident's fields, used by the office's form and by the import alike: the
+    cleaned fields and every problem found (the form shows the first, the import reports each by row)."""
+    problems = []
+    name = (fields.name or "").strip()
+    if not name:
+        problems.append(FieldProblem("name", "name_missing", str(_l("Please enter a name."))))
+    elif len(name) > NAME_MAX:
+        problems.append(FieldProblem("name", "name_too_long",
+                                     str(_l("The name is too long (at most %(n)d characters).")) % {"n": NAME_MAX}))
     phone = clean_phone(fields.phone)
     if phone and not is_phone(phone):
-        raise InvalidInput(_l("Please enter an 11-digit mobile number."), code="invalid_phone")
+        problems.append(FieldProblem("phone", "invalid_phone", str(_l("Please enter an 11-digit mobile number."))))
     tail = clean_id_tail(fields.id_tail)
     if tail and not is_id_tail(tail):
-        raise InvalidInput(_l("The ID-card tail is the last 4 characters (digits, or X at the end)."),
-                           code="invalid_id_tail")
+        problems.append(FieldProblem("id_tail", "invalid_id_tail", str(
+            _l("The ID-card tail is the last 4 characters (digits, or X at the end)."))))
     if fields.birth_year is not None and not 1900 <= fields.birth_year <= 2100:
-        raise InvalidInput(_l("The birth year looks wrong."), code="invalid_birth_year")
-    return ResidentFields(name=_name(fields.name, 40), relation=(fields.relation or "").strip()[:20],
-                          phone=phone, id_tail=tail, birth_year=fields.birth_year,
-                          moved_in_on=fields.moved_in_on)
+        problems.append(FieldProblem("birth_year", "invalid_birth_year", str(_l("The birth year looks wrong."))))
+    cleaned = ResidentFields(name=name, relation=(fields.relation or "").strip()[:RELATION_MAX], phone=phone,
+                             id_tail=tail, birth_year=fields.birth_year, moved_in_on=fields.moved_in_on)
+    return cleaned, problems
+
+
+def _clean_resident(fields: ResidentFields) -> ResidentFields:
+    cleaned, problems = check_resident(fields)
+    if problems:
+        raise InvalidInput(problems[0].message, code=problems[0].code)
+    return cleaned
 
 
 def add_resident(actor: Actor, household: Household, fields: ResidentFields, now: datetime) -> Resident:

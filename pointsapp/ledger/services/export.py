@@ -14,7 +14,7 @@ from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
 from pointsapp.ledger.models import LedgerEntry
-from pointsapp.tree.models import Building, Household, Resident
+from pointsapp.tree.models import Building, Household, Resident, household_address
 
 HEADERS = ["流水号", "时间", "居民", "住址", "类型", "积分", "余额", "来源", "来源编号", "原因", "操作人", "冲正流水号", "哈希"]
 KIND_LABELS = {"award": "志愿服务", "manual_award": "管理员奖励", "redemption": "超市兑换",
@@ -50,7 +50,7 @@ def _rows(community_id: int, begin: datetime, stop: datetime) -> Iterator[list]:
             .order_by(LedgerEntry.created_at, LedgerEntry.id).execution_options(yield_per=2000))
     for e, name, building, unit, room, actor_name in db.session.execute(stmt):
         yield [e.id, e.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"), name,
-               f"{building}{unit}单元{room}", KIND_LABELS.get(e.kind, e.kind), e.amount, e.balance_after,
+               household_address(building, unit, room), KIND_LABELS.get(e.kind, e.kind), e.amount, e.balance_after,
                e.source_type, e.source_id, e.reason, actor_name or "系统", e.reverses_id or "", e.hash]
 
 

@@ -4,7 +4,7 @@ Volunteers are ranked by points earned in the period; building leaders by the sh
 building's households that earned anything in it. Lists go draft → public notice → published,
 as star evaluations do: during the notice residents may object, the office answers every objection
 and may take someone off the list (with the reason, kept); a published list no longer changes."""
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
@@ -12,11 +12,10 @@ from sqlalchemy import delete, select
 from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import format_local
 from pointsapp.core.permissions import Action, require
 from pointsapp.rankings import services as rankings
 from pointsapp.recognition.models import HonourEntry, HonourList
-from pointsapp.recognition.services import objections
+from pointsapp.recognition.services import notice
 from pointsapp.tree.models import Building, Community, Resident
 
 MAX_TOP = 200
@@ -86,9 +85,7 @@ def _store(honour: HonourList) -> int:
 def start_notice(actor: User, honour: HonourList, now: datetime) -> int:
     """Raises forbidden, wrong_status."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
-    if honour.status != "draft":
-        raise Conflict(_l("Only a draft can go on public notice."), code="wrong_status")
-    honour.status, honour.notice_ends_at = "notice", now + timedelta(days=honour.notice_days)
+    notice.begin(honour, now)
     return _store(honour)
 
 
@@ -96,8 +93,7 @@ def remove_entry(actor: User, honour: HonourList, resident_id: int, reason: str,
     """Take someone off a list on notice (an objection upheld, say); the entry stays, marked, with the
     reason. Raises forbidden, wrong_status, not_found, reason_missing, already_removed."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
-    if honour.status != "notice":
-        raise Conflict(_l("Names can be taken off a list only while it is on public notice."), code="wrong_status")
+    notice.require_on_notice(honour, _l("Names can be taken off a list only while it is on public notice."))
     entry = db.session.scalar(select(HonourEntry).where(HonourEntry.list_id == honour.id,
                                                         HonourEntry.resident_id == resident_id))
     if entry is None:
@@ -114,13 +110,8 @@ def publish(actor: User, honour: HonourList, now: datetime) -> None:
     """Raises forbidden, wrong_status, notice_running, objections_open. The list as noticed (less the names
     taken off) is the list published."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
-    if honour.status != "notice":
-        raise Conflict(_l("Only a list on public notice can be published."), code="wrong_status")
-    if now < honour.notice_ends_at:
-        raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
-                       t=format_local(honour.notice_ends_at, "%Y-%m-%d"))
-    objections.check_all_answered(honour)
-    honour.status, honour.published_at = "published", now
+    notice.check_publishable(honour, now)
+    notice.mark_published(honour, actor, now)
 
 
 def entries(honour: HonourList) -> list[tuple[int, int, int, str]]:

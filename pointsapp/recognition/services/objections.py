@@ -12,6 +12,7 @@ from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
 from pointsapp.recognition.models import Evaluation, HonourList, Objection
+from pointsapp.recognition.services import notice  # notice imports this module too: modules only, no names
 from pointsapp.tree.models import Household
 
 Subject = Evaluation | HonourList
@@ -63,8 +64,7 @@ def answer(actor: User, objection: Objection, text: str, now: datetime) -> None:
     """Raises forbidden, already_published, answer_missing."""
     subject = subject_of(objection)
     require(actor, Action.MANAGE_COMMUNITY, subject)
-    if subject.status == "published":
-        raise Conflict(_l("This is published and can no longer change."), code="already_published")
+    notice.require_not_published(subject)
     if not (text or "").strip():
         raise InvalidInput(_l("Please write an answer."), code="answer_missing")
     objection.answer = text.strip()[:1000]

@@ -5,7 +5,7 @@ only, invariant 9). Results are stored when the notice starts and refreshed whil
 after an objection); publishing freezes them, so later ledger entries change nothing."""
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select
@@ -13,12 +13,11 @@ from sqlalchemy import and_, delete, func, or_, select
 from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import format_local
 from pointsapp.core.permissions import Action, require
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.recognition.models import Evaluation, StarResult, StarRuleSet, StarVeto
-from pointsapp.recognition.services import objections
-from pointsapp.tree.models import Building, Community, Household, Resident
+from pointsapp.recognition.services import notice
+from pointsapp.tree.models import Building, Community, Household, Resident, household_address
 
 
 def create_rule_set(actor: User, community: Community, name: str, thresholds: list[int], min_attendances: int,
@@ -112,9 +111,7 @@ def _store(evaluation: Evaluation) -> int:
     return len(ratings)
 
 
-def _not_published(evaluation: Evaluation) -> None:
-    if evaluation.status == "published":
-        raise Conflict(_l("This evaluation is published and can no longer change."), code="evaluation_published")
+_not_published = notice.require_not_published
 
 
 def veto(actor: User, evaluation: Evaluation, household: Household, reason: str, now: datetime) -> StarVeto:
@@ -152,27 +149,18 @@ def lift_veto(actor: User, evaluation: Evaluation, veto_id: int, now: datetime) 
 def start_notice(actor: User, evaluation: Evaluation, now: datetime) -> int:
     """Publish the ratings for public notice. Raises forbidden, wrong_status."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
-    if evaluation.status != "draft":
-        raise Conflict(_l("Only a draft can go on public notice."), code="wrong_status")
-    rules = evaluation.rule_set
+    notice.begin(evaluation, now)
+    rules = evaluation.rule_set  # the rules as they stand now are the rules of this evaluation
     evaluation.rules_snapshot = json.dumps({"thresholds": rules.thresholds, "min_attendances": rules.min_attendances})
-    evaluation.status = "notice"
-    evaluation.notice_started_at = now
-    evaluation.notice_ends_at = now + timedelta(days=evaluation.notice_days)
     return _store(evaluation)
 
 
 def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     """Freeze the ratings. Raises forbidden, wrong_status, notice_running, objections_open."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
-    if evaluation.status != "notice":
-        raise Conflict(_l("Only an evaluation on public notice can be published."), code="wrong_status")
-    if now < evaluation.notice_ends_at:
-        raise Conflict(_l("The public notice runs until %(t)s."), code="notice_running",
-                       t=format_local(evaluation.notice_ends_at, "%Y-%m-%d"))
-    objections.check_all_answered(evaluation)
+    notice.check_publishable(evaluation, now)
     count = _store(evaluation)
-    evaluation.status, evaluation.published_at, evaluation.published_by_id = "published", now, actor.id
+    notice.mark_published(evaluation, actor, now)
     return count
 
 
@@ -231,7 +219,7 @@ def results(evaluation: Evaluation, *, min_stars: int = 0, limit: int | None = N
                                                   .order_by(Resident.id)):
         if relation == "户主" or hid not in heads:
             heads[hid] = name if relation == "户主" else heads.get(hid, name)
-    out = [ResultRow(hid, f"{b}{u}单元{room}", b, heads.get(hid, ""), p, a, s, bool(v), note)
+    out = [ResultRow(hid, household_address(b, u, room), b, heads.get(hid, ""), p, a, s, bool(v), note)
            for hid, p, a, s, v, note, b, u, room in rows]
     out.sort(key=lambda r: (-r.stars, -r.points, r.address))
     return out if limit is None else out[:limit]
