@@ -8,6 +8,7 @@
 """
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -117,13 +118,34 @@ def _no_server_errors(request):
     assert not new, f"the server raised while this test ran: {new!r}"
 
 
+@contextmanager
+def _real_clock_for_children():
+    """Under Debian's faketime (the suite run with the machine's clock moved) libfaketime is preloaded
+    into this process, and would be into Playwright's driver and Chromium, which then hang. The app under
+    test is what the moved clock is for: start the browser without the preload, then put it back
+    (FAKETIME itself must stay: libfaketime rereads it in this process)."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    if "faketime" not in preload:
+        yield
+        return
+    del os.environ["LD_PRELOAD"]
+    try:
+        yield
+    finally:
+        os.environ["LD_PRELOAD"] = preload
+
+
 @pytest.fixture(scope="session")
 def browser():
     _require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with _real_clock_for_children():  # Playwright's driver and Chromium start here
+        playwright = sync_playwright().start()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
         yield browser
+    finally:
         browser.close()
+        playwright.stop()
 
 
 @pytest.fixture
