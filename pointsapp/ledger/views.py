@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from pointsapp.core import qr
 from pointsapp.core.errors import DomainError
@@ -131,6 +132,7 @@ def community_ledger(community_id: int):
             return current_app.response_class(body, mimetype=mime,
                                               headers={"Content-Disposition": f"attachment; filename={name}"})
     recent = db.session.scalars(select(LedgerEntry).where(LedgerEntry.community_id == c.id)
+                                .options(joinedload(LedgerEntry.resident))
                                 .order_by(LedgerEntry.id.desc()).limit(30)).all()
     return render_template("points/community.html", community=c, form=form, recent=recent,
                            checkpoint=ledger_audit.latest_checkpoint(c.id), week_ago=today - timedelta(days=7))
@@ -162,6 +164,7 @@ def member_cards(community_id: int, building_id: int):
     b = tree.get_in_community(Building, c.id, building_id)
     people = db.session.scalars(select(Resident).join(Household)
                                 .where(Household.building_id == b.id, Resident.moved_out_on.is_(None))
+                                .options(contains_eager(Resident.household))  # each card prints the address
                                 .order_by(Household.unit, Household.room, Resident.id)).all()
     cards = [(r, qr.svg(codes.member_card_code(current_app.secret_key, r), border=1).decode()) for r in people]
     return render_template("points/cards.html", community=c, building=b, cards=cards)

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
@@ -199,7 +200,8 @@ def honour(community_id: int, honour_id: int):
     rows = honours.entries(h)
     gone = honours.removed(h)
     people = {r.id: r for r in db.session.scalars(select(Resident).where(
-        Resident.id.in_([x[1] for x in rows] + [e.resident_id for e in gone] or [-1])))}
+        Resident.id.in_([x[1] for x in rows] + [e.resident_id for e in gone] or [-1]))
+        .options(joinedload(Resident.household).joinedload(Household.building)))}  # the list shows addresses
     return render_template("stars/honour.html", community=c, h=h, rows=rows, people=people, removed=gone,
                            objections=objections.of(h), form=EmptyForm())
 

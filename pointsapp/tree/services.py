@@ -6,6 +6,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -217,7 +218,9 @@ def search_residents(community_id: int, query: str, *, limit: int = 50, include_
                               (Building.name + Household.unit + "-" + Household.room).like(like, escape="\\")))
     if not include_moved_out:
         stmt = stmt.where(Resident.moved_out_on.is_(None))
-    return db.session.scalars(stmt.order_by(Building.name, Household.unit, Household.room, Resident.id)
+    # the lists show each resident's address: fill household and building from the joins already made
+    return db.session.scalars(stmt.options(contains_eager(Resident.household).contains_eager(Household.building))
+                              .order_by(Building.name, Household.unit, Household.room, Resident.id)
                               .limit(limit)).all()
 
 

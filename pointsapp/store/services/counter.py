@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from pointsapp.accounts.models import Store, User
@@ -378,12 +379,16 @@ def day_report(store: Store, day, actor: User) -> dict:
         .group_by(RedemptionLine.name).order_by(func.sum(RedemptionLine.quantity).desc())).all()
     voids = db.session.scalar(select(func.count()).select_from(Redemption).where(
         Redemption.store_id == store.id, Redemption.voided_at >= start, Redemption.voided_at < end))
+    # what the page and the export show of each receipt and difference is loaded here, in a fixed
+    # number of statements however many receipts the day has
     receipts = db.session.scalars(select(Redemption).where(
         Redemption.store_id == store.id, Redemption.created_at >= start, Redemption.created_at < end)
+        .options(joinedload(Redemption.resident), joinedload(Redemption.clerk), selectinload(Redemption.lines))
         .order_by(Redemption.created_at.desc())).all()
     differences = db.session.execute(
         select(StocktakeLine, Stocktake).join(Stocktake, Stocktake.id == StocktakeLine.stocktake_id)
         .where(Stocktake.store_id == store.id, Stocktake.closed_at >= start, Stocktake.closed_at < end,
-               StocktakeLine.difference != 0)).all()
+               StocktakeLine.difference != 0)
+        .options(joinedload(StocktakeLine.product), joinedload(Stocktake.clerk))).all()
     return {"per_clerk": per_clerk, "goods": goods, "voids": voids, "receipts": receipts,
             "points": sum(row[2] or 0 for row in per_clerk), "differences": differences}

@@ -2,6 +2,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
@@ -97,6 +98,7 @@ def building(community_id: int, building_id: int):
     leader_form = LeaderForm()
     people = db.session.scalars(select(Resident).join(Household)
                                 .where(Household.building_id == b.id, Resident.moved_out_on.is_(None))
+                                .options(contains_eager(Resident.household))  # the choices show unit and room
                                 .order_by(Household.unit, Household.room, Resident.id)).all()
     leader_form.leader_id.choices = options([(0, _("(none)"))] + [
         (r.id, f"{r.name}（{r.household.unit}-{r.household.room}）") for r in people])

@@ -2,6 +2,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts import services as accounts
 from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
@@ -142,6 +143,8 @@ def staff(community_id: int):
         if ok:
             return redirect(url_for(".staff", community_id=c.id))
     grants = db.session.scalars(select(RoleGrant).where(RoleGrant.community_id == c.id)
+                                .options(joinedload(RoleGrant.user), joinedload(RoleGrant.team),
+                                         joinedload(RoleGrant.store))  # each row shows them
                                 .order_by(RoleGrant.role, RoleGrant.id)).all()
     return render_template("people/staff.html", community=c, form=form, grants=grants, button_form=EmptyForm())
 

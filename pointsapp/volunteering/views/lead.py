@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import Team
 from pointsapp.core import qr
@@ -14,7 +15,7 @@ from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_t
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
-from pointsapp.tree.models import Resident
+from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
 from pointsapp.volunteering.models import Activity, TeamMember
 from pointsapp.volunteering.services import activities, checkin, codes
@@ -76,6 +77,8 @@ def team(team_id: int):
             attempt(lambda: activities.add_member(actor(), t, resident, utcnow()), _("Member added."))
         return redirect(url_for(".team", team_id=t.id))
     members = db.session.scalars(select(TeamMember).where(TeamMember.team_id == t.id)
+                                 .options(joinedload(TeamMember.resident).joinedload(Resident.household)
+                                          .joinedload(Household.building))
                                  .order_by(TeamMember.joined_at)).all()
     acts = db.session.scalars(select(Activity).where(Activity.team_id == t.id)
                               .order_by(Activity.starts_at.desc()).limit(30)).all()
