@@ -447,6 +447,44 @@ def test_two_checkout_scans_at_once_check_out_once(app, postgres_only, place, ma
                                                                             attendance.checked_out_at)
 
 
+# ---- e. a double click past a check-then-insert ------------------------------------------------------
+
+def test_a_twin_request_past_a_check_then_insert_answers_409_not_a_500(app, postgres_only, place, make, login):
+    """Adding a member checks that they are not one yet, then inserts: two clicks at once both passed the
+    check and the second ran into the unique (community, team, resident), a 500. Any such unique
+    violation that reaches the error pages is a 409 "reload and check"."""
+    team, lead = place["team"], place["lead"]
+    resident = make.resident(make.household(building=place["b1"]))
+    _db.session.commit()
+    first, second = app.test_client(), app.test_client()
+    login(first, lead)
+    login(second, lead)
+    url, data = f"/lead/teams/{team.id}", {"resident_id": str(resident.id)}
+    second_done = threading.Event()
+    listener, paused = pause_after_first(app, "first", lambda sql: "FROM team_member" in sql,
+                                         lambda: second_done.is_set())
+
+    def click(client, name):
+        def run():
+            threading.current_thread().name = name
+            try:
+                return client.post(url, data=data).status_code
+            finally:
+                if name == "second":
+                    second_done.set()
+        return run
+
+    def later():
+        assert paused.wait(WAIT)
+        return click(second, "second")()
+
+    try:
+        results = run_threads(app, click(first, "first"), later)
+    finally:
+        event.remove(_db.engine, "after_cursor_execute", listener)
+    assert sorted((outcome(r) for r in results), key=str) == [302, 409], results
+
+
 # ---- busy: a lock wait that runs out is "try again", never a 500 --------------------------------------
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from pointsapp.core import sqlite
 from pointsapp.core.errors import Busy, DomainError
-from pointsapp.core.locks import is_busy
+from pointsapp.core.locks import is_busy, is_duplicate
 from pointsapp.core.uow import abandon, settle
 
 
@@ -46,6 +46,11 @@ def init_app(app: Flask) -> None:
         if is_busy(exc):  # a deadlock or a lock wait that ran out, wherever it surfaced
             app.logger.warning("busy: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
             return busy_page()
+        if is_duplicate(exc):  # a twin request (a double click) wrote the same row a moment earlier
+            app.logger.warning("duplicate: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            abandon()
+            return _page(409, _("Sorry"), _("Someone made the same change a moment ago. "
+                                            "Please reload the page and check."))
         return _unexpected(exc)
 
     @app.errorhandler(CSRFError)

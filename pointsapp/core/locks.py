@@ -19,7 +19,8 @@ A deadlock (SQLSTATE 40P01), a lock wait that ran out (55P03), a serialization f
 "database is locked" is `Busy` (code busy, HTTP 503, 「系统繁忙，请稍后再试」): nothing was written and the
 same action, tried again, goes through. `contended()` converts it where a helper waits; core.error_pages
 converts it wherever else it surfaces (a statement no helper wrapped, or the commit itself) and the unit
-of work rolls back.
+of work rolls back. Likewise a unique violation that reaches the error pages (`is_duplicate`: a twin
+request got there first, past a service's check-then-insert) answers 409 "reload and check", not a 500.
 
 The lock order. A deadlock needs two transactions taking the same rows in opposite orders, so every unit
 of work takes its locks in this one order, skipping what it does not need, and takes all the rows of one
@@ -67,6 +68,17 @@ def is_busy(exc: BaseException) -> bool:
     if (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in BUSY_SQLSTATES:
         return True
     return isinstance(orig, sqlite3.OperationalError) and any(m in str(orig) for m in SQLITE_BUSY)
+
+
+def is_duplicate(exc: BaseException) -> bool:
+    """A unique constraint that a concurrent twin of this request satisfied first (a double click that
+    slipped past the service's check-then-insert): PostgreSQL 23505, SQLite "UNIQUE constraint failed"."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) == "23505":
+        return True
+    return isinstance(orig, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(orig)
 
 
 def lock_timeout_ms() -> int:
