@@ -2,9 +2,13 @@
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from pointsapp.core.errors import DomainError
+from pointsapp.core import sqlite
+from pointsapp.core.errors import Busy, DomainError
+from pointsapp.core.locks import is_busy, is_duplicate
 from pointsapp.core.uow import abandon, settle
 
 
@@ -12,11 +16,42 @@ def _page(status: int, title: str, message: str):
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
+def busy_page(exc: BaseException | None = None):
+    """The answer to a request that found its rows (or SQLite's write lock) taken: nothing was saved, try
+    again. Rendered with reads only (on SQLite, DEFERRED: they must not queue for the write lock again)."""
+    abandon()
+    sqlite.set_read_only(True)
+    busy = exc if isinstance(exc, Busy) else Busy()
+    try:
+        response = _page(busy.http_status, _("Sorry"), str(busy))
+    except DBAPIError as again:
+        if not is_busy(again):
+            raise
+        abandon()  # even the page's reads had to wait: answer without the page around it
+        response = f"<!doctype html><meta charset=utf-8><p>{escape(str(busy))}</p>", busy.http_status
+    body, status = response
+    return body, status, {"Retry-After": "2"}
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if isinstance(exc, Busy):
+            return busy_page(exc)
         settle(exc)  # rolled back, or committed when the refusal's record must stay
         return _page(exc.http_status, _("Sorry"), str(exc))
+
+    @app.errorhandler(DBAPIError)
+    def _database(exc: DBAPIError):
+        if is_busy(exc):  # a deadlock or a lock wait that ran out, wherever it surfaced
+            app.logger.warning("busy: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            return busy_page()
+        if is_duplicate(exc):  # a twin request (a double click) wrote the same row a moment earlier
+            app.logger.warning("duplicate: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            abandon()
+            return _page(409, _("Sorry"), _("Someone made the same change a moment ago. "
+                                            "Please reload the page and check."))
+        return _unexpected(exc)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
@@ -26,6 +61,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if is_busy(getattr(exc, "original_exception", None)):  # (an error Flask wrapped as a 500)
+            return busy_page()
         messages = {
             400: _("The request could not be understood. Please go back and try again."),
             403: _("You do not have permission to open this page."),

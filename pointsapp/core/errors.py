@@ -37,3 +37,13 @@ class PermissionDenied(DomainError):
 class InvalidInput(DomainError):
     code = "invalid_input"
     http_status = 422
+
+
+class Busy(DomainError):
+    """Another request holds what this one needs (a lock wait ran out, or a deadlock was broken):
+    nothing was written; the same action, tried again, goes through."""
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message if message is not None else _l("Busy, please try again"), **kwargs)

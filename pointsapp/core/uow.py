@@ -18,8 +18,9 @@ from typing import TypeVar
 
 from flask import Flask, flash, session
 
-from pointsapp.core.errors import DomainError
+from pointsapp.core.errors import Busy, DomainError
 from pointsapp.core.extensions import db
+from pointsapp.core.locks import is_busy
 
 T = TypeVar("T")
 _EFFECTS = "pointsapp.after_commit"
@@ -85,9 +86,12 @@ def init_app(app: Flask) -> None:
     def _commit(response):
         try:
             finish()
-        except Exception:
+        except Exception as exc:
             session.pop("_flashes", None)  # a "saved" message must not outlive a failed commit
-            raise
+            if not is_busy(exc):
+                raise
+            # the commit found the database busy (rolled back by finish()): answer "try again", not a 500
+            return app.make_response(app.handle_user_exception(Busy()))
         return response
 
     @app.teardown_request

@@ -14,7 +14,7 @@ from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA
 from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
-from pointsapp.ledger.services.posting import posted
+from pointsapp.ledger.services.posting import Posting, posted, preparing
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.tree.models import Building, Grid, Household, Resident, household_address
 from pointsapp.volunteering.models import Activity, Attendance
@@ -66,6 +66,31 @@ def _on_posted(entry: LedgerEntry, *, resident: Resident, reverses: LedgerEntry 
         record(resident, now, earning)
 
 
+@preparing.connect
+def _on_preparing(postings: tuple[Posting, ...], *, now: datetime) -> None:
+    """A batch is about to post: take every total it will move now (created at zero where missing), all of
+    a community's in one sorted statement, so batches and single postings lock totals in one order."""
+    rows: dict[int, set[tuple[str, str, int]]] = {}
+    for p in postings:
+        source = p.reverses if p.kind == EntryKind.REVERSAL else p
+        if source is None or source.kind not in EARNING_KINDS:
+            continue
+        team_id = _team_of(source.source_type, source.source_id)
+        rows.setdefault(p.resident.community_id, set()).update(
+            (period, kind, sid) for period in period_keys(now) for kind, sid in _subjects(p.resident, team_id))
+    for community_id in sorted(rows):
+        ordered = sorted(rows[community_id])
+        for start in range(0, len(ordered), 500):  # (in order, a statement's parameters kept within bounds)
+            _apply(community_id, ordered[start:start + 500], Earning(0))
+
+
+def _team_of(source_type: str, source_id: str | None) -> int | None:
+    if source_type != "attendance" or not (source_id or "").isdigit():
+        return None
+    attendance = db.session.get(Attendance, int(source_id))
+    return db.session.get(Activity, attendance.activity_id).team_id if attendance else None
+
+
 def _subjects(resident: Resident, team_id: int | None) -> list[tuple[str, int]]:
     household = db.session.get(Household, resident.household_id)
     building = db.session.get(Building, household.building_id)
@@ -81,8 +106,13 @@ def record(resident: Resident, moment: datetime, earning: Earning) -> None:
     """Add an earning to every period and subject it counts for (one upsert statement)."""
     # rows in one fixed order, so concurrent postings lock shared rows (household, building …) alike
     subjects = sorted(_subjects(resident, earning.team_id))
-    rows = [(period, kind, sid) for period in sorted(period_keys(moment)) for kind, sid in subjects]
-    params = {"community_id": resident.community_id, "points": earning.points, "minutes": earning.minutes,
+    _apply(resident.community_id, [(period, kind, sid) for period in sorted(period_keys(moment))
+                                   for kind, sid in subjects], earning)
+
+
+def _apply(community_id: int, rows: list[tuple[str, str, int]], earning: Earning) -> None:
+    """Add `earning` to these totals (creating them), in the order given."""
+    params = {"community_id": community_id, "points": earning.points, "minutes": earning.minutes,
               "attendances": earning.attendances}
     for i, (period, kind, sid) in enumerate(rows):
         params[f"period{i}"], params[f"kind{i}"], params[f"id{i}"] = period, kind, sid

@@ -2,12 +2,15 @@
 
 post() writes exactly one entry or refuses with a DomainError; the same idempotency key twice
 returns the first entry and writes nothing. Concurrency: the resident's PointsAccount row is
-locked (SELECT … FOR UPDATE on PostgreSQL; on SQLite the unit of work already holds the write
-lock from BEGIN IMMEDIATE), and the idempotency key is re-checked under that lock; unique
-constraints and CHECK (balance >= 0) stand behind both.
+locked through core.locks (SELECT … FOR NO KEY UPDATE on PostgreSQL; on SQLite the unit of work already
+holds the write lock from BEGIN IMMEDIATE), and the idempotency key (and, for a reversal, whether the
+entry was reversed already) is re-checked under that lock; unique constraints and CHECK (balance >= 0)
+stand behind both. Work that posts several times in one unit of work (the lead's batch approval) calls
+lock_for_batch() first, so it takes its locks in the one order of core.locks.
 """
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,11 +21,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pointsapp.accounts.models import User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import month_bounds, months_between
 from pointsapp.core.permissions import Action, require
-from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry, PointsAccount
+from pointsapp.ledger.models import EARNING_KINDS, GENESIS_HASH, EntryKind, LedgerEntry, PointsAccount
 from pointsapp.tree.models import Resident
 
 MAX_AMOUNT = 100_000  # one entry never moves more points than this
@@ -31,6 +35,10 @@ MAX_AMOUNT = 100_000  # one entry never moves more points than this
 # resident=…, reverses=…, now=…). Rankings subscribes to move its earning totals; the ledger itself
 # knows nothing of who listens (features.load_features() imports the subscribers).
 posted = Namespace().signal("ledger.posted")
+# Sent by lock_for_batch(), before a batch posts anything: preparing.send(postings, now=…). Subscribers
+# that lock rows in every posting (rankings' earning totals) take all of the batch's rows now, sorted,
+# so that a batch takes them in the same order as single postings do (core.locks).
+preparing = Namespace().signal("ledger.preparing")
 
 
 class InsufficientPoints(Conflict):
@@ -56,22 +64,24 @@ def _existing(community_id: int, key: str) -> LedgerEntry | None:
                                                        LedgerEntry.idempotency_key == key))
 
 
-def _locked_account(resident: Resident) -> PointsAccount:
-    """The resident's account row, created on first use and locked for this transaction."""
-    table = PointsAccount.__table__
+def lock_accounts(residents: Iterable[Resident]) -> dict[int, PointsAccount]:
+    """The residents' account rows (created on first use), locked for this transaction in resident-id
+    order, by resident id. Raises busy."""
+    wanted = {r.id: r for r in residents}
+    if not wanted:
+        return {}
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(table).values(resident_id=resident.id, community_id=resident.community_id,
-                                            balance=0, earned_total=0, entry_count=0,
-                                            head_hash="0" * 64).on_conflict_do_nothing())
-    return db.session.scalars(
-        select(PointsAccount).where(PointsAccount.resident_id == resident.id)
-        .with_for_update().execution_options(populate_existing=True)).one()
+    with locks.contended():  # (a first insert of the same account elsewhere is waited for)
+        db.session.execute(insert(PointsAccount.__table__).values([
+            dict(resident_id=rid, community_id=wanted[rid].community_id, balance=0, earned_total=0,
+                 entry_count=0, head_hash=GENESIS_HASH) for rid in sorted(wanted)]).on_conflict_do_nothing())
+    return {a.resident_id: a for a in locks.lock_rows(PointsAccount, wanted)}
 
 
 def lock_account(resident: Resident) -> PointsAccount:
     """Take the resident's account lock up front (callers that check more than the balance, such as
-    the counter's limits, hold it for their whole unit of work; post() re-enters it freely)."""
-    return _locked_account(resident)
+    the counter's limits, hold it for their whole unit of work; post() re-enters it freely). Raises busy."""
+    return lock_accounts([resident])[resident.id]
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class Posting:
 
 def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     """Write one entry. Raises insufficient_points, invalid_amount, idempotency_key_reused,
-    resident_moved_out (for earning), already_reversed."""
+    resident_moved_out (for earning), busy."""
     p = posting
     if not isinstance(p.amount, int) or p.amount == 0 or abs(p.amount) > MAX_AMOUNT:
         raise InvalidInput(_l("The number of points must be a whole number between 1 and %(max)d."),
@@ -97,7 +107,7 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
         raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
     first = _existing(p.resident.community_id, p.idempotency_key)
     if first is None:
-        account = _locked_account(p.resident)
+        account = lock_account(p.resident)
         first = _existing(p.resident.community_id, p.idempotency_key)  # re-check under the lock
     if first is not None:
         if first.resident_id != p.resident.id or first.amount != p.amount:
@@ -123,8 +133,9 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     account.entry_count = entry.seq
     account.head_hash = entry.hash
     account.earned_total += earning_delta(entry.kind, entry.amount, p.reverses)
-    db.session.flush()
-    posted.send(entry, resident=p.resident, reverses=p.reverses, now=now)  # leaderboards move in this transaction
+    with locks.contended():  # the insert and the subscribers' rows (rankings' shared totals) may wait too
+        db.session.flush()
+        posted.send(entry, resident=p.resident, reverses=p.reverses, now=now)  # leaderboards move in this transaction
     return entry
 
 
@@ -137,21 +148,40 @@ def earning_delta(kind: str, amount: int, reverses: LedgerEntry | None) -> int:
     return 0
 
 
+def lock_for_batch(postings: Sequence[Posting], now: datetime) -> dict[int, PointsAccount]:
+    """Before a unit of work posts several times: lock every account it will post to (by resident id),
+    then let subscribers lock what each posting moves (rankings' totals), so it cannot deadlock with
+    single postings or other batches (the lock order in core.locks). Raises busy."""
+    accounts = lock_accounts(p.resident for p in postings)
+    if postings:
+        with locks.contended():
+            preparing.send(tuple(postings), now=now)
+    return accounts
+
+
+def reversal(entry: LedgerEntry, reason: str, key: str | None = None) -> Posting:
+    """The posting that undoes `entry` (what reverse() posts; batches lock for it first)."""
+    return Posting(entry.resident, -entry.amount, EntryKind.REVERSAL, "reversal", key or f"reverse:{entry.id}",
+                   (reason or "").strip(), str(entry.id), reverses=entry)
+
+
 def reverse(actor: User | None, entry: LedgerEntry, reason: str, now: datetime, *, key: str | None = None) -> LedgerEntry:
     """Undo one entry with a new entry naming it. Raises already_reversed, cannot_reverse_reversal,
-    reason_missing, insufficient_points."""
+    reason_missing, insufficient_points, busy."""
     if not (reason or "").strip():
         raise InvalidInput(_l("Please give a reason."), code="reason_missing")
     if entry.kind == EntryKind.REVERSAL:
         raise Conflict(_l("A reversal cannot itself be reversed; post a new entry instead."),
                        code="cannot_reverse_reversal")
-    key = key or f"reverse:{entry.id}"
+    posting = reversal(entry, reason, key)
+    # Every reversal of this entry posts to the same account: under its lock, an earlier reversal (made
+    # under another key, committed while we waited) is seen, never run into the unique (community, reverses_id).
+    lock_account(entry.resident)
     done = db.session.scalar(select(LedgerEntry).where(LedgerEntry.community_id == entry.community_id,
                                                        LedgerEntry.reverses_id == entry.id))
-    if done is not None and done.idempotency_key != key:
+    if done is not None and done.idempotency_key != posting.idempotency_key:
         raise Conflict(_l("This entry has already been reversed."), code="already_reversed")
-    return post(Posting(entry.resident, -entry.amount, EntryKind.REVERSAL, "reversal", key, reason.strip(),
-                        str(entry.id), reverses=entry), actor, now)
+    return post(posting, actor, now)
 
 
 def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, now: datetime) -> LedgerEntry:

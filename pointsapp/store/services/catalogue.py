@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import Store, User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
@@ -132,7 +133,7 @@ def correct_stock(actor: User, product: Product, counted: int, reason: str, now:
         raise InvalidInput(_l("The quantity must be 0 or more."), code="invalid_quantity")
     if product.stock is None:
         raise InvalidInput(_l("This product has no stock to count."), code="unlimited_product")
-    current = db.session.scalar(select(Product.stock).where(Product.id == product.id).with_for_update())
+    current = locks.lock_row(Product, product.id).stock  # the stock as committed, held until we are done
     if counted == current:
         return current
     return move_stock(product, counted - current, "correction", reason.strip(), actor, now)

@@ -1,8 +1,8 @@
 """The clerk's counter: identify a resident, redeem products, void, close the shift, report.
 
-redeem() changes points, stock and limits in one transaction. Locks are taken in one order
-(the resident's points account, the household when a household limit applies, then products by
-id) so concurrent checkouts cannot deadlock;
+redeem() changes points, stock and limits in one transaction. Locks are taken in the one order of
+core.locks (the resident's points account, the household when a household limit applies, then products
+by id) so concurrent checkouts cannot deadlock;
 stock uses conditional updates and points the ledger's locked account, so the last unit is sold
 once and a balance that covers one checkout is spent once. A checkout's request id makes a
 double click or a retry return the first receipt.
@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from pointsapp.accounts.models import Store, User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA, local_date
@@ -102,8 +103,7 @@ def reissue_card(actor: User, resident: Resident, now: datetime) -> None:
 def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
     """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
     # Lock the resident's row and read the counters fresh: guesses made in parallel are all counted.
-    db.session.flush()
-    db.session.refresh(resident, ["pin_failures", "pin_locked_until"], with_for_update=True)
+    locks.lock_row(Resident, resident.id)
     if resident.pin_hash is None:
         raise CounterRefusal(_l("%(name)s's card has no PIN yet; the community office sets one."),
                              code="pin_not_set", name=resident.name)
@@ -228,7 +228,7 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     if resident.household_id is not None and any(p.household_limit_per_month is not None for p in items.values()):
         # A household limit is shared by everyone in the household, who may be at two counters at once:
         # take the household's lock too (always after an account's, so no checkout waits in a cycle).
-        db.session.execute(select(Household.id).where(Household.id == resident.household_id).with_for_update())
+        locks.lock_row(Household, resident.household_id)
     room = allowances(resident, list(items.values()), now)
     for pid, quantity in lines.items():
         allowance = room[pid]
@@ -329,9 +329,7 @@ def close_shift(actor: User, store: Store, counted: dict[int, int], reasons: dic
     books follow the count; nothing is absorbed silently. Raises forbidden, invalid_quantity,
     reason_missing (for a difference without a reason), missing_count."""
     require(actor, Action.RUN_STORE, store)
-    goods = db.session.scalars(select(Product).where(Product.store_id == store.id, Product.stock.is_not(None))
-                               .order_by(Product.id).with_for_update()
-                               .execution_options(populate_existing=True)).all()  # the locked, current stock
+    goods = locks.lock_matching(Product, Product.store_id == store.id, Product.stock.is_not(None))  # current stock
     missing = [p.name for p in goods if p.is_active and p.id not in counted]
     if missing:
         raise InvalidInput(_l("Count every product on the shelf: %(names)s."), code="missing_count",

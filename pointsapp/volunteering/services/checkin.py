@@ -2,6 +2,10 @@
 
 Every award uses the idempotency key "attendance:<id>", so no path (a double scan, two tabs, an
 approval clicked twice) can award one attendance twice.
+
+Locks (the order of core.locks): the activity only when it has a capacity (counting places); attendances
+by id when their status or check-out is decided (approve, reject, a check-out scan), re-checked under the
+lock; then the ledger's accounts, all of a batch's before its first posting.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput
 from pointsapp.core.extensions import db
+from pointsapp.core.lookup import valid_id
 from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
@@ -53,14 +59,21 @@ def points_for(activity: Activity, checked_in_at: datetime, checked_out_at: date
     return min(earned, activity.hourly_cap) if activity.hourly_cap else earned
 
 
-def _award(attendance: Attendance, actor: User | None, now: datetime) -> int:
+def _award_posting(attendance: Attendance) -> ledger.Posting | None:
+    """The posting that awards this attendance, or None when there is nothing (more) to award."""
     activity = attendance.activity
     amount = points_for(activity, attendance.checked_in_at, attendance.checked_out_at)
     if amount <= 0 or attendance.ledger_entry_id is not None:
+        return None
+    return ledger.Posting(attendance.resident, amount, EntryKind.AWARD, "attendance", f"attendance:{attendance.id}",
+                          f"{activity.kind}：{activity.title}", str(attendance.id))
+
+
+def _award(attendance: Attendance, actor: User | None, now: datetime) -> int:
+    posting = _award_posting(attendance)
+    if posting is None:
         return 0
-    entry = ledger.post(ledger.Posting(attendance.resident, amount, EntryKind.AWARD, "attendance",
-                                       f"attendance:{attendance.id}", f"{activity.kind}：{activity.title}",
-                                       str(attendance.id)), actor, now)
+    entry = ledger.post(posting, actor, now)
     attendance.ledger_entry_id = entry.id
     attendance.points_awarded = entry.amount
     return entry.amount
@@ -75,12 +88,6 @@ def _check_resident(resident: Resident, activity: Activity) -> None:
                            name=resident.name)
     if activity.is_cancelled:
         raise CheckInError(_l("This activity has been cancelled."), code="activity_cancelled")
-
-
-def _locked_activity(activity: Activity) -> Activity:
-    """Lock the activity row so capacity checks of concurrent check-ins see each other."""
-    return db.session.scalars(select(Activity).where(Activity.id == activity.id).with_for_update()
-                              .execution_options(populate_existing=True)).one()
 
 
 def _existing(activity: Activity, resident: Resident) -> Attendance | None:
@@ -98,8 +105,10 @@ def check_in(actor: User, resident: Resident, activity: Activity, now: datetime,
     _check_resident(resident, activity)
     moment = scanned_at or now
     attendance = _existing(activity, resident)
-    if attendance is None:
-        activity = _locked_activity(activity)
+    if attendance is None and activity.capacity is not None:
+        # Counting the places left takes the activity's check-ins one at a time; without a capacity they run
+        # side by side (the unique (activity, resident) still stops a twin).
+        activity = locks.lock_row(Activity, activity.id)
         attendance = _existing(activity, resident)  # re-check under the lock
     if attendance is not None:
         return _second_scan(attendance, actor, moment, now)
@@ -134,6 +143,9 @@ def _second_scan(attendance: Attendance, actor: User, moment: datetime, now: dat
     if attendance.checked_out_at is not None or moment - attendance.checked_in_at < MIN_STAY:
         return CheckInResult(attendance, "already", 0)
     if activity.rule != "hourly" and activity.award_on != "check_out":
+        return CheckInResult(attendance, "already", 0)
+    attendance = locks.lock_row(Attendance, attendance.id)
+    if attendance.checked_out_at is not None:  # a twin scan checked out while we waited for the lock
         return CheckInResult(attendance, "already", 0)
     attendance.checked_out_at = min(moment, activity.ends_at) if moment > attendance.checked_in_at else moment
     if attendance.checked_out_at < attendance.checked_in_at:
@@ -176,20 +188,23 @@ def record_manual(actor: User, resident: Resident, activity: Activity, checked_i
     return CheckInResult(attendance, "checked_in", points)
 
 
-def _attendances(activity: Activity, ids: list[int]) -> list[Attendance]:
-    rows = db.session.scalars(select(Attendance).where(Attendance.activity_id == activity.id,
-                                                       Attendance.id.in_(ids or [-1]))).all()
-    if len(rows) != len(set(ids)):
+def _locked_attendances(activity: Activity, ids: list[int]) -> list[Attendance]:
+    """The chosen attendances of this activity, locked in id order and read fresh: an approval or
+    rejection of the same ones at the same moment has committed before we look, or waits for us."""
+    wanted = set(ids)
+    rows = locks.lock_rows(Attendance, wanted, Attendance.activity_id == activity.id) \
+        if all(valid_id(i) for i in wanted) else []
+    if len(rows) != len(wanted):
         raise InvalidInput(_l("Some of the chosen records do not belong to this activity."), code="invalid_selection")
     return rows
 
 
 def approve(actor: User, activity: Activity, ids: list[int], now: datetime) -> tuple[int, int]:
     """Approve attendances and award them. Returns (approved, points). Raises forbidden,
-    invalid_selection, not_checked_out."""
+    invalid_selection, already_rejected, not_checked_out, busy."""
     require(actor, Action.RUN_TEAM, activity)
-    approved = points = 0
-    for attendance in _attendances(activity, ids):
+    chosen = []
+    for attendance in _locked_attendances(activity, ids):
         if attendance.status == "approved":
             continue
         if attendance.status == "rejected" and attendance.ledger_entry_id is not None:
@@ -198,32 +213,35 @@ def approve(actor: User, activity: Activity, ids: list[int], now: datetime) -> t
         if activity.rule == "hourly" and attendance.checked_out_at is None:
             raise InvalidInput(_l("%(name)s has not checked out yet."), code="not_checked_out",
                                name=attendance.resident.name)
+        chosen.append(attendance)
+    # every account (and earning total) the batch moves, locked before its first posting
+    ledger.lock_for_batch([p for p in map(_award_posting, chosen) if p is not None], now)
+    points = 0
+    for attendance in chosen:
         attendance.status = "approved"
         attendance.reviewed_by_id, attendance.reviewed_at, attendance.reject_reason = actor.id, now, ""
         points += _award(attendance, actor, now)
-        approved += 1
-    return approved, points
+    return len(chosen), points
 
 
 def reject(actor: User, activity: Activity, ids: list[int], reason: str, now: datetime) -> int:
     """Reject attendances with a reason; points already awarded are reversed. Raises forbidden,
-    reason_missing, invalid_selection, insufficient_points (already spent)."""
+    reason_missing, invalid_selection, insufficient_points (already spent), already_reversed, busy."""
     require(actor, Action.RUN_TEAM, activity)
     if not (reason or "").strip():
         raise InvalidInput(_l("Please give a reason for rejecting."), code="reason_missing")
-    count = 0
-    for attendance in _attendances(activity, ids):
-        if attendance.status == "rejected":
-            continue
-        if attendance.ledger_entry_id is not None:
-            entry = db.session.get(LedgerEntry, attendance.ledger_entry_id)
-            ledger.reverse(actor, entry, f"签到不予认可：{reason.strip()}", now, key=f"reject:{attendance.id}")
+    why = f"签到不予认可：{reason.strip()}"
+    chosen = [a for a in _locked_attendances(activity, ids) if a.status != "rejected"]
+    awards = {a.id: db.session.get(LedgerEntry, a.ledger_entry_id) for a in chosen if a.ledger_entry_id is not None}
+    ledger.lock_for_batch([ledger.reversal(entry, why, f"reject:{aid}") for aid, entry in awards.items()], now)
+    for attendance in chosen:
+        if attendance.id in awards:
+            ledger.reverse(actor, awards[attendance.id], why, now, key=f"reject:{attendance.id}")
             attendance.points_awarded = 0
         attendance.status = "rejected"
         attendance.reviewed_by_id, attendance.reviewed_at = actor.id, now
         attendance.reject_reason = reason.strip()[:300]
-        count += 1
-    return count
+    return len(chosen)
 
 
 def attendance_list(activity: Activity) -> list[Attendance]:
