@@ -2,7 +2,8 @@
 
 Forms that are not WTForms, query parameters and the coming JSON API are read through marshmallow
 schemas; `load_or_error()` turns a refusal into the InvalidInput domain error, so a view flashes it
-(inside `attempt()`) or the error page shows it, in the reader's language, never a 500.
+(inside `attempt()`) or the error page shows it, in the reader's language, never a 500;
+`read_query()` flashes a refused query parameter and uses its default, so the page still opens.
 
 - `Id`: a row id as a database integer can hold it (1 .. 2^31-1, see core.lookup.MAX_ID). Full-width
   digits ("１２３", typed with a Chinese input method) are read as digits. Whether the row exists is
@@ -17,6 +18,7 @@ import re
 import unicodedata
 from datetime import date
 
+from flask import flash
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 
@@ -127,7 +129,8 @@ class Text(_Input):
 
     def __init__(self, *, truncate: int | None = None, max_length: int | None = None, multiline: bool = False,
                  **kwargs):
-        kwargs.setdefault("load_default", "")
+        if not kwargs.get("required"):
+            kwargs.setdefault("load_default", "")
         super().__init__(**kwargs)
         self.truncate, self.max_length, self.multiline = truncate, max_length, multiline
 
@@ -149,6 +152,14 @@ class Text(_Input):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
+
+
+SEARCH_LENGTH = 40  # a name, a phone or a room: longer searches are cut, not refused
+
+
+def Search(**kwargs) -> Text:  # noqa: N802 - a field, named as the others are
+    """A search box: clean text cut to SEARCH_LENGTH characters."""
+    return Text(truncate=SEARCH_LENGTH, **kwargs)
 
 
 class Flag(_Input):
@@ -254,6 +265,20 @@ class InputSchema(Schema):
                       "unknown": _l("This value is not expected.")}
 
 
+class OutputSchema(Schema):
+    """The base of output schemas (<Noun>Schema) for the coming JSON API: each names the fields every
+    audience may see in `views` (as CTFd's), and is always built for one of them, so a personal field
+    reaches only the audiences that list it: `ResidentSchema("public").dump(resident)`."""
+
+    views: dict[str, tuple[str, ...]] = {}
+
+    def __init__(self, view: str, **kwargs):
+        if view not in self.views:
+            raise ValueError(f"{type(self).__name__} has no view {view!r}; it has {sorted(self.views)}")
+        self.view = view
+        super().__init__(only=self.views[view], **kwargs)
+
+
 def _lists(schema: Schema) -> set[str]:
     return {field.data_key or name for name, field in schema.fields.items() if isinstance(field, fields.List)}
 
@@ -293,19 +318,40 @@ def _first_error(schema: Schema, messages) -> tuple[fields.Field | None, object]
 def load_or_error(schema: Schema | type[Schema], data) -> dict:
     """`schema.load(data)` (a request.form/args MultiDict or a dict), or InvalidInput with a clear
     message: "<label>: <problem>" (the problem alone when the field has no label)."""
-    if isinstance(schema, type):
-        schema = schema()
+    schema = schema() if isinstance(schema, type) else schema
     try:
         return schema.load(_plain_dict(schema, data))
     except ValidationError as exc:
-        field, problem = _first_error(schema, exc.messages)
-        params = field.params() if isinstance(field, _Input | IdList) else {}
-        text = str(problem) % params if params else problem
-        label = _label(schema, exc.messages)
-        code = getattr(field, "code", None) or "invalid_input"
-        if label:
-            raise InvalidInput(_l("%(label)s: %(problem)s"), code=code, label=label, problem=text) from exc
-        raise InvalidInput(text, code=code) from exc
+        raise _refusal(schema, exc) from exc
+
+
+def read_query(schema: Schema | type[Schema], args) -> dict:
+    """Query parameters for a page that opens anyway: a refused value is flashed and its field falls
+    back to its default (?month=9999-12 shows every month, with the message)."""
+    schema = schema() if isinstance(schema, type) else schema
+    data, refusal = _plain_dict(schema, args), None
+    for _attempt in range(len(schema.fields) + 1):
+        try:
+            loaded = schema.load(data)
+        except ValidationError as exc:
+            refusal = refusal or _refusal(schema, exc)
+            data = {key: value for key, value in data.items() if key not in exc.messages}
+            continue
+        if refusal is not None:
+            flash(str(refusal), "error")
+        return loaded
+    raise refusal  # a field without a default that was refused: the error page says why
+
+
+def _refusal(schema: Schema, exc: ValidationError) -> InvalidInput:
+    field, problem = _first_error(schema, exc.messages)
+    params = field.params() if isinstance(field, _Input | IdList) else {}
+    text = str(problem) % params if params else problem
+    label = _label(schema, exc.messages)
+    code = getattr(field, "code", None) or "invalid_input"
+    if label:
+        return InvalidInput(_l("%(label)s: %(problem)s"), code=code, label=label, problem=text)
+    return InvalidInput(text, code=code)
 
 
 def _label(schema: Schema, messages) -> str | None:
@@ -316,5 +362,5 @@ def _label(schema: Schema, messages) -> str | None:
     return None
 
 
-__all__ = ["Choice", "Day", "Flag", "Id", "IdList", "InputSchema", "Month", "Text", "Whole", "ascii_form", "gather",
-           "load_or_error", "plain"]
+__all__ = ["Choice", "Day", "Flag", "Id", "IdList", "InputSchema", "Month", "OutputSchema", "Text", "Whole", "ascii_form", "gather",
+           "load_or_error", "plain", "read_query", "Search"]
