@@ -22,7 +22,7 @@ from pointsapp.volunteering.services import activities, checkin
 
 HOSTILE_IDS = ("0", "-1", str(10**20), "999999")
 HOSTILE_VALUES = ("\x00", "a\x00b", "x" * 10_000, "１２３", "9999-12", "0000-00", "2026-02-30", "9999-12-31",
-                  "-1", str(10**20), "２０２６－１１")
+                  "0001-01-02", "-1", str(10**20), "２０２６－１１")
 ARG = re.compile(r"<(?:([a-zA-Z_]+)(?:\([^)]*\))?:)?([a-zA-Z_]+)>")
 
 
@@ -132,6 +132,8 @@ QUERY_PAGES = [
     ("/admin/c/{community_id}/residents/{resident_id}/service-record", ("from", "to")),
     ("/admin/c/{community_id}/ledger?format=csv&end=2026-11-25", ("start",)),
     ("/admin/c/{community_id}/ledger?format=xlsx&start=2026-11-01", ("end",)),
+    ("/admin/c/{community_id}/ledger?format=csv&start=9999-12-30", ("end",)),
+    ("/admin/c/{community_id}/ledger?format=csv&start=0001-01-01", ("end",)),
     ("/admin/c/{community_id}/stars/{evaluation_id}", ("format",)),
     ("/lead/teams/{team_id}", ("q",)),
     ("/lead/activities/{activity_id}", ("q",)),
