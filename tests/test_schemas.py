@@ -310,6 +310,23 @@ def test_an_output_schema_needs_an_audience():
         ResidentSchema()
 
 
+def test_own_places_are_for_residents_of_the_community_and_a_frozen_board_closes_only_to_them(make, people, now):
+    from pointsapp.rankings import services as rankings
+
+    c, star, me, admin = people
+    elsewhere = make.resident_user(community=make.community()).resident
+    month = rankings.current_periods(now)["month"]
+    assert rankings.own_resident(me.resident, c) is me.resident
+    assert rankings.own_resident(elsewhere, c) is None and rankings.own_resident(None, c) is None
+    assert rankings.own_places(c, None, month, "points", None) == rankings.OwnPlaces()
+    mine = rankings.own_places(c, me.resident, month, "points", None)
+    assert (mine.mine.rank, mine.mine.value, mine.range_totals) == (2, 30, None)
+    over_range = rankings.own_places(c, me.resident, month, "points", rankings.month_keys("2026-10", "2026-11"))
+    assert (over_range.mine, over_range.range_totals) == (None, (30, 30))
+    c.board_frozen = True
+    assert rankings.board_closed(c, me.resident) and not rankings.board_closed(c, None)
+
+
 def _visible(page: str) -> str:
     page = re.sub(r"<code>[0-9a-f]{64}</code>", "", page)  # the ledger checkpoint's root
     return re.sub(r"<[^>]+>", " ", page)

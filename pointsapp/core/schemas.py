@@ -362,5 +362,5 @@ def _label(schema: Schema, messages) -> str | None:
     return None
 
 
-__all__ = ["Choice", "Day", "Flag", "Id", "IdList", "InputSchema", "Month", "OutputSchema", "Text", "Whole", "ascii_form", "gather",
-           "load_or_error", "plain", "read_query", "Search"]
+__all__ = ["Choice", "Day", "Flag", "Id", "IdList", "InputSchema", "Month", "OutputSchema", "Search", "Text", "Whole",
+           "ascii_form", "gather", "load_or_error", "plain", "read_query"]
