@@ -26,7 +26,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from .core import clock, extensions, localtime, sqlite, uow
+    from .core.lookup import IdConverter
     from .features import init_web, load_features, register_cli
+
+    # before any blueprint: every <int:…> in a route is an id a database integer can hold
+    app.url_map.converters["int"] = IdConverter
 
     load_features()
 

@@ -1,5 +1,7 @@
 """Rows by id, safely: an id no integer column can hold is simply not there (never an OverflowError on
 SQLite or "integer out of range" on PostgreSQL)."""
+from werkzeug.routing import IntegerConverter, Map, ValidationError
+
 from pointsapp.core.extensions import db
 
 # Primary keys are INTEGER: 32-bit on PostgreSQL, and anything wider overflows SQLite's driver.
@@ -13,3 +15,17 @@ def valid_id(value) -> bool:
 def get_row(model, row_id):
     """db.session.get(model, row_id), or None when the id cannot exist."""
     return db.session.get(model, row_id) if valid_id(row_id) else None
+
+
+class IdConverter(IntegerConverter):
+    """Flask's `int` URL converter, bounded: an id no row can have (0, 10^20 …) matches no route, so
+    the answer is a 404 page, never the database's overflow as a 500. Installed app-wide in create_app."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(MAX_ID)):  # refused before int() reads a thousand digits
+            raise ValidationError()
+        return super().to_python(value)

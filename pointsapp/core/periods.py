@@ -14,9 +14,9 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     try:
         year, mon = (int(x) for x in month.split("-"))
         start = datetime(year, mon, 1, tzinfo=CHINA)
+        end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=CHINA)  # 9999-12 has no end: refused too
     except (ValueError, TypeError) as exc:
         raise InvalidInput(_l("Choose a month like 2026-11."), code="invalid_month") from exc
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=CHINA)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 

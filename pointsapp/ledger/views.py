@@ -1,6 +1,6 @@
 """Points pages: a resident's own points (我的积分), and the admin's view of any resident's points."""
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,10 +13,12 @@ from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from pointsapp.core.schemas import read_query
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
 from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.schemas import ShowMonthSchema, ShowServiceRecordSchema
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import export as ledger_export
 from pointsapp.ledger.services import posting as ledger
@@ -29,8 +31,8 @@ bp = Blueprint("points", __name__)
 
 
 def _month_arg() -> str | None:
-    month = request.args.get("month", "")
-    return month if len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit() else None
+    """?month=2026-11, or None for all months (a refused month is flashed)."""
+    return read_query(ShowMonthSchema, request.args)["month"]
 
 
 def entry_source(entry: LedgerEntry) -> str:
@@ -172,15 +174,8 @@ def member_cards(community_id: int, building_id: int):
 
 def _record_dates():
     today = local_date(utcnow())
-    try:
-        start = date.fromisoformat(request.args.get("from", ""))
-    except ValueError:
-        start = today.replace(month=1, day=1)
-    try:
-        end = date.fromisoformat(request.args.get("to", ""))
-    except ValueError:
-        end = today
-    return start, end
+    wanted = read_query(ShowServiceRecordSchema, request.args)
+    return wanted["start"] or today.replace(month=1, day=1), wanted["end"] or today
 
 
 def _render_record(resident, community, back_url):

@@ -250,6 +250,61 @@ def mask_name(name: str, mode: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def public_name(community, name: str) -> str:
+    """A person's name as the public sees it (boards, honour panels): masked as the community chose."""
+    return mask_name(name or "", community.board_mask)
+
+
+def public_names(community, resident_ids: list[int]) -> dict[int, str]:
+    """Masked names by resident id, in one query (honour panels on the board)."""
+    rows = db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(resident_ids or [-1])))
+    return {rid: public_name(community, name) for rid, name in rows}
+
+
+def public_household(community, building: str, head: str | None) -> str:
+    """A household as the public sees it: its building and its head's masked name (3号楼 张*明家), or
+    its building only when the head keeps off public boards (head None). Never the unit or room."""
+    who = f"{public_name(community, head)}家" if head else str(_l("household"))
+    return f"{building} {who}".strip()
+
+
+def starred_households(community, rows) -> list[tuple[str, int]]:
+    """Star results (stars.results rows) as the board's notice panel shows them: (label, stars)."""
+    heads = household_heads([r.household_id for r in rows])  # None where the head opted out
+    return [(public_household(community, r.building, heads.get(r.household_id)), r.stars) for r in rows]
+
+
+def own_resident(resident, community):
+    """Whose own places the rankings page shows: the viewer's, when she lives in this community. Staff,
+    and residents looking at another community, see the board only."""
+    return resident if resident is not None and resident.community_id == community.id else None
+
+
+def board_closed(community, own) -> bool:
+    """A frozen board is closed to the community's residents until the announcement; staff see it."""
+    return bool(community.board_frozen) and own is not None
+
+
+@dataclass
+class OwnPlaces:
+    """A resident's own standing: places in a period, or (over a custom range of months) her totals only,
+    since a place in a range would mean summing everyone's months."""
+
+    mine: Place | None = None
+    household: Place | None = None
+    range_totals: tuple[int, int] | None = None
+
+
+def own_places(community, own, period: str, metric: str, months: list[str] | None) -> OwnPlaces:
+    if own is None:
+        return OwnPlaces()
+    if months:
+        return OwnPlaces(range_totals=(range_total(community.id, months, "resident", own.id, metric),
+                                       range_total(community.id, months, "household", own.household_id, metric)))
+    return OwnPlaces(rank_of(community.id, period, "resident", own.id, metric),
+                     rank_of(community.id, period, "household", own.household_id, metric))
+
+
 def public_board(community, period: str | None, subject_type: str, metric: str = "points", limit: int = 10,
                  *, months: list[str] | None = None) -> list[Place]:
     """A board for everyone to see, of a period or (with `months`) a range of whole months: opted-out
@@ -264,16 +319,13 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
         _label(places, subject_type)
     if subject_type == "resident":
         for p in places:
-            p.label = mask_name(p.label, community.board_mask)
+            p.label = public_name(community, p.label)
     if subject_type == "household":
         heads = household_heads([p.subject_id for p in places])
         buildings = dict(db.session.execute(select(Household.id, Building.name).join(
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
-            head = heads.get(p.subject_id)
-            # a household whose head opted out is shown by its building only
-            who = f"{mask_name(head, community.board_mask)}家" if head else str(_l("household"))
-            p.label = f"{buildings.get(p.subject_id, '')} {who}"
+            p.label = public_household(community, buildings.get(p.subject_id, ""), heads.get(p.subject_id))
     return places
 
 

@@ -4,17 +4,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from pointsapp.core.errors import DomainError, InvalidInput
+from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import utcnow
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.rankings import services as rankings
+from pointsapp.rankings.schemas import SaveBoardSettingsSchema, ShowRankingsSchema, ToggleBoardSchema
 from pointsapp.recognition.models import Evaluation, StarResult
 from pointsapp.recognition.services import honours, stars
-from pointsapp.tree.models import Community, Resident
+from pointsapp.tree.models import Community
 from pointsapp.tree.services import get_community
 
 bp = Blueprint("rankings", __name__)
@@ -26,11 +28,10 @@ def _labels():
         "points": _("Points earned"), "minutes": _("Volunteer hours"), "attendances": _("Attendances")}
 
 
-def _viewer_community() -> Community | None:
+def _viewer_community(wanted: int | None) -> Community | None:
     if current_user.resident is not None:
         return current_user.resident.community
     ids = admin_community_ids(current_user)
-    wanted = request.args.get("community", type=int)
     if ids is None or (wanted and wanted in (ids or set())):
         return db.session.get(Community, wanted) if wanted else db.session.scalar(select(Community).limit(1))
     if ids:
@@ -43,45 +44,33 @@ def _viewer_community() -> Community | None:
 @bp.route("/rankings")
 @policy(AUTHENTICATED)
 def page():
-    community = _viewer_community()
+    try:
+        wanted = load_or_error(ShowRankingsSchema, request.args)
+        months = rankings.month_keys(wanted["start"] or "", wanted["end"] or "") \
+            if wanted["period"] == "custom" else None
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".page"))
+    community = _viewer_community(wanted["community"])
     if community is None:
         abort(404)
     periods = rankings.current_periods(utcnow())
-    which = request.args.get("period", "month")
-    subject = request.args.get("by", "resident")
-    metric = request.args.get("metric", "points")
-    if (which not in periods and which != "custom") or subject not in rankings.SUBJECTS \
-            or metric not in rankings.METRICS:
-        return redirect(url_for(".page"))
-    months = None
-    if which == "custom":
-        try:
-            months = rankings.month_keys(request.args.get("from", ""), request.args.get("to", ""))
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".page"))
+    which, subject, metric = wanted["period"], wanted["by"], wanted["metric"]
     period = periods.get(which, "A")
     resident = current_user.resident
-    staff_view = resident is None or resident.community_id != community.id
-    frozen = community.board_frozen and not staff_view
+    own = rankings.own_resident(resident, community)
+    frozen = rankings.board_closed(community, own)
     board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
-    mine = household = None
-    range_totals = None
-    if resident is not None and resident.community_id == community.id and not months:
-        mine = rankings.rank_of(community.id, period, "resident", resident.id, metric)
-        household = rankings.rank_of(community.id, period, "household", resident.household_id, metric)
-    elif resident is not None and resident.community_id == community.id:
-        # a place in a custom range would mean summing everyone's months: her totals only
-        range_totals = (rankings.range_total(community.id, months, "resident", resident.id, metric),
-                        rankings.range_total(community.id, months, "household", resident.household_id, metric))
+    places = rankings.own_places(community, own, period, metric, months)
+    mine, household, range_totals = places.mine, places.household, places.range_totals
     subjects, period_labels, metric_labels = _labels()
     evaluations = db.session.scalars(select(Evaluation).where(
         Evaluation.community_id == community.id, Evaluation.status.in_(("notice", "published")))
         .order_by(Evaluation.created_at.desc()).limit(3)).all()
     # her household's rating in each (stored once the notice starts)
-    my_stars = {} if resident is None or resident.community_id != community.id else dict(db.session.execute(
+    my_stars = {} if own is None else dict(db.session.execute(
         select(StarResult.evaluation_id, StarResult.stars).where(
-            StarResult.household_id == resident.household_id,
+            StarResult.household_id == own.household_id,
             StarResult.evaluation_id.in_([e.id for e in evaluations] or [-1]))).all())
     ids = admin_community_ids(current_user)
     communities = rankings.community_board(None if ids is None else sorted(ids), period, metric) \
@@ -91,7 +80,8 @@ def page():
                            range_totals=range_totals,
                            honour_lists=honours.on_notice_or_published(community.id),
                            communities=communities, series=series, months=months,
-                           range_from=request.args.get("from", ""), range_to=request.args.get("to", ""), board=board, mine=mine, household=household,
+                           range_from=wanted["start"] or "", range_to=wanted["end"] or "", board=board, mine=mine,
+                           household=household,
                            frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
                            period_labels=period_labels, metric_labels=metric_labels, resident=resident,
                            form=EmptyForm())
@@ -103,7 +93,7 @@ def toggle_board():
     """A resident opts out of (or back into) public boards; they still see their own rank."""
     resident = current_user.resident
     if resident is not None and EmptyForm().validate_on_submit():
-        hide = request.form.get("hide") == "1"
+        hide = load_or_error(ToggleBoardSchema, request.form)["hide"]
 
         def work():
             resident.hide_from_board = hide
@@ -126,19 +116,13 @@ def board(community_id: int):
     notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
                                                         Evaluation.status == "notice")
                                .order_by(Evaluation.created_at.desc()).limit(1))
-    starred = []
-    if notice is not None:
-        rows = stars.results(notice, min_stars=1, limit=12)
-        heads = rankings.household_heads([r.household_id for r in rows])  # None where the head opted out
-        starred = [(r.building, f"{rankings.mask_name(heads[r.household_id], community.board_mask)}家"
-                    if heads.get(r.household_id) else _("household"), r.stars) for r in rows]
+    starred = [] if notice is None else rankings.starred_households(community, stars.results(notice, min_stars=1,
+                                                                                              limit=12))
     honour_lists = []
     for h in honours.on_notice_or_published(community.id, limit=2):  # a list on notice shows its 公示
         shown = honours.entries(h)[:10]
-        people = dict(db.session.execute(select(Resident.id, Resident.name).where(
-            Resident.id.in_([rid for _rank, rid, _value, _detail in shown] or [-1]))).all())
-        honour_lists.append((h, [(rank, rankings.mask_name(people.get(rid, ""), community.board_mask), detail)
-                                 for rank, rid, _value, detail in shown]))
+        names = rankings.public_names(community, [rid for _rank, rid, _value, _detail in shown])
+        honour_lists.append((h, [(rank, names.get(rid, ""), detail) for rank, rid, _value, detail in shown]))
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
                            notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))
@@ -149,13 +133,10 @@ def board(community_id: int):
 def settings(community_id: int):
     community = get_community(community_id)
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        mask = request.form.get("mask", "middle")
-
         def work():
-            if mask not in rankings.MASKS:
-                raise InvalidInput(_("Unknown masking."), code="invalid_mask")
-            community.board_mask = mask
-            community.board_frozen = request.form.get("frozen") == "1"
+            chosen = load_or_error(SaveBoardSettingsSchema, request.form)
+            community.board_mask = chosen["mask"]
+            community.board_frozen = chosen["frozen"]
         attempt(work, _("Board settings saved."))
         return redirect(url_for(".settings", community_id=community.id))
     return render_template("rankings/settings.html", community=community, form=EmptyForm(),

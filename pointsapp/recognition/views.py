@@ -10,11 +10,23 @@ from sqlalchemy.orm import joinedload
 from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
+from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.rankings import services as rankings
 from pointsapp.recognition.models import Evaluation, HonourList, Objection, StarRuleSet, StarVeto
+from pointsapp.recognition.schemas import (
+    AnswerObjectionSchema,
+    CreateEvaluationSchema,
+    CreateHonourListSchema,
+    CreateRuleSetSchema,
+    LiftVetoSchema,
+    LodgeObjectionSchema,
+    RemoveHonourEntrySchema,
+    VetoHouseholdSchema,
+)
 from pointsapp.recognition.services import honours, objections, stars
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
@@ -30,20 +42,15 @@ def _evaluation(community_id: int, evaluation_id: int) -> Evaluation:
     return evaluation
 
 
-def _int(name: str, default: int | None = None) -> int | None:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        return default
-
-
 def _answer_objection(subject: Evaluation | HonourList) -> None:
     """The office answers one of the subject's objections (the form's objection_id)."""
-    objection = db.session.get(Objection, _int("objection_id", 0) or 0)
-    if objection is None or objections.subject_of(objection) is not subject:
-        raise NotFound(_("No such objection."))
-    attempt(lambda: objections.answer(actor(), objection, request.form.get("answer", ""), utcnow()),
-           _("Answer saved."))
+    def work():
+        given = load_or_error(AnswerObjectionSchema, request.form)
+        objection = get_row(Objection, given["objection_id"])
+        if objection is None or objections.subject_of(objection) is not subject:
+            raise NotFound(_("No such objection."))
+        objections.answer(actor(), objection, given["answer"], utcnow())
+    attempt(work, _("Answer saved."))
 
 
 def _resident_of(subject: Evaluation | HonourList | None, missing: str):
@@ -54,11 +61,14 @@ def _resident_of(subject: Evaluation | HonourList | None, missing: str):
     return resident
 
 
-def _lodge(subject: Evaluation | HonourList, **about) -> None:
+def _lodge(subject: Evaluation | HonourList, *, about_household: bool = False) -> None:
+    """A resident's objection (to an evaluation: about one household, when the form names it)."""
+    def work():
+        given = load_or_error(LodgeObjectionSchema, request.form)
+        about = {"household_id": given["household_id"]} if about_household else {}
+        return objections.lodge(current_user._get_current_object(), subject, given["text"], utcnow(), **about)
     if EmptyForm().validate_on_submit():
-        attempt(lambda: objections.lodge(current_user._get_current_object(), subject, request.form.get("text", ""),
-                                        utcnow(), **about),
-               _("Your objection has been sent. The community office will answer it."))
+        attempt(work, _("Your objection has been sent. The community office will answer it."))
 
 
 @bp.route("/admin/c/<int:community_id>/stars", methods=["GET", "POST"])
@@ -67,16 +77,20 @@ def index(community_id: int):
     c = get_community(community_id)
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("what") == "rules":
-            thresholds = [_int(f"star{i}", 0) for i in range(1, 6)]
-            attempt(lambda: stars.create_rule_set(actor(), c, request.form.get("name", ""), thresholds,
-                                                 _int("min_attendances", -1), utcnow()), _("Rule set saved."))
+            def rule_set():
+                given = load_or_error(CreateRuleSetSchema, request.form)
+                return stars.create_rule_set(actor(), c, given["name"], given["thresholds"], given["min_attendances"],
+                                             utcnow())
+            attempt(rule_set, _("Rule set saved."))
         else:
-            rules = db.session.get(StarRuleSet, _int("rule_set_id", 0) or 0)
-            if rules is None or rules.community_id != c.id:
-                raise NotFound(_("No such rule set."))
-            ok, e = attempt(lambda: stars.create_evaluation(actor(), c, rules, request.form.get("title", ""),
-                                                           request.form.get("period", ""), _int("notice_days", 0),
-                                                           utcnow()), _("Evaluation created as a draft."))
+            def evaluation():
+                given = load_or_error(CreateEvaluationSchema, request.form)
+                rules = get_row(StarRuleSet, given["rule_set_id"])
+                if rules is None or rules.community_id != c.id:
+                    raise NotFound(_("No such rule set."))
+                return stars.create_evaluation(actor(), c, rules, given["title"], given["period"],
+                                               given["notice_days"], utcnow())
+            ok, e = attempt(evaluation, _("Evaluation created as a draft."))
             if ok:
                 return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
         return redirect(url_for(".index", community_id=c.id))
@@ -95,11 +109,14 @@ def evaluation(community_id: int, evaluation_id: int):
     if request.method == "POST" and EmptyForm().validate_on_submit():
         what = request.form.get("what")
         if what == "veto":
-            household = tree.get_in_community(Household, c.id, _int("household_id", 0) or 0)
-            attempt(lambda: stars.veto(actor(), e, household, request.form.get("reason", ""), utcnow()),
-                   _("Veto recorded."))
+            def veto():
+                given = load_or_error(VetoHouseholdSchema, request.form)
+                household = tree.get_in_community(Household, c.id, given["household_id"])
+                return stars.veto(actor(), e, household, given["reason"], utcnow())
+            attempt(veto, _("Veto recorded."))
         elif what == "lift":
-            attempt(lambda: stars.lift_veto(actor(), e, _int("veto_id", 0), utcnow()), _("Veto lifted."))
+            attempt(lambda: stars.lift_veto(actor(), e, load_or_error(LiftVetoSchema, request.form)["veto_id"],
+                                            utcnow()), _("Veto lifted."))
         elif what == "notice":
             attempt(lambda: stars.start_notice(actor(), e, utcnow()), _("The ratings are on public notice."))
         elif what == "publish":
@@ -146,7 +163,7 @@ def notice(evaluation_id: int):
     e = db.session.get(Evaluation, evaluation_id)
     resident = _resident_of(e, _("No such evaluation."))
     if request.method == "POST":
-        _lodge(e, household_id=_int("household_id"))
+        _lodge(e, about_household=True)
         return redirect(url_for(".notice", evaluation_id=e.id))
     rows = stars.results(e, min_stars=1)
     return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
@@ -168,10 +185,11 @@ def _honour(community_id: int, honour_id: int) -> HonourList:
 def honours_index(community_id: int):
     c = get_community(community_id)
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        ok, h = attempt(lambda: honours.create_list(actor(), c, request.form.get("kind", ""), request.form.get("title", ""),
-                                                   request.form.get("period", ""), request.form.get("rule", ""),
-                                                   _int("value", 0), _int("notice_days", 0), utcnow()),
-                       _("List created as a draft."))
+        def create():
+            given = load_or_error(CreateHonourListSchema, request.form)
+            return honours.create_list(actor(), c, given["kind"], given["title"], given["period"], given["rule"],
+                                       given["value"], given["notice_days"], utcnow())
+        ok, h = attempt(create, _("List created as a draft."))
         if ok:
             return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))
         return redirect(url_for(".honours_index", community_id=c.id))
@@ -192,8 +210,10 @@ def honour(community_id: int, honour_id: int):
         elif request.form.get("what") == "publish":
             attempt(lambda: honours.publish(actor(), h, utcnow()), _("Published. The list can no longer change."))
         elif request.form.get("what") == "remove":
-            attempt(lambda: honours.remove_entry(actor(), h, _int("resident_id", 0), request.form.get("reason", ""),
-                                                utcnow()), _("Taken off the list."))
+            def remove():
+                given = load_or_error(RemoveHonourEntrySchema, request.form)
+                return honours.remove_entry(actor(), h, given["resident_id"], given["reason"], utcnow())
+            attempt(remove, _("Taken off the list."))
         elif request.form.get("what") == "answer":
             _answer_objection(h)
         return redirect(url_for(".honour", community_id=c.id, honour_id=h.id))

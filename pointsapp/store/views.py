@@ -22,11 +22,21 @@ from pointsapp.core.permissions import (
     policy,
     require,
 )
+from pointsapp.core.schemas import load_or_error, read_query
 from pointsapp.core.uow import attempt, settle
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.forms import ProductForm, StockForm
 from pointsapp.store.models import ProductPhoto, StockMovement
+from pointsapp.store.schemas import (
+    CloseShiftSchema,
+    FindCustomerSchema,
+    IdentifyCustomerSchema,
+    PrintReceiptSchema,
+    RedeemCartSchema,
+    ShowReportSchema,
+    VoidReceiptSchema,
+)
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.tree import services as tree
@@ -81,28 +91,31 @@ def counter_page(store_id: int):
     s = _store(store_id)
     now = utcnow()
     if request.method == "POST" and EmptyForm().validate_on_submit():
+        given = {"code": ""}
         try:
-            if request.form.get("resident_id"):
-                who = counter.identify_by_search(actor(), s, int(request.form["resident_id"]))
+            given = load_or_error(IdentifyCustomerSchema, request.form)
+            if given["resident_id"] is not None:
+                who = counter.identify_by_search(actor(), s, given["resident_id"])
             else:
-                who = counter.identify_by_code(actor(), s, current_app.secret_key, request.form.get("code", ""),
-                                               request.form.get("pin") or None, now)
+                who = counter.identify_by_code(actor(), s, current_app.secret_key, given["code"],
+                                               given["pin"] or None, now)
         except counter.PinRefused as exc:
             settle(exc)  # committed: the failed try counts towards the lockout
             flash(str(exc), "error")
             return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
-                                   code=request.form.get("code", ""), need_pin=True)
-        except (DomainError, ValueError) as exc:
+                                   code=given["code"], need_pin=True)
+        except DomainError as exc:
             settle(exc)
-            flash(str(exc) if isinstance(exc, DomainError) else _("No such resident."), "error")
-            need_pin = isinstance(exc, DomainError) and exc.code in ("pin_required", "pin_not_set")
+            flash(str(exc), "error")
+            need_pin = exc.code in ("pin_required", "pin_not_set")
             return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
-                                   code=request.form.get("code", "") if need_pin else "", need_pin=need_pin)
+                                   code=given["code"] if need_pin else "", need_pin=need_pin)
         _remember(s, who)
         return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
-    if who is None or request.args.get("q") is not None:
-        q = request.args.get("q", "")[:40]
+    q = load_or_error(FindCustomerSchema, request.args)["q"]
+    if who is None or q is not None:
+        q = q or ""
         found = tree.search_residents(s.community_id, q, limit=20) if q else []
         return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, found=found, code="",
                                need_pin=False)
@@ -125,7 +138,10 @@ def next_customer(store_id: int):
 @policy(STAFF)
 def checkout(store_id: int):
     s = _store(store_id)
-    done = counter.find_by_request(s, request.form.get("request_id", ""))
+    ok, cart = attempt(lambda: load_or_error(RedeemCartSchema, request.form))
+    if not ok:
+        return redirect(url_for(".counter_page", store_id=s.id))
+    done = counter.find_by_request(s, cart["request_id"])
     if done is not None:  # a retry or a second click after the first went through
         flash(_("This checkout had already gone through; nothing was charged twice."), "info")
         return redirect(url_for(".receipt", store_id=s.id, redemption_id=done.id))
@@ -135,16 +151,8 @@ def checkout(store_id: int):
         return redirect(url_for(".counter_page", store_id=s.id))
     if not EmptyForm().validate_on_submit():
         return redirect(url_for(".counter_page", store_id=s.id))
-    lines = {}
-    for key, value in request.form.items():
-        if key.startswith("qty_") and value.strip():
-            try:
-                lines[int(key[4:])] = int(value)
-            except ValueError:
-                flash(_("Quantities must be whole numbers from 1 to 999."), "error")
-                return redirect(url_for(".counter_page", store_id=s.id))
-    ok, result = attempt(lambda: counter.redeem(actor(), s, who, counter.Cart(lines),
-                                               request.form.get("request_id", ""), utcnow()))
+    ok, result = attempt(lambda: counter.redeem(actor(), s, who, counter.Cart(cart["lines"]), cart["request_id"],
+                                               utcnow()))
     if not ok:
         return redirect(url_for(".counter_page", store_id=s.id))
     session.pop("counter", None)
@@ -159,7 +167,7 @@ def receipt(store_id: int, redemption_id: int):
     s = _store(store_id)
     r = counter.get_redemption(s, redemption_id)
     return render_template("store/receipt.html", store=s, r=r, form=EmptyForm(),
-                           width=request.args.get("w", "58"))
+                           width=read_query(PrintReceiptSchema, request.args)["w"])
 
 
 @bp.route("/<int:store_id>/receipts/<int:redemption_id>/void", methods=["POST"])
@@ -168,7 +176,8 @@ def void(store_id: int, redemption_id: int):
     s = _store(store_id)
     r = counter.get_redemption(s, redemption_id)
     if EmptyForm().validate_on_submit():
-        attempt(lambda: counter.void(actor(), r, request.form.get("reason", ""), utcnow()),
+        reason = load_or_error(VoidReceiptSchema, request.form)["reason"]
+        attempt(lambda: counter.void(actor(), r, reason, utcnow()),
                _("Receipt %(no)s is void; points and stock are back.", no=r.receipt_no))
     return redirect(url_for(".receipt", store_id=s.id, redemption_id=r.id))
 
@@ -215,7 +224,7 @@ def product(store_id: int, product_id: int):
     elif request.method == "POST" and request.form.get("what") in ("restock", "correct"):
         stock_form = StockForm()
         if stock_form.validate_on_submit():
-            if request.form["what"] == "restock":
+            if request.form.get("what") == "restock":
                 attempt(lambda: store_service.restock(actor(), p, stock_form.quantity.data, stock_form.reason.data or "",
                                                      utcnow()), _("Stock added."))
             else:
@@ -259,39 +268,26 @@ def shift(store_id: int):
     s = _store(store_id)
     goods = [p for p in store_service.products(s.id, active_only=True) if p.stock is not None]
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        counted, reasons, bad = {}, {}, False
-        for p in goods:
-            raw = request.form.get(f"count_{p.id}", "").strip()
-            if raw:
-                if not raw.isdigit():
-                    bad = True
-                    continue
-                counted[p.id] = int(raw)
-            reasons[p.id] = request.form.get(f"reason_{p.id}", "")
-        if bad:
-            flash(_("Counts must be 0 or more."), "error")
-        else:
-            ok, take = attempt(lambda: counter.close_shift(actor(), s, counted, reasons, request.form.get("note", ""),
-                                                          utcnow()), _("Shift closed. The books now match the shelf."))
+        ok, shelf = attempt(lambda: load_or_error(CloseShiftSchema, request.form))
+        if ok:
+            ours = {p.id for p in goods}  # a count for another store's product is no count here
+            counted = {pid: n for pid, n in shelf["counts"].items() if pid in ours}
+            reasons = {pid: text for pid, text in shelf["reasons"].items() if pid in ours}
+            ok, take = attempt(lambda: counter.close_shift(actor(), s, counted, reasons, shelf["note"], utcnow()),
+                               _("Shift closed. The books now match the shelf."))
             if ok:
                 return redirect(url_for(".report", store_id=s.id))
     return render_template("store/shift.html", store=s, goods=goods, form=EmptyForm(), values=request.form)
-
-
-def _day() -> datetime:
-    try:
-        return datetime.strptime(request.args.get("day", ""), "%Y-%m-%d").date()
-    except ValueError:
-        return local_date(utcnow())
 
 
 @bp.route("/<int:store_id>/report")
 @policy(STAFF)
 def report(store_id: int):
     s = _store(store_id)
-    day = _day()
+    wanted = read_query(ShowReportSchema, request.args)
+    day = wanted["day"] or local_date(utcnow())
     data = counter.day_report(s, day, actor())
-    fmt = request.args.get("format")
+    fmt = wanted["format"]
     if fmt in ("csv", "xlsx"):
         return _export(s, day, data, fmt)
     return render_template("store/report.html", store=s, day=day, data=data,

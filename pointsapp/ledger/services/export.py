@@ -13,6 +13,7 @@ from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.schemas import MAX_YEAR, MIN_YEAR
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.tree.models import Building, Household, Resident, household_address
 
@@ -25,6 +26,8 @@ MAX_DAYS = 366 * 3
 def _range(start: date, end: date) -> tuple[datetime, datetime]:
     if start is None or end is None:
         raise InvalidInput(_l("Choose a start and an end date."), code="invalid_range")
+    if start.year < MIN_YEAR or end.year > MAX_YEAR:  # 9999-12-31 has no next day to end on
+        raise InvalidInput(_l("Choose a date like 2026-11-25."), code="invalid_range")
     if end < start:
         raise InvalidInput(_l("The end date is before the start date."), code="invalid_range")
     if (end - start).days > MAX_DAYS:

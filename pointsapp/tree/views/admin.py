@@ -7,11 +7,13 @@ from sqlalchemy.orm import contains_eager
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import COMMUNITY_ADMIN, STAFF, admin_community_ids, policy
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import BuildingForm, GridForm, HouseholdForm, LeaderForm
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident
+from pointsapp.tree.schemas import SetBuildingLeaderSchema
 from pointsapp.tree.services import get_community
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -112,11 +114,8 @@ def building(community_id: int, building_id: int):
 def building_leader(community_id: int, building_id: int):
     c = get_community(community_id)
     b = tree.get_in_community(Building, c.id, building_id)
-    try:
-        leader_id = int(request.form.get("leader_id", "0"))
-    except ValueError:
-        leader_id = 0
     if EmptyForm().validate_on_submit():  # CSRF is checked globally too; this keeps the form explicit
-        attempt(lambda: tree.set_building_leader(actor(), b, leader_id or None, utcnow()),
+        attempt(lambda: tree.set_building_leader(actor(), b, load_or_error(SetBuildingLeaderSchema,
+                                                                           request.form)["leader_id"], utcnow()),
                _("Building leader saved."))
     return redirect(url_for(".building", community_id=c.id, building_id=b.id))

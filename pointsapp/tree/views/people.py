@@ -10,12 +10,14 @@ from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.store.services import counter
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm
 from pointsapp.tree.models import Household, Resident
+from pointsapp.tree.schemas import FindResidentsSchema
 from pointsapp.tree.services import get_community
 
 bp = Blueprint("people", __name__, url_prefix="/admin/c/<int:community_id>")
@@ -44,8 +46,8 @@ def household(community_id: int, household_id: int):
 @policy(COMMUNITY_ADMIN)
 def residents(community_id: int):
     c = get_community(community_id)
-    q = request.args.get("q", "")[:40]
-    moved = request.args.get("moved") == "1"
+    wanted = load_or_error(FindResidentsSchema, request.args)
+    q, moved = wanted["q"], wanted["moved"]
     found = tree.search_residents(c.id, q, limit=100, include_moved_out=moved)
     return render_template("people/residents.html", community=c, q=q, moved=moved, residents=found)
 

@@ -1,6 +1,6 @@
 """Team leads' pages: teams, activities, the check-in screen, attendance and approval."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -11,13 +11,23 @@ from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.localtime import from_local_naive, local_naive
+from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
 from pointsapp.volunteering.models import Activity, TeamMember
+from pointsapp.volunteering.schemas import (
+    AddMemberSchema,
+    CheckInResidentSchema,
+    FindResidentsSchema,
+    PickResidentSchema,
+    RemoveMemberSchema,
+    ReviewAttendancesSchema,
+)
 from pointsapp.volunteering.services import activities, checkin, codes
 
 bp = Blueprint("lead", __name__, url_prefix="/lead")
@@ -66,15 +76,19 @@ def index():
 @policy(STAFF)
 def team(team_id: int):
     t = _team(team_id)
-    q = request.args.get("q", "")[:40]
+    q = load_or_error(FindResidentsSchema, request.args)["q"]
     found = tree.search_residents(t.community_id, q, limit=20) if q else []
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("remove"):
-            attempt(lambda: activities.remove_member(actor(), t, int(request.form["remove"]), utcnow()),
-                   _("Member removed."))
+            attempt(lambda: activities.remove_member(
+                actor(), t, load_or_error(RemoveMemberSchema, request.form)["member_id"], utcnow()),
+                _("Member removed."))
         else:
-            resident = tree.get_in_community(Resident, t.community_id, int(request.form.get("resident_id", 0) or 0))
-            attempt(lambda: activities.add_member(actor(), t, resident, utcnow()), _("Member added."))
+            def add():
+                picked = load_or_error(AddMemberSchema, request.form)["resident_id"]
+                return activities.add_member(actor(), t, tree.get_in_community(Resident, t.community_id, picked),
+                                             utcnow())
+            attempt(add, _("Member added."))
         return redirect(url_for(".team", team_id=t.id))
     members = db.session.scalars(select(TeamMember).where(TeamMember.team_id == t.id)
                                  .options(joinedload(TeamMember.resident).joinedload(Resident.household)
@@ -133,7 +147,7 @@ def edit_activity(activity_id: int):
 @policy(STAFF)
 def activity(activity_id: int):
     a = _activity(activity_id)
-    q = request.args.get("q", "")[:40]
+    q = load_or_error(FindResidentsSchema, request.args)["q"]
     found = tree.search_residents(a.community_id, q, limit=20) if q else []
     manual = ManualAttendanceForm()
     manual.checked_in_at.data = to_local(a.starts_at)
@@ -190,17 +204,14 @@ def renew_codes(activity_id: int):
 
 
 def _resident_from_request(a: Activity) -> Resident:
-    code = (request.form.get("code") or "").strip()
-    if code:
+    given = load_or_error(CheckInResidentSchema, request.form)
+    if given["code"]:
         # a scanned member card or phone member code
-        member = codes.read_member_code(current_app.secret_key, code, utcnow(),
-                                        lambda rid: db.session.get(Resident, rid))
-        resident = db.session.get(Resident, member.resident_id)
+        member = codes.read_member_code(current_app.secret_key, given["code"], utcnow(),
+                                        lambda rid: get_row(Resident, rid))
+        resident = get_row(Resident, member.resident_id)
     else:
-        try:
-            resident = db.session.get(Resident, int(request.form.get("resident_id", "")))
-        except ValueError:
-            resident = None
+        resident = get_row(Resident, given["resident_id"])
     if resident is None:
         raise NotFound(_("No such resident."))
     return resident
@@ -231,10 +242,12 @@ def manual(activity_id: int):
     a = _activity(activity_id)
     form = ManualAttendanceForm()
     if form.validate_on_submit():
-        resident = tree.get_in_community(Resident, a.community_id, int(form.resident_id.data))
-        attempt(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
-                                             to_utc(form.checked_out_at.data), form.reason.data, utcnow()),
-               _("Recorded by hand for %(name)s.", name=resident.name))
+        ok, picked = attempt(lambda: load_or_error(PickResidentSchema, {"resident_id": form.resident_id.data}))
+        resident = tree.get_in_community(Resident, a.community_id, picked["resident_id"]) if ok else None
+        if resident is not None:
+            attempt(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
+                                                 to_utc(form.checked_out_at.data), form.reason.data, utcnow()),
+                   _("Recorded by hand for %(name)s.", name=resident.name))
     else:
         for errors in form.errors.values():
             for message in errors:
@@ -247,16 +260,13 @@ def manual(activity_id: int):
 def review(activity_id: int):
     a = _activity(activity_id)
     if EmptyForm().validate_on_submit():
-        try:
-            ids = [int(i) for i in request.form.getlist("ids")]
-        except ValueError:
-            abort(400)
-        if not ids:
+        ok, ticked = attempt(lambda: load_or_error(ReviewAttendancesSchema, request.form))
+        ids = ticked["ids"] if ok else []
+        if ok and not ids:
             flash(_("Tick at least one person first."), "error")
-        elif request.form.get("action") == "reject":
-            attempt(lambda: checkin.reject(actor(), a, ids, request.form.get("reason", ""), utcnow()),
-                   _("Rejected."))
-        else:
+        elif ok and ticked["action"] == "reject":
+            attempt(lambda: checkin.reject(actor(), a, ids, ticked["reason"], utcnow()), _("Rejected."))
+        elif ok:
             ok, result = attempt(lambda: checkin.approve(actor(), a, ids, utcnow()))
             if ok:
                 flash(_("%(n)d approved, %(p)d points awarded.", n=result[0], p=result[1]), "success")

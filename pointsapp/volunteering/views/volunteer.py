@@ -8,11 +8,13 @@ from pointsapp.accounts.models import Team
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
+from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.forms import TeamForm
 from pointsapp.volunteering.models import Activity, TeamMember
+from pointsapp.volunteering.schemas import SetLabelsSchema
 from pointsapp.volunteering.services import activities
 
 bp = Blueprint("volunteer", __name__)
@@ -46,10 +48,11 @@ def teams(community_id: int):
     form = TeamForm()
     form.category.choices = options((x, x) for x in activities.labels(c.id, "team_category"))
     if request.method == "POST" and request.form.get("labels_group"):
-        group = request.form["labels_group"]
-        names = request.form.get("labels", "").replace("，", ",").replace("、", ",").split(",")
         if EmptyForm().validate_on_submit():
-            attempt(lambda: activities.set_labels(actor(), c, group, names, utcnow()), _("Saved."))
+            def work():
+                words = load_or_error(SetLabelsSchema, request.form)
+                return activities.set_labels(actor(), c, words["group"], words["names"], utcnow())
+            attempt(work, _("Saved."))
         return redirect(url_for(".teams", community_id=c.id))
     if form.validate_on_submit():
         ok, _t = attempt(lambda: activities.create_team(actor(), c, form.name.data, form.category.data, utcnow()),
