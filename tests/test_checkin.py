@@ -422,3 +422,18 @@ def test_the_rankings_page_shows_volunteer_time_in_hours(setup, client, login, n
     page = client.get("/rankings?period=all&by=resident&metric=minutes").get_data(as_text=True)
     assert "服务时长（小时）: 1.5" in page  # 90 minutes, as hours, in her own place
     assert '<td class="num">1.5</td>' in page
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_hand_recorded_time_out_of_any_calendar_is_a_message_not_a_500(client, login, setup, make, now, typed):
+    community, _, lead, _, new_activity = setup
+    a = new_activity()
+    elder = make.resident(community=community, name="张奶奶")
+    _db.session.commit()
+    login(client, lead)
+    response = client.post(f"/lead/activities/{a.id}/manual", data={
+        "resident_id": elder.id, "checked_in_at": typed, "checked_out_at": "", "reason": "老人无手机"},
+        follow_redirects=True)
+    assert response.status_code == 200
+    assert "请填写 1900 年到 2100 年之间的日期" in response.get_data(as_text=True)
+    assert _db.session.scalar(select(func.count()).select_from(Attendance)) == 0

@@ -671,3 +671,58 @@ def test_the_lock_helper_locks_in_id_order_and_reads_fresh_rows(app, place, make
         assert "FOR NO KEY UPDATE" in locking[0]
         assert any("lock_timeout" in s for s in seen)
     assert locks.lock_rows(PointsAccount, []) == []
+
+
+# ---- recognition: a veto while the office publishes ----------------------------------------------
+
+def test_publish_waits_for_a_veto_being_written_and_freezes_it(app, postgres_only, make, db, now):
+    """publish() froze the results without waiting for a veto in flight: the veto then committed onto a
+    published evaluation whose frozen stars did not show it. The notice workflow locks the evaluation."""
+    from pointsapp.accounts.models import User
+    from pointsapp.rankings.services import period_keys
+    from pointsapp.recognition.models import Evaluation, StarResult
+    from pointsapp.recognition.services import stars
+    from pointsapp.tree.models import Household
+
+    community = make.community()
+    admin = make.admin(community)
+    home = make.household(building=make.building(community))
+    resident = make.resident(home)
+    ledger.post(ledger.Posting(resident, 50, "award", "manual", "seed", "好人好事"), None, now)
+    rules = stars.create_rule_set(admin, community, "年度", [10, 20, 40, 80, 100], 0, now)
+    evaluation = stars.create_evaluation(admin, community, rules, "2026年度", period_keys(now)[2], 7, now)
+    stars.start_notice(admin, evaluation, now)
+    _db.session.commit()
+    admin_id, evaluation_id, home_id = admin.id, evaluation.id, home.id
+    later = now + timedelta(days=8)
+    publish_waited = []
+
+    def publish_is_waiting() -> bool:
+        if lock_waiters(app) >= 1:
+            publish_waited.append(True)
+            return True
+        return False
+
+    listener, paused = pause_after_first(app, "veto", lambda sql: "INSERT INTO star_veto" in sql,
+                                         publish_is_waiting)
+
+    def veto():
+        return stars.veto(_db.session.get(User, admin_id), _db.session.get(Evaluation, evaluation_id),
+                          _db.session.get(Household, home_id), "违规搭建", later).id
+
+    def publish():
+        assert paused.wait(WAIT)  # the veto is written, not yet committed
+        return stars.publish(_db.session.get(User, admin_id), _db.session.get(Evaluation, evaluation_id), later)
+
+    try:
+        results = run_threads(app, named("veto", veto), named("publish", publish))
+    finally:
+        with app.app_context():
+            event.remove(_db.engine, "after_cursor_execute", listener)
+    assert [r[0] for r in results] == ["ok", "ok"], results
+    # without the lock the publish went through first, and the veto's refresh then rewrote the
+    # results of an evaluation already published
+    assert publish_waited, "the publish did not wait for the veto in flight"
+    frozen = _db.session.scalar(select(StarResult).where(StarResult.evaluation_id == evaluation_id,
+                                                         StarResult.household_id == home_id))
+    assert (frozen.stars, frozen.vetoed) == (0, True)  # the veto made it into what was published

@@ -35,6 +35,8 @@ def from_environment(instance_path: str) -> dict:
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "8 per 5 minutes"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
+        # PostgreSQL: how long a request waits for a row lock before answering "busy, try again"
+        "LOCK_TIMEOUT_MS": int(os.environ.get("LOCK_TIMEOUT_MS", 5000)),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Asia/Shanghai"),
         "SESSION_COOKIE_HTTPONLY": True,

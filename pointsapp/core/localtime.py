@@ -4,6 +4,10 @@ import os
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
+
+from pointsapp.core.errors import InvalidInput
+
 # Read once from the environment, as the config does (BABEL_DEFAULT_TIMEZONE): period boundaries are
 # stored in earning totals, so the zone is a deployment setting, not something a request changes.
 LOCAL_TZ = ZoneInfo(os.environ.get("TIMEZONE", "Asia/Shanghai"))
@@ -23,9 +27,17 @@ def local_naive(moment: datetime | None) -> datetime | None:
     return moment.astimezone(LOCAL_TZ).replace(tzinfo=None) if moment else None
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # dates people type lie here (0001-01-01 would overflow in UTC)
+
+
 def from_local_naive(local: datetime | None) -> datetime | None:
-    """A naive date-time typed by a person, read as local time, as UTC."""
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC) if local else None
+    """A naive date-time typed by a person, read as local time, as UTC. Raises invalid_date for a
+    year outside 1900-2100."""
+    if not local:
+        return None
+    if not FIRST_YEAR <= local.year <= LAST_YEAR:
+        raise InvalidInput(_l("Please enter a date between 1900 and 2100."), code="invalid_date")
+    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def format_local(moment: datetime | date | None, fmt: str = "%m-%d %H:%M", empty: str = "—") -> str:

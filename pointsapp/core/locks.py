@@ -26,6 +26,7 @@ The lock order. A deadlock needs two transactions taking the same rows in opposi
 of work takes its locks in this one order, skipping what it does not need, and takes all the rows of one
 kind before the next kind (a batch locks everything it will touch before it changes anything):
 
+0. a star evaluation or honour list (recognition's notice workflow: vetoes, objections, notice, publish);
 1. the activity, only when it has a capacity (check-in counts the places left);
 2. attendances, by id (approve, reject and check-out re-check the status under the lock);
 3. points accounts, by resident id (every posting; the counter holds its resident's for the whole

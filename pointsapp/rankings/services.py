@@ -2,6 +2,7 @@
 
 Totals move only with earning (awards, and reversals of awards): spending never lowers a rank.
 Ties share a rank (1, 2, 2, 4)."""
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,8 +174,12 @@ def ranked(rows) -> list[Place]:
     return places
 
 
+PERIOD_KEY = re.compile(r"A|Y\d{4}|Q\d{4}-[1-4]|M\d{4}-(0[1-9]|1[0-2])")  # the keys period_keys() writes
+
+
 def check_period(period: str) -> str:
-    if period == "A" or (len(period) > 1 and period[0] in "MQY" and period[1:5].isdigit()):
+    """The one check of a period key (M2026-11, Q2026-4, Y2026, A). Raises invalid_period."""
+    if isinstance(period, str) and PERIOD_KEY.fullmatch(period):
         return period
     raise InvalidInput(_l("Unknown period."), code="invalid_period")
 

@@ -85,6 +85,7 @@ def _store(honour: HonourList) -> int:
 def start_notice(actor: User, honour: HonourList, now: datetime) -> int:
     """Raises forbidden, wrong_status."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
+    notice.lock(honour)
     notice.begin(honour, now)
     return _store(honour)
 
@@ -93,6 +94,7 @@ def remove_entry(actor: User, honour: HonourList, resident_id: int, reason: str,
     """Take someone off a list on notice (an objection upheld, say); the entry stays, marked, with the
     reason. Raises forbidden, wrong_status, not_found, reason_missing, already_removed."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
+    notice.lock(honour)
     notice.require_on_notice(honour, _l("Names can be taken off a list only while it is on public notice."))
     entry = db.session.scalar(select(HonourEntry).where(HonourEntry.list_id == honour.id,
                                                         HonourEntry.resident_id == resident_id))
@@ -110,6 +112,7 @@ def publish(actor: User, honour: HonourList, now: datetime) -> None:
     """Raises forbidden, wrong_status, notice_running, objections_open. The list as noticed (less the names
     taken off) is the list published."""
     require(actor, Action.MANAGE_COMMUNITY, honour)
+    notice.lock(honour)
     notice.check_publishable(honour, now)
     notice.mark_published(honour, actor, now)
 

@@ -10,9 +10,17 @@ from flask_babel import lazy_gettext as _l
 
 from pointsapp.core.errors import Conflict
 from pointsapp.core.localtime import format_local
+from pointsapp.core.locks import lock_row
 from pointsapp.recognition.services import objections
 
 DRAFT, NOTICE, PUBLISHED = "draft", "notice", "published"
+
+
+def lock(subject) -> None:
+    """Every change to an evaluation or list (veto, notice, objection, publish) first locks its row, so a
+    publish never freezes results while a veto or an objection is being written. First in the lock
+    order: nothing else is locked before it (core.locks). Raises busy."""
+    lock_row(type(subject), subject.id)
 
 
 def begin(subject, now: datetime) -> None:

@@ -43,6 +43,7 @@ def lodge(user: User, subject: Subject, text: str, now: datetime, household_id: 
     if resident is None or resident.community_id != subject.community_id or resident.moved_out_on is not None:
         raise InvalidInput(_l("Only residents of this community can lodge an objection."),
                            code="not_resident_of_community")
+    notice.lock(subject)
     if subject.status != "notice":
         raise Conflict(_l("Objections are taken only during the public notice."), code="not_on_notice")
     if now > subject.notice_ends_at:
@@ -64,6 +65,7 @@ def answer(actor: User, objection: Objection, text: str, now: datetime) -> None:
     """Raises forbidden, already_published, answer_missing."""
     subject = subject_of(objection)
     require(actor, Action.MANAGE_COMMUNITY, subject)
+    notice.lock(subject)
     notice.require_not_published(subject)
     if not (text or "").strip():
         raise InvalidInput(_l("Please write an answer."), code="answer_missing")

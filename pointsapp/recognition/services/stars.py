@@ -14,6 +14,7 @@ from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
+from pointsapp.rankings import services as rankings
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.recognition.models import Evaluation, StarResult, StarRuleSet, StarVeto
 from pointsapp.recognition.services import notice
@@ -46,8 +47,10 @@ def create_evaluation(actor: User, community: Community, rules: StarRuleSet, tit
         raise NotFound(_l("No such rule set."))
     if not (title or "").strip():
         raise InvalidInput(_l("Please enter a title."), code="title_missing")
-    if not (period == "A" or (len(period) >= 5 and period[0] in "YQM" and period[1:5].isdigit())):
-        raise InvalidInput(_l("Choose a year, quarter or month."), code="invalid_period")
+    try:
+        rankings.check_period(period)  # the one rule for a period key
+    except InvalidInput as exc:
+        raise InvalidInput(_l("Choose a year, quarter or month."), code="invalid_period") from exc
     if not isinstance(notice_days, int) or not 1 <= notice_days <= 60:
         raise InvalidInput(_l("The public notice lasts 1 to 60 days."), code="invalid_notice_days")
     evaluation = Evaluation(community_id=community.id, rule_set_id=rules.id, title=title.strip()[:100],
@@ -117,6 +120,7 @@ _not_published = notice.require_not_published
 def veto(actor: User, evaluation: Evaluation, household: Household, reason: str, now: datetime) -> StarVeto:
     """一票否决 with a reason. Raises forbidden, evaluation_published, reason_missing, already_vetoed."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    notice.lock(evaluation)
     _not_published(evaluation)
     if household.community_id != evaluation.community_id:
         raise NotFound(_l("Not found in this community."))
@@ -136,6 +140,7 @@ def veto(actor: User, evaluation: Evaluation, household: Household, reason: str,
 
 def lift_veto(actor: User, evaluation: Evaluation, veto_id: int, now: datetime) -> None:
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    notice.lock(evaluation)
     _not_published(evaluation)
     v = db.session.get(StarVeto, veto_id)
     if v is None or v.evaluation_id != evaluation.id:
@@ -149,6 +154,7 @@ def lift_veto(actor: User, evaluation: Evaluation, veto_id: int, now: datetime) 
 def start_notice(actor: User, evaluation: Evaluation, now: datetime) -> int:
     """Publish the ratings for public notice. Raises forbidden, wrong_status."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    notice.lock(evaluation)
     notice.begin(evaluation, now)
     rules = evaluation.rule_set  # the rules as they stand now are the rules of this evaluation
     evaluation.rules_snapshot = json.dumps({"thresholds": rules.thresholds, "min_attendances": rules.min_attendances})
@@ -158,6 +164,7 @@ def start_notice(actor: User, evaluation: Evaluation, now: datetime) -> int:
 def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     """Freeze the ratings. Raises forbidden, wrong_status, notice_running, objections_open."""
     require(actor, Action.MANAGE_COMMUNITY, evaluation)
+    notice.lock(evaluation)
     notice.check_publishable(evaluation, now)
     count = _store(evaluation)
     notice.mark_published(evaluation, actor, now)
