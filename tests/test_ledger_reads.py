@@ -1,15 +1,20 @@
 """Reads never block writes (issue 10 item 6): verify and exports are readers, expiry computes in one
 grouped query and posts in chunks, the resident's history uses an index."""
+import random
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
+from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db as _db
+from pointsapp.core.periods import local_date
 from pointsapp.core.uow import unit_of_work
-from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.models import EntryKind, LedgerEntry, PointsAccount
+from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
 from pointsapp.tree.models import Resident
@@ -147,3 +152,166 @@ def test_store_report_export_does_not_block_a_concurrent_write(app, make, db, no
     out = write_while_reading(app, read, "FROM redemption", rid, now)
     assert_write_not_blocked(out)
     assert out["read"].status_code == 200
+
+
+# --------------------------------------------------------------------------- expiry
+
+
+@contextmanager
+def counting(app, what: str = "before_cursor_execute"):
+    """Count the engine's statements (or commits, what="commit") inside the block."""
+    with app.app_context():
+        engine = _db.engine
+    seen = [0]
+
+    def count(*_args, **_kw):
+        seen[0] += 1
+
+    event.listen(engine, what, count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, what, count)
+
+
+def _old_expiry(community_id: int, cutoff) -> dict[int, int]:
+    """What expire() lapsed before it was rewritten: per account of the community with a balance, the
+    resident's whole ledger scanned in Python (first earned, first spent)."""
+    out = {}
+    for rid in _db.session.scalars(select(PointsAccount.resident_id).where(
+            PointsAccount.community_id == community_id, PointsAccount.balance > 0)):
+        entries = _db.session.execute(select(LedgerEntry.amount, LedgerEntry.created_at)
+                                      .where(LedgerEntry.resident_id == rid)).all()
+        old_credits = sum(e.amount for e in entries if e.amount > 0 and e.created_at < cutoff)
+        debits = -sum(e.amount for e in entries if e.amount < 0)
+        if old_credits - debits > 0:
+            out[rid] = old_credits - debits
+    return out
+
+
+def _random_histories(make, community, n: int, now, rng: random.Random) -> None:
+    """n residents with awards on both sides of the cut-off, spends, deductions, reversals and earlier
+    expiries; some with nothing, some spent out."""
+    household = None
+    for i in range(n):
+        if i % 8 == 0:
+            household = make.household(community)
+        r = make.resident(household)
+        if i % 17 == 0:
+            continue  # no points at all
+        t = now - timedelta(days=rng.randint(400, 1000))
+        posted = []
+        for j in range(rng.randint(1, 9)):
+            t += timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
+            if t >= now:
+                break
+            roll, key = rng.random(), f"h{r.id}-{j}"
+            try:
+                if roll < 0.55:
+                    posted.append(award(r, rng.randint(1, 40), key, t))
+                elif roll < 0.75:
+                    posted.append(ledger.post(Posting(r, -rng.randint(1, 30), EntryKind.REDEMPTION, "redemption",
+                                                      key, "兑换"), None, t))
+                elif roll < 0.82:
+                    posted.append(ledger.post(Posting(r, -rng.randint(1, 5), EntryKind.MANUAL_DEDUCTION, "manual",
+                                                      key, "误登记"), None, t))
+                elif roll < 0.92 and posted:
+                    ledger.reverse(None, rng.choice(posted), "更正", t, key=key)
+                else:
+                    ledger.post(Posting(r, -rng.randint(1, 10), EntryKind.EXPIRY, "expiry",
+                                        f"expire:{r.id}:{local_date(t)}", "早先的到期", str(local_date(t))), None, t)
+            except DomainError as exc:
+                assert exc.code in {"insufficient_points", "already_reversed", "cannot_reverse_reversal"}
+        if i % 11 == 0 and ledger.balance_of(r.id) > 0:  # spent out
+            ledger.post(Posting(r, -ledger.balance_of(r.id), EntryKind.REDEMPTION, "redemption", f"all{r.id}", "兑换"),
+                        None, now - timedelta(days=1))
+
+
+def _expiry_entries(community_id: int) -> dict[int, tuple]:
+    rows = _db.session.execute(select(LedgerEntry).where(
+        LedgerEntry.community_id == community_id, LedgerEntry.kind == EntryKind.EXPIRY,
+        LedgerEntry.created_at == datetime(2026, 11, 25, 2, 30, tzinfo=UTC))).scalars()
+    return {e.resident_id: (-e.amount, e.idempotency_key, e.reason, e.source_id) for e in rows}
+
+
+def test_expiry_of_many_residents_gives_the_old_results_from_one_grouped_query(app, make, db, now):
+    rng = random.Random(10)
+    c, other = make.community(), make.community()
+    c.points_expire_months, other.points_expire_months = 12, 24
+    no_policy = make.community()
+    _random_histories(make, c, 120, now, rng)
+    _random_histories(make, other, 25, now, rng)
+    _random_histories(make, no_policy, 6, now, rng)
+    _db.session.commit()
+    cutoffs = {c.id: ledger_audit._months_ago(now, 12), other.id: ledger_audit._months_ago(now, 24)}
+    expected = {cid: _old_expiry(cid, cutoff) for cid, cutoff in cutoffs.items()}
+    assert len(expected[c.id]) > 30 and expected[other.id]  # the histories do lapse points
+    cid, oid, nid = c.id, other.id, no_policy.id
+
+    # the computation: two statements for 120 residents, as for one
+    with counting(app) as statements:
+        plan = ledger_audit.plan_expiry(cid, now)
+    assert statements[0] == 2
+    assert dict(plan.lapses) == expected[cid]
+    with counting(app) as statements:
+        assert len(ledger_audit.plan_expiry(nid, now) or ()) == 0
+    assert statements[0] == 1
+    _db.session.rollback()
+
+    # the command posts 25 residents per unit of work
+    runner = app.test_cli_runner()
+    with counting(app, "commit") as commits:
+        result = runner.invoke(args=["ledger", "expire", "--chunk-size", "25"])
+    assert result.exit_code == 0, result.output
+    chunks = sum(-(-len(e) // 25) for e in expected.values())
+    assert commits[0] == chunks
+    for community_id, lapses in expected.items():
+        assert (f"community {community_id}: {sum(lapses.values())} points lapsed for {len(lapses)} residents"
+                in result.output)
+        day = local_date(cutoffs[community_id])
+        months = 12 if community_id == cid else 24
+        assert _expiry_entries(community_id) == {
+            rid: (points, f"expire:{rid}:{day}", f"积分有效期 {months} 个月，{day} 前获得的积分到期", str(day))
+            for rid, points in lapses.items()}
+    assert f"community {nid}: 0 points lapsed for 0 residents" in result.output
+    assert ledger_audit.verify().ok
+
+    # a rerun lapses nothing more
+    count = _db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    _db.session.rollback()
+    again = runner.invoke(args=["ledger", "expire"])
+    assert again.exit_code == 0, again.output
+    for community_id in (cid, oid, nid):
+        assert f"community {community_id}: 0 points lapsed for 0 residents" in again.output
+    assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == count
+    assert ledger_audit.expire(cid, now) == (0, 0)
+
+
+def test_a_chunk_recomputes_what_lapses_under_the_lock(make, db, now):
+    c = make.community()
+    c.points_expire_months = 12
+    r = make.resident(community=c)
+    award(r, 10, "old", now - timedelta(days=500))
+    award(r, 5, "new", now - timedelta(days=5))
+    plan = ledger_audit.plan_expiry(c.id, now)
+    assert plan.lapses == ((r.id, 10),)
+    _db.session.commit()
+    # a redemption between the plan and its chunk spends 8 of the old points
+    ledger.post(Posting(r, -8, EntryKind.REDEMPTION, "redemption", "spent", "兑换"), None, now)
+    assert ledger_audit.apply_expiry(plan, [r.id], now) == (1, 2)
+    assert ledger.balance_of(r.id) == 5
+    assert ledger_audit.apply_expiry(plan, [r.id], now) == (0, 0)
+    assert ledger_audit.verify(c.id).ok
+
+
+def test_expire_dry_run_writes_nothing(app, make, db, now):
+    c = make.community()
+    c.points_expire_months = 12
+    r = make.resident(community=c)
+    award(r, 10, "old", now - timedelta(days=500))
+    _db.session.commit()
+    cid = c.id
+    result = app.test_cli_runner().invoke(args=["ledger", "expire", "--community", str(cid), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"community {cid}: 10 points would lapse for 1 residents" in result.output
+    assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
