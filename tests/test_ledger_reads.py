@@ -315,3 +315,52 @@ def test_expire_dry_run_writes_nothing(app, make, db, now):
     assert result.exit_code == 0, result.output
     assert f"community {cid}: 10 points would lapse for 1 residents" in result.output
     assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+# --------------------------------------------------------------------------- the history index
+
+
+def _plans(app, call) -> list[str]:
+    """Run `call`, then EXPLAIN each statement it ran (EXPLAIN QUERY PLAN on SQLite); with sequential
+    scans discouraged on PostgreSQL, where a tiny table would be scanned whatever its indexes."""
+    with app.app_context():
+        engine = _db.engine
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):  # not the BEGIN core.sqlite emits
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    conn = _db.session.connection()
+    plans = []
+    for statement, parameters in seen:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+            plans.append("\n".join(r[0] for r in rows))
+        else:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plans.append("\n".join(r[-1] for r in rows))
+    _db.session.rollback()
+    return plans
+
+
+def test_a_residents_history_and_month_list_use_the_resident_index(app, make, db, now):
+    c, rs = _ledger(make, now, residents=20, entries=6)
+    _db.session.commit()
+    rid = rs[7].id
+    for label, call in (("history", lambda: ledger.history(rid)),
+                        ("one month", lambda: ledger.history(rid, month=f"{now:%Y-%m}")),
+                        ("months", lambda: ledger.months_with_entries(rid))):
+        [plan] = _plans(app, call)
+        assert "ix_ledger_entry_resident_seq" in plan, f"{label}: {plan}"
+        if _db.engine.dialect.name == "sqlite":
+            assert "SCAN ledger_entry" not in plan, f"{label}: {plan}"
+            if label != "months":
+                assert "TEMP B-TREE" not in plan, f"{label} sorts instead of reading the index backwards: {plan}"
+    assert [e.seq for e in ledger.history(rid)] == [6, 5, 4, 3, 2, 1]
