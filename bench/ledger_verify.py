@@ -15,11 +15,24 @@ backend: verify() must report OK, post() must extend a generated chain and verif
 and an edited entry must be reported.
 
 Each measurement runs verify() in a fresh child process (this script with --verify-only), so the
-peak RSS reported (getrusage ru_maxrss) is that of a verify process, not of the generator.
+peak RSS reported (getrusage ru_maxrss) is that of a verify process, not of the generator. The child
+runs verify as `flask ledger verify` does: inside core.sqlite.read_only() (BEGIN DEFERRED on SQLite).
+
+--concurrent-write (SQLite): on the generated ledger, verify runs again in a child, once as the CLI
+runs it (DEFERRED) and once as it ran before (IMMEDIATE, --begin immediate), while this process posts
+an award and commits every 0.2 s; the write latencies and failures ("database is locked" after the
+10 s busy timeout) are reported.
+
+--expire: a ledger of --expire-residents residents (default 20,000, --expire-entries entries) whose
+communities lapse points after --expire-months months (default 47: the cut-off falls inside the
+generated histories, so some residents lapse points and some do not); `flask ledger expire` is run
+twice through the CLI (the second run must lapse nothing), counting SQL statements.
 
     .venv/bin/python bench/ledger_verify.py                      # everything, both databases
     .venv/bin/python bench/ledger_verify.py --backend sqlite --entries 100000 --residents 5000
     .venv/bin/python bench/ledger_verify.py --verify-only sqlite:////tmp/x.sqlite --runs 1 --profile
+    .venv/bin/python bench/ledger_verify.py --backend sqlite --no-demo --concurrent-write
+    .venv/bin/python bench/ledger_verify.py --backend sqlite --no-demo --no-big --expire
 """
 from __future__ import annotations
 
@@ -426,17 +439,22 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def verify_only(url: str, runs: int, profile: bool) -> dict:
-    """Runs in the child process: time verify() `runs` times, as the CLI command runs it.
+def verify_only(url: str, runs: int, profile: bool, begin: str = "deferred", signal_start: bool = False) -> dict:
+    """Runs in the child process: time verify() `runs` times, as the CLI command runs it (inside
+    sqlite.read_only(); begin="immediate" runs it as it ran before, holding the write lock).
 
     Peak RSS: getrusage's ru_maxrss survives exec on Linux (the child starts out with the high-water
     mark of the parent that forked it, here the generator), so where /proc allows it the peak is read
     from VmHWM, reset before each run; ru_maxrss is the fallback."""
+    from contextlib import nullcontext
+
+    from pointsapp.core import sqlite
     from pointsapp.core.extensions import db
     from pointsapp.ledger.services import audit as ledger_audit
 
     app = make_app(url)
     times, cpu, report, baseline, peak = [], [], None, 0, 0
+    reader = sqlite.read_only if begin == "deferred" else nullcontext
     for i in range(runs):
         with app.app_context():
             prof = None
@@ -448,8 +466,11 @@ def verify_only(url: str, runs: int, profile: bool) -> dict:
             baseline = max(baseline, _proc_status_kb("VmRSS") or 0)
             if prof:
                 prof.enable()
+            if signal_start:
+                print("STARTED", flush=True)
             started, cpu_started = time.perf_counter(), time.process_time()
-            report = ledger_audit.verify()
+            with reader():
+                report = ledger_audit.verify()
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
             if prof:
@@ -462,7 +483,7 @@ def verify_only(url: str, runs: int, profile: bool) -> dict:
 
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     dispose(app)
-    return {"times": times, "cpu": cpu, "load": os.getloadavg(), "entries": report.entries, "residents": report.residents, "ok": report.ok,
+    return {"begin": begin, "times": times, "cpu": cpu, "load": os.getloadavg(), "entries": report.entries, "residents": report.residents, "ok": report.ok,
             "problems": [str(p) for p in report.problems[:5]], "rss_before_kb": baseline, "peak_rss_kb": peak,
             "peak_source": "VmHWM" if resettable else "ru_maxrss"}
 
@@ -481,6 +502,109 @@ def measure(url: str, runs: int, profile: bool) -> dict:
     if not result["ok"]:
         raise SystemExit(f"verify reported problems: {result['problems']}")
     return result
+
+
+# --------------------------------------------------------------------------- a write during verify
+
+def concurrent_write(url: str, begin: str, interval: float = 0.2) -> dict:
+    """Run verify in a child (as the CLI does, or IMMEDIATE as before) and meanwhile post and commit an
+    award every `interval` seconds from this process; report the writes' latencies and failures."""
+    from pointsapp.core.clock import FixedClock
+    from pointsapp.core.clock import install as install_clock
+    from pointsapp.core.extensions import db
+    from pointsapp.core.uow import unit_of_work
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services.posting import Posting, post
+    from pointsapp.tree.models import Resident
+
+    app = make_app(url)
+    install_clock(app, FixedClock(NOW))
+    with app.app_context():
+        ids = list(db.session.scalars(text("SELECT id FROM resident ORDER BY id LIMIT 200")))
+        db.session.rollback()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--verify-only", url, "--runs", "1", "--begin", begin,
+           "--signal-start"]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert child.stdout.readline().strip() == "STARTED"
+    time.sleep(0.5)  # let verify begin its transaction
+    latencies, failures, i = [], [], 0
+    while child.poll() is None:
+        i += 1
+        started = time.perf_counter()
+        try:
+            with app.app_context(), unit_of_work():
+                resident = db.session.get(Resident, ids[i % len(ids)])
+                post(Posting(resident, 1, EntryKind.AWARD, "demo", f"bench-write-{begin}-{i}", "并发写入"), None, NOW)
+            latencies.append(time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - a locked database is what we measure
+            failures.append((time.perf_counter() - started, str(exc).splitlines()[0][:80]))
+        time.sleep(interval)
+    out, err = child.communicate()
+    if err:
+        sys.stderr.write(err)
+    lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    if child.returncode or not lines:
+        raise SystemExit(f"verify child failed ({child.returncode}):\n{out}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    dispose(app)
+    return {"begin": begin, "verify_s": result["times"][0], "ok": result["ok"], "writes": len(latencies),
+            "failures": failures, "median_s": statistics.median(latencies) if latencies else None,
+            "max_s": max(latencies) if latencies else None}
+
+
+# --------------------------------------------------------------------------- expire
+
+def expire_bench(dbs: Databases, backend: str, residents: int, entries: int, months: int) -> dict:
+    """`flask ledger expire` twice on a generated ledger: time, SQL statements, what lapsed."""
+    from sqlalchemy import event
+
+    from pointsapp.core.clock import FixedClock
+    from pointsapp.core.clock import install as install_clock
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.services import audit as ledger_audit
+    from pointsapp.tree.models import Community
+
+    url = dbs.new(backend, "expire")
+    try:
+        print(f"[{backend}] generating {entries} entries for {residents} residents (expiry) …", file=sys.stderr)
+        generate(url, residents, entries, quiet=True)
+        app = make_app(url)
+        install_clock(app, FixedClock(NOW))
+        with app.app_context():
+            db.session.execute(update(Community).values(points_expire_months=months))
+            db.session.commit()
+            engine = db.engine
+        statements = [0]
+
+        def count(*_args):
+            statements[0] += 1
+
+        event.listen(engine, "before_cursor_execute", count)
+        runs = []
+        for label in ("first", "rerun"):
+            statements[0] = 0
+            with app.app_context():
+                started = time.perf_counter()
+                result = app.test_cli_runner().invoke(args=["ledger", "expire"])
+                elapsed = time.perf_counter() - started
+            if result.exit_code:
+                raise SystemExit(f"expire failed: {result.output} {result.exception!r}")
+            touched = points = 0
+            for line in result.output.splitlines():  # "community 1: 123 points lapsed for 4 residents"
+                words = line.split()
+                points, touched = points + int(words[2]), touched + int(words[-2])
+            runs.append({"run": label, "seconds": elapsed, "statements": statements[0], "touched": touched,
+                         "points": points})
+            print(f"  expire {label}: {elapsed:.2f} s, {statements[0]} statements, {points} points lapsed for "
+                  f"{touched} residents", file=sys.stderr)
+        event.remove(engine, "before_cursor_execute", count)
+        with app.app_context():
+            assert ledger_audit.verify().ok
+            db.session.rollback()
+        dispose(app)
+    finally:
+        dbs.drop(url)
+    return {"backend": backend, "residents": residents, "entries": entries, "months": months, "runs": runs}
 
 
 # --------------------------------------------------------------------------- main
@@ -524,11 +648,21 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the last verify run of each measurement")
     ap.add_argument("--keep", action="store_true", help="keep the databases (their names are printed)")
     ap.add_argument("--verify-only", metavar="URL", help="only time verify() on this database (child mode)")
+    ap.add_argument("--begin", choices=("deferred", "immediate"), default="deferred",
+                    help="child mode: run verify as the CLI does (deferred) or holding the write lock (immediate)")
+    ap.add_argument("--signal-start", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--concurrent-write", action="store_true",
+                    help="SQLite: also time writes made while verify runs, DEFERRED (now) and IMMEDIATE (before)")
+    ap.add_argument("--expire", action="store_true", help="also time `flask ledger expire` on a generated ledger")
+    ap.add_argument("--expire-residents", type=int, default=20_000)
+    ap.add_argument("--expire-entries", type=int, default=200_000)
+    ap.add_argument("--expire-months", type=int, default=47)
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
 
     if args.verify_only:
-        print("RESULT " + json.dumps(verify_only(args.verify_only, args.runs, args.profile)))
+        print("RESULT " + json.dumps(verify_only(args.verify_only, args.runs, args.profile, args.begin,
+                                                 args.signal_start)))
         return
 
     import logging
@@ -539,7 +673,7 @@ def main() -> None:
     print(f"machine: {machine()}", file=sys.stderr)
     if "postgresql" in backends:
         print(f"PostgreSQL {pg_version()}", file=sys.stderr)
-    results = []
+    results, writes, expiries = [], [], []
     dbs = Databases(keep=args.keep)
     try:
         for backend in backends:
@@ -564,7 +698,14 @@ def main() -> None:
                 print(f"[{backend}] timing verify ({big_runs} runs) …", file=sys.stderr)
                 r = measure(url, big_runs, args.profile)
                 results.append({"backend": backend, "data": "generated", "build_s": info.seconds, **r})
+                if args.concurrent_write and backend == "sqlite":
+                    for begin in ("deferred", "immediate"):
+                        print(f"[{backend}] writes during verify ({begin}) …", file=sys.stderr)
+                        writes.append(concurrent_write(url, begin))
                 dbs.drop(url)
+            if args.expire:
+                expiries.append(expire_bench(dbs, backend, args.expire_residents, args.expire_entries,
+                                             args.expire_months))
     finally:
         dbs.close()
 
@@ -579,16 +720,30 @@ def main() -> None:
                       f"{statistics.median(r['cpu']):.2f}",
                       f"{r['rss_before_kb'] / 1024:.0f}", f"{r['peak_rss_kb'] / 1024:.0f}"))
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    if table:
+        print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in table:
         print("| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
               + " |")
     for r in results:
         print(f"  {r['backend']}/{r['data']}: runs {', '.join(f'{t:.2f}' for t in r['times'])} s; "
               f"data built in {r['build_s']:.1f} s; load average after {r['load'][0]:.2f}")
+    for w in writes:
+        latency = (f"median {w['median_s'] * 1000:.0f} ms, max {w['max_s'] * 1000:.0f} ms" if w["writes"]
+                   else "none succeeded")
+        failed = (f"; {len(w['failures'])} failed after {max(f[0] for f in w['failures']):.1f} s "
+                  f"({w['failures'][0][1]})") if w["failures"] else "; none failed"
+        print(f"  writes during verify, {w['begin'].upper()}: verify {w['verify_s']:.1f} s; "
+              f"{w['writes']} writes committed ({latency}){failed}")
+    for e in expiries:
+        for r in e["runs"]:
+            print(f"  expire on {e['backend']}, {e['residents']:,} residents / {e['entries']:,} entries, "
+                  f"{e['months']} months, {r['run']} run: {r['seconds']:.2f} s, {r['statements']:,} statements, "
+                  f"{r['points']:,} points lapsed for {r['touched']:,} residents")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine(), "results": results, "writes": writes,
+                                               "expiries": expiries}, indent=2))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from pointsapp.core import sqlite
 from pointsapp.core.clock import utcnow
 from pointsapp.core.extensions import db
+from pointsapp.core.periods import local_date
 from pointsapp.core.uow import abandon, unit_of_work
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.tree.models import Community
@@ -49,11 +50,39 @@ def checkpoint(community_id: int | None) -> None:
 
 @group.command("expire")
 @click.option("--community", "community_id", type=int, help="Only this community.")
-def expire(community_id: int | None) -> None:
-    """Lapse points older than each community's expiry policy (idempotent)."""
-    for cid in _community_ids(community_id):
-        with unit_of_work():
-            touched, points = ledger_audit.expire(cid, utcnow())
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1),
+              help="Residents posted and committed per unit of work.")
+@click.option("--dry-run", is_flag=True, help="Only say what would lapse.")
+def expire(community_id: int | None, chunk_size: int, dry_run: bool) -> None:
+    """Lapse points older than each community's expiry policy (idempotent).
+
+    Each community is planned by a reader (one grouped query; on SQLite it does not hold the write
+    lock), then its residents are posted `--chunk-size` at a time, each chunk committed on its own, so
+    no write waits long behind expiry and an interrupted run resumes where it stopped."""
+    with sqlite.read_only():
+        try:
+            ids = _community_ids(community_id)
+        finally:
+            abandon()
+    for cid in ids:
+        now = utcnow()
+        with sqlite.read_only():
+            try:
+                plan = ledger_audit.plan_expiry(cid, now)
+            finally:
+                abandon()
+        if plan is None:  # no expiry policy
+            click.echo(f"community {cid}: 0 points lapsed for 0 residents")
+            continue
+        if dry_run:
+            click.echo(f"community {cid}: {plan.points} points would lapse for {plan.residents} residents "
+                       f"(earned before {local_date(plan.cutoff)})")
+            continue
+        touched = points = 0
+        for chunk in plan.chunks(chunk_size):
+            with unit_of_work():
+                t, p = ledger_audit.apply_expiry(plan, chunk, now)
+            touched, points = touched + t, points + p
         click.echo(f"community {cid}: {points} points lapsed for {touched} residents")
 
 

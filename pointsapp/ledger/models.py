@@ -55,6 +55,8 @@ class LedgerEntry(db.Model):
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_ledger_entry_community_created", "community_id", "created_at"),
+        # a resident's history (newest first by seq) and month list filter on resident_id alone
+        Index("ix_ledger_entry_resident_seq", "resident_id", "seq"),
     )
 
 

@@ -3,15 +3,16 @@
 verify() recomputes every resident's hash chain and balance and compares the chains with the
 latest checkpoint, so an edited entry, a deleted entry, a truncated chain and a dropped chain are
 each named. expire() lapses points older than the community's policy, first earned first spent,
-by writing entries (never by editing).
+by writing entries (never by editing): plan_expiry() computes what lapses for every resident in one
+grouped query, apply_expiry() posts it a chunk of residents at a time.
 """
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import defer
 
 from pointsapp.core.extensions import db
@@ -172,33 +173,84 @@ def _months_ago(moment: datetime, months: int) -> datetime:
     return moment.replace(year=y, month=m, day=day)
 
 
-def lapsed_amount(entries: list, cutoff: datetime) -> int:
-    """First earned, first spent: credits older than cutoff not yet used up by debits have lapsed."""
-    old_credits = sum(e.amount for e in entries if e.amount > 0 and e.created_at < cutoff)
-    debits = -sum(e.amount for e in entries if e.amount < 0)
-    return max(0, old_credits - debits)
+@dataclass(frozen=True)
+class ExpiryPlan:
+    """What the community's expiry policy lapses as of `now`: (resident_id, points) in resident order.
+
+    Computed by one grouped query (plan_expiry); apply_expiry() posts it one chunk of residents at a
+    time, so the CLI can plan as a reader and commit each chunk as its own unit of work."""
+    community_id: int
+    months: int
+    cutoff: datetime
+    lapses: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def residents(self) -> int:
+        return len(self.lapses)
+
+    @property
+    def points(self) -> int:
+        return sum(points for _rid, points in self.lapses)
+
+    def chunks(self, size: int = 500) -> Iterator[list[int]]:
+        """The planned residents' ids, `size` at a time."""
+        ids = [rid for rid, _points in self.lapses]
+        for i in range(0, len(ids), size):
+            yield ids[i:i + size]
 
 
-def expire(community_id: int, now: datetime) -> tuple[int, int]:
-    """Apply the community's expiry policy. Returns (residents touched, points lapsed). Idempotent."""
-    community = db.session.get(Community, community_id)
-    if community is None or not community.points_expire_months:
+def _lapsing(community_id: int, cutoff: datetime, resident_ids: list[int] | None = None) -> list[tuple[int, int]]:
+    """First earned, first spent: per resident of the community with a balance, the credits older than
+    the cut-off that the debits (redemptions, deductions, reversals, earlier expiries; of any date) have
+    not used up have lapsed. One grouped query over the residents' whole ledgers."""
+    old_credits = func.sum(case((and_(LedgerEntry.amount > 0, LedgerEntry.created_at < cutoff), LedgerEntry.amount),
+                                else_=0))
+    debits = func.sum(case((LedgerEntry.amount < 0, -LedgerEntry.amount), else_=0))
+    lapsing = old_credits - debits
+    stmt = (select(LedgerEntry.resident_id, lapsing)
+            .join(PointsAccount, PointsAccount.resident_id == LedgerEntry.resident_id)
+            .where(PointsAccount.community_id == community_id, PointsAccount.balance > 0)
+            .group_by(LedgerEntry.resident_id).having(lapsing > 0).order_by(LedgerEntry.resident_id))
+    if resident_ids is not None:
+        stmt = stmt.where(PointsAccount.resident_id.in_(resident_ids))
+    return [(rid, int(points)) for rid, points in db.session.execute(stmt)]
+
+
+def plan_expiry(community_id: int, now: datetime) -> ExpiryPlan | None:
+    """What lapses under the community's policy as of `now` (None: no such community, or no policy).
+    Reads only: two statements however many residents."""
+    months = db.session.scalar(select(Community.points_expire_months).where(Community.id == community_id))
+    if not months:
+        return None
+    cutoff = _months_ago(now, months)
+    return ExpiryPlan(community_id, months, cutoff, tuple(_lapsing(community_id, cutoff)))
+
+
+def apply_expiry(plan: ExpiryPlan, resident_ids: list[int], now: datetime) -> tuple[int, int]:
+    """Post the lapses of these residents of the plan (one chunk). The amounts are computed again under
+    the residents' account locks, so a redemption made since the plan is taken into account; points
+    never lapse twice (idempotency key expire:<resident>:<cut-off date>). Returns (residents, points)."""
+    if not resident_ids:
         return 0, 0
-    cutoff = _months_ago(now, community.points_expire_months)
-    touched = lapsed_total = 0
-    ids = db.session.scalars(select(PointsAccount.resident_id).where(PointsAccount.community_id == community_id,
-                                                                      PointsAccount.balance > 0))
-    for resident_id in list(ids):
-        entries = db.session.execute(select(LedgerEntry.amount, LedgerEntry.created_at)
-                                     .where(LedgerEntry.resident_id == resident_id)).all()
-        amount = lapsed_amount(entries, cutoff)
-        if amount <= 0:
-            continue
-        resident = db.session.get(Resident, resident_id)
-        key = f"expire:{resident_id}:{local_date(cutoff).isoformat()}"
-        post(Posting(resident, -amount, EntryKind.EXPIRY, "expiry", key,
-                     f"积分有效期 {community.points_expire_months} 个月，{local_date(cutoff)} 前获得的积分到期",
-                     local_date(cutoff).isoformat()), None, now)
-        touched += 1
-        lapsed_total += amount
-    return touched, lapsed_total
+    ids = sorted(resident_ids)
+    db.session.execute(select(PointsAccount.resident_id).where(PointsAccount.resident_id.in_(ids))
+                       .order_by(PointsAccount.resident_id).with_for_update())  # PostgreSQL; SQLite holds the write lock
+    lapses = _lapsing(plan.community_id, plan.cutoff, ids)
+    residents = {r.id: r for r in db.session.scalars(select(Resident).where(Resident.id.in_([r for r, _ in lapses])))}
+    day = local_date(plan.cutoff).isoformat()
+    reason = f"积分有效期 {plan.months} 个月，{day} 前获得的积分到期"
+    for resident_id, amount in lapses:
+        post(Posting(residents[resident_id], -amount, EntryKind.EXPIRY, "expiry", f"expire:{resident_id}:{day}",
+                     reason, day), None, now)
+    return len(lapses), sum(amount for _rid, amount in lapses)
+
+
+def expire(community_id: int, now: datetime, chunk: int = 500) -> tuple[int, int]:
+    """Apply the community's expiry policy in the current unit of work. Returns (residents touched,
+    points lapsed). Idempotent. (The CLI plans, then commits each chunk of residents on its own.)"""
+    plan = plan_expiry(community_id, now)
+    touched = lapsed = 0
+    for ids in plan.chunks(chunk) if plan else ():
+        t, p = apply_expiry(plan, ids, now)
+        touched, lapsed = touched + t, lapsed + p
+    return touched, lapsed
