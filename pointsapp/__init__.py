@@ -25,12 +25,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from .core import clock, extensions, localtime, sqlite, uow
+    from .core import clock, extensions, localtime, passwords, sqlite, uow
     from .features import init_web, load_features, register_cli
 
     load_features()
 
     clock.init_app(app)
+    passwords.init_app(app)
     uow.init_app(app)
     app.add_template_filter(localtime.format_local, "local")
 

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pointsapp import create_app
+from pointsapp.core import passwords
 from pointsapp.core.clock import FixedClock
 from pointsapp.core.clock import install as install_clock
 from pointsapp.core.extensions import db as _db
@@ -52,6 +53,9 @@ def postgres_url():
     name = f"pointsapp_test_{uuid.uuid4().hex[:10]}"
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # a throwaway database: a commit need not wait for the WAL to reach the disk (what commits
+        # make visible, and the locks, are the same); halves the time of a test that writes
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield url.set(database=name).render_as_string(hide_password=False)
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -82,6 +86,7 @@ def make_test_app(database_url: str, **extra):
         "LOGIN_LIMIT_PER_IP": "1000 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "SERVER_NAME": None,
+        "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # scrypt costs ~0.1 s a hash; production keeps it
     }
     config.update(extra)
     app = create_app(config)
@@ -119,16 +124,22 @@ def app(database_url):
 
 
 def _wipe(app) -> None:
+    """Delete every row, children first, and start the ids at 1 again.
+
+    DELETE, not TRUNCATE, on PostgreSQL too: TRUNCATE gives each of the ~34 tables and their indexes
+    new files, about 0.45 s per test here, while deleting the few rows a test made takes ~10 ms (it
+    was 40% of the suite's time). SQLite reuses ids of an emptied table by itself; PostgreSQL's
+    sequences are reset in the same transaction."""
     with app.app_context():
         _db.session.remove()
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
         with _db.engine.begin() as conn:
+            conn.execute(text("UPDATE building SET leader_id = NULL"))  # the one cycle: building <-> resident
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
             if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                conn.execute(text("UPDATE building SET leader_id = NULL"))
-                for t in tables:
-                    conn.execute(text(f'DELETE FROM "{t}"'))
+                conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                  "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
 
 
 @pytest.fixture

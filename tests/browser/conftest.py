@@ -59,6 +59,7 @@ def live_server(tmp_path_factory):
     from flask_migrate import upgrade
 
     from pointsapp import create_app
+    from pointsapp.core import passwords
     from pointsapp.core.extensions import db
     from pointsapp.demo.seed import build_activities, build_demo, build_store
 
@@ -72,6 +73,7 @@ def live_server(tmp_path_factory):
         "LOGIN_LIMIT_PER_IP": "1000 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "SERVER_NAME": None,
+        "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # every log_in() checks a password
     })
     with app.app_context():
         upgrade()
