@@ -32,6 +32,28 @@ PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0
 BACKENDS = ("sqlite", "postgresql")
 
 
+BROWSER_TESTS = "tests/browser/"
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's; without it this is never called
+def pytest_xdist_make_scheduler(config, log):
+    """`pytest -n N` (`make test`): the browser tests are one unit of work, sent to one worker and run
+    there in order (one Chromium and one seeded live server, which take seconds to start, and the demo
+    data changes as in a plain run); every other test is handed out on its own to whichever worker
+    is free. (xdist's `--dist loadgroup` would do this with marks, but it loses them on pytest 9.2:
+    pytest-dev/pytest-xdist#1386.) Any other `--dist` is left to xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        # LoadScopeScheduling queues the biggest unit first, so the browser worker starts at once
+        def _split_scope(self, nodeid: str) -> str:
+            return BROWSER_TESTS if nodeid.startswith(BROWSER_TESTS) else nodeid
+
+    return BrowserTestsTogether(config, log)
+
+
 def _pg_admin_engine():
     url = make_url(PG_SERVER_URL).set(drivername="postgresql+psycopg")
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}), url
@@ -107,20 +129,39 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend, tmp_path_factory, request) -> str:
-    if backend == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    path = Path(tmp_path_factory.mktemp("sqlite")) / "test.sqlite"
-    return f"sqlite:///{path}"
+def _databases(tmp_path_factory, request):
+    """backend -> (database URL, migrated app), each made when first asked for and kept to the end.
+
+    pytest tears a session fixture down whenever the next test has another `backend`; run alone the
+    tests come sorted by backend, but an xdist worker is handed sqlite and postgresql tests in turns,
+    and each switch would rebuild and re-migrate the app. Keeping them here makes a switch free."""
+    made: dict = {}
+
+    def get(backend: str):
+        if backend not in made:
+            if backend == "postgresql":
+                url = request.getfixturevalue("postgres_url")  # skips (or fails under CI) without a server
+            else:
+                url = f"sqlite:///{Path(tmp_path_factory.mktemp('sqlite')) / 'test.sqlite'}"
+            app = make_test_app(url)
+            migrate_to_head(app)
+            made[backend] = (url, app)
+        return made[backend]
+
+    yield get
+    for _url, app in made.values():
+        with app.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = make_test_app(database_url)
-    migrate_to_head(app)
-    yield app
-    with app.app_context():
-        _db.engine.dispose()
+def database_url(backend, _databases) -> str:
+    return _databases(backend)[0]
+
+
+@pytest.fixture(scope="session")
+def app(backend, _databases):
+    return _databases(backend)[1]
 
 
 def _wipe(app) -> None:

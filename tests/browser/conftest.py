@@ -5,6 +5,9 @@
 - Chromium is Debian's /usr/bin/chromium (Playwright's own browser download does not work here).
   Without it the tests skip, saying why; under CI=true they fail, since CI requires them.
 - Screenshots go to test-artifacts/screenshots/ (gitignored) for people to look at.
+- Under pytest-xdist all of them run on one worker, in the order of a plain run (the scheduler in
+  tests/conftest.py), so they share one live server and one Chromium as they do in one process, and
+  the files they write never collide.
 """
 import os
 import threading
