@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install translations messages db demo lint services browser clean
+.PHONY: run test test-fast install translations messages db demo lint services browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,18 @@ run: demo
 services:
 	bash .ci/ensure-services
 
+# The whole suite in parallel (pytest-xdist): each worker has its own SQLite file and its own
+# PostgreSQL database, and all browser tests run on one worker (tests/conftest.py's scheduler).
+# PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
+XDIST = -n $(PYTEST_WORKERS)
+
 test: install services
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(XDIST)
+
+# The inner loop: SQLite only, no browser tests, in parallel; `make test` still runs everything.
+test-fast: install
+	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" --ignore=tests/browser
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from .core import clock, extensions, localtime, sqlite, uow
+    from .core import clock, extensions, localtime, passwords, sqlite, uow
     from .core.lookup import IdConverter
     from .features import init_web, load_features, register_cli
 
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_features()
 
     clock.init_app(app)
+    passwords.init_app(app)
     uow.init_app(app)
     app.add_template_filter(localtime.format_local, "local")
 

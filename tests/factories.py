@@ -3,14 +3,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 
-from werkzeug.security import generate_password_hash
-
 from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.core.passwords import hash_password
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
 PASSWORD = "secret-pass"
-# one scrypt run for the whole suite: hashing is the slow part of making users
-_HASH = generate_password_hash(PASSWORD)
 _seq = count(1)
 
 
@@ -56,7 +53,7 @@ class Factory:
 
     def user(self, name="测试用户", resident=None, password=True):
         return self._add(User(phone=resident.phone if resident and resident.phone else self.phone(), name=name,
-                              password_hash=_HASH if password else None, created_at=self.now,
+                              password_hash=hash_password(PASSWORD) if password else None, created_at=self.now,
                               resident_id=resident.id if resident else None))
 
     def team(self, community, name=None):

@@ -4,19 +4,17 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
+from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.permissions import Action, forget_scopes, require
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.tree.models import Community, Resident
 
 MIN_PASSWORD_LENGTH = 6
 ACTIVATION_DAYS = 30
-# a hash to compare against when the phone is unknown, so both paths cost one KDF run
-_DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 class InvalidCredentials(InvalidInput):
@@ -34,10 +32,8 @@ def _check_new_password(password: str) -> None:
 def authenticate(phone: str, password: str, now: datetime) -> User:
     """Return the user for phone+password. Raises invalid_credentials, account_disabled."""
     user = db.session.scalar(select(User).where(User.phone == clean_phone(phone)))
-    if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password or "")
-        raise InvalidCredentials(_l("Phone number or password is wrong."))
-    if not check_password_hash(user.password_hash, password or ""):
+    # an unknown phone is checked against a dummy hash, so both paths cost one KDF run
+    if not check_password(user.password_hash if user is not None else None, password or ""):
         raise InvalidCredentials(_l("Phone number or password is wrong."))
     if not user.is_enabled:
         raise InvalidInput(_l("This account is disabled. Please ask the community office."),
@@ -84,7 +80,7 @@ def set_password(actor: User, user: User, password: str, now: datetime) -> None:
     """An admin sets a first or new password. Raises forbidden, password_too_short, password_too_weak."""
     _require_manage_account(actor, user)
     _check_new_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
     user.session_version += 1
@@ -92,10 +88,10 @@ def set_password(actor: User, user: User, password: str, now: datetime) -> None:
 
 def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
     """The user changes their own password. Raises invalid_credentials, password_too_short."""
-    if user.password_hash is None or not check_password_hash(user.password_hash, old or ""):
+    if not check_password(user.password_hash, old or ""):
         raise InvalidCredentials(_l("The current password is wrong."))
     _check_new_password(new)
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     user.activation_code_hash = None  # an old activation slip must not reset the new password
     user.activation_expires_at = None
     user.session_version += 1
@@ -105,7 +101,7 @@ def issue_activation_code(actor: User, user: User, now: datetime) -> str:
     """A one-time 8-digit code the person uses to choose a password. Raises forbidden."""
     _require_manage_account(actor, user)
     code = f"{secrets.randbelow(10**8):08d}"
-    user.activation_code_hash = generate_password_hash(code)
+    user.activation_code_hash = hash_password(code)
     user.activation_expires_at = now + timedelta(days=ACTIVATION_DAYS)
     return code
 
@@ -119,7 +115,7 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
         and user.activation_code_hash is not None
         and user.activation_expires_at is not None
         and user.activation_expires_at > now
-        and check_password_hash(user.activation_code_hash, code)
+        and check_password(user.activation_code_hash, code)
     )
     if valid and not user.is_enabled:
         raise InvalidInput(_l("This account is disabled. Please ask the community office."),
@@ -128,7 +124,7 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
         raise InvalidInput(_l("The activation code is wrong or has expired. Please ask the community office "
                               "for a new one."), code="activation_invalid")
     _check_new_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
     user.session_version += 1

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
 from pointsapp.core.extensions import db
+from pointsapp.core.passwords import hash_password
 from pointsapp.recognition.models import Evaluation
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
@@ -166,7 +166,7 @@ def build_demo(now: datetime, progress: Callable[[int], None] = lambda n: None, 
 
 def _demo_logins(communities: list[Community], now: datetime, building_name: str) -> list[DemoLogin]:
     liyuan, heshan = communities[0], communities[1]
-    password_hash = generate_password_hash(DEMO_PASSWORD)  # one KDF run shared by every demo login
+    password_hash = hash_password(DEMO_PASSWORD)  # one KDF run shared by every demo login
     team = db.session.scalar(select(Team).where(Team.community_id == liyuan.id, Team.category == "便民"))
     store = db.session.scalar(select(Store).where(Store.community_id == liyuan.id))
     building3 = db.session.scalar(select(Building).where(Building.community_id == liyuan.id,
@@ -423,7 +423,7 @@ def build_store(now: datetime) -> int:
     demo_resident = db.session.scalar(select(Resident).join(User, User.resident_id == Resident.id)
                                       .where(User.phone == "13800000001"))
     if demo_resident is not None:
-        demo_resident.pin_hash = generate_password_hash(DEMO_PIN)
+        demo_resident.pin_hash = hash_password(DEMO_PIN)
     db.session.flush()
     return made
 

@@ -5,6 +5,9 @@
 - Chromium is Debian's /usr/bin/chromium (Playwright's own browser download does not work here).
   Without it the tests skip, saying why; under CI=true they fail, since CI requires them.
 - Screenshots go to test-artifacts/screenshots/ (gitignored) for people to look at.
+- Under pytest-xdist all of them run on one worker, in the order of a plain run (the scheduler in
+  tests/conftest.py), so they share one live server and one Chromium as they do in one process, and
+  the files they write never collide.
 """
 import os
 import threading
@@ -60,6 +63,7 @@ def live_server(tmp_path_factory):
     from flask_migrate import upgrade
 
     from pointsapp import create_app
+    from pointsapp.core import passwords
     from pointsapp.core.extensions import db
     from pointsapp.demo.seed import build_activities, build_demo, build_store
 
@@ -73,6 +77,7 @@ def live_server(tmp_path_factory):
         "LOGIN_LIMIT_PER_IP": "1000 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "SERVER_NAME": None,
+        "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # every log_in() checks a password
     })
     with app.app_context():
         upgrade()

@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from pointsapp.accounts.models import Store, User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
+from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.periods import CHINA, local_date
 from pointsapp.core.permissions import Action, can, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
@@ -90,7 +90,7 @@ def set_pin(actor: User, resident: Resident, pin: str, now: datetime) -> None:
     pin = (pin or "").strip()
     if not (pin.isdigit() and 4 <= len(pin) <= 6) or len(set(pin)) == 1:
         raise InvalidInput(_l("The PIN is 4 to 6 digits, not all the same."), code="invalid_pin")
-    resident.pin_hash = generate_password_hash(pin)
+    resident.pin_hash = hash_password(pin)
     resident.pin_failures, resident.pin_locked_until = 0, None
 
 
@@ -112,7 +112,7 @@ def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
                          t=resident.pin_locked_until.astimezone(CHINA).strftime("%H:%M"))
     if not pin:
         raise PinRefused(_l("A printed card needs the resident's PIN."), code="pin_required")
-    if check_password_hash(resident.pin_hash, pin):
+    if check_password(resident.pin_hash, pin):
         resident.pin_failures, resident.pin_locked_until = 0, None
         return
     resident.pin_failures += 1
