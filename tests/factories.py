@@ -3,9 +3,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 
-from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.core.passwords import hash_password
+from pointsapp.store.models import Store
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
+from pointsapp.volunteering.models import Team
 
 PASSWORD = "secret-pass"
 _seq = count(1)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pointsapp.accounts.models import Role, Store, User
+from pointsapp.accounts.models import Role, User
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db as _db
 from pointsapp.core.periods import CHINA
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import posting as ledger
-from pointsapp.store.models import Product, Redemption, RedemptionLine, StockMovement
+from pointsapp.store.models import Product, Redemption, RedemptionLine, StockMovement, Store
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.tree.models import Resident

@@ -11,11 +11,11 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pointsapp.accounts.models import Store, User
+from pointsapp.accounts.models import User
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db as _db
 from pointsapp.ledger.services import posting as ledger
-from pointsapp.store.models import Product, ProductPhoto, StockMovement, Stocktake, StocktakeLine
+from pointsapp.store.models import Product, ProductPhoto, StockMovement, Stocktake, StocktakeLine, Store
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.store.services.catalogue import ProductFields

@@ -1,7 +1,7 @@
 """Login accounts and the roles they hold."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
@@ -49,24 +49,6 @@ class User(db.Model):
         return f"{self.id}:{self.session_version}"
 
 
-class Team(db.Model):  # 志愿服务队; activities arrive with the check-in issue
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    name: Mapped[str] = mapped_column(String(80))
-    category: Mapped[str] = mapped_column(String(20))  # 便民 / 安民 / 助民 / 乐民 (editable)
-
-    __table_args__ = (UniqueConstraint("community_id", "name"),)
-
-
-class Store(db.Model):  # 爱心积分超市
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    name: Mapped[str] = mapped_column(String(80))
-    address: Mapped[str] = mapped_column(String(200), default="")
-
-    __table_args__ = (UniqueConstraint("community_id", "name"),)
-
-
 class RoleGrant(db.Model):
     """A staff role held by a user, scoped to a community and, for leads and clerks, a team or store."""
 
@@ -81,8 +63,8 @@ class RoleGrant(db.Model):
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
     community = relationship("Community")
-    team: Mapped[Team | None] = relationship()
-    store: Mapped[Store | None] = relationship()
+    team = relationship("Team")  # volunteering.models.Team (a string: accounts imports no feature above it)
+    store = relationship("Store")  # store.models.Store
 
     __table_args__ = (
         CheckConstraint(

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
@@ -148,7 +148,7 @@ def staff_user(actor: User, community: Community, phone: str, name: str, now: da
 
 
 def grant_role(actor: User, user: User, role: str, community: Community | None, now: datetime, *,
-               team: Team | None = None, store: Store | None = None) -> RoleGrant:
+               team=None, store=None) -> RoleGrant:
     """Give a staff role. Raises forbidden, invalid_role, scope_mismatch, role_exists."""
     if role == Role.CITY_ADMIN:
         require(actor, Action.MANAGE_CITY)

@@ -25,7 +25,7 @@ def load_secret_key(instance_path: str) -> str:
 
 
 def from_environment(instance_path: str) -> dict:
-    db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'pointsapp.core.sqlite'}"
+    db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'pointsapp.sqlite'}"
     return {
         "SQLALCHEMY_DATABASE_URI": normalise_db_url(db_url),
         "SECRET_KEY": load_secret_key(instance_path),

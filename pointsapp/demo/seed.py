@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import hash_password
 from pointsapp.recognition.models import Evaluation
+from pointsapp.store.models import Store
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
+from pointsapp.volunteering.models import Team
 
 DEMO_PASSWORD = "demo1234"
 

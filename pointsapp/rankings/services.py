@@ -10,7 +10,6 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, delete, func, select, text
 
-from pointsapp.accounts.models import Team
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA
@@ -18,7 +17,7 @@ from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
 from pointsapp.ledger.services.posting import Posting, posted, preparing
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.tree.models import Building, Grid, Household, Resident, household_address
-from pointsapp.volunteering.models import Activity, Attendance
+from pointsapp.volunteering.models import Activity, Attendance, Team
 
 SUBJECTS = ("resident", "household", "building", "grid", "team")
 METRICS = ("points", "minutes", "attendances")

@@ -4,10 +4,19 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pointsapp.accounts.models import Store, User
+from pointsapp.accounts.models import User
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
 from pointsapp.tree.models import Household, Resident
+
+
+class Store(db.Model):  # 爱心积分超市
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
 
 
 class Product(db.Model):  # 商品 / 服务

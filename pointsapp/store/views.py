@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from pointsapp.accounts.models import Store
 from pointsapp.core.errors import DomainError, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -27,7 +26,7 @@ from pointsapp.core.uow import attempt, settle
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.forms import ProductForm, StockForm
-from pointsapp.store.models import ProductPhoto, StockMovement
+from pointsapp.store.models import ProductPhoto, StockMovement, Store
 from pointsapp.store.schemas import (
     CloseShiftSchema,
     FindCustomerSchema,

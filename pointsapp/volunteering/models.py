@@ -4,13 +4,22 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pointsapp.accounts.models import Team, User
+from pointsapp.accounts.models import User
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
 from pointsapp.tree.models import Resident
 
 DEFAULT_TEAM_CATEGORIES = ("便民", "安民", "助民", "乐民")
 DEFAULT_ACTIVITY_KINDS = ("楼道广告清理", "安全值守", "环境整治", "扶老助弱", "文明倡导", "垃圾分类督导", "文艺活动")
+
+
+class Team(db.Model):  # 志愿服务队
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(20))  # 便民 / 安民 / 助民 / 乐民 (editable)
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
 
 
 class Label(db.Model):

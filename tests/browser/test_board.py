@@ -62,7 +62,7 @@ def seeded(live_server):
     """Points earned this month in 梨园社区 (so every panel has ten rows), a checkpoint, star rules and drafts."""
     from sqlalchemy import select
 
-    from pointsapp.accounts.models import Role, RoleGrant, Team, User
+    from pointsapp.accounts.models import Role, RoleGrant, User
     from pointsapp.core.extensions import db
     from pointsapp.demo import seed as demo
     from pointsapp.ledger.models import EntryKind
@@ -70,6 +70,7 @@ def seeded(live_server):
     from pointsapp.ledger.services import posting as ledger
     from pointsapp.recognition.models import Evaluation
     from pointsapp.tree.models import Resident
+    from pointsapp.volunteering.models import Team
     from pointsapp.volunteering.services import activities, checkin
 
     with live_server.app.app_context():

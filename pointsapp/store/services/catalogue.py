@@ -10,12 +10,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from pointsapp.accounts.models import Store, User
+from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
-from pointsapp.store.models import Product, ProductPhoto, StockMovement
+from pointsapp.store.models import Product, ProductPhoto, StockMovement, Store
 
 PHOTO_MAX_PIXELS = 480
 PHOTO_MAX_BYTES = 5 * 1024 * 1024

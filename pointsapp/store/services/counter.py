@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from pointsapp.accounts.models import Store, User
+from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -24,7 +24,7 @@ from pointsapp.core.periods import CHINA, local_date
 from pointsapp.core.permissions import Action, can, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
-from pointsapp.store.models import Product, Redemption, RedemptionLine, Stocktake, StocktakeLine
+from pointsapp.store.models import Product, Redemption, RedemptionLine, Stocktake, StocktakeLine, Store
 from pointsapp.store.services.catalogue import move_stock
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.services import codes

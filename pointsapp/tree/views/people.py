@@ -5,20 +5,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts import services as accounts
-from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
+from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
+from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.store.models import Store
 from pointsapp.store.services import counter
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm
 from pointsapp.tree.models import Household, Resident
 from pointsapp.tree.schemas import FindResidentsSchema
 from pointsapp.tree.services import get_community
+from pointsapp.volunteering.models import Team
 
 bp = Blueprint("people", __name__, url_prefix="/admin/c/<int:community_id>")
 
@@ -134,8 +137,8 @@ def staff(community_id: int):
     form.scope.choices = options(_scope_choices(c.id))
     if form.validate_on_submit():
         kind, _sep, raw_id = (form.scope.data or "").partition(":")
-        team = db.session.get(Team, int(raw_id)) if kind == "team" and raw_id.isdigit() else None
-        store = db.session.get(Store, int(raw_id)) if kind == "store" and raw_id.isdigit() else None
+        team = get_row(Team, int(raw_id)) if kind == "team" and raw_id.isdigit() else None
+        store = get_row(Store, int(raw_id)) if kind == "store" and raw_id.isdigit() else None
 
         def work():
             user = accounts.staff_user(actor(), c, form.phone.data, form.name.data, utcnow())

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from pointsapp.accounts.models import Team, User
+from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
@@ -18,6 +18,7 @@ from pointsapp.volunteering.models import (
     Activity,
     Label,
     Signup,
+    Team,
     TeamMember,
 )
 

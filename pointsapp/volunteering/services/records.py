@@ -5,12 +5,12 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from pointsapp.accounts.models import Team, User
+from pointsapp.accounts.models import User
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import CHINA
 from pointsapp.tree.models import Resident
-from pointsapp.volunteering.models import Activity, Attendance
+from pointsapp.volunteering.models import Activity, Attendance, Team
 
 
 @dataclass

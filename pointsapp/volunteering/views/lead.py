@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from pointsapp.accounts.models import Team
 from pointsapp.core import qr
 from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -19,7 +18,7 @@ from pointsapp.core.web import actor, utcnow
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
-from pointsapp.volunteering.models import Activity, TeamMember
+from pointsapp.volunteering.models import Activity, Team, TeamMember
 from pointsapp.volunteering.schemas import (
     AddMemberSchema,
     CheckInResidentSchema,

@@ -4,7 +4,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from pointsapp.accounts.models import Team
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
@@ -13,7 +12,7 @@ from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.forms import TeamForm
-from pointsapp.volunteering.models import Activity, TeamMember
+from pointsapp.volunteering.models import Activity, Team, TeamMember
 from pointsapp.volunteering.schemas import SetLabelsSchema
 from pointsapp.volunteering.services import activities
 
