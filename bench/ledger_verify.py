@@ -20,8 +20,8 @@ runs verify as `flask ledger verify` does: inside core.sqlite.read_only() (BEGIN
 
 --concurrent-write (SQLite): on the generated ledger, verify runs again in a child, once as the CLI
 runs it (DEFERRED) and once as it ran before (IMMEDIATE, --begin immediate), while this process posts
-an award and commits every 0.2 s; the write latencies and failures ("database is locked" after the
-10 s busy timeout) are reported.
+an award and commits every 0.2 s from the moment verify's transaction has begun until verify is done;
+the write latencies and failures ("database is locked" after the 10 s busy timeout) are reported.
 
 --expire: a ledger of --expire-residents residents (default 20,000, --expire-entries entries) whose
 communities lapse points after --expire-months months (default 47: the cut-off falls inside the
@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -466,11 +467,14 @@ def verify_only(url: str, runs: int, profile: bool, begin: str = "deferred", sig
             baseline = max(baseline, _proc_status_kb("VmRSS") or 0)
             if prof:
                 prof.enable()
-            if signal_start:
-                print("STARTED", flush=True)
             started, cpu_started = time.perf_counter(), time.process_time()
             with reader():
+                if signal_start:  # begin the transaction (IMMEDIATE takes the write lock here), then say so
+                    db.session.execute(text("SELECT 1"))
+                    print("STARTED", flush=True)
                 report = ledger_audit.verify()
+            if signal_start:
+                print("FINISHED", flush=True)
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
             if prof:
@@ -526,9 +530,18 @@ def concurrent_write(url: str, begin: str, interval: float = 0.2) -> dict:
            "--signal-start"]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert child.stdout.readline().strip() == "STARTED"
-    time.sleep(0.5)  # let verify begin its transaction
+    finished, rest = threading.Event(), []
+
+    def read_child() -> None:
+        for line in child.stdout:
+            if line.strip() == "FINISHED":
+                finished.set()
+            rest.append(line)
+
+    reading = threading.Thread(target=read_child)
+    reading.start()
     latencies, failures, i = [], [], 0
-    while child.poll() is None:
+    while not finished.is_set() and child.poll() is None:  # only writes begun while verify runs
         i += 1
         started = time.perf_counter()
         try:
@@ -539,9 +552,12 @@ def concurrent_write(url: str, begin: str, interval: float = 0.2) -> dict:
         except Exception as exc:  # noqa: BLE001 - a locked database is what we measure
             failures.append((time.perf_counter() - started, str(exc).splitlines()[0][:80]))
         time.sleep(interval)
-    out, err = child.communicate()
+    child.wait()
+    reading.join()
+    err = child.stderr.read()
     if err:
         sys.stderr.write(err)
+    out = "".join(rest)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if child.returncode or not lines:
         raise SystemExit(f"verify child failed ({child.returncode}):\n{out}")
@@ -584,18 +600,18 @@ def expire_bench(dbs: Databases, backend: str, residents: int, entries: int, mon
         for label in ("first", "rerun"):
             statements[0] = 0
             with app.app_context():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 result = app.test_cli_runner().invoke(args=["ledger", "expire"])
-                elapsed = time.perf_counter() - started
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             if result.exit_code:
                 raise SystemExit(f"expire failed: {result.output} {result.exception!r}")
             touched = points = 0
             for line in result.output.splitlines():  # "community 1: 123 points lapsed for 4 residents"
                 words = line.split()
                 points, touched = points + int(words[2]), touched + int(words[-2])
-            runs.append({"run": label, "seconds": elapsed, "statements": statements[0], "touched": touched,
-                         "points": points})
-            print(f"  expire {label}: {elapsed:.2f} s, {statements[0]} statements, {points} points lapsed for "
+            runs.append({"run": label, "seconds": elapsed, "cpu": cpu, "statements": statements[0],
+                         "touched": touched, "points": points})
+            print(f"  expire {label}: {elapsed:.2f} s (CPU {cpu:.2f} s), {statements[0]} statements, {points} points lapsed for "
                   f"{touched} residents", file=sys.stderr)
         event.remove(engine, "before_cursor_execute", count)
         with app.app_context():
@@ -739,7 +755,8 @@ def main() -> None:
     for e in expiries:
         for r in e["runs"]:
             print(f"  expire on {e['backend']}, {e['residents']:,} residents / {e['entries']:,} entries, "
-                  f"{e['months']} months, {r['run']} run: {r['seconds']:.2f} s, {r['statements']:,} statements, "
+                  f"{e['months']} months, {r['run']} run: {r['seconds']:.2f} s (client CPU {r['cpu']:.2f} s), "
+                  f"{r['statements']:,} statements, "
                   f"{r['points']:,} points lapsed for {r['touched']:,} residents")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "results": results, "writes": writes,
