@@ -7,7 +7,7 @@ from pointsapp.accounts.models import Role, RoleGrant, Store, Team, User
 from pointsapp.core.passwords import hash_password
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
-PASSWORD = "secret-pass"
+PASSWORD = "secret-pass"  # hashed with the app's method: pbkdf2:sha256:1000 in the suite, a fraction of a ms
 _seq = count(1)
 
 
