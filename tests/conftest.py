@@ -6,6 +6,9 @@
   (CI=true) it fails the run.
 - Each test gets a clean database: rows are deleted after the test (cheaper than rebuilding the
   schema, and commits stay real, which the concurrency tests need).
+- Under pytest-xdist (`make test` runs `pytest -n auto`) each worker is a session of its own: its
+  own SQLite file (tmp_path_factory is per worker), its own PostgreSQL database, created and dropped
+  by that worker; the browser tests all go to one worker (pytest_xdist_make_scheduler below).
 """
 import os
 import uuid
@@ -30,8 +33,6 @@ from .factories import Factory
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
-
-
 BROWSER_TESTS = "tests/browser/"
 
 
@@ -128,6 +129,10 @@ def backend(request) -> str:
     return request.param
 
 
+def _runs_browser_tests(session) -> bool:
+    return any(item.nodeid.startswith(BROWSER_TESTS) for item in session.items)
+
+
 @pytest.fixture(scope="session")
 def _databases(tmp_path_factory, request):
     """backend -> (database URL, migrated app), each made when first asked for and kept to the end.
@@ -138,6 +143,12 @@ def _databases(tmp_path_factory, request):
     made: dict = {}
 
     def get(backend: str):
+        if not made and os.environ.get("PYTEST_XDIST_WORKER") and _runs_browser_tests(request.session):
+            # Database tests only take longer on a busy CPU; the browser tests' worker, with its
+            # Chromium, waits on timeouts (a camera must read a QR code within 30 s). So a worker
+            # yields the CPU once it starts on database tests (the browser worker runs its browser
+            # tests first, then may join in).
+            os.nice(5)
         if backend not in made:
             if backend == "postgresql":
                 url = request.getfixturevalue("postgres_url")  # skips (or fails under CI) without a server

@@ -9,7 +9,7 @@ from pointsapp.store.models import Store
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 from pointsapp.volunteering.models import Team
 
-PASSWORD = "secret-pass"
+PASSWORD = "secret-pass"  # hashed with the app's method: pbkdf2:sha256:1000 in the suite, a fraction of a ms
 _seq = count(1)
 
 
