@@ -102,3 +102,26 @@ def test_a_command_unit_of_work_commits_or_rolls_back(db):
         db.session.add(Subdistrict(name="沐浴店镇", city="莱阳市"))
         raise RuntimeError("disk full")
     assert _count("柏林庄街道") == 1 and _count("沐浴店镇") == 0
+
+
+@pytest.mark.parametrize("trouble", ["refusal", "locked"])
+def test_a_command_that_is_refused_or_finds_the_database_busy_says_so_in_one_line(app, db, trouble):
+    import sqlite3
+
+    import click
+    from sqlalchemy.exc import OperationalError
+
+    from pointsapp.core.uow import command_unit_of_work
+
+    @click.command("t-refused")
+    def refused():
+        with command_unit_of_work():
+            db.session.add(Subdistrict(name="姜疃镇", city="莱阳市"))
+            if trouble == "refusal":
+                raise DomainError("不行", code="refused")
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+    result = app.test_cli_runner().invoke(refused)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("不行" if trouble == "refusal" else "系统繁忙") in result.output
+    assert _count("姜疃镇") == 0

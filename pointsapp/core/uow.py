@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import click
 from flask import Flask, flash, session
 
 from pointsapp.core.errors import Busy, DomainError
@@ -65,6 +66,21 @@ def unit_of_work() -> Iterator[None]:
         settle(exc)
         raise
     finish()
+
+
+@contextmanager
+def command_unit_of_work() -> Iterator[None]:
+    """unit_of_work() for CLI commands: a refusal, or a database too busy to answer, is one line on stderr
+    and exit code 1, not a traceback."""
+    try:
+        with unit_of_work():
+            yield
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:
+        if is_busy(exc):
+            raise click.ClickException(str(Busy())) from exc
+        raise
 
 
 def attempt(action: Callable[[], T], success: str | None = None) -> tuple[bool, T | None]:

@@ -2,7 +2,7 @@
 import click
 
 from pointsapp.core.clock import utcnow
-from pointsapp.core.uow import unit_of_work
+from pointsapp.core.uow import command_unit_of_work
 from pointsapp.demo import seed
 
 
@@ -18,7 +18,7 @@ def demo(if_empty: bool, buildings: int, months: int) -> None:
             return
         raise click.ClickException("The database already has communities; use an empty database for the demo.")
     now = utcnow()
-    with unit_of_work():
+    with command_unit_of_work():
         total = len(seed.COMMUNITIES) * buildings
         with click.progressbar(length=total, label="Building the community tree") as bar:
             result = seed.build_demo(now, progress=bar.update, buildings_per_community=buildings)

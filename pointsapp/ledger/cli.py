@@ -8,7 +8,7 @@ from pointsapp.core import sqlite
 from pointsapp.core.clock import utcnow
 from pointsapp.core.extensions import db
 from pointsapp.core.periods import local_date
-from pointsapp.core.uow import abandon, unit_of_work
+from pointsapp.core.uow import abandon, command_unit_of_work
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.tree.models import Community
 
@@ -42,7 +42,7 @@ def verify(community_id: int | None) -> None:
 @click.option("--community", "community_id", type=int, help="Only this community.")
 def checkpoint(community_id: int | None) -> None:
     """Store a root over all chain heads of each community."""
-    with unit_of_work():
+    with command_unit_of_work():
         for cid in _community_ids(community_id):
             cp = ledger_audit.checkpoint(cid, utcnow())
             click.echo(f"community {cid}: root {cp.root} over {cp.resident_count} chains, {cp.entry_count} entries")
@@ -80,7 +80,7 @@ def expire(community_id: int | None, chunk_size: int, dry_run: bool) -> None:
             continue
         touched = points = 0
         for chunk in plan.chunks(chunk_size):
-            with unit_of_work():
+            with command_unit_of_work():
                 t, p = ledger_audit.apply_expiry(plan, chunk, now)
             touched, points = touched + t, points + p
         click.echo(f"community {cid}: {points} points lapsed for {touched} residents")
