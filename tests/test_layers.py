@@ -145,3 +145,19 @@ def test_only_the_unit_of_work_commits_or_rolls_back():
                  if p.relative_to(PACKAGE).as_posix() != "core/uow.py"
                  and any(call in p.read_text() for call in (".commit()", ".rollback()"))]
     assert offenders == []
+
+
+def test_dates_reach_people_only_through_core_localtime():
+    """Every instant shown to a person is converted to the configured TIMEZONE by core.localtime
+    (templates: the `local` filter); `.strftime` elsewhere is only for what nobody reads as a date."""
+    allowed = {
+        "core/localtime.py": "the one path",
+        "ledger/services/posting.py": "the hash chain's canonical UTC form, never shown",
+        "imports/services.py": "a date cell of an uploaded sheet (a date, no time zone)",
+    }
+    offenders = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+                 if ".strftime(" in p.read_text() and p.relative_to(PACKAGE).as_posix() not in allowed]
+    assert offenders == []
+    templates = PACKAGE.parent / "templates"
+    assert [t.name for t in templates.rglob("*.html") if "datetimeformat" in t.read_text()
+            or ".strftime(" in t.read_text()] == []

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from pointsapp.core.errors import DomainError, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
-from pointsapp.core.periods import CHINA, local_date
+from pointsapp.core.localtime import format_local
+from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import (
     STAFF,
     Action,
@@ -296,7 +297,7 @@ def report(store_id: int):
 def _export(s: Store, day, data: dict, fmt: str):
     rows = [["小票号", "时间", "居民", "店员", "积分", "状态", "商品"]]
     for r in data["receipts"]:
-        rows.append([r.receipt_no, r.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"), r.resident.name,
+        rows.append([r.receipt_no, format_local(r.created_at, "%Y-%m-%d %H:%M"), r.resident.name,
                      r.clerk.name, r.total_points, "已作废" if r.status == "void" else "有效",
                      "、".join(f"{x.name}×{x.quantity}" for x in r.lines)])
     name = f"store-{s.id}-{day:%Y%m%d}.{fmt}"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from pointsapp.accounts.models import User
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
+from pointsapp.core.localtime import format_local
 from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.schemas import MAX_YEAR, MIN_YEAR
@@ -52,7 +53,7 @@ def _rows(community_id: int, begin: datetime, stop: datetime) -> Iterator[list]:
                    LedgerEntry.created_at < stop)
             .order_by(LedgerEntry.created_at, LedgerEntry.id).execution_options(yield_per=2000))
     for e, name, building, unit, room, actor_name in db.session.execute(stmt):
-        yield [e.id, e.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"), name,
+        yield [e.id, format_local(e.created_at, "%Y-%m-%d %H:%M:%S"), name,
                household_address(building, unit, room), KIND_LABELS.get(e.kind, e.kind), e.amount, e.balance_after,
                e.source_type, e.source_id, e.reason, actor_name or "系统", e.reverses_id or "", e.hash]
 

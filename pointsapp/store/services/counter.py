@@ -19,6 +19,7 @@ from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
+from pointsapp.core.localtime import format_local
 from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.periods import CHINA, local_date
 from pointsapp.core.permissions import Action, can, require
@@ -109,7 +110,7 @@ def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
                              code="pin_not_set", name=resident.name)
     if resident.pin_locked_until is not None and resident.pin_locked_until > now:
         raise PinRefused(_l("Too many wrong PINs. The card is locked until %(t)s."), code="pin_locked",
-                         t=resident.pin_locked_until.astimezone(CHINA).strftime("%H:%M"))
+                         t=format_local(resident.pin_locked_until, "%H:%M"))
     if not pin:
         raise PinRefused(_l("A printed card needs the resident's PIN."), code="pin_required")
     if check_password(resident.pin_hash, pin):

@@ -19,8 +19,8 @@ from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput
 from pointsapp.core.extensions import db
+from pointsapp.core.localtime import format_local
 from pointsapp.core.lookup import valid_id
-from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
@@ -155,7 +155,7 @@ def _second_scan(attendance: Attendance, actor: User, moment: datetime, now: dat
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(CHINA).strftime("%H:%M")
+    return format_local(moment, "%H:%M")
 
 
 def record_manual(actor: User, resident: Resident, activity: Activity, checked_in_at: datetime,
