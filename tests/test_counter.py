@@ -1,7 +1,6 @@
 """The supermarket counter: identification by member code or search, PINs, checkout (points, stock and
 limits in one unit of work), idempotent retries, voids and the day report (DESIGN.md invariants 1, 2,
 4, 5 and 7)."""
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +19,8 @@ from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.tree.models import Resident
 from pointsapp.volunteering.services import codes
+
+from .concurrency import run_threads
 
 SECRET = "test-secret"  # the test app's SECRET_KEY
 
@@ -102,35 +103,7 @@ def assert_books_balance(product_id):
 def run_concurrently(app, n, work):
     """Run work(i) in n threads, each with its own app context and session, all released together.
     Returns per thread ("ok", value) or (error code, None)."""
-    # End this thread's transaction: on SQLite it would hold the write lock the workers need.
-    _db.session.rollback()
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        with app.app_context():
-            try:
-                barrier.wait()  # before the first query: on SQLite a query begins the write transaction
-                value = work(i)
-                _db.session.commit()
-                results[i] = ("ok", value)
-            except DomainError as exc:
-                _db.session.rollback()
-                results[i] = (exc.code, None)
-            except Exception as exc:  # noqa: BLE001 - reported in the assertion, not swallowed
-                _db.session.rollback()
-                results[i] = (f"crash: {exc!r}", None)
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(r is not None for r in results), "a worker did not finish"
-    _db.session.expire_all()
-    return results
+    return run_threads(app, *[(lambda i=i: work(i)) for i in range(n)], together=True)
 
 
 def threaded_checkout(clerk_id, store_id, resident_id, lines, request_id, now):

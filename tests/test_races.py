@@ -28,6 +28,8 @@ from pointsapp.rankings.models import EarningTotal
 from pointsapp.volunteering.models import Activity, Attendance
 from pointsapp.volunteering.services import activities, checkin
 
+from .concurrency import run_threads
+
 WAIT = 5.0  # seconds a paused thread waits at most for the other side
 
 
@@ -54,37 +56,6 @@ def until(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
             return True
         time.sleep(0.02)
     return False
-
-
-def run_threads(app, *works: Callable[[], object]) -> list[tuple[str, object]]:
-    """Run each work in its own thread, app context and session, committing at its end as a request
-    would. Per work: ("ok", value), (domain error code, None) or ("crash: …", None)."""
-    _db.session.rollback()  # the test's own transaction must not hold anything the workers need
-    results: list = [None] * len(works)
-
-    def run(i):
-        with app.app_context():
-            try:
-                value = works[i]()
-                _db.session.commit()
-                results[i] = ("ok", value)
-            except DomainError as exc:
-                _db.session.rollback()
-                results[i] = (exc.code, None)
-            except Exception as exc:  # noqa: BLE001 - reported in the assertion, not swallowed
-                _db.session.rollback()
-                results[i] = (f"crash: {exc.__class__.__name__}: {str(exc)[:200]}", None)
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(r is not None for r in results), "a worker did not finish"
-    _db.session.expire_all()
-    return results
 
 
 class Holder:
