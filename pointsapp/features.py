@@ -36,7 +36,7 @@ def init_web(app: Flask) -> None:
     from pointsapp.recognition import views as stars
     from pointsapp.store import views as store
     from pointsapp.tree.views import admin, city, people
-    from pointsapp.volunteering.views import checkin, lead, volunteer
+    from pointsapp.volunteering.views import checkin, lead, office, volunteer
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -46,7 +46,7 @@ def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
-    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, volunteer, store, rankings, stars):
+    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store, rankings, stars):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

@@ -195,8 +195,8 @@ def test_approval_rule_awards_only_after_approval_and_reject_reverses(setup, mak
     r1 = checkin.check_in(user, user.resident, a, now)
     r2 = checkin.check_in(other, other.resident, a, now)
     assert r1.points == 0 and r1.pending_approval and ledger.balance_of(user.resident_id) == 0
-    assert checkin.approve(lead, a, [r1.attendance.id, r2.attendance.id], now) == (2, 20)
-    assert checkin.approve(lead, a, [r1.attendance.id], now) == (0, 0)  # approving twice awards once
+    assert checkin.approve(lead, a, [r1.attendance.id, r2.attendance.id], now) == (2, 20, 0)
+    assert checkin.approve(lead, a, [r1.attendance.id], now) == (0, 0, 0)  # approving twice awards once
     assert checkin.reject(lead, a, [r2.attendance.id], "未到场", now) == 1
     assert ledger.balance_of(user.resident_id) == 10 and ledger.balance_of(other.resident_id) == 0
 
@@ -210,6 +210,8 @@ def test_manual_record_is_clamped_to_the_activity_and_needs_a_reason(setup, make
     assert err.value.code == "reason_missing"
     result = checkin.record_manual(lead, elder, a, now - timedelta(hours=5), now + timedelta(hours=9), "老人无手机", now)
     assert result.attendance.method == "manual" and result.attendance.manual_reason == "老人无手机"
+    assert ledger.balance_of(elder.id) == 0  # a hand record waits for the office (tests/test_separation.py)
+    checkin.office_approve(make.admin(community), community, [result.attendance.id], now)
     assert ledger.balance_of(elder.id) == 12  # 2 hours, never more than the activity's length
 
 

@@ -7,6 +7,7 @@ from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.recognition.models import Evaluation, HonourList
 from pointsapp.tree.models import Resident
+from pointsapp.volunteering.models import Attendance
 
 
 def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):
@@ -22,6 +23,8 @@ def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):
     statuses = dict(db.session.execute(select(Evaluation.community_id, Evaluation.status)).all())
     assert sorted(statuses.values()) == ["draft", "notice"]  # one to look at, one to walk through
     assert sorted(db.session.scalars(select(HonourList.status))) == ["notice", "published"]
+    # the office's award review has a hand record and the lead's own check-in waiting
+    assert sorted(db.session.scalars(select(Attendance.hold).where(Attendance.hold != ""))) == ["manual", "self"]
 
     # the hall's board shows this month's leaders, the star notice and the published honours
     board = client.get("/board/1").get_data(as_text=True)

@@ -128,9 +128,8 @@ def place(make, db, now):
 
 
 def attend(place, activity, resident, now):
-    """A pending attendance, recorded by hand by the lead."""
-    return checkin.record_manual(place["lead"], resident, activity, now - timedelta(hours=1), now,
-                                 "补录", now).attendance
+    """A pending attendance (the activity awards after the lead's approval), scanned by the lead."""
+    return checkin.check_in(place["lead"], resident, activity, now - timedelta(hours=1), method="lead_scan").attendance
 
 
 def outcome(result):

@@ -25,6 +25,7 @@ def demo(if_empty: bool, buildings: int, months: int) -> None:
         with click.progressbar(length=result.residents + len(result.logins), label="Posting points history") as bar:
             entries = seed.build_history(now, progress=bar.update, months=months)
         activities = seed.build_activities(now)
+        seed.build_points_rules(now)
         products = seed.build_store(now)
         seed.build_stars(now)
         seed.build_notices(now)

@@ -393,6 +393,36 @@ def build_activities(now: datetime, *, seed: int = 11) -> int:
     return made
 
 
+def build_points_rules(now: datetime) -> int:
+    """After build_activities: every community's points rules (ceiling 30, at most 60 points a day and 400 a
+    month per resident), and in the first community two records the office's award review shows: a hand record
+    by the lead and the lead's own check-in at his activity. Returns the number of held records. The caller
+    commits."""
+    from pointsapp.volunteering.models import Activity
+    from pointsapp.volunteering.services import checkin
+
+    for community in db.session.scalars(select(Community)).all():
+        community.award_ceiling, community.earn_cap_day, community.earn_cap_month = 30, 60, 400
+    lead = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    grant = next((g for g in lead.grants if g.team_id), None) if lead else None
+    if grant is None or lead.resident is None:
+        return 0
+    activity = db.session.scalar(select(Activity).where(Activity.team_id == grant.team_id,
+                                                        Activity.starts_at <= now, Activity.ends_at > now)
+                                 .order_by(Activity.id))
+    if activity is None:
+        return 0
+    elder = db.session.scalar(select(Resident).where(Resident.community_id == activity.community_id,
+                                                     Resident.household_id != lead.resident.household_id,
+                                                     Resident.phone == "").order_by(Resident.id))
+    held = 0
+    if elder is not None:
+        checkin.record_manual(lead, elder, activity, activity.starts_at, activity.ends_at, "老人没有手机，现场登记", now)
+        held += 1
+    checkin.check_in(lead, lead.resident, activity, now, method="lead_scan")
+    return held + 1
+
+
 PRODUCTS = (
     # name, kind, category, price, stock, per week, per month, household per month, barcode
     ("食用油 1.8L", "goods", "粮油", 50, 20, None, 1, 2, "6901234500011"),

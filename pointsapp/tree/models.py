@@ -39,10 +39,21 @@ class Community(db.Model):  # 社区: the tenant boundary
     # board is frozen before an announcement (residents then see their points but not their place).
     board_mask: Mapped[str] = mapped_column(String(10), default="middle", server_default="middle")
     board_frozen: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Points rules (DESIGN.md): an attendance worth more than award_ceiling points waits for the office's
+    # approval; earn_cap_day / earn_cap_month (None: no cap) bound what one resident earns per local day and
+    # month on every path (ledger.services.rules).
+    award_ceiling: Mapped[int] = mapped_column(default=30, server_default="30")
+    earn_cap_day: Mapped[int | None]
+    earn_cap_month: Mapped[int | None]
 
     subdistrict: Mapped[Subdistrict] = relationship(back_populates="communities")
 
-    __table_args__ = (UniqueConstraint("subdistrict_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("subdistrict_id", "name"),
+        CheckConstraint("award_ceiling > 0", name="award_ceiling_positive"),
+        CheckConstraint("earn_cap_day IS NULL OR earn_cap_day > 0", name="cap_day_positive"),
+        CheckConstraint("earn_cap_month IS NULL OR earn_cap_month > 0", name="cap_month_positive"),
+    )
 
 
 class Grid(db.Model):  # 网格

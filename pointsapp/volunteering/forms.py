@@ -46,3 +46,14 @@ class ManualAttendanceForm(FlaskForm):
 
 class TeamForm(NameForm):
     category = SelectField(_l("Category"))
+
+
+class PointsRulesForm(FlaskForm):
+    """The community's award ceiling and earning caps (the office's award review page)."""
+    award_ceiling = IntegerField(_l("Points one attendance may bring without the office's approval"),
+                                 validators=[DataRequired(_l("Please enter the number of points.")),
+                                             NumberRange(1, 100000)])
+    earn_cap_day = IntegerField(_l("Most points one resident may earn per day (empty: no cap)"),
+                                validators=[Optional(), NumberRange(1, 100000)])
+    earn_cap_month = IntegerField(_l("Most points one resident may earn per month (empty: no cap)"),
+                                  validators=[Optional(), NumberRange(1, 100000)])

@@ -124,6 +124,11 @@ class Attendance(db.Model):  # 签到 / 签退
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     manual_reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
+    # Why a pending attendance waits for someone other than the lead's own approval (separation of duties,
+    # DESIGN.md invariant 10): "" none; "self" the attendee runs the activity or recorded it for herself or her
+    # household (another lead of the team or the office confirms); "manual" recorded by hand, "ceiling" worth
+    # more than the community's award_ceiling (the office confirms both).
+    hold: Mapped[str] = mapped_column(String(10), default="", server_default="")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reject_reason: Mapped[str] = mapped_column(Text, default="")
@@ -139,5 +144,7 @@ class Attendance(db.Model):  # 签到 / 签退
         CheckConstraint("checked_out_at IS NULL OR checked_out_at >= checked_in_at", name="out_after_in"),
         CheckConstraint("method IN ('self_scan', 'lead_scan', 'manual')", name="method_known"),
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint("hold IN ('', 'self', 'manual', 'ceiling')", name="hold_known"),
+        Index("ix_attendance_review", "community_id", "status", "hold"),
         Index("ix_attendance_activity", "activity_id", "checked_in_at"),
     )

@@ -27,6 +27,7 @@ from pointsapp.core.extensions import db
 from pointsapp.core.periods import month_bounds, months_between
 from pointsapp.core.permissions import Action, require
 from pointsapp.ledger.models import EARNING_KINDS, GENESIS_HASH, EntryKind, LedgerEntry, PointsAccount
+from pointsapp.ledger.services import rules
 from pointsapp.tree.models import Resident
 
 MAX_AMOUNT = 100_000  # one entry never moves more points than this
@@ -98,7 +99,7 @@ class Posting:
 
 def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     """Write one entry. Raises insufficient_points, invalid_amount, idempotency_key_reused,
-    resident_moved_out (for earning), busy."""
+    resident_moved_out and cap_reached (for earning), busy."""
     p = posting
     if not isinstance(p.amount, int) or p.amount == 0 or abs(p.amount) > MAX_AMOUNT:
         raise InvalidInput(_l("The number of points must be a whole number between 1 and %(max)d."),
@@ -117,6 +118,8 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     if p.amount > 0 and p.kind in EARNING_KINDS and p.resident.moved_out_on is not None:
         raise InvalidInput(_l("%(name)s has moved out and can no longer earn points."),
                            code="resident_moved_out", name=p.resident.name)
+    if p.amount > 0 and p.kind in EARNING_KINDS:
+        rules.check_cap(p.resident, p.amount, now)  # under the account lock: the last room is taken once
     if account.balance + p.amount < 0:
         raise InsufficientPoints(_l("Not enough points: the balance is %(balance)d, %(need)d are needed."),
                                  balance=account.balance, need=-p.amount)
@@ -186,8 +189,10 @@ def reverse(actor: User | None, entry: LedgerEntry, reason: str, now: datetime, 
 
 def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, now: datetime) -> LedgerEntry:
     """An admin's award (amount > 0) or deduction (amount < 0), with a required reason.
-    Raises forbidden, reason_missing, insufficient_points, invalid_amount."""
+    Raises forbidden, self_award, reason_missing, insufficient_points, invalid_amount, cap_reached."""
     require(actor, Action.MANAGE_COMMUNITY, resident)
+    if amount > 0:
+        rules.refuse_self_award(actor, resident)
     if not (reason or "").strip():
         raise InvalidInput(_l("Please give a reason."), code="reason_missing")
     kind = EntryKind.MANUAL_AWARD if amount > 0 else EntryKind.MANUAL_DEDUCTION
@@ -195,11 +200,14 @@ def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, 
 
 
 def reverse_by_admin(actor: User, entry_id: int, community_id: int, reason: str, now: datetime) -> LedgerEntry:
-    """Raises forbidden, not_found and reverse()'s codes."""
+    """Raises forbidden, not_found, self_award (undoing a deduction or a spend gives points back) and
+    reverse()'s codes."""
     entry = db.session.get(LedgerEntry, entry_id)
     if entry is None or entry.community_id != community_id:
         raise NotFound(_l("No such entry."))
     require(actor, Action.MANAGE_COMMUNITY, entry)
+    if entry.amount < 0:
+        rules.refuse_self_award(actor, entry.resident)
     return reverse(actor, entry, reason, now)
 
 

@@ -124,7 +124,8 @@ def new_activity(team_id: int):
                        _("Activity created."))
         if ok:
             return redirect(url_for(".activity", activity_id=a.id))
-    return render_template("lead/activity_form.html", team=t, form=form, activity=None)
+    return render_template("lead/activity_form.html", team=t, form=form, activity=None,
+                           ceiling=tree.get_community(t.community_id).award_ceiling)
 
 
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
@@ -139,7 +140,8 @@ def edit_activity(activity_id: int):
         ok, _a = attempt(lambda: activities.update_activity(actor(), a, _fields(form), utcnow()), _("Saved."))
         if ok:
             return redirect(url_for(".activity", activity_id=a.id))
-    return render_template("lead/activity_form.html", team=a.team, form=form, activity=a)
+    return render_template("lead/activity_form.html", team=a.team, form=form, activity=a,
+                           ceiling=tree.get_community(a.community_id).award_ceiling)
 
 
 @bp.route("/activities/<int:activity_id>")
@@ -162,6 +164,15 @@ def attendances(activity_id: int):
     a = _activity(activity_id)
     return render_template("lead/_attendances.html", activity=a, attendances=checkin.attendance_list(a),
                            form=EmptyForm())
+
+
+def hold_note(attendance) -> str:
+    """Who must still confirm a pending attendance, in words (the lead's list and messages)."""
+    if attendance.hold in ("manual", "ceiling"):
+        return _("Waits for the community office's approval.")
+    if attendance.hold == "self":
+        return _("Your own household's record: another team lead or the office approves it.")
+    return _("Waits for approval.")
 
 
 @bp.route("/activities/<int:activity_id>/screen")
@@ -231,7 +242,10 @@ def lead_checkin(activity_id: int):
             flash({"checked_in": _("%(name)s checked in.", name=name),
                    "checked_out": _("%(name)s checked out.", name=name),
                    "already": _("%(name)s was already checked in.", name=name)}[result.action]
-                  + (" " + _("+%(n)d points", n=result.points) if result.points else ""), "success")
+                  + (" " + _("+%(n)d points", n=result.points) if result.points else "")
+                  + (" " + hold_note(result.attendance) if result.pending_approval else "")
+                  + (" " + _("The community's limit for earning points was reached.") if result.capped else ""),
+                  "success")
     return redirect(url_for(".activity", activity_id=a.id))
 
 
@@ -246,7 +260,8 @@ def manual(activity_id: int):
         if resident is not None:
             attempt(lambda: checkin.record_manual(actor(), resident, a, to_utc(form.checked_in_at.data),
                                                  to_utc(form.checked_out_at.data), form.reason.data, utcnow()),
-                   _("Recorded by hand for %(name)s.", name=resident.name))
+                   _("Recorded by hand for %(name)s; the points come once the community office approves.",
+                     name=resident.name))
     else:
         for errors in form.errors.values():
             for message in errors:
@@ -268,5 +283,7 @@ def review(activity_id: int):
         elif ok:
             ok, result = attempt(lambda: checkin.approve(actor(), a, ids, utcnow()))
             if ok:
-                flash(_("%(n)d approved, %(p)d points awarded.", n=result[0], p=result[1]), "success")
+                flash(_("%(n)d approved, %(p)d points awarded.", n=result.approved, p=result.points)
+                      + (" " + _("%(n)d left for another lead or the community office.", n=result.left)
+                         if result.left else ""), "success")
     return redirect(url_for(".activity", activity_id=a.id))
