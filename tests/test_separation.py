@@ -250,7 +250,7 @@ def test_office_review_page_lists_held_records_and_unusual_awards(client, login,
     held = checkin.check_in(place["lead"], place["lead_resident"], a, now, method="lead_scan").attendance
     login(client, place["admin"])
     page = client.get(f"/admin/c/{place['community'].id}/awards/").get_data(as_text=True)
-    assert "张建国" in page and 'value="%d"' % held.id in page
+    assert "张建国" in page and f'value="{held.id}"' in page
     assert "20.0×" in page and "200" in page and big.reason not in ("",)
     resp = client.post(f"/admin/c/{place['community'].id}/awards/decide", data={"ids": str(held.id),
                                                                                  "action": "approve"})
