@@ -117,7 +117,7 @@ def set_points_rules(actor: User, community: Community, rules: PointsRules, now:
 # ---- the office's review of unusual awards ------------------------------------------------------
 
 NORM_DAYS = 90  # the norm is the median attendance award of the community over this many days
-ABOVE_NORM = 2  # an award at least this many times the norm is unusual
+ABOVE_NORM = 3  # an award at least this many times the norm is unusual (activities range from 5 to 20 points)
 
 
 @dataclass
@@ -143,15 +143,17 @@ def award_norm(community_id: int, now: datetime) -> float | None:
 
 def unusual_awards(community_id: int, now: datetime, *, days: int = 30, limit: int = 100) -> tuple[float | None,
                                                                                                    list[UnusualAward]]:
-    """Earning entries of the last `days` the office should look at, newest first: manual awards, awards of
-    ABOVE_NORM times the norm or more, and any posted by the resident or her household. Returns (norm, list)."""
+    """Earning entries of the last `days` the office should look at, newest first: manual awards, awards above
+    the community's ceiling or of ABOVE_NORM times the norm or more, and any posted by the resident or her
+    household. Returns (norm, list)."""
     norm = award_norm(community_id, now)
+    ceiling = db.session.get(Community, community_id).award_ceiling
     actor_user = aliased(User)
     actor_resident = aliased(Resident)
     beneficiary = aliased(Resident)
     own = or_(actor_user.resident_id == LedgerEntry.resident_id,
               actor_resident.household_id == beneficiary.household_id)
-    unusual = [LedgerEntry.kind == str(EntryKind.MANUAL_AWARD), own]
+    unusual = [LedgerEntry.kind == str(EntryKind.MANUAL_AWARD), own, LedgerEntry.amount > ceiling]
     if norm:
         unusual.append(LedgerEntry.amount >= ABOVE_NORM * norm)
     rows = db.session.execute(
