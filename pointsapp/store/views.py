@@ -91,9 +91,11 @@ def _remember(who: CounterIdentification) -> None:
 
 def _identify_page(s: Store, *, q: str = "", code: str = "", need_pin: bool = False, chosen: int | None = None):
     """The identify page: the code form and the search, whose list shows no ID digits (CustomerSchema)."""
-    found = tree.search_residents(s.community_id, q, limit=20) if q else []
+    found = CustomerSchema("counter").dump(tree.search_residents(s.community_id, q, limit=20) if q else [], many=True)
+    if chosen is None and not need_pin:  # after a search the clerk types ID digits next: the first row's field
+        chosen = next((r["id"] for r in found if r["has_id_tail"]), None)
     return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, code=code, need_pin=need_pin,
-                           found=CustomerSchema("counter").dump(found, many=True), chosen=chosen)
+                           found=found, chosen=chosen)
 
 
 @bp.route("/<int:store_id>/counter", methods=["GET", "POST"])
