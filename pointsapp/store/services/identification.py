@@ -98,10 +98,14 @@ def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str
 def identify_by_search(actor: User, store: Store, resident_id: int, id_tail: str | None,
                        now: datetime) -> CounterIdentification:
     """The clerk found the resident by name, room or phone and typed the last four characters of the ID
-    card, as the resident told them. Raises forbidden, not_found, other_community, resident_moved_out, id_tail_not_set,
+    card, as the resident told them. Raises forbidden, not_found, resident_moved_out, id_tail_not_set,
     id_tail_required, invalid_id_tail, wrong_id_tail, id_tail_locked."""
     require(actor, Action.RUN_STORE, store)
-    resident = resident_for_store(db.session.get(Resident, resident_id), store)
+    resident = db.session.get(Resident, resident_id)
+    if resident is None or resident.community_id != store.community_id:
+        # an id typed into a raw form names nobody outside the store's community (no name in the answer)
+        raise NotFound(_l("No such resident."))
+    resident = resident_for_store(resident, store)
     check_id_tail(resident, id_tail, now)
     return _record(actor, store, resident, "search", now)
 
