@@ -339,7 +339,7 @@ def test_another_clerks_identification_is_refused(app, client, login, make, shop
         sess["counter"] = identified  # what the colleague's browser would need to hold
     page = other.post(f"/store/{store.id}/checkout", data={"request_id": "foreign", f"qty_{noodles.id}": "1"},
                       follow_redirects=True).get_data(as_text=True)
-    assert IDENTIFY_AGAIN in page and not shows_a_resident(page)
+    assert IDENTIFY_AGAIN in page and not shows_a_resident(page) and resident.name not in page
     assert ledger.balance_of(resident.id) == 100
 
 

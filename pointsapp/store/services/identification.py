@@ -228,22 +228,25 @@ def current(actor: User, store: Store, identification_id: int | None, now: datet
 
 def release(actor: User, identification_id: int | None, now: datetime) -> None:
     """The clerk lets the resident go ("next customer", or another resident identified in this browser): a
-    cookie saved before can no longer check the resident out."""
+    cookie saved before can no longer check the resident out. Another clerk's identification stays. Raises
+    busy."""
     if identification_id:
-        db.session.execute(update(CounterIdentification)
-                           .where(CounterIdentification.id == identification_id,
-                                  CounterIdentification.clerk_id == actor.id,
-                                  CounterIdentification.consumed_at.is_(None))
-                           .values(consumed_at=now).execution_options(synchronize_session=False))
+        with locks.contended():
+            db.session.execute(update(CounterIdentification)
+                               .where(CounterIdentification.id == identification_id,
+                                      CounterIdentification.clerk_id == actor.id,
+                                      CounterIdentification.consumed_at.is_(None))
+                               .values(consumed_at=now).execution_options(synchronize_session=False))
 
 
 def find(identification_id: int | None) -> CounterIdentification | None:
+    """The identification with this id, used or not (a checkout's repeat compares its resident)."""
     return db.session.get(CounterIdentification, identification_id) if identification_id else None
 
 
 def consume(actor: User, store: Store, who: CounterIdentification, now: datetime) -> bool:
     """Use the identification for this checkout: True when it was still usable and is now used (the row
-    stays locked until the unit of work ends, so a twin checkout waits here, then finds it used)."""
+    stays locked until the unit of work ends, so a twin checkout waits here, then finds it used). Raises busy."""
     with locks.contended():
         done = db.session.execute(update(CounterIdentification)
                                   .where(CounterIdentification.id == who.id, *_usable(actor, store, now))
@@ -253,16 +256,16 @@ def consume(actor: User, store: Store, who: CounterIdentification, now: datetime
 
 
 def refuse_used(actor: User, store: Store, who: CounterIdentification | None, now: datetime) -> IdentifyAgain:
-    """Why this identification leads to no checkout, in the clerk's words."""
+    """Why this identification leads to no checkout, in the clerk's words (the error to raise)."""
     if who is not None:
         db.session.refresh(who)
     if who is None:
         return IdentifyAgain(_l("Identify the resident first."), code="not_identified")
+    if who.clerk_id != actor.id or who.store_id != store.id:  # (named to nobody else)
+        return IdentifyAgain(_l("This identification was made by another clerk or at another counter. "
+                                "Please identify the resident again."))
     if who.consumed_at is not None:
         return IdentifyAgain(_l("%(name)s's identification has been used by a checkout or let go. "
                                 "Please identify the resident again."), name=who.resident.name)
-    if who.clerk_id != actor.id or who.store_id != store.id:
-        return IdentifyAgain(_l("This identification was made by another clerk or at another counter. "
-                                "Please identify the resident again."))
     return IdentifyAgain(_l("%(name)s was identified more than 10 minutes ago. Please identify the resident "
                             "again."), name=who.resident.name)
