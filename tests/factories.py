@@ -3,11 +3,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 
+from flask import current_app
+
 from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.core.passwords import hash_password
 from pointsapp.store.models import Store
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 from pointsapp.volunteering.models import Team
+from pointsapp.volunteering.services import codes
 
 PASSWORD = "secret-pass"  # hashed with the app's method: pbkdf2:sha256:1000 in the suite, a fraction of a ms
 _seq = count(1)
@@ -88,6 +91,15 @@ class Factory:
         user = self.user(name="队长")
         self.grant(user, Role.TEAM_LEAD, community, team=self.team(community))
         return user
+
+    def identified(self, clerk, store, resident, now=None):
+        """The resident identified at the store's counter by the phone's member code: the record a checkout
+        names (and uses up)."""
+        from pointsapp.store.services import identification
+
+        now = now or self.now
+        code = codes.member_phone_code(current_app.secret_key, resident, now)
+        return identification.identify_by_code(clerk, store, current_app.secret_key, code, None, now)
 
     def clerk(self, community):
         user = self.user(name="店员")

@@ -14,9 +14,16 @@ from pointsapp.core.periods import CHINA
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import posting as ledger
-from pointsapp.store.models import Product, Redemption, RedemptionLine, StockMovement, Store
+from pointsapp.store.models import (
+    CounterIdentification,
+    Product,
+    Redemption,
+    RedemptionLine,
+    StockMovement,
+    Store,
+)
 from pointsapp.store.services import catalogue as store_service
-from pointsapp.store.services import counter
+from pointsapp.store.services import counter, identification
 from pointsapp.tree.models import Resident
 from pointsapp.volunteering.services import codes
 
@@ -58,10 +65,16 @@ def second_clerk(make, shop):
     return clerk
 
 
+def identified(clerk, store, resident, now):
+    """The resident identified at the counter by the phone's member code (an identification record)."""
+    return identification.identify_by_code(clerk, store, SECRET, codes.member_phone_code(SECRET, resident, now),
+                                           None, now)
+
+
 def checkout(shop, resident, lines, request_id, now, clerk=None):
     clerk = clerk or shop.clerk
-    who = counter.identify_by_search(clerk, shop.store, resident.id)
-    return counter.redeem(clerk, shop.store, who, counter.Cart(dict(lines)), request_id, now)
+    who = identified(clerk, shop.store, resident, now)
+    return counter.redeem(clerk, shop.store, who.id, counter.Cart(dict(lines)), request_id, now)
 
 
 def refused(code, fn, *args, **kwargs):
@@ -109,8 +122,8 @@ def run_concurrently(app, n, work):
 def threaded_checkout(clerk_id, store_id, resident_id, lines, request_id, now):
     clerk = _db.session.get(User, clerk_id)
     store = _db.session.get(Store, store_id)
-    who = counter.identify_by_search(clerk, store, resident_id)
-    result = counter.redeem(clerk, store, who, counter.Cart(dict(lines)), request_id, now)
+    who = identified(clerk, store, _db.session.get(Resident, resident_id), now)
+    result = counter.redeem(clerk, store, who.id, counter.Cart(dict(lines)), request_id, now)
     return result.redemption.id, result.repeated
 
 
@@ -198,16 +211,24 @@ def test_same_request_id_submitted_twice_in_a_row_charges_once(make, shop, now):
     assert_books_balance(p.id)
 
 
-def test_same_request_id_submitted_concurrently_charges_once_and_every_call_gets_the_receipt(app, make, shop, now):
-    n = 6
+def test_same_request_id_submitted_20_times_at_once_charges_once_and_every_call_gets_the_receipt(app, make, shop,
+                                                                                                   now):
+    """One browser's form sent 20 times at once (a retrying proxy, a stuck button): one identification, one
+    request id. The first uses the identification up; the others wait for its row, then find the receipt."""
+    n = 20
     # a limited product: the retries must come back as the first receipt, not as "limit reached"
     p = add_product(shop, now, "鸡蛋", stock=3, price=10, limit_per_week=1)
     r = resident_with(make, shop, now, 100)
+    who = identified(shop.clerk, shop.store, r, now)
     _db.session.commit()
-    pid, store_id, rid, clerk_id = p.id, shop.store.id, r.id, shop.clerk.id
+    pid, store_id, rid, clerk_id, who_id = p.id, shop.store.id, r.id, shop.clerk.id, who.id
 
-    results = run_concurrently(app, n, lambda i: threaded_checkout(
-        clerk_id, store_id, rid, {pid: 1}, "retried-request", now))
+    def send(i):
+        clerk, store = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
+        result = counter.redeem(clerk, store, who_id, counter.Cart({pid: 1}), "retried-request", now)
+        return result.redemption.id, result.repeated
+
+    results = run_concurrently(app, n, send)
 
     assert [code for code, _ in results] == ["ok"] * n, results
     ids = {value[0] for _, value in results}
@@ -218,6 +239,118 @@ def test_same_request_id_submitted_concurrently_charges_once_and_every_call_gets
     assert ledger.balance_of(rid) == 90 == entry_sum(rid)
     assert stock_of(pid) == 2
     assert_books_balance(pid)
+    used = _db.session.get(CounterIdentification, who_id)
+    assert (used.consumed_at, used.redemption_id) == (now, ids.pop())
+    assert identification.current(shop.clerk, shop.store, who_id, now) is None  # the counter shows nobody
+
+
+def test_one_identification_sent_with_five_different_carts_at_once_checks_out_once(app, make, shop, now):
+    """A saved cookie replayed in parallel with new forms: one checkout, the others are told to identify again."""
+    n = 5
+    p = add_product(shop, now, "香皂", stock=20, price=10)
+    r = resident_with(make, shop, now, 100)
+    who = identified(shop.clerk, shop.store, r, now)
+    _db.session.commit()
+    pid, store_id, rid, clerk_id, who_id = p.id, shop.store.id, r.id, shop.clerk.id, who.id
+
+    def send(i):
+        clerk, store = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
+        return counter.redeem(clerk, store, who_id, counter.Cart({pid: 1}), f"cart-{i}", now).redemption.id
+
+    results = run_concurrently(app, n, send)
+
+    assert sorted(code for code, _ in results) == ["identify_again"] * (n - 1) + ["ok"], results
+    assert count(Redemption) == 1 and ledger.balance_of(rid) == 90 and stock_of(pid) == 19
+
+
+# ---- one identification, one checkout ------------------------------------------------------------------
+
+def test_an_identification_leads_to_one_checkout_only(make, shop, now):
+    p = add_product(shop, now, stock=5, price=10)
+    r = resident_with(make, shop, now, 100)
+    who = identified(shop.clerk, shop.store, r, now)
+    first = counter.redeem(shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "first", now)
+    assert first.redemption.identified_by == "phone_code"
+    assert (who.consumed_at, who.redemption_id) == (now, first.redemption.id)
+    _db.session.commit()
+    err = refused("identify_again", counter.redeem, shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "second",
+                  now + timedelta(minutes=1))
+    assert r.name in str(err)
+    _db.session.rollback()
+    # the same form again is the first receipt, not a second charge and not a refusal
+    again = counter.redeem(shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "first", now + timedelta(minutes=1))
+    assert again.repeated and again.redemption.id == first.redemption.id
+    assert count(Redemption) == 1 and ledger.balance_of(r.id) == 90 and stock_of(p.id) == 4
+
+
+def test_checkout_without_an_identification_is_refused(make, shop, now):
+    p = add_product(shop, now)
+    r = resident_with(make, shop, now, 100)
+    for nothing in (None, 0, 987654):  # none in the session, or no such record
+        refused("not_identified", counter.redeem, shop.clerk, shop.store, nothing, counter.Cart({p.id: 1}),
+                f"none-{nothing}", now)
+    assert count(Redemption) == 0 and ledger.balance_of(r.id) == 100
+
+
+def test_an_identification_lasts_10_minutes(make, shop, now):
+    p = add_product(shop, now, stock=5, price=10)
+    r = resident_with(make, shop, now, 100)
+    late = identified(shop.clerk, shop.store, r, now)
+    _db.session.commit()
+    for moment in (now + timedelta(minutes=10), now + timedelta(minutes=11)):
+        err = refused("identify_again", counter.redeem, shop.clerk, shop.store, late.id, counter.Cart({p.id: 1}),
+                      "late", moment)
+        assert "10" in str(err)
+        _db.session.rollback()
+    assert identification.current(shop.clerk, shop.store, late.id, now + timedelta(minutes=10)) is None
+    in_time = identified(shop.clerk, shop.store, r, now)
+    assert identification.current(shop.clerk, shop.store, in_time.id, now + timedelta(minutes=9, seconds=59))
+    counter.redeem(shop.clerk, shop.store, in_time.id, counter.Cart({p.id: 1}), "in-time",
+                   now + timedelta(minutes=9, seconds=59))
+    assert count(Redemption) == 1 and ledger.balance_of(r.id) == 90
+
+
+def test_another_clerks_or_another_stores_identification_is_refused_and_stays_usable(make, shop, now):
+    p = add_product(shop, now, stock=5, price=10)
+    r = resident_with(make, shop, now, 100)
+    colleague = second_clerk(make, shop)
+    other_store = make.store(shop.community)
+    elsewhere = store_service.create_product(shop.admin, other_store, store_service.ProductFields(name="酱油"), 5, now)
+    by_clerk = identified(shop.clerk, shop.store, r, now)
+    by_admin = identified(shop.admin, shop.store, r, now)  # an admin runs every store of the community
+    _db.session.commit()
+    refused("identify_again", counter.redeem, colleague, shop.store, by_clerk.id, counter.Cart({p.id: 1}), "a", now)
+    _db.session.rollback()
+    refused("identify_again", counter.redeem, shop.admin, other_store, by_admin.id, counter.Cart({elsewhere.id: 1}),
+            "b", now)
+    _db.session.rollback()
+    assert identification.current(colleague, shop.store, by_clerk.id, now) is None
+    assert identification.current(shop.admin, other_store, by_admin.id, now) is None
+    assert count(Redemption) == 0 and ledger.balance_of(r.id) == 100
+    counter.redeem(shop.clerk, shop.store, by_clerk.id, counter.Cart({p.id: 1}), "c", now)  # still the clerk's
+    assert ledger.balance_of(r.id) == 90
+
+
+def test_a_refused_checkout_leaves_the_identification_for_the_corrected_cart(make, shop, now):
+    p = add_product(shop, now, stock=5, price=30)
+    r = resident_with(make, shop, now, 50)
+    who = identified(shop.clerk, shop.store, r, now)
+    _db.session.commit()
+    refused("insufficient_points", counter.redeem, shop.clerk, shop.store, who.id, counter.Cart({p.id: 2}), "big", now)
+    _db.session.rollback()  # as the web layer does: the refusal writes nothing, the identification is not used
+    counter.redeem(shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "smaller", now)
+    assert ledger.balance_of(r.id) == 20
+
+
+def test_next_customer_lets_the_resident_go(make, shop, now):
+    p = add_product(shop, now)
+    r = resident_with(make, shop, now, 100)
+    who = identified(shop.clerk, shop.store, r, now)
+    identification.release(second_clerk(make, shop), who.id, now)  # not theirs to let go
+    assert identification.current(shop.clerk, shop.store, who.id, now) is not None
+    identification.release(shop.clerk, who.id, now)
+    assert identification.current(shop.clerk, shop.store, who.id, now) is None
+    refused("identify_again", counter.redeem, shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "x", now)
 
 
 # ---- checkout rules ----------------------------------------------------------------------------------
@@ -228,7 +361,7 @@ def test_checkout_moves_points_and_stock_together_and_writes_a_receipt(make, sho
     r = resident_with(make, shop, now, 100)
     result = checkout(shop, r, {oil.id: 1, soap.id: 3}, "receipt-1", now)
     red = result.redemption
-    assert (red.total_points, red.balance_after, red.status, red.identified_by) == (45, 55, "done", "search")
+    assert (red.total_points, red.balance_after, red.status, red.identified_by) == (45, 55, "done", "phone_code")
     assert red.receipt_no.startswith(f"{shop.store.id:02d}-20261125-")
     entry = _db.session.get(LedgerEntry, red.ledger_entry_id)
     assert (entry.amount, entry.kind, entry.actor_id, entry.source_id) == (-45, "redemption", shop.clerk.id, str(red.id))
@@ -360,20 +493,22 @@ def test_clerk_of_another_store_cannot_run_this_counter(make, shop, now):
     p = add_product(shop, now)
     r = resident_with(make, shop, now, 100)
     stranger = make.clerk(shop.community)  # a clerk of a different store
-    refused("forbidden", counter.identify_by_search, stranger, shop.store, r.id)
-    who = counter.identify_by_search(shop.clerk, shop.store, r.id)
-    refused("forbidden", counter.redeem, stranger, shop.store, who, counter.Cart({p.id: 1}), "x", now)
+    r.id_tail = "0425"
+    refused("forbidden", identification.identify_by_search, stranger, shop.store, r.id, "0425", now)
+    refused("forbidden", identify, shop, codes.member_phone_code(SECRET, r, now), now, clerk=stranger)
+    who = identified(shop.clerk, shop.store, r, now)
+    refused("forbidden", counter.redeem, stranger, shop.store, who.id, counter.Cart({p.id: 1}), "x", now)
 
 
 # ---- identification: member codes and PINs ----------------------------------------------------------
 
-def identify(shop, code, now, pin=None):
-    return counter.identify_by_code(shop.clerk, shop.store, SECRET, code, pin, now)
+def identify(shop, code, now, pin=None, clerk=None):
+    return identification.identify_by_code(clerk or shop.clerk, shop.store, SECRET, code, pin, now)
 
 
 def with_pin(make, shop, now, pin="2580"):
     r = resident_with(make, shop, now, 100)
-    counter.set_pin(shop.admin, r, pin, now)
+    identification.set_pin(shop.admin, r, pin, now)
     return r
 
 
@@ -410,7 +545,9 @@ def test_code_signed_with_another_secret_is_refused(make, shop, now):
 def test_member_of_another_community_is_refused(make, shop, now):
     outsider = make.resident(community=make.community())
     refused("other_community", identify, shop, codes.member_phone_code(SECRET, outsider, now), now)
-    refused("other_community", counter.identify_by_search, shop.clerk, shop.store, outsider.id)
+    outsider.id_tail = "0425"
+    err = refused("not_found", identification.identify_by_search, shop.clerk, shop.store, outsider.id, "0425", now)
+    assert outsider.name not in str(err)  # an id typed into a raw form learns no name of another community
 
 
 def test_card_code_needs_the_pin(make, shop, now):
@@ -462,8 +599,8 @@ def test_wrong_pins_tried_at_once_are_all_counted(app, make, shop, now):
     def guess(i):
         clerk, store = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
         try:
-            counter.identify_by_code(clerk, store, SECRET, card, f"{1000 + i}", now)
-        except counter.PinRefused:
+            identification.identify_by_code(clerk, store, SECRET, card, f"{1000 + i}", now)
+        except identification.PinRefused:
             _db.session.commit()  # as the web layer does: the failure is counted, then shown
             raise
 
@@ -483,14 +620,95 @@ def test_a_correct_pin_resets_the_failure_count(make, shop, now):
     assert refused("wrong_pin", identify, shop, card, now, pin="0000").params["n"] == 4
 
 
+# ---- identification by search: the ID card's last four characters -------------------------------------
+
+def search(shop, r, tail, now, clerk=None):
+    return identification.identify_by_search(clerk or shop.clerk, shop.store, r.id, tail, now)
+
+
+def with_tail(make, shop, now, tail="042X"):
+    r = resident_with(make, shop, now, 100)
+    r.id_tail = tail
+    _db.session.flush()
+    return r
+
+
+@pytest.mark.parametrize("typed", ["042X", "042x", " 042X ", "０４２Ｘ", "０４２ｘ"])
+def test_search_identifies_with_the_id_cards_last_four_characters(make, shop, now, typed):
+    r = with_tail(make, shop, now)
+    who = search(shop, r, typed, now)
+    assert (who.resident_id, who.method, who.clerk_id, who.store_id, who.community_id) == (
+        r.id, "search", shop.clerk.id, shop.store.id, shop.community.id)
+    assert (who.created_at, who.consumed_at, who.redemption_id) == (now, None, None)
+
+
+def test_search_without_the_id_digits_or_with_a_slip_is_refused_and_not_counted(make, shop, now):
+    r = with_tail(make, shop, now)
+    for nothing in (None, "", "   "):
+        refused("id_tail_required", search, shop, r, nothing, now)
+    for slip in ("42X", "04225", "X420", "0A2X", "四二五X"):
+        refused("invalid_id_tail", search, shop, r, slip, now)
+    assert r.pin_failures == 0 and count(CounterIdentification) == 0
+
+
+def test_a_resident_without_id_digits_on_file_is_identified_by_card_or_phone_not_by_search(make, shop, now):
+    r = with_pin(make, shop, now)
+    assert r.id_tail == ""
+    err = refused("id_tail_not_set", search, shop, r, "0000", now)
+    assert "社区办公室" in str(err)
+    assert r.pin_failures == 0
+    assert identify(shop, codes.member_card_code(SECRET, r), now, pin="2580").method == "card_pin"
+    assert identify(shop, codes.member_phone_code(SECRET, r, now), now).method == "phone_code"
+
+
+def test_wrong_id_tails_and_wrong_pins_count_towards_one_lockout(make, shop, now):
+    r = with_pin(make, shop, now, "2580")
+    r.id_tail = "0425"
+    card = codes.member_card_code(SECRET, r)
+    _db.session.commit()
+    assert refused("wrong_pin", identify, shop, card, now, pin="1111").params["n"] == 4
+    assert refused("wrong_id_tail", search, shop, r, "0426", now).params["n"] == 3
+    assert refused("wrong_pin", identify, shop, card, now, pin="1112").params["n"] == 2
+    assert refused("wrong_id_tail", search, shop, r, "5240", now).params["n"] == 1
+    refused("id_tail_locked", search, shop, r, "9999", now)
+    _db.session.commit()
+    _db.session.expire_all()
+    assert _db.session.get(Resident, r.id).pin_locked_until == now + timedelta(minutes=15)
+    refused("id_tail_locked", search, shop, r, "0425", now + timedelta(minutes=14))
+    refused("pin_locked", identify, shop, card, now + timedelta(minutes=14), pin="2580")
+    # the phone's live code is something the resident has, not a guess: it still works
+    assert identify(shop, codes.member_phone_code(SECRET, r, now), now).method == "phone_code"
+    assert search(shop, r, "0425", now + timedelta(minutes=15)).method == "search"
+    assert _db.session.get(Resident, r.id).pin_failures == 0
+
+
+def test_wrong_id_tails_tried_at_once_are_all_counted(app, make, shop, now):
+    n = 8
+    r = with_tail(make, shop, now, "0425")
+    _db.session.commit()
+    rid, clerk_id, store_id = r.id, shop.clerk.id, shop.store.id
+
+    def guess(i):
+        clerk, store = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
+        try:
+            identification.identify_by_search(clerk, store, rid, f"{1000 + i}", now)
+        except identification.GuessRefused:
+            _db.session.commit()  # as the web layer does: the failure is counted, then shown
+            raise
+
+    results = run_concurrently(app, n, guess)
+    assert sorted(code for code, _ in results) == ["id_tail_locked"] * (n - 4) + ["wrong_id_tail"] * 4, results
+    assert _db.session.get(Resident, rid).pin_locked_until == now + timedelta(minutes=15)
+
+
 def test_pin_rules_and_only_the_community_office_sets_one(make, shop, now):
     r = resident_with(make, shop, now, 0)
     for bad in ("123", "1234567", "12a4", "1111", "", None):
-        refused("invalid_pin", counter.set_pin, shop.admin, r, bad, now)
-    refused("forbidden", counter.set_pin, shop.clerk, r, "2580", now)
-    refused("forbidden", counter.set_pin, make.admin(make.community()), r, "2580", now)
+        refused("invalid_pin", identification.set_pin, shop.admin, r, bad, now)
+    refused("forbidden", identification.set_pin, shop.clerk, r, "2580", now)
+    refused("forbidden", identification.set_pin, make.admin(make.community()), r, "2580", now)
     assert r.pin_hash is None
-    counter.set_pin(shop.admin, r, " 902468 ", now)
+    identification.set_pin(shop.admin, r, " 902468 ", now)
     assert "902468" not in r.pin_hash  # stored hashed
     assert identify(shop, codes.member_card_code(SECRET, r), now, pin="902468").method == "card_pin"
 
@@ -498,23 +716,25 @@ def test_pin_rules_and_only_the_community_office_sets_one(make, shop, now):
 def test_reissued_card_voids_the_old_one(make, shop, now):
     r = with_pin(make, shop, now)
     old = codes.member_card_code(SECRET, r)
-    counter.reissue_card(shop.admin, r, now)
+    identification.reissue_card(shop.admin, r, now)
     refused("card_replaced", identify, shop, old, now, pin="2580")
     new = codes.member_card_code(SECRET, r)
     assert new != old and identify(shop, new, now, pin="2580").resident.id == r.id
-    refused("forbidden", counter.reissue_card, shop.clerk, r, now)
+    refused("forbidden", identification.reissue_card, shop.clerk, r, now)
 
 
 def test_moved_out_resident_is_refused_at_the_counter(make, shop, now):
     p = add_product(shop, now)
     r = with_pin(make, shop, now)
-    who = counter.identify_by_search(shop.clerk, shop.store, r.id)  # identified before the move is recorded
+    r.id_tail = "0425"
+    who = identified(shop.clerk, shop.store, r, now)  # identified before the move is recorded
     r.moved_out_on = now.date()
     _db.session.flush()
     refused("resident_moved_out", identify, shop, codes.member_phone_code(SECRET, r, now), now)
     refused("resident_moved_out", identify, shop, codes.member_card_code(SECRET, r), now, pin="2580")
-    refused("resident_moved_out", counter.identify_by_search, shop.clerk, shop.store, r.id)
-    refused("resident_moved_out", counter.redeem, shop.clerk, shop.store, who, counter.Cart({p.id: 1}), "gone", now)
+    refused("resident_moved_out", identification.identify_by_search, shop.clerk, shop.store, r.id, "0425", now)
+    refused("resident_moved_out", counter.redeem, shop.clerk, shop.store, who.id, counter.Cart({p.id: 1}), "gone", now)
+    assert identification.current(shop.clerk, shop.store, who.id, now) is None  # the counter shows nobody
     assert count(Redemption) == 0 and stock_of(p.id) == 10
 
 
@@ -541,6 +761,19 @@ def test_clerk_voids_own_receipt_the_same_day_and_points_and_stock_come_back(mak
     assert_books_balance(p.id)
     _db.session.commit()
     assert ledger_audit.verify().ok
+
+
+def test_clerk_cannot_void_her_own_households_redemption(make, shop, now):
+    """She served herself, took the goods and voids the receipt: the points would come back (issue 11)."""
+    p = add_product(shop, now, stock=5, price=10)
+    me = resident_with(make, shop, now, 100)
+    shop.clerk.resident_id = me.id
+    _db.session.flush()
+    red = checkout(shop, me, {p.id: 2}, "self-serve", now).redemption
+    refused("self_award", counter.void, shop.clerk, red, "退货", now)
+    assert ledger.balance_of(me.id) == 80 and stock_of(p.id) == 3
+    counter.void(shop.admin, red, "顾客退货", now)  # the office may
+    assert ledger.balance_of(me.id) == 100
 
 
 def test_void_needs_a_reason(make, shop, now):
@@ -667,8 +900,8 @@ def test_a_request_id_reused_for_another_resident_is_refused(make, db, now):
     for r in (a, b):
         _ledger.post(_ledger.Posting(r, 50, _Kind.AWARD, "attendance", f"s{r.id}", "x"), None, now)
     p = _store.create_product(admin, store, _store.ProductFields(name="挂面", price=10), 5, now)
-    _counter.redeem(clerk, store, _counter.Identified(a, "search"), _counter.Cart({p.id: 1}), "form-1", now)
+    _counter.redeem(clerk, store, identified(clerk, store, a, now).id, _counter.Cart({p.id: 1}), "form-1", now)
     with pytest.raises(_DomainError) as err:
-        _counter.redeem(clerk, store, _counter.Identified(b, "search"), _counter.Cart({p.id: 1}), "form-1", now)
+        _counter.redeem(clerk, store, identified(clerk, store, b, now).id, _counter.Cart({p.id: 1}), "form-1", now)
     assert err.value.code == "idempotency_key_reused"
     assert _ledger.balance_of(b.id) == 50

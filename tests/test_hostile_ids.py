@@ -46,8 +46,8 @@ def world(make, db, now):
         award_on="approval"), now)
     attendance = checkin.check_in(admin, resident, activity, now, method="lead_scan").attendance
     product = catalogue.create_product(admin, store, catalogue.ProductFields(name="挂面", price=10), 5, now)
-    redemption = counter.redeem(clerk, store, counter.Identified(resident, "search"), counter.Cart({product.id: 1}),
-                                "hostile", now).redemption
+    redemption = counter.redeem(clerk, store, make.identified(clerk, store, resident).id,
+                                counter.Cart({product.id: 1}), "hostile", now).redemption
     rules = stars.create_rule_set(admin, c, "年度", [10, 20, 40, 80, 100], 0, now)
     evaluation = stars.create_evaluation(admin, c, rules, "星级", period_keys(now)[2], 7, now)
     stars.start_notice(admin, evaluation, now)
@@ -169,7 +169,7 @@ FORM_POSTS = [
     ("/lead/activities/{activity_id}/checkin", ("resident_id", "code")),
     ("/lead/activities/{activity_id}/manual", ("resident_id",)),
     ("/lead/activities/{activity_id}/review", ("ids",)),
-    ("/store/{store_id}/counter", ("resident_id", "code", "pin")),
+    ("/store/{store_id}/counter", ("resident_id", "id_tail", "q", "code", "pin")),
     ("/store/{store_id}/checkout", ("request_id", "qty_{product_id}", "qty_99999999999999999999")),
     ("/store/{store_id}/shift", ("count_{product_id}", "reason_{product_id}", "note")),
     ("/store/{store_id}/receipts/{redemption_id}/void", ("reason",)),

@@ -5,7 +5,7 @@ from werkzeug.security import generate_password_hash
 from pointsapp import create_app
 from pointsapp.accounts import services as accounts
 from pointsapp.core import passwords
-from pointsapp.store.services import counter
+from pointsapp.store.services import identification
 
 PRODUCTION_LIKE = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "not-a-test-secret"}
 
@@ -47,7 +47,7 @@ def test_services_hash_passwords_codes_and_pins_with_the_apps_method(make, db, n
     user = make.user(resident=resident)
     accounts.set_password(admin, user, "plain-secret-7", now)
     code = accounts.issue_activation_code(admin, user, now)
-    counter.set_pin(admin, resident, "902468", now)
+    identification.set_pin(admin, resident, "902468", now)
 
     prefix = passwords.TEST_METHOD + "$"  # what the suite's app (tests/conftest.py) is configured with
     assert user.password_hash.startswith(prefix)

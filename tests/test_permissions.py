@@ -141,7 +141,7 @@ def world(make, db, now):
     honour = honours.create_list(admin, a, "volunteer", "优秀志愿者", "Y2026", "top", 10, 7, now)
     store = clerk.grants[0].store
     product = store_service.create_product(admin, store, store_service.ProductFields(name="挂面", price=5), 10, now)
-    sale = counter.redeem(clerk, store, counter.Identified(resident_user.resident, "search"),
+    sale = counter.redeem(clerk, store, make.identified(clerk, store, resident_user.resident).id,
                           counter.Cart({product.id: 1}), "matrix-sale", now).redemption
     city = make.city_admin()
     grant = make.grant(make.user(name="被撤销的队长"), Role.TEAM_LEAD, a, team=make.team(a))

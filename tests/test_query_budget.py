@@ -146,7 +146,7 @@ def store_with_receipts(make, now, n):
             make.grant(clerk, Role.CLERK, c, store=store)
         resident = new_resident(make, c)
         earn(resident, 100, now)
-        done = counter.redeem(clerk, store, counter.Identified(resident, "search"),
+        done = counter.redeem(clerk, store, make.identified(clerk, store, resident).id,
                               counter.Cart({noodles.id: 1, soap.id: 2}), f"qb-{next(_keys)}", now).redemption
         if i % 3 == 2:
             counter.void(clerk, done, "拿错了", now)

@@ -71,9 +71,11 @@ def test_the_walk_finds_hand_parsing():
 def test_every_feature_with_hand_inputs_has_its_schemas_module():
     for feature in ("store", "ledger", "rankings", "tree", "volunteering", "recognition"):
         assert (PACKAGE / feature / "schemas.py").is_file()
-    names = [node.name for path in PACKAGE.rglob("schemas.py") if path.parent.name != "core"
-             for node in ast.parse(path.read_text()).body if isinstance(node, ast.ClassDef)]
-    inputs = [n for n in names if n.endswith("Schema") and n not in ("ResidentSchema", "PlaceSchema")]
+    classes = [node for path in PACKAGE.rglob("schemas.py") if path.parent.name != "core"
+               for node in ast.parse(path.read_text()).body if isinstance(node, ast.ClassDef)]
+    # output schemas (<Noun>Schema: ResidentSchema, PlaceSchema, CustomerSchema) are named for what they show
+    outputs = {node.name for node in classes if any(getattr(base, "id", "") == "OutputSchema" for base in node.bases)}
+    inputs = [node.name for node in classes if node.name.endswith("Schema") and node.name not in outputs]
     assert inputs and all(re.fullmatch(r"[A-Z][a-z]+[A-Z]\w*Schema", n) for n in inputs)  # <Verb><Noun>Schema
 
 

@@ -17,8 +17,10 @@ from pointsapp.core.extensions import db as _db
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.models import Product, ProductPhoto, StockMovement, Stocktake, StocktakeLine, Store
 from pointsapp.store.services import catalogue as store_service
-from pointsapp.store.services import counter
+from pointsapp.store.services import counter, identification
 from pointsapp.store.services.catalogue import ProductFields
+from pointsapp.tree.models import Resident
+from pointsapp.volunteering.services import codes
 
 
 @pytest.fixture
@@ -265,8 +267,9 @@ def test_close_shift_counts_against_the_books_as_they_are_when_it_closes(app, ma
     def sale_at_the_other_counter():
         with app.app_context():
             c, s = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
-            who = counter.identify_by_search(c, s, rid)
-            counter.redeem(c, s, who, counter.Cart({pid: 1}), "other-counter", now)
+            code = codes.member_phone_code(app.secret_key, _db.session.get(Resident, rid), now)
+            who = identification.identify_by_code(c, s, app.secret_key, code, None, now)
+            counter.redeem(c, s, who.id, counter.Cart({pid: 1}), "other-counter", now)
             _db.session.commit()
             _db.session.remove()
 

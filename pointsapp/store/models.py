@@ -1,4 +1,5 @@
-"""The love-points supermarket: products, stock movements, redemptions (兑换单) and stocktakes."""
+"""The love-points supermarket: products, stock movements, counter identifications, redemptions (兑换单) and
+stocktakes."""
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
@@ -74,6 +75,31 @@ class StockMovement(db.Model):
     actor: Mapped[User] = relationship()
 
     __table_args__ = (Index("ix_stock_movement_store_created", "store_id", "created_at"),)
+
+
+class CounterIdentification(db.Model):
+    """A resident identified at a counter: by whom, where, how and when. The session of the clerk's browser
+    holds only its id; the checkout it led to consumes it once (a conditional update, in the checkout's
+    unit of work), so a saved cookie, another clerk, another store or an old identification charges nothing."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))  # phone_code | card_pin | search (with the ID-card tail)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once: by the checkout that used it (redemption_id), or when the clerk let the resident go
+    # ("next customer", another resident identified in the same browser; redemption_id empty).
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
+
+    resident: Mapped[Resident] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("method IN ('phone_code', 'card_pin', 'search')", name="method_known"),
+        CheckConstraint("redemption_id IS NULL OR consumed_at IS NOT NULL", name="consumed_by_its_redemption"),
+    )
 
 
 class Redemption(db.Model):  # 兑换单

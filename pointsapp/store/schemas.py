@@ -1,8 +1,10 @@
-"""What the counter, the shift close and the reports read from forms and query strings."""
+"""What the counter, the shift close and the reports read from forms and query strings, and what the
+counter's search list shows of a resident."""
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, pre_load
 
-from pointsapp.core.schemas import Choice, Day, Id, InputSchema, Search, Text, Whole, gather
+from pointsapp.core.schemas import Choice, Day, Id, InputSchema, OutputSchema, Search, Text, Whole, gather
+from pointsapp.tree.services import mask_phone
 
 QUANTITIES = _l("Quantities must be whole numbers from 1 to 999.")
 COUNTS = _l("Counts must be 0 or more.")
@@ -16,11 +18,27 @@ class FindCustomerSchema(InputSchema):
 
 
 class IdentifyCustomerSchema(InputSchema):
-    """A resident picked from the search (resident_id), or a scanned member code and a card's PIN."""
+    """A resident picked from the search (resident_id) with the ID card's last four characters the clerk
+    typed (id_tail; q: the search, to show the list again), or a scanned member code and a card's PIN."""
 
     resident_id = Id(load_default=None, error=NO_RESIDENT)
+    id_tail = Text(truncate=12)
+    q = Search()
     code = Text(truncate=200)
     pin = Text(truncate=12)
+
+
+class CustomerSchema(OutputSchema):
+    """A resident in the clerk's search list: the name, the phone masked, the address, and whether ID digits
+    are on file (the clerk asks the resident for them; the list never shows them)."""
+
+    id = fields.Integer()
+    name = fields.String()
+    phone = fields.Function(lambda r: mask_phone(r.phone))
+    address = fields.Function(lambda r: r.household.address)
+    has_id_tail = fields.Function(lambda r: bool(r.id_tail))
+
+    views = {"counter": ("id", "name", "phone", "address", "has_id_tail")}
 
 
 class RedeemCartSchema(InputSchema):

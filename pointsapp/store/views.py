@@ -2,7 +2,6 @@
 import csv
 import io
 import secrets
-from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -27,9 +26,10 @@ from pointsapp.core.uow import attempt, settle
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.forms import ProductForm, StockForm
-from pointsapp.store.models import ProductPhoto, StockMovement, Store
+from pointsapp.store.models import CounterIdentification, ProductPhoto, StockMovement, Store
 from pointsapp.store.schemas import (
     CloseShiftSchema,
+    CustomerSchema,
     FindCustomerSchema,
     IdentifyCustomerSchema,
     PrintReceiptSchema,
@@ -38,13 +38,10 @@ from pointsapp.store.schemas import (
     VoidReceiptSchema,
 )
 from pointsapp.store.services import catalogue as store_service
-from pointsapp.store.services import counter
+from pointsapp.store.services import counter, identification
 from pointsapp.tree import services as tree
-from pointsapp.tree.models import Resident
 
 bp = Blueprint("store", __name__, url_prefix="/store")
-
-IDENTIFIED_FOR = timedelta(minutes=10)  # a resident stays on the counter screen this long
 
 
 def _store(store_id: int, action: str = Action.RUN_STORE) -> Store:
@@ -68,21 +65,37 @@ def index():
 
 # ---- the counter ---------------------------------------------------------------------------
 
-def _identified(s: Store):
-    """The resident at the counter (kept in the clerk's session for 10 minutes), or None."""
+def _held() -> int | None:
+    """The id of the identification this browser holds for the counter: the session keeps nothing else; the
+    record (who, where, when, used or not) is the server's."""
     data = session.get("counter")
-    if not data or data.get("store_id") != s.id:
-        return None
-    if utcnow() - datetime.fromtimestamp(data["at"], UTC) > IDENTIFIED_FOR:
+    held = data.get("identification_id") if isinstance(data, dict) else None
+    return held if isinstance(held, int) else None
+
+
+def _identified(s: Store) -> CounterIdentification | None:
+    """The resident at the counter: identified by this clerk at this store less than 10 minutes ago and not
+    yet checked out; or None."""
+    who = identification.current(actor(), s, _held(), utcnow())
+    if who is None:
         session.pop("counter", None)
-        return None
-    resident = db.session.get(Resident, data["resident_id"])
-    return counter.Identified(resident, data["method"]) if resident else None
+    return who
 
 
-def _remember(s: Store, who: counter.Identified) -> None:
-    session["counter"] = {"store_id": s.id, "resident_id": who.resident.id, "method": who.method,
-                          "at": utcnow().timestamp()}
+def _remember(who: CounterIdentification) -> None:
+    previous = _held()
+    if previous is not None and previous != who.id:  # one resident at a time per browser
+        identification.release(actor(), previous, utcnow())
+    session["counter"] = {"identification_id": who.id}
+
+
+def _identify_page(s: Store, *, q: str = "", code: str = "", need_pin: bool = False, chosen: int | None = None):
+    """The identify page: the code form and the search, whose list shows no ID digits (CustomerSchema)."""
+    found = CustomerSchema("counter").dump(tree.search_residents(s.community_id, q, limit=20) if q else [], many=True)
+    if chosen is None and not need_pin:  # after a search the clerk types ID digits next: the first row's field
+        chosen = next((r["id"] for r in found if r["has_id_tail"]), None)
+    return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, code=code, need_pin=need_pin,
+                           found=found, chosen=chosen)
 
 
 @bp.route("/<int:store_id>/counter", methods=["GET", "POST"])
@@ -91,34 +104,27 @@ def counter_page(store_id: int):
     s = _store(store_id)
     now = utcnow()
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        given = {"code": ""}
+        given = {"code": "", "q": "", "resident_id": None}
         try:
             given = load_or_error(IdentifyCustomerSchema, request.form)
-            if given["resident_id"] is not None:
-                who = counter.identify_by_search(actor(), s, given["resident_id"])
+            if given["resident_id"] is not None and not given["code"]:  # a scanned code always needs its PIN
+                who = identification.identify_by_search(actor(), s, given["resident_id"], given["id_tail"], now)
             else:
-                who = counter.identify_by_code(actor(), s, current_app.secret_key, given["code"],
-                                               given["pin"] or None, now)
-        except counter.PinRefused as exc:
-            settle(exc)  # committed: the failed try counts towards the lockout
-            flash(str(exc), "error")
-            return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
-                                   code=given["code"], need_pin=True)
+                who = identification.identify_by_code(actor(), s, current_app.secret_key, given["code"],
+                                                      given["pin"] or None, now)
         except DomainError as exc:
-            settle(exc)
+            settle(exc)  # a wrong PIN or wrong ID digits are committed: they count towards the lockout
             flash(str(exc), "error")
-            need_pin = exc.code in ("pin_required", "pin_not_set")
-            return render_template("store/identify.html", store=s, form=EmptyForm(), q="", found=[],
-                                   code=given["code"] if need_pin else "", need_pin=need_pin)
-        _remember(s, who)
+            if given["resident_id"] is not None and not given["code"]:
+                return _identify_page(s, q=given["q"], chosen=given["resident_id"])
+            need_pin = exc.code in ("pin_required", "wrong_pin", "pin_locked", "pin_not_set")
+            return _identify_page(s, code=given["code"] if need_pin else "", need_pin=need_pin)
+        _remember(who)
         return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
     q = load_or_error(FindCustomerSchema, request.args)["q"]
     if who is None or q is not None:
-        q = q or ""
-        found = tree.search_residents(s.community_id, q, limit=20) if q else []
-        return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, found=found, code="",
-                               need_pin=False)
+        return _identify_page(s, q=q or "")
     items = store_service.products(s.id, active_only=True)
     room = counter.allowances(who.resident, items, now)
     return render_template("store/counter.html", store=s, who=who, resident=who.resident, items=items, room=room,
@@ -130,7 +136,9 @@ def counter_page(store_id: int):
 @policy(STAFF)
 def next_customer(store_id: int):
     _store(store_id)
-    session.pop("counter", None)
+    if EmptyForm().validate_on_submit():
+        identification.release(actor(), _held(), utcnow())
+        session.pop("counter", None)
     return redirect(url_for(".counter_page", store_id=store_id))
 
 
@@ -145,13 +153,10 @@ def checkout(store_id: int):
     if done is not None:  # a retry or a second click after the first went through
         flash(_("This checkout had already gone through; nothing was charged twice."), "info")
         return redirect(url_for(".receipt", store_id=s.id, redemption_id=done.id))
-    who = _identified(s)
-    if who is None:
-        flash(_("Identify the resident first (the last one was more than 10 minutes ago)."), "error")
-        return redirect(url_for(".counter_page", store_id=s.id))
     if not EmptyForm().validate_on_submit():
         return redirect(url_for(".counter_page", store_id=s.id))
-    ok, result = attempt(lambda: counter.redeem(actor(), s, who, counter.Cart(cart["lines"]), cart["request_id"],
+    # the service uses the identification up (or refuses a used, old or foreign one) with the checkout
+    ok, result = attempt(lambda: counter.redeem(actor(), s, _held(), counter.Cart(cart["lines"]), cart["request_id"],
                                                utcnow()))
     if not ok:
         return redirect(url_for(".counter_page", store_id=s.id))

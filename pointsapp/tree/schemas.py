@@ -5,6 +5,7 @@ from marshmallow import fields
 from pointsapp.core.permissions import Action, can
 from pointsapp.core.schemas import Flag, Id, InputSchema, OutputSchema, Search
 from pointsapp.rankings.services import public_name
+from pointsapp.tree.services import mask_phone
 
 
 class FindResidentsSchema(InputSchema):
@@ -18,14 +19,6 @@ class SetBuildingLeaderSchema(InputSchema):
     """The building leader picked from the building's residents; "0" is "(none)"."""
 
     leader_id = Id(zero_is_none=True, load_default=None)
-
-
-def mask_phone(phone: str) -> str:
-    """13912345678 → 139****5678: enough for the office to tell two people apart in a list."""
-    phone = phone or ""
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
 class ResidentSchema(OutputSchema):

@@ -205,6 +205,14 @@ def move_out(actor: Actor, resident: Resident, on: date, now: datetime) -> None:
     resident.moved_out_on = on
 
 
+def mask_phone(phone: str) -> str:
+    """13912345678 → 139****5678: enough to tell two people apart in a list (the office's, the counter's)."""
+    phone = phone or ""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
 def search_residents(community_id: int, query: str, *, limit: int = 50, include_moved_out: bool = False):
     """Residents of one community matching a name, phone, or room ("3号楼1-301", "301")."""
     stmt = (select(Resident).join(Household).join(Building)

@@ -53,6 +53,11 @@ SCAN_WITH_CAMERA = "用摄像头扫码"  # Scan with camera
 SCAN_MEMBER_CODE = "扫描会员码"  # Scan the member code
 BY_PHONE = "手机会员码识别"  # identified by phone member code
 BY_CARD = "会员卡加密码识别"  # identified by card and PIN
+BY_SEARCH = "搜索并核对身份证后四位"  # found by search, ID digits checked
+TAIL_LABEL = "{name} 的身份证后四位"  # Last four characters of %(name)s's ID card
+WRONG_TAIL = "身份证后四位与 {name} 的记录不符，还可以再试 {n} 次。"  # These are not the last four ... %(n)d tries left.
+DEMO_ID_TAIL = "0425"  # the demo people's (pointsapp/demo/seed.py)
+MASKED_PHONE = "138****0001"
 NEEDS_PIN = "纸质会员卡需要输入居民的卡密码。"  # A printed card needs the resident's PIN.
 CARD_PIN = "卡密码"  # Card PIN
 WRONG_PIN = "卡密码错误，还可以再试 {n} 次。"  # Wrong PIN. %(n)d tries left.
@@ -64,7 +69,8 @@ EXPIRED = "会员码已过期，请居民刷新后再出示。"  # This member c
 INVALID = "会员码无效。"  # This member code is not valid.
 ENGLISH = ("Scan the member code", "Scan with camera", "Find resident", "Card PIN", "Confirm redemption", "Total",
            "Balance after", "Next customer", "points", "Receipt", "Points used", "Quantity", "in stock",
-           "identified by", "A printed card", "Wrong PIN", "Too many wrong PINs")
+           "identified by", "A printed card", "Wrong PIN", "Too many wrong PINs", "Check and choose", "ID last 4",
+           "found by search", "tries left")
 
 
 # ---- the resident's codes, as the app makes them ---------------------------------------------
@@ -428,3 +434,43 @@ def test_printed_card_asks_for_the_pin_and_locks_after_five_wrong_ones(new_conte
     expect(page.locator("#who")).to_have_count(0)
     assert_chinese_ui(page, *ENGLISH)
 
+
+
+def test_search_asks_for_the_id_digits_checks_them_and_never_shows_them(new_context, live_server, unlock_card):
+    """A resident without her phone or card: the clerk searches, asks for the last four characters of her ID
+    card and types them; the server checks them (a wrong try counts towards the card's lockout)."""
+    page = new_context("desktop").new_page()
+    page.set_viewport_size(TABLET)
+    log_in(page, CLERK_PHONE)
+    open_counter(page)
+    page.locator("#q").fill(RESIDENT_PHONE)
+    with page.expect_navigation():
+        page.locator("#q").press("Enter")
+    row = page.locator("form.found", has_text=RESIDENT)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(MASKED_PHONE)
+    expect(row).to_contain_text("3号楼1单元301")
+    assert DEMO_ID_TAIL not in page.locator("main").inner_text()  # the list never shows the ID digits
+    assert_chinese_ui(page, *ENGLISH)
+    assert_accessible(page, "the counter's search list")
+    screenshot(page, "counter-search-tablet")
+
+    tail = row.get_by_label(TAIL_LABEL.format(name=RESIDENT), exact=True)
+    expect(tail).to_be_focused()  # the clerk asks the resident and types
+    tail.fill("1111")
+    with page.expect_navigation():
+        tail.press("Enter")
+    expect(flash(page)).to_have_text(WRONG_TAIL.format(name=RESIDENT, n=4))
+    expect(page.locator("#who")).to_have_count(0)
+    # the list is back, the focus in her ID field: the clerk asks again and types
+    tail = page.locator("form.found", has_text=RESIDENT).locator("input.tail")
+    expect(tail).to_be_focused()
+    page.keyboard.type(DEMO_ID_TAIL.lower() if DEMO_ID_TAIL[-1] == "X" else DEMO_ID_TAIL)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator(".who .name")).to_have_text(RESIDENT)
+    expect(page.locator("#who")).to_contain_text(BY_SEARCH)
+    assert_chinese_ui(page, *ENGLISH)
+    with page.expect_navigation():
+        page.locator(".who form button[type=submit]").click()  # next customer
+    expect(page.locator("#who")).to_have_count(0)

@@ -1,11 +1,13 @@
-"""The clerk's counter: identify a resident, redeem products, void, close the shift, report.
+"""The clerk's counter: redeem products, void, close the shift, report (identifying the resident is
+store.services.identification).
 
-redeem() changes points, stock and limits in one transaction. Locks are taken in the one order of
-core.locks (the resident's points account, the household when a household limit applies, then products
-by id) so concurrent checkouts cannot deadlock;
+redeem() consumes the identification it names and changes points, stock and limits in one transaction.
+Locks are taken in the one order of core.locks (the identification's row by its conditional update, the
+resident's points account, the household when a household limit applies, then products by id) so concurrent
+checkouts cannot deadlock;
 stock uses conditional updates and points the ledger's locked account, so the last unit is sold
 once and a balance that covers one checkout is spent once. A checkout's request id makes a
-double click or a retry return the first receipt.
+double click or a retry return the first receipt, even after its identification was used.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,111 +21,26 @@ from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import format_local
-from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.periods import CHINA, local_date
 from pointsapp.core.permissions import Action, can, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
-from pointsapp.store.models import Product, Redemption, RedemptionLine, Stocktake, StocktakeLine, Store
+from pointsapp.ledger.services import rules
+from pointsapp.store.models import (
+    CounterIdentification,
+    Product,
+    Redemption,
+    RedemptionLine,
+    Stocktake,
+    StocktakeLine,
+    Store,
+)
+from pointsapp.store.services import identification
 from pointsapp.store.services.catalogue import move_stock
+from pointsapp.store.services.identification import CounterRefusal
 from pointsapp.tree.models import Household, Resident
-from pointsapp.volunteering.services import codes
 
-PIN_MAX_FAILURES = 5
-PIN_LOCK = timedelta(minutes=15)
 MAX_LINES = 50
-
-
-class CounterRefusal(Conflict):
-    """Why this resident cannot redeem; shown at the counter as it is."""
-    code = "cannot_redeem"
-
-
-class PinRefused(InvalidInput):
-    """A wrong or locked PIN. The failure count must stay: the unit of work commits it anyway."""
-    code = "wrong_pin"
-    keep_changes = True
-
-
-# ---- identification ------------------------------------------------------------------------
-
-@dataclass
-class Identified:
-    resident: Resident
-    method: str  # phone_code | card_pin | search
-
-
-def _resident_for_store(resident: Resident | None, store: Store) -> Resident:
-    if resident is None:
-        raise NotFound(_l("No such resident."))
-    if resident.community_id != store.community_id:
-        raise CounterRefusal(_l("%(name)s is a resident of another community."), code="other_community",
-                             name=resident.name)
-    if resident.moved_out_on is not None:
-        raise CounterRefusal(_l("%(name)s has moved out and can no longer redeem."), code="resident_moved_out",
-                             name=resident.name)
-    return resident
-
-
-def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str | None, now: datetime) -> Identified:
-    """A scanned member code: the phone's live code, or a printed card with its PIN.
-    Raises forbidden, forged_code, code_expired, card_replaced, other_community, resident_moved_out,
-    pin_required, pin_not_set, wrong_pin, pin_locked."""
-    require(actor, Action.RUN_STORE, store)
-    member = codes.read_member_code(secret, code, now, lambda rid: db.session.get(Resident, rid))
-    resident = _resident_for_store(db.session.get(Resident, member.resident_id), store)
-    if not member.is_card:
-        return Identified(resident, "phone_code")
-    check_pin(resident, pin, now)
-    return Identified(resident, "card_pin")
-
-
-def identify_by_search(actor: User, store: Store, resident_id: int) -> Identified:
-    """The clerk found the resident by name, room or phone (and checked who they are)."""
-    require(actor, Action.RUN_STORE, store)
-    return Identified(_resident_for_store(db.session.get(Resident, resident_id), store), "search")
-
-
-def set_pin(actor: User, resident: Resident, pin: str, now: datetime) -> None:
-    """Raises forbidden, invalid_pin."""
-    require(actor, Action.MANAGE_COMMUNITY, resident)
-    pin = (pin or "").strip()
-    if not (pin.isdigit() and 4 <= len(pin) <= 6) or len(set(pin)) == 1:
-        raise InvalidInput(_l("The PIN is 4 to 6 digits, not all the same."), code="invalid_pin")
-    resident.pin_hash = hash_password(pin)
-    resident.pin_failures, resident.pin_locked_until = 0, None
-
-
-def reissue_card(actor: User, resident: Resident, now: datetime) -> None:
-    """A lost card: the next card gets a new serial; the old one stops working. Raises forbidden."""
-    require(actor, Action.MANAGE_COMMUNITY, resident)
-    resident.card_serial += 1
-
-
-def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
-    """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
-    # Lock the resident's row and read the counters fresh: guesses made in parallel are all counted.
-    locks.lock_row(Resident, resident.id)
-    if resident.pin_hash is None:
-        raise CounterRefusal(_l("%(name)s's card has no PIN yet; the community office sets one."),
-                             code="pin_not_set", name=resident.name)
-    if resident.pin_locked_until is not None and resident.pin_locked_until > now:
-        raise PinRefused(_l("Too many wrong PINs. The card is locked until %(t)s."), code="pin_locked",
-                         t=format_local(resident.pin_locked_until, "%H:%M"))
-    if not pin:
-        raise PinRefused(_l("A printed card needs the resident's PIN."), code="pin_required")
-    if check_password(resident.pin_hash, pin):
-        resident.pin_failures, resident.pin_locked_until = 0, None
-        return
-    resident.pin_failures += 1
-    left = PIN_MAX_FAILURES - resident.pin_failures
-    if left <= 0:
-        resident.pin_failures, resident.pin_locked_until = 0, now + PIN_LOCK
-        db.session.flush()
-        raise PinRefused(_l("Too many wrong PINs. The card is locked for 15 minutes."), code="pin_locked")
-    db.session.flush()
-    raise PinRefused(_l("Wrong PIN. %(n)d tries left."), code="wrong_pin", n=left)
 
 
 # ---- limits -------------------------------------------------------------------------------------
@@ -194,27 +111,43 @@ def _receipt_no(store: Store, now: datetime, redemption_id: int) -> str:
     return f"{store.id:02d}-{local_date(now):%Y%m%d}-{redemption_id:06d}"
 
 
-def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: str, now: datetime) -> Checkout:
-    """One checkout. Raises forbidden, empty_cart, invalid_quantity, product_unavailable, limit_reached,
-    out_of_stock, insufficient_points, other_community, resident_moved_out."""
+def _by_request(store: Store, request_id: str) -> Redemption | None:
+    return db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
+                                                      Redemption.request_id == request_id))
+
+
+def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart, request_id: str,
+           now: datetime) -> Checkout:
+    """One checkout for the resident of this identification, which it uses up. Raises forbidden,
+    invalid_idempotency_key, not_identified, identify_again, idempotency_key_reused, empty_cart,
+    invalid_quantity, product_unavailable, limit_reached, out_of_stock, insufficient_points, other_community,
+    resident_moved_out."""
     require(actor, Action.RUN_STORE, store)
-    resident = _resident_for_store(who.resident, store)
     if not request_id or len(request_id) > 64:
         raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
-    first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
-                                                       Redemption.request_id == request_id))
+    who = identification.find(identification_id)
+    first = _by_request(store, request_id)
     if first is not None:
-        return _repeat(first, resident)
+        return _repeat(first, who)
+    if who is None:
+        raise identification.refuse_used(actor, store, None, now)
+    if not identification.consume(actor, store, who, now):
+        # A twin of this request (a double click) may have used it and committed while this one waited
+        # for its row (on PostgreSQL): that is its receipt, not "identify again".
+        first = _by_request(store, request_id)
+        if first is not None:
+            return _repeat(first, who)
+        raise identification.refuse_used(actor, store, who, now)
+    resident = identification.resident_for_store(who.resident, store)
     # Lock order for every checkout and void: the resident's points account, then (for products with a
     # household limit) the household, then products by id. Holding the account lock makes the
     # per-resident limit checks below exact; the household lock, the per-household one.
     ledger.lock_account(resident)
-    # Re-check under the lock: a twin of this request may have committed while we waited for it (on
-    # PostgreSQL), and it must come back as its receipt, not as "limit reached" or "not enough points".
-    first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
-                                                       Redemption.request_id == request_id))
+    # Re-check under the lock: a twin of this request under another identification may have committed
+    # while we waited for it, and it must come back as its receipt, not as "limit reached".
+    first = _by_request(store, request_id)
     if first is not None:
-        return _repeat(first, resident)
+        return _repeat(first, who)
     lines = {pid: q for pid, q in cart.lines.items() if q}
     if not lines:
         raise InvalidInput(_l("Add at least one product."), code="empty_cart")
@@ -247,12 +180,12 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
             db.session.add(redemption)
     except IntegrityError:
         # the same request arrived twice at once; the other one wins and this one returns it
-        first = db.session.scalar(select(Redemption).where(Redemption.community_id == store.community_id,
-                                                           Redemption.request_id == request_id))
+        first = _by_request(store, request_id)
         if first is None:
             raise
-        return _repeat(first, resident)
+        return _repeat(first, who)
     redemption.receipt_no = _receipt_no(store, now, redemption.id)
+    who.redemption_id = redemption.id
     for pid in sorted(lines):  # one lock order for every checkout
         product, quantity = items[pid], lines[pid]
         db.session.add(RedemptionLine(community_id=store.community_id, redemption=redemption, product_id=pid,
@@ -267,9 +200,10 @@ def redeem(actor: User, store: Store, who: Identified, cart: Cart, request_id: s
     return Checkout(redemption)
 
 
-def _repeat(first: Redemption, resident: Resident) -> Checkout:
-    """The same request id again: the first receipt, unless it was for somebody else."""
-    if first.resident_id != resident.id:
+def _repeat(first: Redemption, who: CounterIdentification | None) -> Checkout:
+    """The same request id again: the first receipt (nothing is charged), unless the form was sent for
+    somebody else."""
+    if who is not None and first.resident_id != who.resident_id:
         raise Conflict(_l("This checkout form was already used for another resident; start again."),
                        code="idempotency_key_reused")
     return Checkout(first, repeated=True)
@@ -277,10 +211,12 @@ def _repeat(first: Redemption, resident: Resident) -> Checkout:
 
 def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Redemption:
     """The clerk who made it (same day) or an admin (any time) voids a redemption: points come back by a
-    reversal entry, stock is restored, the receipt is marked void. Raises forbidden, reason_missing,
-    already_void, void_too_late."""
+    reversal entry, stock is restored, the receipt is marked void. Nobody voids her own household's
+    redemption (the points would come back while the goods are gone). Raises forbidden, self_award,
+    reason_missing, already_void, void_too_late."""
     store = redemption.store
     require(actor, Action.RUN_STORE, store)
+    rules.refuse_self_award(actor, redemption.resident)
     if not (reason or "").strip():
         raise InvalidInput(_l("Please give a reason."), code="reason_missing")
     if redemption.status == "void":

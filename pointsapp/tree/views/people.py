@@ -15,7 +15,7 @@ from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.store.models import Store
-from pointsapp.store.services import counter
+from pointsapp.store.services import identification
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm
 from pointsapp.tree.models import Household, Resident
@@ -183,7 +183,7 @@ def set_pin(community_id: int, resident_id: int):
     r = tree.get_in_community(Resident, c.id, resident_id)
     form = PinForm()
     if form.validate_on_submit():
-        attempt(lambda: counter.set_pin(actor(), r, form.pin.data, utcnow()),
+        attempt(lambda: identification.set_pin(actor(), r, form.pin.data, utcnow()),
                _("Card PIN set. Tell the resident; it is not shown again."))
     else:
         flash(_("The PIN is 4 to 6 digits, not all the same."), "error")
@@ -196,6 +196,6 @@ def reissue_card(community_id: int, resident_id: int):
     c = get_community(community_id)
     r = tree.get_in_community(Resident, c.id, resident_id)
     if EmptyForm().validate_on_submit():
-        attempt(lambda: counter.reissue_card(actor(), r, utcnow()),
+        attempt(lambda: identification.reissue_card(actor(), r, utcnow()),
                _("The old card no longer works. Print the new one from the building page."))
     return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
