@@ -33,11 +33,10 @@ def init_web(app: Flask) -> None:
     from pointsapp.home import views as home
     from pointsapp.imports import views as imports
     from pointsapp.ledger import views as points
-    from pointsapp.privacy import views as privacy
     from pointsapp.rankings import views as rankings
     from pointsapp.recognition import views as stars
     from pointsapp.store import views as store
-    from pointsapp.tree.views import admin, city, people
+    from pointsapp.tree.views import admin, city, people, privacy
     from pointsapp.volunteering.views import checkin, lead, volunteer
 
     login_manager.init_app(app)

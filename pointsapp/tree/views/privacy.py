@@ -1,4 +1,4 @@
-"""The privacy notice, and a resident's own data as a file."""
+"""The privacy notice, and a resident's own data as a file (privacy.services gathers it)."""
 import json
 
 from flask import Blueprint, current_app, render_template
