@@ -57,8 +57,7 @@ def init_web(app: Flask) -> None:
 
     @app.before_request
     def _guard():
-        # a download (?format=csv|xlsx) is written to the audit log, so SQLite begins it as a writer too
-        sqlite.set_read_only(request.method in ("GET", "HEAD", "OPTIONS") and "format" not in request.args)
+        sqlite.set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
         if request.endpoint is None:  # 404s and 405s are answered by Flask
             return None
         view = app.view_functions.get(request.endpoint)

@@ -14,9 +14,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from pointsapp.audit.models import AuditAction, AuditEvent
+from pointsapp.core import sqlite
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_local
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.uow import after_commit, unit_of_work
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000  # newest events in one CSV; narrow the filters for more
@@ -44,11 +46,7 @@ def _subject(subject) -> tuple[str, int | None, int | None, int | None]:
     return table, subject.id, community_id, resident_id
 
 
-def record(actor, action: str, subject, now: datetime, *, community_id: int | None = None,
-           **details) -> AuditEvent:
-    """Append one event: `actor` (a user, or None for the system) did `action` to `subject` (a model
-    instance; its community, and its resident if it has one, are the event's unless `community_id` is given). `details` are a few plain
-    values (counts, dates, field names), never the personal value itself. Flushes, never commits."""
+def _event(actor, action: str, subject, now: datetime, community_id: int | None, details: dict) -> AuditEvent:
     if action not in AuditAction.__members__.values():
         raise ValueError(f"unknown audit action {action!r}")
     subject_type, subject_id, subject_community, resident_id = _subject(subject)
@@ -56,12 +54,37 @@ def record(actor, action: str, subject, now: datetime, *, community_id: int | No
                       separators=(",", ":"))
     if len(text) > _DETAILS_MAX:
         raise ValueError("audit details are a few plain values, not a document")
-    event = AuditEvent(community_id=community_id if community_id is not None else subject_community,
-                       actor_id=getattr(actor, "id", None), action=str(action), subject_type=subject_type,
-                       subject_id=subject_id, resident_id=resident_id, details=text, at=now)
+    return AuditEvent(community_id=community_id if community_id is not None else subject_community,
+                      actor_id=getattr(actor, "id", None), action=str(action), subject_type=subject_type,
+                      subject_id=subject_id, resident_id=resident_id, details=text, at=now)
+
+
+def record(actor, action: str, subject, now: datetime, *, community_id: int | None = None,
+           **details) -> AuditEvent:
+    """Append one event: `actor` (a user, or None for the system) did `action` to `subject` (a model
+    instance; its community, and its resident if it has one, are the event's unless `community_id` is
+    given). `details` are a few plain values (counts, dates, field names), never the personal value
+    itself. Flushes, never commits: the event commits with the action, or not at all."""
+    event = _event(actor, action, subject, now, community_id, details)
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def record_read(actor, action: str, subject, now: datetime, *, community_id: int | None = None,
+                **details) -> None:
+    """record() for a read that hands data out (an export, a GET). A read holds no write transaction to
+    join (on SQLite a reader never takes the write lock, so a long export does not stall the counter), so
+    the event is appended in a short unit of work of its own as soon as the read's has ended, before the
+    response leaves: if it cannot be written, the request answers with that error instead of the file."""
+    event = _event(actor, action, subject, now, community_id, details)  # ids taken now, while loaded
+
+    def append() -> None:
+        sqlite.set_read_only(False)  # SQLite: BEGIN IMMEDIATE, a writer from its first statement
+        with unit_of_work():
+            db.session.add(event)
+
+    after_commit(append)
 
 
 @dataclass(frozen=True)
@@ -119,7 +142,7 @@ CSV_HEADERS = ["编号", "时间", "社区", "操作人", "操作", "对象类�
 
 def as_csv(actor, f: Filters, names: dict[int, str], now: datetime) -> bytes:
     """The filtered log as CSV (UTF-8 with BOM, for Excel), newest first; `names` maps user ids to the
-    names shown. Exporting is itself recorded. Raises forbidden."""
+    names shown. Exporting is itself recorded (record_read). Raises forbidden."""
     _require_reader(actor, f.community_id)
     events: Iterable[AuditEvent] = db.session.scalars(_query(f).limit(EXPORT_LIMIT)).all()
     buf = io.StringIO()
@@ -129,6 +152,6 @@ def as_csv(actor, f: Filters, names: dict[int, str], now: datetime) -> bytes:
         writer.writerow([e.id, format_local(e.at, "%Y-%m-%d %H:%M:%S"), e.community_id or "",
                          names.get(e.actor_id, "系统") if e.actor_id else "系统", e.action, e.subject_type,
                          e.subject_id or "", e.resident_id or "", e.details])
-    record(actor, AuditAction.DATA_EXPORTED, None, now, community_id=f.community_id, what="audit",
+    record_read(actor, AuditAction.DATA_EXPORTED, None, now, community_id=f.community_id, what="audit",
            action_filter=f.action, actor_filter=f.actor_id, resident_filter=f.resident_id)
     return buf.getvalue().encode("utf-8-sig")

@@ -131,7 +131,7 @@ def community_ledger(community_id: int):
         except DomainError as exc:
                 flash(str(exc), "error")
         else:
-            audit.record(actor(), "data_exported", c, utcnow(), what="ledger", start=start, end=end, format=ext)
+            audit.record_read(actor(), "data_exported", c, utcnow(), what="ledger", start=start, end=end, format=ext)
             name = f"ledger-{c.id}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
             return current_app.response_class(body, mimetype=mime,
                                               headers={"Content-Disposition": f"attachment; filename={name}"})

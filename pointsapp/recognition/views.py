@@ -126,7 +126,7 @@ def evaluation(community_id: int, evaluation_id: int):
             _answer_objection(e)
         return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
     if request.args.get("format") == "xlsx":
-        audit.record(actor(), "data_exported", e, utcnow(), what="star_ratings", format="xlsx")
+        audit.record_read(actor(), "data_exported", e, utcnow(), what="star_ratings", format="xlsx")
         return _xlsx(e)
     return render_template("stars/evaluation.html", community=c, e=e, form=EmptyForm(),
                            rows=stars.results(e), counts=stars.distribution(e),

@@ -290,7 +290,7 @@ def report(store_id: int):
     data = counter.day_report(s, day, actor())
     fmt = wanted["format"]
     if fmt in ("csv", "xlsx"):
-        audit.record(actor(), "data_exported", s, utcnow(), what="store_report", day=day, format=fmt)
+        audit.record_read(actor(), "data_exported", s, utcnow(), what="store_report", day=day, format=fmt)
         return _export(s, day, data, fmt)
     return render_template("store/report.html", store=s, day=day, data=data,
                            items=store_service.products(s.id), low=store_service.low_stock(s.id))
