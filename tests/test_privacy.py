@@ -451,3 +451,15 @@ def test_the_privacy_notice_is_public(client):
     page = client.get("/privacy").get_data(as_text=True)
     assert "隐私" in page or "个人信息" in page
     assert func  # (imported for symmetry with the other tests' counts)
+
+
+@pytest.mark.parametrize("query", ["before=100000000000000000000", "actor_id=-1", "resident_id=%00", "action=%00x",
+                                   "action=" + "x" * 5000, "format=pdf", "community_id=１２３", "before=0"])
+def test_hostile_filters_on_the_audit_log_get_a_message_not_a_500(make, db, web_as, town, query):
+    c, wang, admin, _user = town
+    city = make.city_admin()
+    db.session.commit()
+    client = web_as(admin)
+    assert client.get(f"/admin/c/{c.id}/audit?{query}").status_code == 200
+    web_as(city)
+    assert client.get(f"/city/audit?{query}").status_code == 200
