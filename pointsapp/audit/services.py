@@ -7,7 +7,7 @@ imports all call it, so it may depend on none of them).
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -140,11 +140,12 @@ def details_of(event: AuditEvent) -> dict:
 CSV_HEADERS = ["编号", "时间", "社区", "操作人", "操作", "对象类型", "对象编号", "居民编号", "详情"]
 
 
-def as_csv(actor, f: Filters, names: dict[int, str], now: datetime) -> bytes:
-    """The filtered log as CSV (UTF-8 with BOM, for Excel), newest first; `names` maps user ids to the
-    names shown. Exporting is itself recorded (record_read). Raises forbidden."""
+def as_csv(actor, f: Filters, names_of: Callable[[set[int]], dict[int, str]], now: datetime) -> bytes:
+    """The filtered log as CSV (UTF-8 with BOM, for Excel), newest first; `names_of(user ids)` gives the
+    names shown for the staff who acted. Exporting is itself recorded (record_read). Raises forbidden."""
     _require_reader(actor, f.community_id)
-    events: Iterable[AuditEvent] = db.session.scalars(_query(f).limit(EXPORT_LIMIT)).all()
+    events = db.session.scalars(_query(f).limit(EXPORT_LIMIT)).all()
+    names = names_of({e.actor_id for e in events if e.actor_id})
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_HEADERS)

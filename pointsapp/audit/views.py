@@ -39,20 +39,21 @@ SUBJECT_LABELS = {
 }
 
 
+def _user_names(ids: set[int]) -> dict[int, str]:
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+
+
 def _names(events) -> tuple[dict[int, str], dict[int, str]]:
     """Names of the staff who acted and of the residents the events are about, one query each."""
-    user_ids = {e.actor_id for e in events if e.actor_id}
     resident_ids = {e.resident_id for e in events if e.resident_id}
-    users = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all()) if user_ids else {}
     residents = dict(db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(resident_ids))
                                         ).all()) if resident_ids else {}
-    return users, residents
+    return _user_names({e.actor_id for e in events if e.actor_id}), residents
 
 
 def _show(f: audit.Filters, wanted: dict, *, community=None, communities=None):
     if wanted["format"] == "csv":
-        everyone = dict(db.session.execute(select(User.id, User.name)).all())
-        body = audit.as_csv(actor(), f, everyone, utcnow())
+        body = audit.as_csv(actor(), f, _user_names, utcnow())
         scope = f.community_id or "city"
         return current_app.response_class(body, mimetype="text/csv; charset=utf-8", headers={
             "Content-Disposition": f"attachment; filename=audit-{scope}-{format_local(utcnow(), '%Y%m%d')}.csv"})
