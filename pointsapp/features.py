@@ -9,7 +9,7 @@ from pointsapp.core import sqlite
 from pointsapp.core.extensions import babel, login_manager
 from pointsapp.core.permissions import endpoint_allows
 
-FEATURES = ("tree", "accounts", "imports", "volunteering", "ledger", "store", "rankings", "recognition")
+FEATURES = ("tree", "accounts", "audit", "imports", "volunteering", "ledger", "store", "rankings", "recognition")
 
 
 # modules that connect to another feature's signals when imported
@@ -27,6 +27,7 @@ def load_features() -> None:
 
 def init_web(app: Flask) -> None:
     from pointsapp.accounts import views as auth
+    from pointsapp.audit import views as audit
     from pointsapp.core import error_pages as errors
     from pointsapp.home import i18n
     from pointsapp.home import views as home
@@ -35,7 +36,7 @@ def init_web(app: Flask) -> None:
     from pointsapp.rankings import views as rankings
     from pointsapp.recognition import views as stars
     from pointsapp.store import views as store
-    from pointsapp.tree.views import admin, city, people
+    from pointsapp.tree.views import admin, city, people, privacy
     from pointsapp.volunteering.views import checkin, lead, office, volunteer
 
     login_manager.init_app(app)
@@ -46,7 +47,8 @@ def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
-    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store, rankings, stars):
+    for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store,
+                   rankings, stars, audit, privacy):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 
@@ -69,6 +71,6 @@ def init_web(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Each feature's commands (its cli module's `commands`) under `flask --app pointsapp …`."""
-    for feature in ("demo", "imports", "ledger"):
+    for feature in ("demo", "imports", "ledger", "tree"):
         for command in importlib.import_module(f"pointsapp.{feature}.cli").commands:
             app.cli.add_command(command)

@@ -803,7 +803,7 @@ def test_activating_on_the_web_logs_in_and_the_code_cannot_be_used_again(app, cl
     admin, user = _resident_account(make, community, now)
     code = accounts.issue_activation_code(admin, user, now)
     db.session.commit()
-    data = {"phone": user.phone, "code": code, "password": "chosen-pass-3"}
+    data = {"phone": user.phone, "code": code, "password": "chosen-pass-3", "consent": "y"}
 
     response = client.post("/activate", data=data)
 
@@ -888,10 +888,11 @@ def test_failed_activation_attempts_are_rate_limited_too(app, client, make, db, 
     db.session.commit()
 
     for guess in ("00000000", "00000001", "00000002"):
-        response = client.post("/activate", data={"phone": user.phone, "code": guess, "password": "chosen-pass-3"})
+        response = client.post("/activate", data={"phone": user.phone, "code": guess, "password": "chosen-pass-3",
+                                                  "consent": "y"})
         assert response.status_code == 422
     assert_rate_limited(client.post("/activate", data={"phone": user.phone, "code": code,
-                                                        "password": "chosen-pass-3"}))
+                                                        "password": "chosen-pass-3", "consent": "y"}))
 
 
 # ---- web: CSRF --------------------------------------------------------------------------------

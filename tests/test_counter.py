@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pointsapp.accounts.models import Role, User
+from pointsapp.audit.models import AuditEvent
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db as _db
 from pointsapp.core.periods import CHINA
@@ -674,6 +675,9 @@ def test_wrong_id_tails_and_wrong_pins_count_towards_one_lockout(make, shop, now
     _db.session.commit()
     _db.session.expire_all()
     assert _db.session.get(Resident, r.id).pin_locked_until == now + timedelta(minutes=15)
+    # the office's audit log says whose guesses locked her card
+    locked = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "card_locked")).all()
+    assert [(e.actor_id, e.resident_id) for e in locked] == [(shop.clerk.id, r.id)]
     refused("id_tail_locked", search, shop, r, "0425", now + timedelta(minutes=14))
     refused("pin_locked", identify, shop, card, now + timedelta(minutes=14), pin="2580")
     # the phone's live code is something the resident has, not a guess: it still works

@@ -3,6 +3,7 @@ then the pages a first visitor opens. A broken demo is the first thing a new use
 from sqlalchemy import func, select
 
 from pointsapp.accounts.models import User
+from pointsapp.audit.models import AuditEvent
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.recognition.models import Evaluation, HonourList
@@ -20,6 +21,9 @@ def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):
     assert db.session.scalar(select(func.count()).select_from(Resident)) > 50
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) > 100
     assert ledger_audit.verify().ok
+    # the office's corrections went through its service: the audit log has them
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "entry_reversed")) > 0
     statuses = dict(db.session.execute(select(Evaluation.community_id, Evaluation.status)).all())
     assert sorted(statuses.values()) == ["draft", "notice"]  # one to look at, one to walk through
     assert sorted(db.session.scalars(select(HonourList.status))) == ["notice", "published"]

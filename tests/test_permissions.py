@@ -115,6 +115,11 @@ MATRIX = {
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
     "city.add_community": ("POST", {CITY}),
+    "people.reveal": ("POST", COMMUNITY_A_ADMINS),
+    "audit.community_log": ("GET", COMMUNITY_A_ADMINS),
+    "audit.city_log": ("GET", {CITY}),
+    "privacy.notice": ("GET", EVERYONE),
+    "privacy.my_data": ("GET", LOGGED_IN),
 }
 
 

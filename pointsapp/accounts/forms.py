@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     HiddenField,
     PasswordField,
     StringField,
@@ -26,6 +27,9 @@ class ActivateForm(FlaskForm):
                                                            Length(max=20)])
     password = PasswordField(_l("New password"), validators=[DataRequired(_l("Please choose a password.")),
                                                              Length(max=200)])
+    # the privacy notice (个人信息保护法): the account is opened only with the person's consent
+    consent = BooleanField(_l("I have read the notice and agree"), validators=[DataRequired(
+        _l("Please tick the box to agree to the privacy notice. Without it the account cannot be opened."))])
 
 
 class ChangePasswordForm(FlaskForm):

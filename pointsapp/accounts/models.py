@@ -26,6 +26,10 @@ class User(db.Model):
     activation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person ticked "I have read the privacy notice" at activation, and which notice it was
+    # (privacy.services.NOTICE_VERSION); None for accounts activated before the notice, or set up by the office.
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_version: Mapped[str | None] = mapped_column(String(20))
 
     resident: Mapped[Resident | None] = relationship()
     grants: Mapped[list["RoleGrant"]] = relationship(

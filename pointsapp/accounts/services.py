@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pointsapp.accounts.models import Role, RoleGrant, User
+from pointsapp.audit import services as audit
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
@@ -84,6 +85,14 @@ def set_password(actor: User, user: User, password: str, now: datetime) -> None:
     user.activation_code_hash = None
     user.activation_expires_at = None
     user.session_version += 1
+    audit.record(actor, "password_set", user, now, community_id=_home_community(user), user_id=user.id)
+
+
+def _home_community(user: User) -> int | None:
+    """The community an event about an account belongs to: her resident record's, else a staff role's."""
+    if user.resident is not None:
+        return user.resident.community_id
+    return next((g.community_id for g in user.grants if g.community_id is not None), None)
 
 
 def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
@@ -103,6 +112,7 @@ def issue_activation_code(actor: User, user: User, now: datetime) -> str:
     code = f"{secrets.randbelow(10**8):08d}"
     user.activation_code_hash = hash_password(code)
     user.activation_expires_at = now + timedelta(days=ACTIVATION_DAYS)
+    audit.record(actor, "activation_code_issued", user, now, community_id=_home_community(user), user_id=user.id)
     return code
 
 
@@ -174,6 +184,7 @@ def grant_role(actor: User, user: User, role: str, community: Community | None, 
     db.session.add(grant)
     db.session.flush()
     forget_scopes(user)
+    audit.record(actor, "role_granted", grant, now, role=role, user_id=user.id, team_id=tid, store_id=sid)
     return grant
 
 
@@ -189,6 +200,8 @@ def revoke_role(actor: User, grant_id: int, now: datetime) -> None:
     if grant.user_id == actor.id and grant.role in (Role.COMMUNITY_ADMIN, Role.CITY_ADMIN):
         raise Conflict(_l("You cannot remove your own admin role."), code="last_admin")
     user = grant.user
+    audit.record(actor, "role_revoked", grant, now, role=grant.role, user_id=user.id, team_id=grant.team_id,
+                 store_id=grant.store_id)
     user.grants.remove(grant)  # delete-orphan deletes the row, and the loaded list no longer shows it
     db.session.flush()
     forget_scopes(user)

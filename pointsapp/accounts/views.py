@@ -14,6 +14,7 @@ from pointsapp.core.permissions import AUTHENTICATED, PUBLIC, policy
 from pointsapp.core.uow import attempt, settle
 from pointsapp.core.validation import clean_phone
 from pointsapp.core.web import actor, safe_path, utcnow
+from pointsapp.privacy import services as privacy
 
 bp = Blueprint("auth", __name__)
 
@@ -96,7 +97,12 @@ def logout():
 def activate():
     form = ActivateForm()
     if form.validate_on_submit():
-        ok, user = attempt(lambda: accounts.activate(form.phone.data, form.code.data, form.password.data, utcnow()))
+        def work():
+            user = accounts.activate(form.phone.data, form.code.data, form.password.data, utcnow())
+            privacy.record_consent(user, utcnow())
+            return user
+
+        ok, user = attempt(work)
         if ok:
             start_session(user)
             flash(_("Your password is set. Welcome!"), "success")

@@ -273,7 +273,7 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
     the number of entries written. The caller commits."""
     from pointsapp.ledger.models import EntryKind
     from pointsapp.ledger.services.audit import checkpoint
-    from pointsapp.ledger.services.posting import InsufficientPoints, Posting, post, reverse
+    from pointsapp.ledger.services.posting import InsufficientPoints, Posting, post, reverse, reverse_by_admin
     from pointsapp.volunteering.models import Attendance
     from pointsapp.volunteering.services.checkin import points_for
 
@@ -340,8 +340,11 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
             written += 1
         if last_award is not None and rng.random() < 0.03:
             try:
-                reverse(admins.get(resident.community_id), last_award, "重复登记，予以冲正",
-                        last_award.created_at + timedelta(days=1))
+                admin, when = admins.get(resident.community_id), last_award.created_at + timedelta(days=1)
+                if admin is not None:  # through the office's service, so the audit log shows it too
+                    reverse_by_admin(admin, last_award.id, resident.community_id, "重复登记，予以冲正", when)
+                else:
+                    reverse(None, last_award, "重复登记，予以冲正", when)
                 rejected = db.session.get(Attendance, int(last_award.source_id))
                 rejected.status, rejected.reject_reason = "rejected", "重复登记"
                 written += 1

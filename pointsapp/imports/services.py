@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from pointsapp.accounts.models import User
+from pointsapp.audit import services as audit
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
@@ -349,6 +350,7 @@ def run_import(actor: User, community: Community, job: ImportJob, now: datetime,
     db.session.flush()
     summary = report.summary()
     job.summary = json.dumps(summary)
+    audit.record(actor, "residents_imported", job, now, **summary)
     return summary
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
 
+from pointsapp.audit import services as audit
 from pointsapp.core import qr
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
@@ -130,6 +131,7 @@ def community_ledger(community_id: int):
         except DomainError as exc:
                 flash(str(exc), "error")
         else:
+            audit.record_read(actor(), "data_exported", c, utcnow(), what="ledger", start=start, end=end, format=ext)
             name = f"ledger-{c.id}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
             return current_app.response_class(body, mimetype=mime,
                                               headers={"Content-Disposition": f"attachment; filename={name}"})

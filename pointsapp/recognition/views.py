@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from pointsapp.audit import services as audit
 from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -125,6 +126,7 @@ def evaluation(community_id: int, evaluation_id: int):
             _answer_objection(e)
         return redirect(url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
     if request.args.get("format") == "xlsx":
+        audit.record_read(actor(), "data_exported", e, utcnow(), what="star_ratings", format="xlsx")
         return _xlsx(e)
     return render_template("stars/evaluation.html", community=c, e=e, form=EmptyForm(),
                            rows=stars.results(e), counts=stars.distribution(e),

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from pointsapp.audit import services as audit
 from pointsapp.core.errors import DomainError, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -294,6 +295,7 @@ def report(store_id: int):
     data = counter.day_report(s, day, actor())
     fmt = wanted["format"]
     if fmt in ("csv", "xlsx"):
+        audit.record_read(actor(), "data_exported", s, utcnow(), what="store_report", day=day, format=fmt)
         return _export(s, day, data, fmt)
     return render_template("store/report.html", store=s, day=day, data=data,
                            items=store_service.products(s.id), low=store_service.low_stock(s.id))

@@ -45,6 +45,9 @@ class Community(db.Model):  # 社区: the tenant boundary
     award_ceiling: Mapped[int] = mapped_column(default=30, server_default="30")
     earn_cap_day: Mapped[int | None]
     earn_cap_month: Mapped[int | None]
+    # Personal data retention: this many years after moving out, a resident's name, phone, ID tail, birth
+    # year, PIN and card are erased (privacy.services.apply_retention); the ledger stays.
+    retention_years: Mapped[int] = mapped_column(default=3, server_default="3")
 
     subdistrict: Mapped[Subdistrict] = relationship(back_populates="communities")
 
@@ -122,6 +125,8 @@ class Resident(db.Model):  # 居民
     pin_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hide_from_board: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # opted out of 红榜
+    # set when the retention rule erased the personal fields (the name is then a placeholder)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     household: Mapped[Household] = relationship(back_populates="residents")

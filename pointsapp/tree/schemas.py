@@ -24,8 +24,8 @@ class SetBuildingLeaderSchema(InputSchema):
 class ResidentSchema(OutputSchema):
     """A resident, per audience. `public`: the masked name only (never the phone, the ID digits or the
     room); `resident`: her own record; `office`: everything; `office_list`: a row of a list, the phone
-    masked and no ID digits. Balances are passed in (`balances={resident_id: points}`): schemas never
-    query the database."""
+    masked and no ID digits; `own_data`: all of her record, for her own download. Balances are passed in
+    (`balances={resident_id: points}`): schemas never query the database."""
 
     id = fields.Integer()
     name = fields.String()
@@ -48,6 +48,9 @@ class ResidentSchema(OutputSchema):
         "office": ("id", "name", "masked_name", "relation", "address", "phone", "id_tail", "birth_year",
                    "moved_in_on", "moved_out_on", "hide_from_board", "balance"),
         "office_list": ("id", "name", "relation", "address", "phone_masked", "moved_out_on", "balance"),
+        # her own data download (/me/data): everything kept about her
+        "own_data": ("id", "name", "relation", "address", "phone", "id_tail", "birth_year", "moved_in_on",
+                     "moved_out_on", "hide_from_board", "balance"),
     }
 
     def __init__(self, view: str, *, balances: dict[int, int] | None = None, **kwargs):

@@ -20,6 +20,9 @@ PAGES = [
     ("admin-residents", ADMIN_PHONE, f"/admin/c/{LIYUAN}/residents?q=3号楼"),
     ("admin-staff", ADMIN_PHONE, f"/admin/c/{LIYUAN}/staff"),
     ("admin-import", ADMIN_PHONE, f"/admin/c/{LIYUAN}/import/"),
+    ("admin-audit", ADMIN_PHONE, f"/admin/c/{LIYUAN}/audit"),
+    ("activate", None, "/activate"),
+    ("privacy-notice", None, "/privacy"),
 ]
 
 

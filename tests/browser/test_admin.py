@@ -63,11 +63,24 @@ def test_admin_walks_overview_buildings_household_residents_and_staff(page):
     rows = page.locator("main table tbody tr")
     expect(rows.filter(has_text="王秀英").filter(has_text="3号楼1单元301")).to_have_count(1)
     expect(page.locator("input[name=q]")).to_have_value("王秀英")
+    expect(rows.first.locator("td").nth(2)).to_have_text(re.compile(r"^(—|1\d\d\*{4}\d{4})$"))  # masked
+
+    # her page shows masked details; the full ones are shown on purpose, and that is logged
+    follow(page, rows.filter(has_text="王秀英").get_by_role("link", name="王秀英"))
+    expect(page.locator("main form input[name=phone]")).to_have_count(0)
+    follow(page, page.get_by_role("button", name="查看完整信息"))
+    expect(page.get_by_role("status")).to_contain_text("操作日志")
+    expect(page.locator("main form input[name=phone]")).to_have_count(1)
+    follow(page, tab(page, "/audit"))
+    expect(page.locator("main table tbody tr").first).to_contain_text("查看个人完整信息")
+    expect(page.locator("main table tbody tr").first).to_contain_text("王秀英")
 
     follow(page, tab(page, "/staff"))
     staff = page.locator("main table tbody")
     for name, phone in (("刘红梅", ADMIN_PHONE), ("张建国", "13800000002"), ("李秀兰", "13800000003")):
-        expect(staff.locator("tr", has_text=name)).to_contain_text(phone)
+        row = staff.locator("tr", has_text=name)
+        expect(row).to_contain_text(phone[:3] + "****" + phone[-4:])  # staff phones are masked in the list
+        expect(row).not_to_contain_text(phone)
     expect(staff).not_to_contain_text("陈立新")  # 鹤山社区's admin is not staff here
 
     follow(page, tab(page, "/import/"))

@@ -21,6 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pointsapp.accounts.models import User
+from pointsapp.audit import services as audit
+from pointsapp.audit.models import AuditAction
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -196,7 +198,12 @@ def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, 
     if not (reason or "").strip():
         raise InvalidInput(_l("Please give a reason."), code="reason_missing")
     kind = EntryKind.MANUAL_AWARD if amount > 0 else EntryKind.MANUAL_DEDUCTION
-    return post(Posting(resident, amount, kind, "manual", key, reason.strip()), actor, now)
+    retried = _existing(resident.community_id, key) is not None
+    entry = post(Posting(resident, amount, kind, "manual", key, reason.strip()), actor, now)
+    if not retried:  # a retried form returns the first entry: it was logged then
+        audit.record(actor, AuditAction.POINTS_AWARDED if amount > 0 else AuditAction.POINTS_DEDUCTED, entry, now,
+                     amount=amount)
+    return entry
 
 
 def reverse_by_admin(actor: User, entry_id: int, community_id: int, reason: str, now: datetime) -> LedgerEntry:
@@ -208,7 +215,12 @@ def reverse_by_admin(actor: User, entry_id: int, community_id: int, reason: str,
     require(actor, Action.MANAGE_COMMUNITY, entry)
     if entry.amount < 0:
         rules.refuse_self_award(actor, entry.resident)
-    return reverse(actor, entry, reason, now)
+    retried = _existing(entry.community_id, f"reverse:{entry.id}") is not None
+    correction = reverse(actor, entry, reason, now)
+    if not retried:
+        audit.record(actor, AuditAction.ENTRY_REVERSED, entry, now, correction_id=correction.id,
+                     amount=correction.amount)
+    return correction
 
 
 def balance_of(resident_id: int) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from pointsapp.accounts.models import User
+from pointsapp.audit import services as audit
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -239,6 +240,7 @@ def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Red
     redemption.status, redemption.voided_at, redemption.voided_by_id = "void", now, actor.id
     redemption.void_reason = reason.strip()[:300]
     db.session.flush()
+    audit.record(actor, "redemption_voided", redemption, now, receipt=redemption.receipt_no, points=redemption.total_points)
     return redemption
 
 

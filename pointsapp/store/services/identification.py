@@ -19,6 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from pointsapp.accounts.models import User
+from pointsapp.audit import services as audit
+from pointsapp.audit.models import AuditAction
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -91,7 +93,7 @@ def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str
     resident = resident_for_store(db.session.get(Resident, member.resident_id), store)
     if not member.is_card:
         return _record(actor, store, resident, "phone_code", now)
-    check_pin(resident, pin, now)
+    check_pin(resident, pin, now, actor=actor)
     return _record(actor, store, resident, "card_pin", now)
 
 
@@ -106,7 +108,7 @@ def identify_by_search(actor: User, store: Store, resident_id: int, id_tail: str
         # an id typed into a raw form names nobody outside the store's community (no name in the answer)
         raise NotFound(_l("No such resident."))
     resident = resident_for_store(resident, store)
-    check_id_tail(resident, id_tail, now)
+    check_id_tail(resident, id_tail, now, actor=actor)
     return _record(actor, store, resident, "search", now)
 
 
@@ -121,13 +123,15 @@ def _locked(resident: Resident, now: datetime) -> bool:
     return resident.pin_locked_until is not None and resident.pin_locked_until > now
 
 
-def _count_failure(resident: Resident, now: datetime) -> int:
-    """One more wrong guess; the tries left (0: the lock has just begun)."""
+def _count_failure(resident: Resident, now: datetime, actor: User | None) -> int:
+    """One more wrong guess; the tries left (0: the lock has just begun, and the office's audit log says by
+    whose guesses: a clerk trying ID tails shows up there)."""
     resident.pin_failures += 1
     left = PIN_MAX_FAILURES - resident.pin_failures
     if left <= 0:
         resident.pin_failures, resident.pin_locked_until = 0, now + PIN_LOCK
         left = 0
+        audit.record(actor, AuditAction.CARD_LOCKED, resident, now, minutes=int(PIN_LOCK.total_seconds() // 60))
     db.session.flush()
     return left
 
@@ -136,7 +140,7 @@ def _same(given: str, stored: str) -> bool:
     return hmac.compare_digest(given.encode(), stored.encode())  # in constant time
 
 
-def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
+def check_pin(resident: Resident, pin: str | None, now: datetime, actor: User | None = None) -> None:
     """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
     _lock_for_guess(resident)
     if resident.pin_hash is None:
@@ -150,7 +154,7 @@ def check_pin(resident: Resident, pin: str | None, now: datetime) -> None:
     if check_password(resident.pin_hash, pin):
         resident.pin_failures, resident.pin_locked_until = 0, None
         return
-    left = _count_failure(resident, now)
+    left = _count_failure(resident, now, actor)
     if not left:
         raise PinRefused(_l("Too many wrong PINs. The card is locked for 15 minutes."), code="pin_locked")
     raise PinRefused(_l("Wrong PIN. %(n)d tries left."), code="wrong_pin", n=left)
@@ -161,7 +165,7 @@ def normal_id_tail(typed: str | None) -> str:
     return unicodedata.normalize("NFKC", typed or "").strip().upper()
 
 
-def check_id_tail(resident: Resident, typed: str | None, now: datetime) -> None:
+def check_id_tail(resident: Resident, typed: str | None, now: datetime, actor: User | None = None) -> None:
     """Raises id_tail_not_set, id_tail_locked, id_tail_required, invalid_id_tail, wrong_id_tail (after counting
     the failure)."""
     stored = normal_id_tail(resident.id_tail)
@@ -185,7 +189,7 @@ def check_id_tail(resident: Resident, typed: str | None, now: datetime) -> None:
     if _same(given, stored):
         resident.pin_failures, resident.pin_locked_until = 0, None
         return
-    left = _count_failure(resident, now)
+    left = _count_failure(resident, now, actor)
     if not left:
         raise IdTailRefused(_l("Too many wrong tries for %(name)s: search and card are locked for 15 minutes. "
                                "The phone's member code still works."), code="id_tail_locked", name=resident.name)

@@ -1,5 +1,5 @@
 """Community admin pages for people: households, residents, their accounts, and staff roles."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -14,16 +14,24 @@ from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.privacy import services as privacy
 from pointsapp.store.models import Store
 from pointsapp.store.services import identification
 from pointsapp.tree import services as tree
 from pointsapp.tree.forms import GrantForm, MoveOutForm, PasswordSetForm, PinForm, ResidentForm
 from pointsapp.tree.models import Household, Resident
-from pointsapp.tree.schemas import FindResidentsSchema
+from pointsapp.tree.schemas import FindResidentsSchema, ResidentSchema, mask_phone
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.models import Team
 
 bp = Blueprint("people", __name__, url_prefix="/admin/c/<int:community_id>")
+# staff lists show phones as 138****0001 (tree.schemas.mask_phone, the one rule)
+bp.add_app_template_filter(mask_phone, "mask_phone")
+
+
+def _listed(residents) -> list[dict]:
+    """Rows of a staff list: the phone masked, no ID digits, no birth year (ResidentSchema office_list)."""
+    return ResidentSchema("office_list").dump(residents, many=True)
 
 
 def _fields(form: ResidentForm) -> tree.ResidentFields:
@@ -42,7 +50,8 @@ def household(community_id: int, household_id: int):
         ok, _r = attempt(lambda: tree.add_resident(actor(), h, _fields(form), utcnow()), _("Resident added."))
         if ok:
             return redirect(url_for(".household", community_id=c.id, household_id=h.id))
-    return render_template("people/household.html", community=c, household=h, form=form)
+    return render_template("people/household.html", community=c, household=h, form=form,
+                           residents=_listed(h.residents))
 
 
 @bp.route("/residents")
@@ -52,7 +61,7 @@ def residents(community_id: int):
     wanted = load_or_error(FindResidentsSchema, request.args)
     q, moved = wanted["q"], wanted["moved"]
     found = tree.search_residents(c.id, q, limit=100, include_moved_out=moved)
-    return render_template("people/residents.html", community=c, q=q, moved=moved, residents=found)
+    return render_template("people/residents.html", community=c, q=q, moved=moved, residents=_listed(found))
 
 
 @bp.route("/residents/<int:resident_id>", methods=["GET", "POST"])
@@ -65,10 +74,32 @@ def resident(community_id: int, resident_id: int):
         ok, _r = attempt(lambda: tree.update_resident(actor(), r, _fields(form), utcnow()), _("Saved."))
         if ok:
             return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
+    # a refused edit shows the form again with what was typed; the stored values stay masked
+    return _resident_page(c, r, form, revealed=False, editing=request.method == "POST")
+
+
+def _resident_page(c, r: Resident, form: ResidentForm, *, revealed: bool, editing: bool):
     account = db.session.scalar(select(User).where(User.resident_id == r.id))
-    return render_template("people/resident.html", community=c, resident=r, form=form, account=account,
-                           move_form=MoveOutForm(), password_form=PasswordSetForm(), button_form=EmptyForm(), pin_form=PinForm(),
-                           activation_code=None)
+    shown = ResidentSchema("office" if revealed else "office_list").dump(r)
+    response = make_response(render_template(
+        "people/resident.html", community=c, resident=r, shown=shown, revealed=revealed, editing=editing or revealed,
+        form=form, account=account, move_form=MoveOutForm(), password_form=PasswordSetForm(),
+        button_form=EmptyForm(), pin_form=PinForm(), activation_code=None))
+    response.headers["Cache-Control"] = "no-store"  # personal data: not kept in the browser's cache
+    return response
+
+
+@bp.route("/residents/<int:resident_id>/reveal", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def reveal(community_id: int, resident_id: int):
+    """「查看完整信息」: the full phone, ID tail and birth year, for this response only, logged."""
+    c = get_community(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    if EmptyForm().validate_on_submit():
+        ok, _r = attempt(lambda: privacy.reveal(actor(), r, utcnow()))
+        if ok:
+            return _resident_page(c, r, ResidentForm(formdata=None, obj=r), revealed=True, editing=True)
+    return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
 
 
 @bp.route("/residents/<int:resident_id>/move-out", methods=["POST"])
