@@ -22,10 +22,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "SQLALCHEMY_DATABASE_URI" in test_config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-
     from .core import clock, extensions, localtime, passwords, sqlite, uow
+
+    sqlite.make_private(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     from .core.lookup import IdConverter
     from .features import init_web, load_features, register_cli
 
