@@ -92,3 +92,25 @@ def test_evaluations_and_honour_lists_follow_one_notice_workflow(make, db, now):
     with pytest.raises(DomainError) as err:
         stars.veto(admin, evaluation, resident.household, "违规", now)
     assert err.value.code == "already_published"
+
+
+def test_every_spreadsheet_is_written_by_core_spreadsheets():
+    """Only core/spreadsheets.py writes CSV or XLSX: there every text cell is made safe from formulas
+    (issue 11, finding 4). Reading sheets (the import) is fine anywhere."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "pointsapp"
+    writers = {("openpyxl", "Workbook"), ("csv", "writer"), ("csv", "DictWriter")}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "core" / "spreadsheets.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found += [f"{path.relative_to(package)}:{node.lineno}" for alias in node.names
+                          if (node.module.split(".")[0], alias.name) in writers]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and (node.value.id, node.attr) in writers:
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == [], "write spreadsheets through pointsapp.core.spreadsheets: " + ", ".join(found)
