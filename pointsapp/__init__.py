@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "SQLALCHEMY_DATABASE_URI" in test_config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
-    from .core import clock, extensions, hosts, localtime, passwords, sqlite, uow
+    from .core import clock, extensions, hosts, localtime, passwords, security_headers, sqlite, uow
 
     sqlite.make_private(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     from .core.lookup import IdConverter
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_features()
 
     hosts.init_app(app)
+    security_headers.init_app(app)
     clock.init_app(app)
     passwords.init_app(app)
     uow.init_app(app)
