@@ -136,7 +136,7 @@ def test_the_search_schema_folds_digits_and_text_keeps_characters():
 
 # ---- the walk -----------------------------------------------------------------------------------
 
-WALK_VALUES = ("\x00", "\x07", "\x1b", "x" * 10_000, "１２３", "١٢٣", "=HYPERLINK(\"http://evil.example/\")")
+WALK_VALUES = ("\x00", "\x07", "\x1b", "x" * 10_000, "１２３", "١٢٣")
 EDGE_REFUSES = {"\x00", "\x07", "\x1b"}
 
 
