@@ -100,8 +100,14 @@ def _whoami(app):
 
 @pytest.mark.parametrize(("proxies", "seen"), [(0, "127.0.0.1 http"), (1, "203.0.113.9 https")])
 def test_forwarded_headers_count_only_with_a_configured_proxy(database_url, proxies, seen):
+    from pointsapp.core.extensions import db
+
     app = make_test_app(database_url, PROXY_COUNT=proxies)
     _whoami(app)
-    response = app.test_client().get("/__whoami", headers={"X-Forwarded-For": "203.0.113.9",
-                                                            "X-Forwarded-Proto": "https"})
+    try:
+        response = app.test_client().get("/__whoami", headers={"X-Forwarded-For": "203.0.113.9",
+                                                                "X-Forwarded-Proto": "https"})
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # this app's own pool: close it now, not at garbage collection
     assert response.get_data(as_text=True) == seen

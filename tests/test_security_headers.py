@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from pointsapp.core.extensions import db as _db
 from pointsapp.volunteering.services import activities, codes
 
 from .conftest import make_test_app
@@ -96,8 +97,16 @@ def test_hsts_only_over_https_and_behind_a_proxy_only_when_trusted(client, datab
     assert client.get("/login", base_url="https://localhost").headers["Strict-Transport-Security"].startswith("max-age=")
     forwarded = {"X-Forwarded-Proto": "https"}
     assert "Strict-Transport-Security" not in client.get("/login", headers=forwarded).headers  # no proxy trusted
-    behind_nginx = make_test_app(database_url, PROXY_COUNT=1).test_client()
-    assert "Strict-Transport-Security" in behind_nginx.get("/login", headers=forwarded).headers
+    app = make_test_app(database_url, PROXY_COUNT=1)
+    try:
+        assert "Strict-Transport-Security" in app.test_client().get("/login", headers=forwarded).headers
+    finally:
+        _dispose(app)
+
+
+def _dispose(app):
+    with app.app_context():
+        _db.engine.dispose()  # this app's own pool: close it now, not at garbage collection
 
 
 def test_the_development_server_names_no_versions(database_url, db):
@@ -111,6 +120,7 @@ def test_the_development_server_names_no_versions(database_url, db):
     finally:
         server.shutdown()
         server.server_close()
+        _dispose(app)
     assert banner and not re.search(r"\d|werkzeug|python", banner, re.I), banner
 
 
