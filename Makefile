@@ -40,7 +40,8 @@ demo: db
 
 run: demo
 	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} TRUSTED_HOSTS=$${TRUSTED_HOSTS:-localhost} \
+		$(FLASK) run --host $(HOST) --port $(PORT)
 
 # PostgreSQL and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
 services:

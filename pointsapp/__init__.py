@@ -22,18 +22,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "SQLALCHEMY_DATABASE_URI" in test_config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-
-    from .core import clock, extensions, localtime, passwords, sqlite, uow
+    from .core import (
+        clock,
+        extensions,
+        hosts,
+        input_edge,
+        localtime,
+        passwords,
+        security_headers,
+        sqlite,
+        uow,
+    )
     from .core.lookup import IdConverter
     from .features import init_web, load_features, register_cli
+
+    sqlite.make_private(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
 
     # before any blueprint: every <int:…> in a route is an id a database integer can hold
     app.url_map.converters["int"] = IdConverter
 
     load_features()
 
+    hosts.init_app(app)
+    security_headers.init_app(app)
+    input_edge.init_app(app)  # before CSRF and the access guard: nothing reads unreadable input
     clock.init_app(app)
     passwords.init_app(app)
     uow.init_app(app)

@@ -111,6 +111,8 @@ def make_test_app(database_url: str, **extra):
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "SERVER_NAME": None,
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # scrypt costs ~0.1 s a hash; production keeps it
+        "PUBLIC_BASE_URL": "https://jifen.example.cn",  # what QR codes and slips must name (tests/test_hosts.py)
+        "TRUSTED_HOSTS": ["localhost"],  # the test client's host, besides the public one
     }
     config.update(extra)
     app = create_app(config)

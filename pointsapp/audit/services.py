@@ -4,8 +4,6 @@ Other features' services call `record()` inside their own unit of work, so an ac
 committed together or not at all. This module imports only core (accounts, tree, ledger, store and
 imports all call it, so it may depend on none of them).
 """
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from pointsapp.audit.models import AuditAction, AuditEvent
-from pointsapp.core import sqlite
+from pointsapp.core import spreadsheets, sqlite
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_local
 from pointsapp.core.permissions import Action, require
@@ -146,13 +144,10 @@ def as_csv(actor, f: Filters, names_of: Callable[[set[int]], dict[int, str]], no
     _require_reader(actor, f.community_id)
     events = db.session.scalars(_query(f).limit(EXPORT_LIMIT)).all()
     names = names_of({e.actor_id for e in events if e.actor_id})
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_HEADERS)
-    for e in events:
-        writer.writerow([e.id, format_local(e.at, "%Y-%m-%d %H:%M:%S"), e.community_id or "",
-                         names.get(e.actor_id, "系统") if e.actor_id else "系统", e.action, e.subject_type,
-                         e.subject_id or "", e.resident_id or "", e.details])
+    body = spreadsheets.csv_bytes([CSV_HEADERS] + [
+        [e.id, format_local(e.at, "%Y-%m-%d %H:%M:%S"), e.community_id or "",
+         names.get(e.actor_id, "系统") if e.actor_id else "系统", e.action, e.subject_type,
+         e.subject_id or "", e.resident_id or "", e.details] for e in events])
     record_read(actor, AuditAction.DATA_EXPORTED, None, now, community_id=f.community_id, what="audit",
            action_filter=f.action, actor_filter=f.actor_id, resident_filter=f.resident_id)
-    return buf.getvalue().encode("utf-8-sig")
+    return body

@@ -44,4 +44,9 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a form left open at the counter all morning still posts
+        # Hosts and proxies (core/hosts.py): QR codes and absolute links name PUBLIC_BASE_URL; Host headers
+        # other than its host and TRUSTED_HOSTS ("a,b") are refused; PROXY_COUNT proxies are believed.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "TRUSTED_HOSTS": [h for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()],
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", 0)),
     }

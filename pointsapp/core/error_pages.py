@@ -4,10 +4,11 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from pointsapp.core import sqlite
 from pointsapp.core.errors import Busy, DomainError
+from pointsapp.core.hosts import refused_host_page
 from pointsapp.core.locks import is_busy, is_duplicate
 from pointsapp.core.uow import abandon, settle
 
@@ -63,6 +64,8 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         if is_busy(getattr(exc, "original_exception", None)):  # (an error Flask wrapped as a 500)
             return busy_page()
+        if isinstance(exc, SecurityError):  # a Host header not in TRUSTED_HOSTS: no URL can be built
+            return refused_host_page()
         messages = {
             400: _("The request could not be understood. Please go back and try again."),
             403: _("You do not have permission to open this page."),

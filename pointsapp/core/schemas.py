@@ -10,12 +10,13 @@ schemas; `load_or_error()` turns a refusal into the InvalidInput domain error, s
   the view's question: schemas never query the database.
 - `Whole`: a bounded whole number (counts, quantities, thresholds), read the same way.
 - `Text`: a string without NUL or control characters (PostgreSQL refuses NUL; neither belongs in a
-  name or a reason), trimmed, and either cut to a length (search boxes) or refused when longer.
+  name or a reason; the request edge already refused them, core/input_edge.py), in NFC, trimmed, and
+  either cut to a length (search boxes) or refused when longer. `Search` reads digits as ASCII
+  ("１２３", "١٢٣"), as every number, id and code field here does (core/text.py).
 - `Month`, `Day`: "2026-11", "2026-11-25" within years 1900-2100 (so "9999-12" is refused, not a
   date arithmetic overflow), `Flag` ("1" or not), `Choice`.
 """
 import re
-import unicodedata
 from datetime import date
 
 from flask import flash
@@ -24,10 +25,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.lookup import MAX_ID
+from pointsapp.core.text import ascii_form, lines, one_line, without_control
 
 MIN_YEAR, MAX_YEAR = 1900, 2100  # the years a month or a day may name (as birth years in imports)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")  # Cc but \t \n \r; surrogates
-_LINE_BREAKS = re.compile(r"[\t\n\r]+")
 _DIGITS = re.compile(r"[0-9]+")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -36,12 +36,7 @@ _MAX_DIGITS = 12  # more digits than any bounded number here: refused before int
 
 def plain(value: str) -> str:
     """Text without control characters: NUL and the like gone, line breaks kept."""
-    return _CONTROL.sub("", value)
-
-
-def ascii_form(value: str) -> str:
-    """Full-width digits and dashes ("２０２６－１１") as ASCII, surrounding space dropped."""
-    return unicodedata.normalize("NFKC", plain(value)).strip()
+    return without_control(value)
 
 
 class _Input(fields.Field):
@@ -128,11 +123,11 @@ class Text(_Input):
                               "too_long": _l("Please keep this to %(max)s characters.")}
 
     def __init__(self, *, truncate: int | None = None, max_length: int | None = None, multiline: bool = False,
-                 **kwargs):
+                 ascii: bool = False, **kwargs):
         if not kwargs.get("required"):
             kwargs.setdefault("load_default", "")
         super().__init__(**kwargs)
-        self.truncate, self.max_length, self.multiline = truncate, max_length, multiline
+        self.truncate, self.max_length, self.multiline, self.ascii = truncate, max_length, multiline, ascii
 
     def params(self) -> dict:
         return {"max": self.max_length}
@@ -140,10 +135,10 @@ class Text(_Input):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         if not isinstance(value, str):
             raise self.make_error("invalid")
-        text = plain(value)
-        if not self.multiline:
-            text = _LINE_BREAKS.sub(" ", text)
-        text = text.strip()
+        if self.ascii:  # a code, a phone, a search: full-width and Arabic-Indic digits as ASCII
+            text = one_line(ascii_form(value))
+        else:
+            text = lines(value) if self.multiline else one_line(value)
         if self.truncate is not None:
             text = text[: self.truncate]
         if self.max_length is not None and len(text) > self.max_length:
@@ -158,8 +153,9 @@ SEARCH_LENGTH = 40  # a name, a phone or a room: longer searches are cut, not re
 
 
 def Search(**kwargs) -> Text:  # noqa: N802 - a field, named as the others are
-    """A search box: clean text cut to SEARCH_LENGTH characters."""
-    return Text(truncate=SEARCH_LENGTH, **kwargs)
+    """A search box: clean text cut to SEARCH_LENGTH characters, digits as ASCII (a phone or a room typed
+    with full-width digits finds the same people)."""
+    return Text(truncate=SEARCH_LENGTH, ascii=True, **kwargs)
 
 
 class Flag(_Input):

@@ -7,11 +7,13 @@ control away from the driver (isolation_level=None) and emit BEGIN ourselves, as
 of work begin with BEGIN IMMEDIATE (the write lock is taken up front, so a read-then-write cannot
 be overtaken); read-only requests (GET/HEAD) begin DEFERRED so readers never queue behind writers.
 """
+import os
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -30,6 +32,26 @@ def read_only():
         yield
     finally:
         _begin_mode.reset(token)
+
+
+def make_private(database_url: str, instance_path: str) -> None:
+    """The instance folder (0700) and the SQLite file (0600) readable by the owner alone: the file holds
+    phones and ID digits. The file is created here, before SQLite opens it, because SQLite creates its
+    -wal and -shm files with the database file's permissions (and a umask of 022 would give 0644)."""
+    if not database_url.startswith("sqlite"):
+        return
+    instance = Path(instance_path)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    instance.chmod(0o700)
+    database = make_url(database_url).database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if private.exists():
+            private.chmod(0o600)  # a database made before this rule
 
 
 def install(engine: Engine) -> None:

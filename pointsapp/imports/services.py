@@ -19,6 +19,7 @@ from pointsapp.audit import services as audit
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.spreadsheets import xlsx_bytes
 from pointsapp.imports.models import ImportJob
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident
@@ -356,14 +357,4 @@ def run_import(actor: User, community: Community, job: ImportJob, now: datetime,
 
 def template_workbook() -> bytes:
     """An XLSX with the expected header and one example row, for offices to fill in."""
-    from openpyxl import Workbook
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "居民"
-    ws.append(TEMPLATE_HEADERS)
-    ws.append(TEMPLATE_EXAMPLE)
-    for col in "ABCDEFGHIJ":
-        ws.column_dimensions[col].width = 14
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return xlsx_bytes([("居民", [TEMPLATE_HEADERS, TEMPLATE_EXAMPLE])], widths=dict.fromkeys("ABCDEFGHIJ", 14))

@@ -1,6 +1,5 @@
 """WTForms classes of ledger (CSRF comes with FlaskForm)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -10,10 +9,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
 
-class PointsForm(FlaskForm):
+class PointsForm(Form):
     direction = SelectField(_l("Award or deduct"), choices=options([("award", _l("Award points")),
                                                                     ("deduct", _l("Deduct points"))]))
     amount = IntegerField(_l("Points"), validators=[DataRequired(_l("Please enter the number of points.")),
@@ -22,12 +21,12 @@ class PointsForm(FlaskForm):
     request_id = HiddenField()
 
 
-class ReverseForm(FlaskForm):
+class ReverseForm(Form):
     reason = StringField(_l("Reason for the correction"), validators=[DataRequired(_l("Please give a reason.")),
                                                                       Length(max=200)])
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     class Meta:
         csrf = False  # a GET form that only reads
 

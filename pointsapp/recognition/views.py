@@ -1,13 +1,13 @@
 """Star civilised household evaluations: the admin's pages, the public notice, certificates, export."""
-import io
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from pointsapp.audit import services as audit
+from pointsapp.core import spreadsheets
 from pointsapp.core.errors import NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -143,19 +143,10 @@ def certificates(community_id: int, evaluation_id: int):
 
 
 def _xlsx(e: Evaluation):
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "星级文明户"
-    ws.append(["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"])
-    for r in stars.results(e):
-        ws.append([r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note])
-    out = io.BytesIO()
-    wb.save(out)
-    return current_app.response_class(out.getvalue(),
-                                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                      headers={"Content-Disposition": f"attachment; filename=stars-{e.id}.xlsx"})
+    rows = [["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"]]
+    rows += [[r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note]
+             for r in stars.results(e)]
+    return spreadsheets.download(spreadsheets.xlsx_bytes([("星级文明户", rows)]), f"stars-{e.id}.xlsx")
 
 
 @bp.route("/stars/<int:evaluation_id>", methods=["GET", "POST"])

@@ -1,6 +1,5 @@
 """WTForms classes of store (CSRF comes with FlaskForm)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -9,10 +8,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=80)])
     kind = SelectField(_l("Goods or service"), choices=options([("goods", _l("Goods (counted stock)")),
                                                                 ("service", _l("Service"))]))
@@ -29,7 +28,7 @@ class ProductForm(FlaskForm):
     is_active = BooleanField(_l("On sale"), default=True)
 
 
-class StockForm(FlaskForm):
+class StockForm(Form):
     quantity = IntegerField(_l("Quantity"), validators=[DataRequired(_l("Please enter a quantity.")),
                                                          NumberRange(0, 100000)])
     reason = StringField(_l("Reason"), validators=[Length(max=200)])

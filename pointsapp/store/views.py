@@ -1,6 +1,4 @@
 """The love-points supermarket: the clerk's counter, receipts, voids, products, shift close, reports."""
-import csv
-import io
 import secrets
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -8,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from pointsapp.audit import services as audit
+from pointsapp.core import spreadsheets
 from pointsapp.core.errors import DomainError, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -309,21 +308,8 @@ def _export(s: Store, day, data: dict, fmt: str):
                      "、".join(f"{x.name}×{x.quantity}" for x in r.lines)])
     name = f"store-{s.id}-{day:%Y%m%d}.{fmt}"
     if fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf).writerows(rows)
-        body, mime = buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
-    else:
-        from openpyxl import Workbook
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "兑换记录"
-        for row in rows:
-            ws.append(row)
-        stock = wb.create_sheet("库存")
-        stock.append(["商品", "类型", "积分", "库存"])
-        for p in store_service.products(s.id):
-            stock.append([p.name, "商品" if p.kind == "goods" else "服务", p.price, "不限" if p.stock is None else p.stock])
-        out = io.BytesIO()
-        wb.save(out)
-        body, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return current_app.response_class(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})
+        return spreadsheets.download(spreadsheets.csv_bytes(rows), name)
+    stock = [["商品", "类型", "积分", "库存"]]
+    stock += [[p.name, "商品" if p.kind == "goods" else "服务", p.price, "不限" if p.stock is None else p.stock]
+              for p in store_service.products(s.id)]
+    return spreadsheets.download(spreadsheets.xlsx_bytes([("兑换记录", rows), ("库存", stock)]), name)

@@ -1,6 +1,5 @@
 """WTForms classes of tree (CSRF comes with FlaskForm)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     IntegerField,
@@ -10,7 +9,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
 
 class SubdistrictForm(NameForm):
@@ -31,16 +30,16 @@ class BuildingForm(NameForm):
     grid_id = SelectField(_l("Grid"), coerce=int)
 
 
-class LeaderForm(FlaskForm):
+class LeaderForm(Form):
     leader_id = SelectField(_l("Building leader"), coerce=int)
 
 
-class HouseholdForm(FlaskForm):
+class HouseholdForm(Form):
     unit = StringField(_l("Unit"), validators=[DataRequired(_l("Please enter the unit.")), Length(max=10)])
     room = StringField(_l("Room"), validators=[DataRequired(_l("Please enter the room number.")), Length(max=10)])
 
 
-class ResidentForm(FlaskForm):
+class ResidentForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=40)])
     relation = StringField(_l("Relation to head of household"), validators=[Length(max=20)])
     phone = StringField(_l("Mobile number"), validators=[Length(max=20)])
@@ -49,21 +48,21 @@ class ResidentForm(FlaskForm):
     moved_in_on = DateField(_l("Moved in on"), validators=[Optional()])
 
 
-class MoveOutForm(FlaskForm):
+class MoveOutForm(Form):
     moved_out_on = DateField(_l("Moved out on"), validators=[DataRequired(_l("Please enter a date."))])
 
 
-class PinForm(FlaskForm):
+class PinForm(Form):
     pin = PasswordField(_l("Card PIN (4-6 digits)"), validators=[DataRequired(_l("Please enter a PIN.")),
                                                                  Length(min=4, max=6)])
 
 
-class PasswordSetForm(FlaskForm):
+class PasswordSetForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(_l("Please choose a password.")),
                                                              Length(max=200)])
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     phone = StringField(_l("Mobile number"), validators=[DataRequired(_l("Please enter a mobile number.")),
                                                           Length(max=20)])
     name = StringField(_l("Name (for a new account)"), validators=[Length(max=40)])

@@ -1,6 +1,5 @@
 """WTForms classes of volunteering (CSRF comes with FlaskForm)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -12,10 +11,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Please enter a title.")), Length(max=100)])
     kind = SelectField(_l("Kind of activity"))
     place = StringField(_l("Place"), validators=[Length(max=100)])
@@ -35,7 +34,7 @@ class ActivityForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
 
 
-class ManualAttendanceForm(FlaskForm):
+class ManualAttendanceForm(Form):
     resident_id = HiddenField(validators=[DataRequired(_l("Choose a resident first."))])
     checked_in_at = DateTimeLocalField(_l("Checked in at"), format="%Y-%m-%dT%H:%M",
                                        validators=[DataRequired(_l("Please enter a date and time."))])
@@ -48,7 +47,7 @@ class TeamForm(NameForm):
     category = SelectField(_l("Category"))
 
 
-class PointsRulesForm(FlaskForm):
+class PointsRulesForm(Form):
     """The community's award ceiling and earning caps (the office's award review page)."""
     award_ceiling = IntegerField(_l("Points one attendance may bring without the office's approval"),
                                  validators=[DataRequired(_l("Please enter the number of points.")),

@@ -78,6 +78,7 @@ def live_server(tmp_path_factory):
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "SERVER_NAME": None,
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # every log_in() checks a password
+        "PUBLIC_BASE_URL": "http://127.0.0.1",  # the port is added below, once the OS has picked it
     })
     with app.app_context():
         upgrade()
@@ -97,6 +98,7 @@ def live_server(tmp_path_factory):
 
     got_request_exception.connect(record, app)
     server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free port
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # what the QR codes name
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:

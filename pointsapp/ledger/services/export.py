@@ -1,6 +1,5 @@
-"""A community's ledger entries for a date range, as CSV (UTF-8 with BOM, for Excel) or XLSX."""
-import csv
-import io
+"""A community's ledger entries for a date range, as CSV (UTF-8 with BOM, for Excel) or XLSX
+(core.spreadsheets: no name or reason becomes a formula)."""
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
@@ -15,6 +14,7 @@ from pointsapp.core.localtime import format_local
 from pointsapp.core.periods import CHINA
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.schemas import MAX_YEAR, MIN_YEAR
+from pointsapp.core.spreadsheets import csv_bytes, xlsx_bytes
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.tree.models import Building, Household, Resident, household_address
 
@@ -59,23 +59,15 @@ def _rows(community_id: int, begin: datetime, stop: datetime) -> Iterator[list]:
 
 
 def as_csv(actor: User, community_id: int, start: date, end: date) -> bytes:
-    entries = rows(actor, community_id, start, end)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(HEADERS)
-    writer.writerows(entries)
-    return buf.getvalue().encode("utf-8-sig")
+    entries = rows(actor, community_id, start, end)  # checks come first, before any row is written
+    return csv_bytes([HEADERS, *entries])
 
 
 def as_xlsx(actor: User, community_id: int, start: date, end: date) -> bytes:
-    from openpyxl import Workbook
+    entries = rows(actor, community_id, start, end)
+    return xlsx_bytes([("积分流水", _with_header(entries))])
 
-    entries = rows(actor, community_id, start, end)  # checks come first, before any sheet is written
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("积分流水")
-    ws.append(HEADERS)
-    for row in entries:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+
+def _with_header(entries: Iterator[list]) -> Iterator[list]:
+    yield HEADERS
+    yield from entries

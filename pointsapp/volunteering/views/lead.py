@@ -9,6 +9,7 @@ from pointsapp.core import qr
 from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
+from pointsapp.core.hosts import public_url
 from pointsapp.core.localtime import from_local_naive, local_naive
 from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
@@ -188,7 +189,7 @@ def qr_svg(activity_id: int):
     a = _activity(activity_id)
     step = codes.step_of(utcnow(), a.code_seconds)
     code = codes.checkin_code(current_app.secret_key, a, step)
-    response = qr.svg_response(url_for("checkin.scan", code=code, _external=True))
+    response = qr.svg_response(public_url("checkin.scan", code=code))
     response.headers["X-Code-Seconds-Left"] = str(a.code_seconds - int(utcnow().timestamp()) % a.code_seconds)
     return response
 
@@ -199,7 +200,7 @@ def poster(activity_id: int):
     a = _activity(activity_id)
     if not a.allow_poster:
         raise InvalidInput(_("This activity does not allow a printed code."), code="poster_not_allowed")
-    url = url_for("checkin.scan", code=codes.checkin_code(current_app.secret_key, a, None), _external=True)
+    url = public_url("checkin.scan", code=codes.checkin_code(current_app.secret_key, a, None))
     return render_template("lead/poster.html", activity=a, qr_svg=qr.svg(url).decode(), url=url)
 
 
