@@ -164,7 +164,7 @@ def test_a_cell_longer_than_any_real_one_refuses_the_file_naming_its_row(db, adm
         with pytest.raises(InvalidInput) as exc:
             upload(admin, community, content, now, filename=filename)
         assert exc.value.code == "cell_too_long"
-        assert "Row 4" in str(exc.value) and str(sheets.MAX_CELL_CHARS) in str(exc.value)
+        assert "第 4 行" in str(exc.value) and str(sheets.MAX_CELL_CHARS) in str(exc.value)
 
 
 def test_a_sheet_padded_with_columns_reads_only_the_first_forty(db, admin, community, now):
