@@ -17,6 +17,7 @@ from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.unique import insert_if_absent
 from pointsapp.store.models import Product, ProductPhoto, StockMovement, Store
 
 PHOTO_MAX_PIXELS = 480
@@ -187,10 +188,8 @@ def set_photo(actor: User, product: Product, data: bytes, now: datetime, *, max_
         photo.content, photo.updated_at = values["content"], now
         db.session.flush()
         return
-    try:  # two uploads for a product without a photo at once: the second finds the first's row
-        with db.session.begin_nested():
-            db.session.add(ProductPhoto(product_id=product.id, community_id=product.community_id, **values))
-    except IntegrityError:
+    # two uploads for a product without a photo at once: the second finds the first's row and replaces it
+    if not insert_if_absent(ProductPhoto(product_id=product.id, community_id=product.community_id, **values)):
         photo = locks.lock_row(ProductPhoto, product.id)
         photo.content, photo.updated_at = values["content"], now
         db.session.flush()
