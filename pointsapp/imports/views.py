@@ -17,6 +17,7 @@ from pointsapp.imports.models import ImportJob
 from pointsapp.imports.services import jobs
 from pointsapp.tree.services import get_community
 
+EMPTY_SUMMARY = {"rows": 0, "errors": 0, "grids": 0, "buildings": 0, "households": 0, "residents": 0}
 bp = Blueprint("imports", __name__, url_prefix="/admin/c/<int:community_id>/import")
 
 
@@ -61,7 +62,7 @@ def job(community_id: int, job_id: int):
     c = get_community(community_id)
     j = imports.load_job(actor(), c, job_id)
     return render_template("imports/job.html", community=c, job=j, problems=imports.problems(j),
-                           summary=json.loads(j.summary or "{}"), progress=jobs.progress_of(j), form=EmptyForm(),
+                           summary={**EMPTY_SUMMARY, **json.loads(j.summary or "{}")}, progress=jobs.progress_of(j), form=EmptyForm(),
                            sheet_days=imports.SHEET_DAYS)
 
 
