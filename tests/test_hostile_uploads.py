@@ -232,3 +232,20 @@ def test_the_photo_limit_comes_from_config(app, db, admin, product, now):
     finally:
         app.config.pop("PHOTO_MAX_MEGAPIXELS")
     assert exc.value.code == "photo_too_large"
+
+
+def test_a_workbook_that_understates_its_sizes_is_cut_off_at_what_it_declares(db, admin, community, now):
+    """The size checks read what the zip declares; a part that lies (declares 1 KB, holds 40 MB) is read no
+    further than its declared size by zipfile, so it fails as a damaged file, cheaply."""
+    content = bytearray(huge_shared_string(40))
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local header, central directory
+        start = 0
+        while (start := content.find(signature, start)) != -1:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if content[name_at:name_at + 20] == b"xl/sharedStrings.xml":
+                if signature == b"PK\x01\x02" or struct.unpack_from("<I", content, start + offset)[0] != 0xFFFFFFFF:
+                    struct.pack_into("<I", content, start + offset, 1024)
+            start += 4
+    peak, error = peak_mb(lambda: upload(admin, community, bytes(content), now))
+    assert isinstance(error, InvalidInput) and error.code in ("unreadable_file", "zip_bomb"), error
+    assert peak < 30, f"{peak:.0f} MB"
