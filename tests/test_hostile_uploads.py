@@ -250,3 +250,21 @@ def test_a_workbook_that_understates_its_sizes_is_cut_off_at_what_it_declares(db
     peak, error = peak_mb(lambda: upload(admin, community, bytes(content), now))
     assert isinstance(error, InvalidInput) and error.code in ("unreadable_file", "zip_bomb"), error
     assert peak < 30, f"{peak:.0f} MB"
+
+
+def test_an_oversized_styles_part_is_refused_though_it_compresses_modestly(db, admin, community, now):
+    """openpyxl parses styles whole: a 6 MB styles.xml of distinct styles (it compresses only ~10x, so the
+    ratio check alone would let it in) is refused by its size."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx(CLEAN))) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/styles.xml":
+                fonts = "".join(f'<font><sz val="{i % 400 + 1}"/><name val="字体{i:07d}"/></font>'
+                                for i in range(120_000))
+                data = data.replace(b"<fonts", f"<!-- {fonts} --><fonts".encode(), 1)
+            z.writestr(info, data)
+    content = buffer.getvalue()
+    with pytest.raises(InvalidInput) as exc:
+        upload(admin, community, content, now)
+    assert exc.value.code == "zip_bomb"
