@@ -28,10 +28,10 @@ MAX_COLUMNS = 40  # the template has 10; columns beyond these are never read
 # Parts of a workbook, inflated. A worksheet is streamed (a 20,000-row sheet of the template's columns is
 # about 11 MB of XML); every other XML part openpyxl parses whole, even in read-only mode, at about
 # 0.2 s of CPU per MB for shared strings: a 20,000-row sheet's are under 2 MB, its styles a few KB.
-MAX_PART_BYTES = 64 * 1024 * 1024
+MAX_PART_BYTES = 32 * 1024 * 1024  # a worksheet: three times the biggest allowed sheet; one cell can be no bigger
 MAX_SHARED_STRINGS_BYTES = 4 * 1024 * 1024
 MAX_XML_PART_BYTES = 4 * 1024 * 1024  # styles, workbook, relationships, theme …
-MAX_TOTAL_BYTES = 128 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_RATIO = 100  # Excel's own files compress 5-20 times; a part inflating more than this is a bomb
 RATIO_FROM_BYTES = 1024 * 1024  # small parts (a few repeated tags) may compress far better: ignore them
 MAX_MEMBERS = 1000
