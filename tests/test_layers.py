@@ -153,7 +153,7 @@ def test_dates_reach_people_only_through_core_localtime():
     allowed = {
         "core/localtime.py": "the one path",
         "ledger/services/posting.py": "the hash chain's canonical UTC form, never shown",
-        "imports/services.py": "a date cell of an uploaded sheet (a date, no time zone)",
+        "imports/services/sheets.py": "a date cell of an uploaded sheet (a date, no time zone)",
     }
     offenders = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                  if ".strftime(" in p.read_text() and p.relative_to(PACKAGE).as_posix() not in allowed]

@@ -53,6 +53,7 @@ MATRIX = {
     "people.revoke": ("POST", COMMUNITY_A_ADMINS),
     "imports.upload": ("GET", COMMUNITY_A_ADMINS),
     "imports.job": ("GET", COMMUNITY_A_ADMINS),
+    "imports.progress": ("GET", COMMUNITY_A_ADMINS),
     "imports.run": ("POST", COMMUNITY_A_ADMINS),
     "imports.template": ("GET", COMMUNITY_A_ADMINS),
     "points.my_points": ("GET", LOGGED_IN),

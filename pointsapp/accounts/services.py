@@ -7,10 +7,12 @@ from sqlalchemy import select
 
 from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.audit import services as audit
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.permissions import Action, forget_scopes, require
+from pointsapp.core.unique import insert_if_absent
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.tree.models import Community, Resident
 
@@ -66,14 +68,20 @@ def account_for_resident(actor: User, resident: Resident, now: datetime) -> User
         raise InvalidInput(_l("Add a valid mobile number to this resident first."), code="phone_missing")
     taken = db.session.scalar(select(User).where(User.phone == resident.phone))
     if taken is not None:
+        if taken.resident_id == resident.id:  # a twin request created it since the first look
+            return taken
         if taken.resident_id is None:  # a staff account of the same person: link it
             taken.resident_id = resident.id
             forget_scopes(taken)
             return taken
         raise Conflict(_l("Another resident already logs in with this phone number."), code="phone_taken")
     user = User(phone=resident.phone, name=resident.name, resident_id=resident.id, created_at=now)
-    db.session.add(user)
-    db.session.flush()
+    if insert_if_absent(user):
+        return user
+    # a twin request created it a moment ago (the same form sent twice), or another resident took the phone
+    user = db.session.scalar(select(User).where(User.resident_id == resident.id))
+    if user is None:
+        raise Conflict(_l("Another resident already logs in with this phone number."), code="phone_taken")
     return user
 
 
@@ -152,8 +160,8 @@ def staff_user(actor: User, community: Community, phone: str, name: str, now: da
         if not (name or "").strip():
             raise InvalidInput(_l("Please enter the person's name."), code="name_missing")
         user = User(phone=phone, name=name.strip(), created_at=now)
-        db.session.add(user)
-        db.session.flush()
+        if not insert_if_absent(user):  # a twin request created it a moment ago
+            user = db.session.scalar(select(User).where(User.phone == phone))
     return user
 
 
@@ -176,9 +184,14 @@ def grant_role(actor: User, user: User, role: str, community: Community | None, 
     cid = community.id if community else None
     tid = team.id if role == Role.TEAM_LEAD else None
     sid = store.id if role == Role.CLERK else None
-    for g in user.grants:
-        if (g.role, g.community_id, g.team_id, g.store_id) == (role, cid, tid, sid):
-            raise Conflict(_l("This person already has that role."), code="role_exists")
+    # Grants carry no unique key (NULL scopes would not compare equal in one): the person's row is locked
+    # so that of two identical grants at once the second waits, then sees the first.
+    locks.lock_row(User, user.id)
+    held = db.session.execute(select(RoleGrant.role, RoleGrant.community_id, RoleGrant.team_id, RoleGrant.store_id)
+                              .where(RoleGrant.user_id == user.id)).all()
+    if (role, cid, tid, sid) in {tuple(g) for g in held}:
+        db.session.expire(user, ["grants"])  # the loaded list may not show the twin's grant yet
+        raise Conflict(_l("This person already has that role."), code="role_exists")
     grant = RoleGrant(user=user, role=role, community_id=cid, team_id=tid, store_id=sid,
                       granted_by_id=actor.id, granted_at=now)
     db.session.add(grant)

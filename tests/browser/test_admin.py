@@ -159,3 +159,24 @@ def test_import_reports_bad_rows_and_imports_nothing_then_imports_a_good_sheet(p
     # the new building appears in the tree too
     open_page(page, f"/admin/c/{LIYUAN}/buildings")
     expect(page.locator("ul.tiles a", has_text="9号楼")).to_contain_text("2")
+
+
+def test_a_big_sheet_is_checked_and_imported_in_the_background_while_its_page_shows_progress(page, live_server):
+    """With the threshold lowered to 5 rows, a 12-row sheet takes the big-file path: the upload only queues
+    it, a background thread checks it, and the page (polling by itself, no reload by hand) turns into the
+    result; the import goes the same way."""
+    live_server.app.config["IMPORT_SYNC_ROWS"] = 5
+    try:
+        log_in(page, ADMIN_PHONE)
+        rows = [["第二网格", "11号楼", "1", str(100 + i // 2), f"上官{'一二三四五六七八九十甲乙'[i]}", "户主", "", "",
+                 1950 + i, ""] for i in range(12)]
+        _upload(page, "居民-大文件.xlsx", _sheet(rows))
+        # either still in progress (the section that polls) or already done when the thread was quick
+        expect(page.locator("main .lead")).to_contain_text("12", timeout=20000)  # the page updated by itself
+        expect(page.locator("script:not([src])")).to_have_count(0)
+        follow(page, page.get_by_role("button", name="导入"))
+        expect(page.locator(".flash.success").first).to_contain_text("12", timeout=20000)
+        expect(page.locator("#import-progress")).to_have_count(0)
+        expect(_find_residents(page, "上官")).to_have_count(12)
+    finally:
+        live_server.app.config.pop("IMPORT_SYNC_ROWS")

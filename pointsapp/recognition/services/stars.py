@@ -14,6 +14,7 @@ from pointsapp.accounts.models import User
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.unique import insert_unique
 from pointsapp.rankings import services as rankings
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.recognition.models import Evaluation, StarResult, StarRuleSet, StarVeto
@@ -23,7 +24,7 @@ from pointsapp.tree.models import Building, Community, Household, Resident, hous
 
 def create_rule_set(actor: User, community: Community, name: str, thresholds: list[int], min_attendances: int,
                     now: datetime) -> StarRuleSet:
-    """Raises forbidden, name_missing, invalid_thresholds."""
+    """Raises forbidden, name_missing, invalid_thresholds, already_exists."""
     require(actor, Action.MANAGE_COMMUNITY, community)
     if not (name or "").strip():
         raise InvalidInput(_l("Please enter a name."), code="name_missing")
@@ -34,8 +35,8 @@ def create_rule_set(actor: User, community: Community, name: str, thresholds: li
         raise InvalidInput(_l("The minimum number of attendances must be 0 or more."), code="invalid_thresholds")
     rules = StarRuleSet(community_id=community.id, name=name.strip()[:80], min_attendances=min_attendances,
                         created_at=now, **{f"star{i + 1}": t for i, t in enumerate(thresholds)})
-    db.session.add(rules)
-    db.session.flush()
+    insert_unique(rules, Conflict(_l("This community already has a rule set called “%(name)s”. Please choose "
+                                     "another name."), code="already_exists", name=rules.name))
     return rules
 
 

@@ -8,9 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
+from pointsapp.core.unique import insert_unique
 from pointsapp.tree.models import Community, Resident
 from pointsapp.volunteering.models import (
     DEFAULT_ACTIVITY_KINDS,
@@ -35,7 +37,7 @@ def labels(community_id: int, group: str) -> list[str]:
 
 
 def set_labels(actor: User, community: Community, group: str, names: list[str], now: datetime) -> list[str]:
-    """Replace a word list. Raises forbidden, invalid_labels."""
+    """Replace a word list. Raises forbidden, invalid_labels, busy."""
     require(actor, Action.MANAGE_COMMUNITY, community)
     if group not in ("team_category", "activity_kind"):
         raise InvalidInput(code="invalid_labels")
@@ -46,6 +48,9 @@ def set_labels(actor: User, community: Community, group: str, names: list[str], 
             clean.append(name)
     if not clean:
         raise InvalidInput(_l("Keep at least one entry."), code="invalid_labels")
+    # One replacement of a community's lists at a time: two at once would each delete the rows they saw
+    # and insert the same names, and the second would run into the first's (a unique violation).
+    locks.lock_row(Community, community.id)
     for old in db.session.scalars(select(Label).where(Label.community_id == community.id, Label.group == group)):
         db.session.delete(old)
     db.session.flush()
@@ -77,13 +82,13 @@ def add_member(actor: User, team: Team, resident: Resident, now: datetime) -> Te
     if resident.community_id != team.community_id:
         raise InvalidInput(_l("%(name)s is not a resident of this community."), code="not_resident_of_community",
                            name=resident.name)
+    already = Conflict(_l("%(name)s is already a member."), code="already_member", name=resident.name)
     existing = db.session.scalar(select(TeamMember).where(TeamMember.team_id == team.id,
                                                           TeamMember.resident_id == resident.id))
     if existing:
-        raise Conflict(_l("%(name)s is already a member."), code="already_member", name=resident.name)
+        raise already
     member = TeamMember(community_id=team.community_id, team_id=team.id, resident_id=resident.id, joined_at=now)
-    db.session.add(member)
-    db.session.flush()
+    insert_unique(member, already)  # a twin click got past the check above
     return member
 
 

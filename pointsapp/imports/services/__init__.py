@@ -1,13 +1,14 @@
 """Bulk import of households and residents from the XLSX/CSV sheets community offices keep.
 
-check_sheet() is the dry run: it reads every row and reports each bad one with its row number and
-reason, and counts what an import would create. run_import() re-checks the same stored bytes and
-writes everything or nothing (the caller's single commit; any error leaves the session to roll back).
+check_sheet() is the dry run: it streams the rows (sheets.read_rows: size, row and cell limits) and
+reports each bad one with its row number and reason, and counts what an import would create. write()
+re-checks the same stored bytes and writes everything or nothing (the caller's single commit; any error
+leaves the session to roll back). A sheet of more than SYNC_ROWS rows is checked and imported in the
+background (services.jobs), with its progress on the job.
 """
-import csv
-import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.spreadsheets import xlsx_bytes
 from pointsapp.imports.models import ImportJob
+from pointsapp.imports.services import sheets
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident
 
@@ -85,51 +87,6 @@ class SheetReport:
                 "residents": len(self.rows) if not self.errors else 0}
 
 
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime | date):
-        return value.strftime("%Y-%m-%d")
-    return str(value).strip()
-
-
-def _read_rows(filename: str, content: bytes) -> list[list[str]]:
-    """All rows as lists of text. Raises unreadable_file, unsupported_file."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook  # imported here: only imports need it
-        try:
-            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise InvalidInput(_l("This file could not be read as an Excel (.xlsx) workbook."),
-                               code="unreadable_file") from exc
-        try:
-            ws = wb.worksheets[0]
-            return [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        except Exception as exc:  # read-only mode parses the sheet only now, so damage shows up here
-            raise InvalidInput(_l("This file could not be read as an Excel (.xlsx) workbook."),
-                               code="unreadable_file") from exc
-        finally:
-            wb.close()
-    if name.endswith(".csv"):
-        # Excel on Chinese Windows saves CSV as GB18030/GBK; others save UTF-8 (with or without BOM).
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise InvalidInput(_l("This CSV file is neither UTF-8 nor GBK text."), code="unreadable_file")
-        try:
-            return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-        except csv.Error as exc:
-            raise InvalidInput(_l("This CSV file could not be read."), code="unreadable_file") from exc
-    raise InvalidInput(_l("Please upload an .xlsx or .csv file."), code="unsupported_file")
-
-
 def _map_header(header: list[str]) -> dict[str, int]:
     lookup = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
     mapping: dict[str, int] = {}
@@ -159,36 +116,44 @@ def _unit_room(text: str) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def check_sheet(community: Community, filename: str, content: bytes, *, max_rows: int) -> SheetReport:
-    """Parse and validate a sheet against one community. Raises unreadable_file, unsupported_file,
-    missing_columns, too_many_rows, empty_file; bad rows are reported, not raised."""
-    table = _read_rows(filename, content)
-    while table and not any(table[-1]):
-        table.pop()
-    if not table:
+@dataclass(frozen=True)
+class _Building:  # plain values: a background check commits its progress, which expires ORM objects
+    id: int
+    grid_id: int | None
+
+
+def check_sheet(community: Community, filename: str, content: bytes, *, max_rows: int,
+                progress: Callable[[int], None] | None = None) -> SheetReport:
+    """Parse and validate a sheet against one community, streaming its rows. `progress(rows read)` is
+    called every PROGRESS_EVERY rows. Raises unreadable_file, unsupported_file, zip_bomb, text_too_long,
+    cell_too_long, missing_columns, too_many_rows, empty_file; bad rows are reported, not raised."""
+    rows = sheets.read_rows(filename, content, max_rows=max_rows)
+    first = next(rows, None)
+    if first is None:
         raise InvalidInput(_l("The file is empty."), code="empty_file")
-    mapping = _map_header(table[0])
-    body = table[1:]
-    if len(body) > max_rows:
-        raise InvalidInput(_l("The file has %(n)d rows; at most %(max)d can be imported at once."),
-                           code="too_many_rows", n=len(body), max=max_rows)
+    if not any(first[1]) and next(rows, None) is None:
+        raise InvalidInput(_l("The file is empty."), code="empty_file")
+    mapping = _map_header(first[1])
 
     cid = community.id
-    grids = {g.name: g for g in db.session.scalars(select(Grid).where(Grid.community_id == cid))}
-    buildings = {b.name: b for b in db.session.scalars(select(Building).where(Building.community_id == cid))}
-    households = {(h.building_id, h.unit, h.room): h
-                  for h in db.session.scalars(select(Household).where(Household.community_id == cid))}
+    grid_names = set(db.session.scalars(select(Grid.name).where(Grid.community_id == cid)))
+    buildings = {name: _Building(bid, grid_id) for bid, name, grid_id in db.session.execute(
+        select(Building.id, Building.name, Building.grid_id).where(Building.community_id == cid))}
+    households = {(b, u, r): hid for hid, b, u, r in db.session.execute(
+        select(Household.id, Household.building_id, Household.unit, Household.room)
+        .where(Household.community_id == cid))}
     existing = set(db.session.execute(
         select(Resident.household_id, Resident.name).where(Resident.community_id == cid)).all())
-    grid_names_by_id = {g.id: g.name for g in grids.values()}
+    grid_names_by_id = dict(db.session.execute(select(Grid.id, Grid.name).where(Grid.community_id == cid)).all())
 
     report = SheetReport()
     seen: dict[tuple, int] = {}
     building_grid: dict[str, str] = {}
-    for offset, raw in enumerate(body):
-        number = offset + 2  # spreadsheet row number: header is row 1
-        if not any(raw):
-            continue
+    read = 0
+    for number, raw in rows:  # number: the spreadsheet's row number (the header is row 1)
+        read += 1
+        if progress is not None and read % PROGRESS_EVERY == 0:
+            progress(read)
         def get(key, raw=raw):
             i = mapping.get(key)
             return raw[i].strip() if i is not None and i < len(raw) and raw[i] else ""
@@ -236,14 +201,14 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
         if values["name"] and key in seen:
             bad("姓名", _l("repeats row %(n)d") % {"n": seen[key]})
         household = households.get((building.id, unit, room)) if building is not None else None
-        if household is not None and (household.id, values["name"]) in existing:
+        if household is not None and (household, values["name"]) in existing:
             bad("姓名", _l("this household already has a resident with this name"))
 
         if errors:
             report.errors.extend(errors)
             continue
         seen[key] = number
-        if gname and gname not in grids:
+        if gname and gname not in grid_names:
             report.new_grids.add(gname)
         if building is None:
             report.new_buildings.add(bname)
@@ -256,6 +221,10 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
     return report
 
 
+SYNC_ROWS = 2000  # a sheet with more rows is checked and imported in the background (jobs.run_job)
+MAX_PROBLEMS_KEPT = 1000  # bad rows kept on the job for its page (all are counted)
+WRITE_CHUNK = 1000  # residents flushed at a time
+PROGRESS_EVERY = 500  # rows between two progress reports of a background check
 SHEET_DAYS = 7  # an uploaded sheet (names, phones, ID digits) is kept this long, then deleted
 
 
@@ -269,24 +238,42 @@ def purge_sheets(now: datetime, community_id: int | None = None) -> int:
     return db.session.execute(query.values(content=b"", purged_at=now)).rowcount
 
 
-def _sheet(job: ImportJob) -> bytes:
+def sheet_of(job: ImportJob) -> bytes:
     if job.purged_at is not None:
         raise Conflict(_l("This file was deleted %(n)d days after it was uploaded, to protect residents' data. "
                           "Please upload it again."), code="sheet_purged", n=SHEET_DAYS)
     return job.content
 
 
+def record(job: ImportJob, report: SheetReport) -> None:
+    """Keep a check's outcome on the job: its page shows it without reading the sheet again."""
+    job.row_count = len(report.rows) + len({e.row for e in report.errors})
+    job.error_count = len(report.errors)
+    job.summary = json.dumps(report.summary())
+    job.problems = json.dumps([[e.row, e.column, e.message] for e in report.errors[:MAX_PROBLEMS_KEPT]],
+                              ensure_ascii=False)
+
+
+def problems(job: ImportJob) -> list[RowError]:
+    return [RowError(*p) for p in json.loads(job.problems or "[]")]
+
+
 def upload(actor: User, community: Community, filename: str, content: bytes, now: datetime, *,
-           max_rows: int) -> tuple[ImportJob, SheetReport]:
-    """Dry run: check the sheet and keep it for a later import (SHEET_DAYS at most). Raises forbidden and
-    check_sheet's codes."""
+           max_rows: int, sync_rows: int = SYNC_ROWS) -> tuple[ImportJob, SheetReport | None]:
+    """Dry run: keep the sheet (SHEET_DAYS at most) and check it now when it has at most sync_rows rows;
+    a bigger one is queued for the background (status queued, report None: jobs.run_job checks it).
+    Raises forbidden, and check_sheet's codes (for a queued sheet, only those found before its rows)."""
     require(actor, Action.MANAGE_COMMUNITY, community)
     purge_sheets(now, community.id)
-    report = check_sheet(community, filename, content, max_rows=max_rows)
+    rows = sheets.count_rows(filename, content, max_rows=max_rows, up_to=sync_rows)
     job = ImportJob(community_id=community.id, filename=filename[:200], content=content, status="checked",
-                    row_count=len(report.rows) + len({e.row for e in report.errors}),
-                    error_count=len(report.errors), summary=json.dumps(report.summary()),
-                    created_by_id=actor.id, created_at=now)
+                    task="check", created_by_id=actor.id, created_at=now)
+    report = None
+    if rows <= sync_rows:
+        report = check_sheet(community, filename, content, max_rows=max_rows)
+        record(job, report)
+    else:
+        job.status = "queued"
     db.session.add(job)
     db.session.flush()
     return job, report
@@ -300,25 +287,46 @@ def load_job(actor: User, community: Community, job_id: int) -> ImportJob:
     return job
 
 
-def recheck(actor: User, community: Community, job: ImportJob, *, max_rows: int) -> SheetReport:
+def start_import(actor: User, community: Community, job: ImportJob, now: datetime, *, max_rows: int,
+                 sync_rows: int = SYNC_ROWS) -> dict | None:
+    """Import a checked sheet, all rows or none: at once when it has at most sync_rows rows (returns the
+    summary), else queued for the background (returns None). Raises forbidden, sheet_purged,
+    already_imported, sheet_has_errors, and check_sheet's codes."""
     require(actor, Action.MANAGE_COMMUNITY, community)
-    return check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
+    sheet_of(job)
+    if job.error_count:
+        raise InvalidInput(_l("The file has %(n)d problems; nothing was imported."), code="sheet_has_errors",
+                           n=job.error_count)
+    background = job.row_count > sync_rows
+    # Claim the job with a conditional update: of two concurrent clicks exactly one gets it
+    # (PostgreSQL makes the second wait for the first's row lock, then finds it taken).
+    values = dict(status="queued", task="import", progress=0) if background else \
+        dict(status="imported", task="import", imported_at=now)
+    claimed = db.session.execute(
+        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "checked").values(**values)).rowcount
+    if claimed != 1:
+        raise Conflict(_l("This file has already been imported."), code="already_imported")
+    if background:
+        db.session.refresh(job)
+        # the audit log names who started it now; the rows are written by the background runner
+        audit.record(actor, "residents_imported", job, now, rows=job.row_count, background=True)
+        return None
+    summary = write(community, job, now, max_rows=max_rows)
+    audit.record(actor, "residents_imported", job, now, **summary)
+    return summary
 
 
 def run_import(actor: User, community: Community, job: ImportJob, now: datetime, *, max_rows: int) -> dict:
-    """Import a checked sheet, all rows or none. Raises forbidden, sheet_purged, already_imported,
-    sheet_has_errors."""
-    require(actor, Action.MANAGE_COMMUNITY, community)
-    _sheet(job)
-    # Claim the job with a conditional update: of two concurrent clicks exactly one gets it
-    # (PostgreSQL makes the second wait for the first's row lock, then finds it imported).
-    claimed = db.session.execute(
-        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "checked")
-        .values(status="imported", imported_at=now)).rowcount
-    if claimed != 1:
-        raise Conflict(_l("This file has already been imported."), code="already_imported")
-    # The tree may have changed since the dry run: check again against what is there now.
-    report = check_sheet(community, job.filename, _sheet(job), max_rows=max_rows)
+    """Import a checked sheet now, whatever its size (the command line, tests). Raises start_import's codes."""
+    return start_import(actor, community, job, now, max_rows=max_rows, sync_rows=max_rows)
+
+
+def write(community: Community, job: ImportJob, now: datetime, *, max_rows: int,
+          progress: Callable[[int], None] | None = None) -> dict:
+    """Check the stored sheet again against the tree as it is now, then create its grids, buildings,
+    households and residents (flushed, never committed: the caller's unit of work is all or nothing).
+    Raises sheet_purged, sheet_has_errors, and check_sheet's codes."""
+    report = check_sheet(community, job.filename, sheet_of(job), max_rows=max_rows, progress=progress)
     if report.errors:
         raise InvalidInput(_l("The file has %(n)d problems; nothing was imported."), code="sheet_has_errors",
                            n=len(report.errors))
@@ -343,15 +351,15 @@ def run_import(actor: User, community: Community, job: ImportJob, now: datetime,
             households[key] = Household(community_id=cid, building_id=key[0], unit=row.unit, room=row.room, note="")
             db.session.add(households[key])
     db.session.flush()
-    db.session.add_all(
-        Resident(community_id=cid, household_id=households[(buildings[r.building].id, r.unit, r.room)].id,
-                 name=r.name, relation=r.relation, phone=r.phone, id_tail=r.id_tail, birth_year=r.birth_year,
-                 moved_in_on=r.moved_in_on, created_at=now)
-        for r in report.rows)
-    db.session.flush()
+    for start in range(0, len(report.rows), WRITE_CHUNK):
+        db.session.add_all(
+            Resident(community_id=cid, household_id=households[(buildings[r.building].id, r.unit, r.room)].id,
+                     name=r.name, relation=r.relation, phone=r.phone, id_tail=r.id_tail, birth_year=r.birth_year,
+                     moved_in_on=r.moved_in_on, created_at=now)
+            for r in report.rows[start:start + WRITE_CHUNK])
+        db.session.flush()
     summary = report.summary()
     job.summary = json.dumps(summary)
-    audit.record(actor, "residents_imported", job, now, **summary)
     return summary
 
 
