@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pointsapp.accounts.models import Role, RoleGrant, User
+from pointsapp.accounts.services.password_rules import check_new_password
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
@@ -13,20 +14,11 @@ from pointsapp.core.permissions import Action, forget_scopes, require
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.tree.models import Community, Resident
 
-MIN_PASSWORD_LENGTH = 6
 ACTIVATION_DAYS = 30
 
 
 class InvalidCredentials(InvalidInput):
     code = "invalid_credentials"
-
-
-def _check_new_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(_l("The password needs at least %(n)d characters."), code="password_too_short",
-                           n=MIN_PASSWORD_LENGTH)
-    if len(set(password)) == 1:
-        raise InvalidInput(_l("The password must not repeat one character."), code="password_too_weak")
 
 
 def authenticate(phone: str, password: str, now: datetime) -> User:
@@ -79,7 +71,7 @@ def account_for_resident(actor: User, resident: Resident, now: datetime) -> User
 def set_password(actor: User, user: User, password: str, now: datetime) -> None:
     """An admin sets a first or new password. Raises forbidden, password_too_short, password_too_weak."""
     _require_manage_account(actor, user)
-    _check_new_password(password)
+    check_new_password(password, user.phone)
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
@@ -87,10 +79,10 @@ def set_password(actor: User, user: User, password: str, now: datetime) -> None:
 
 
 def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
-    """The user changes their own password. Raises invalid_credentials, password_too_short."""
+    """The user changes their own password. Raises invalid_credentials, password_too_short, password_too_weak."""
     if not check_password(user.password_hash, old or ""):
         raise InvalidCredentials(_l("The current password is wrong."))
-    _check_new_password(new)
+    check_new_password(new, user.phone)
     user.password_hash = hash_password(new)
     user.activation_code_hash = None  # an old activation slip must not reset the new password
     user.activation_expires_at = None
@@ -107,7 +99,7 @@ def issue_activation_code(actor: User, user: User, now: datetime) -> str:
 
 
 def activate(phone: str, code: str, password: str, now: datetime) -> User:
-    """Set a password with an activation code. Raises activation_invalid, password_too_short."""
+    """Set a password with an activation code. Raises activation_invalid, password_too_short, password_too_weak."""
     user = db.session.scalar(select(User).where(User.phone == clean_phone(phone)))
     code = (code or "").strip().replace(" ", "")
     valid = (
@@ -123,7 +115,7 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
     if not valid:
         raise InvalidInput(_l("The activation code is wrong or has expired. Please ask the community office "
                               "for a new one."), code="activation_invalid")
-    _check_new_password(password)
+    check_new_password(password, user.phone)
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
