@@ -1,4 +1,4 @@
-"""Accounts: passwords, activation codes and staff roles."""
+"""Accounts: passwords, activation codes, login sessions and staff roles."""
 import secrets
 from datetime import datetime, timedelta
 
@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.accounts.services.password_rules import check_new_password
+from pointsapp.accounts.services.sessions import end_all_sessions, end_other_sessions
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
@@ -75,7 +76,7 @@ def set_password(actor: User, user: User, password: str, now: datetime) -> None:
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
-    user.session_version += 1
+    end_all_sessions(user, now, "password")  # whoever was logged in as this person is out
 
 
 def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
@@ -86,7 +87,7 @@ def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
     user.password_hash = hash_password(new)
     user.activation_code_hash = None  # an old activation slip must not reset the new password
     user.activation_expires_at = None
-    user.session_version += 1
+    end_other_sessions(user, now, "password")  # this device stays logged in; every other one is out
 
 
 def issue_activation_code(actor: User, user: User, now: datetime) -> str:
@@ -119,8 +120,14 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
-    user.session_version += 1
+    end_all_sessions(user, now, "activation")
     return user
+
+
+def office_end_sessions(actor: User, user: User, now: datetime) -> int:
+    """The office logs a person out everywhere (a lost phone). Raises forbidden. Returns how many ended."""
+    _require_manage_account(actor, user)
+    return end_all_sessions(user, now, "office")
 
 
 def staff_user(actor: User, community: Community, phone: str, name: str, now: datetime) -> User:
