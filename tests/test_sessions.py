@@ -1,6 +1,5 @@
 """Login sessions end on the server (issue 11, finding 3): a cookie saved before logging out, before a
 password change on another device, or before the office's button, opens nothing afterwards."""
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select

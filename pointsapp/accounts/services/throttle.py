@@ -148,16 +148,15 @@ class LoginThrottle:
 def init_app(app: Flask) -> None:
     uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     shared = uri.split(":", 1)[0] in ("redis", "rediss")
-    counters = RedisCounters(uri) if shared else MemoryCounters()
-    app.extensions[KEY] = LoginThrottle(
-        counters,
-        pair=Policy(app.config["LOGIN_FREE_TRIES"], app.config["LOGIN_MAX_DELAY_SECONDS"]),
-        per_ip=Policy(app.config["LOGIN_FREE_TRIES_PER_IP"], app.config["LOGIN_MAX_DELAY_SECONDS_PER_IP"]),
-    )
+    app.extensions[KEY] = RedisCounters(uri) if shared else MemoryCounters()
     if not shared and not app.debug and not app.testing:
         app.logger.warning("login limits are per worker (RATELIMIT_STORAGE_URI=%s); with more than one worker "
                            "set RATELIMIT_STORAGE_URI=redis://...", uri)
 
 
 def login_throttle() -> LoginThrottle:
-    return current_app.extensions[KEY]
+    """The current app's throttle, with the limits its configuration holds now."""
+    config = current_app.config
+    return LoginThrottle(current_app.extensions[KEY],
+                         pair=Policy(config["LOGIN_FREE_TRIES"], config["LOGIN_MAX_DELAY_SECONDS"]),
+                         per_ip=Policy(config["LOGIN_FREE_TRIES_PER_IP"], config["LOGIN_MAX_DELAY_SECONDS_PER_IP"]))
