@@ -42,7 +42,7 @@ run: demo
 	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# PostgreSQL and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
+# PostgreSQL, Redis and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
 services:
 	bash .ci/ensure-services
 
