@@ -1,6 +1,8 @@
 """Login sessions end on the server (issue 11, finding 3): a cookie saved before logging out, before a
 password change on another device, or before the office's button, opens nothing afterwards."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import event, select
 
@@ -280,3 +282,18 @@ def test_a_disabled_account_is_out_on_every_device(app, make, db):
 ])
 def test_devices_are_described_in_a_few_words(agent, expected):
     assert sessions.describe_device(agent) == expected
+
+
+def test_sessions_that_ended_a_month_ago_are_deleted_at_the_next_login(app, make, db, now, clock):
+    user = make.user()
+    rules = sessions.SessionRules.from_config(app.config)
+    old = sessions.start_session(user, now, user_agent=ANDROID, ip="10.0.0.7", rules=rules)
+    recent = sessions.start_session(user, now, user_agent=ANDROID, ip="10.0.0.8", rules=rules)
+    sessions.end_session(user, sessions.find_session(old, now).login_session.id, now, "logout")
+    later = now + timedelta(days=31)
+    sessions.end_session(user, sessions.find_session(recent, now).login_session.id, later - timedelta(days=1))
+
+    sessions.start_session(user, later, user_agent=ANDROID, ip="10.0.0.9", rules=rules)
+
+    kept = db.session.scalars(select(LoginSession.ip).where(LoginSession.user_id == user.id)).all()
+    assert sorted(kept) == ["10.0.0.8", "10.0.0.9"]

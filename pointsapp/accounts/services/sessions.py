@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from pointsapp.accounts.models import LoginSession, User
 from pointsapp.core.errors import NotFound
@@ -78,8 +78,9 @@ def start_session(user: User, now: datetime, *, user_agent: str | None, ip: str 
                        ip=(ip or "")[:45])
     db.session.add(row)
     # the person's sessions that ended long ago go (one indexed delete at each login)
-    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id,
-                                                  LoginSession.expires_at < now - KEEP_ENDED))
+    db.session.execute(delete(LoginSession).where(
+        LoginSession.user_id == user.id,
+        or_(LoginSession.expires_at < now - KEEP_ENDED, LoginSession.revoked_at < now - KEEP_ENDED)))
     db.session.flush()
     user.login_session, user.session_token = row, token
     return token
