@@ -297,3 +297,18 @@ def test_sessions_that_ended_a_month_ago_are_deleted_at_the_next_login(app, make
 
     kept = db.session.scalars(select(LoginSession.ip).where(LoginSession.user_id == user.id)).all()
     assert sorted(kept) == ["10.0.0.8", "10.0.0.9"]
+
+
+def test_a_resident_given_a_staff_role_gets_the_short_staff_session_within_minutes(app, make, db, clock):
+    community = make.community()
+    user = make.resident_user(community)
+    db.session.commit()
+    browser = _device(app)
+    post_login(browser, user.phone)
+    make.grant(db.session.get(User, user.id), "clerk", community, store=make.store(community))
+    db.session.commit()
+
+    clock.advance(minutes=6)
+    assert browser.get("/password").status_code == 200  # the next use applies the rule of the roles held now
+    clock.advance(hours=12, minutes=1)
+    _assert_logged_out(browser.get("/password"))

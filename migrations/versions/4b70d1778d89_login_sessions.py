@@ -29,7 +29,6 @@ def upgrade():
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('last_seen_at', sa.DateTime(), nullable=False),
-    sa.Column('idle_seconds', sa.Integer(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.Column('absolute_expires_at', sa.DateTime(), nullable=False),
     sa.Column('device', sa.String(length=60), nullable=False),

@@ -91,9 +91,9 @@ class LoginSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the cookie's token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # updated at most every few minutes
-    idle_seconds: Mapped[int] = mapped_column()  # the idle rule chosen at login (residents long, staff short)
-    # the session ends at expires_at = min(last_seen_at + idle_seconds, absolute_expires_at); the user loader
-    # reads this one column, so it needs no arithmetic in SQL
+    # the session ends at expires_at = min(last_seen_at + the idle rule, absolute_expires_at); the user loader
+    # reads this one column, so it needs no arithmetic in SQL. The rules (residents long, anyone holding a
+    # role short) are applied at login and again at every touch, so a new role shortens a session at once.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     absolute_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     device: Mapped[str] = mapped_column(String(60))  # "Chrome on Android": a trimmed user agent, not the whole

@@ -30,19 +30,21 @@ def load_user(token: str):
     user = sessions.find_session(token, now)
     if user is not None and sessions.needs_touch(user.login_session, now):
         row = user.login_session
-        values = (row.id, row.idle_seconds, row.absolute_expires_at)  # read now: the commit expires the row
-        after_commit(lambda: _touch(*values, now))
+        # read now: the commit expires the row
+        values = (row.id, user.id, row.created_at, row.absolute_expires_at,
+                  sessions.SessionRules.from_config(current_app.config), now)
+        after_commit(lambda: _touch(*values))
     return user
 
 
-def _touch(row_id, idle_seconds, absolute_expires_at, now) -> None:
+def _touch(*values) -> None:
     """Its own small unit of work once the request's has committed (a read-only request holds no write lock
     then, and a busy database costs this touch, never the page); a failure only waits for the next one."""
     try:
         with unit_of_work():
-            sessions.touch(row_id, idle_seconds, absolute_expires_at, now)
+            sessions.touch(*values)
     except Exception:  # noqa: BLE001 - best effort: the session stays valid until its old expires_at
-        log.warning("could not record the use of login session %s", row_id, exc_info=True)
+        log.warning("could not record the use of login session %s", values[0], exc_info=True)
 
 
 def _safe_next(target: str | None) -> str:

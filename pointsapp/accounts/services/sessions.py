@@ -73,7 +73,7 @@ def start_session(user: User, now: datetime, *, user_agent: str | None, ip: str 
     idle, longest = rules.for_user(user)
     token = secrets.token_urlsafe(32)
     row = LoginSession(user_id=user.id, token_hash=hash_token(token), created_at=now, last_seen_at=now,
-                       idle_seconds=int(idle.total_seconds()), expires_at=min(now + idle, now + longest),
+                       expires_at=min(now + idle, now + longest),
                        absolute_expires_at=now + longest, device=describe_device(user_agent),
                        ip=(ip or "")[:45])
     db.session.add(row)
@@ -107,14 +107,18 @@ def needs_touch(row: LoginSession, now: datetime) -> bool:
     return now - row.last_seen_at >= TOUCH_EVERY
 
 
-def touch(row_id: int, idle_seconds: int, absolute_expires_at: datetime, now: datetime) -> None:
-    """Record use: last seen now, and the idle rule's end moves on (never past the absolute end). Only if
-    nobody touched it since, and not for a session that has ended meanwhile."""
+def touch(row_id: int, user_id: int, created_at: datetime, absolute_expires_at: datetime, rules: SessionRules,
+          now: datetime) -> None:
+    """Record use: last seen now, and the end moves on by the idle rule, never past the absolute end. The
+    rules are those of the person's roles now (a resident made a clerk gets the staff rule from here on).
+    Only if nobody touched it since, and not for a session that has ended meanwhile."""
+    idle, longest = rules.for_user(db.session.get(User, user_id))
+    absolute = min(absolute_expires_at, created_at + longest)
     db.session.execute(
         update(LoginSession)
         .where(LoginSession.id == row_id, LoginSession.revoked_at.is_(None), LoginSession.expires_at > now,
                LoginSession.last_seen_at <= now - TOUCH_EVERY)
-        .values(last_seen_at=now, expires_at=min(now + timedelta(seconds=idle_seconds), absolute_expires_at))
+        .values(last_seen_at=now, expires_at=min(now + idle, absolute), absolute_expires_at=absolute)
     )
 
 
