@@ -219,3 +219,23 @@ def test_redis_and_memory_counters_decide_alike():
 def test_throttle_reads_its_limits_from_the_config(app, db, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_FREE_TRIES", 2)
     assert throttle.login_throttle().pair == Policy(2, app.config["LOGIN_MAX_DELAY_SECONDS"])
+
+
+def test_an_ipv6_guesser_cannot_start_over_by_changing_address_within_his_64(client, make, db):
+    user = make.user()
+    db.session.commit()
+    for i in range(5):
+        _guess(client, user.phone, {"REMOTE_ADDR": f"2408:8207:1234:5678::{i + 1:x}"})
+
+    assert _guess(client, user.phone, {"REMOTE_ADDR": "2408:8207:1234:5678:abcd::99"}).status_code == 429
+    # another /64 is another client
+    assert post_login(client.application.test_client(), user.phone,
+                      environ_base={"REMOTE_ADDR": "2408:8207:1234:9999::1"}).status_code == 302
+
+
+@pytest.mark.parametrize(("ip", "counted_as"), [
+    ("10.0.0.7", "10.0.0.7"), ("2408:8207:1234:5678::1", "2408:8207:1234:5678::/64"),
+    ("::ffff:10.0.0.7", "10.0.0.7"), ("not an address", "not an address"),
+])
+def test_what_counts_as_one_client(ip, counted_as):
+    assert throttle.client_address(ip) == counted_as

@@ -14,6 +14,7 @@ RATELIMIT_STORAGE_URI is redis:// (a Lua script: shared by every worker and serv
 (a warning at start-up says so: with several workers each would count on its own). Times come from the
 app's clock as arguments, so tests move the clock instead of waiting.
 """
+import ipaddress
 import threading
 from dataclasses import dataclass
 
@@ -115,13 +116,28 @@ class RedisCounters:
             self.client.delete(key)
 
 
+def client_address(ip: str) -> str:
+    """What counts as one client: an IPv4 address, or an IPv6 /64 (one household's line hands out a whole
+    /64, so counting single IPv6 addresses would give a guesser millions of fresh starts)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
 class LoginThrottle:
     def __init__(self, counters, pair: Policy, per_ip: Policy):
         self.counters, self.pair, self.per_ip = counters, pair, per_ip
 
     @staticmethod
     def _keys(kind: str, phone: str, ip: str) -> tuple[str, str]:
-        return f"{kind}:{phone}|{ip}", f"ip:{ip}"
+        address = client_address(ip)
+        return f"{kind}:{phone}|{address}", f"ip:{address}"
 
     def try_once(self, kind: str, phone: str, ip: str, now: float) -> float:
         """Count one try of `kind` ("login", "activate") for phone from ip; 0 if it may go ahead, else the
