@@ -312,3 +312,14 @@ def test_a_resident_given_a_staff_role_gets_the_short_staff_session_within_minut
     assert browser.get("/password").status_code == 200  # the next use applies the rule of the roles held now
     clock.advance(hours=12, minutes=1)
     _assert_logged_out(browser.get("/password"))
+
+
+def test_a_residents_cookie_outlives_the_browser_and_a_staff_cookie_does_not(app, make, db):
+    community = make.community()
+    resident, clerk = make.resident_user(community), make.clerk(community)
+    db.session.commit()
+
+    kept = post_login(_device(app), resident.phone).headers["Set-Cookie"]
+    closed = post_login(_device(app), clerk.phone).headers["Set-Cookie"]
+
+    assert "Expires=" in kept and "Expires=" not in closed

@@ -82,6 +82,10 @@ def start_session(user: User) -> None:
     session["nonce"] = secrets.token_urlsafe(16)
     sessions.start_session(user, utcnow(), user_agent=request.user_agent.string, ip=request.remote_addr,
                            rules=sessions.SessionRules.from_config(current_app.config))
+    # A resident's phone is hers: the cookie survives closing the browser or WeChat, so she need not log in
+    # at every scan (the server still ends the session by its rule, and she can end it from any device).
+    # A counter PC is shared: a staff cookie ends with the browser.
+    session.permanent = not user.grants
     login_user(user)
 
 

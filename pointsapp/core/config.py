@@ -1,6 +1,7 @@
 """Configuration read from the environment, with safe defaults for a laptop."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -42,6 +43,9 @@ def from_environment(instance_path: str) -> dict:
         "RESIDENT_SESSION_MAX_DAYS": float(os.environ.get("RESIDENT_SESSION_MAX_DAYS", 365)),
         "STAFF_SESSION_IDLE_HOURS": float(os.environ.get("STAFF_SESSION_IDLE_HOURS", 12)),
         "STAFF_SESSION_MAX_HOURS": float(os.environ.get("STAFF_SESSION_MAX_HOURS", 7 * 24)),
+        # a resident's cookie outlives the browser (the server's rule above decides when the login ends);
+        # staff cookies end with the browser
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
         # PostgreSQL: how long a request waits for a row lock before answering "busy, try again"
