@@ -244,6 +244,8 @@ def login(app, clock):
             identifier = _create_identifier()
         token = start_session(user, clock.now(), user_agent="test client", ip="127.0.0.1",
                               rules=SessionRules.from_config(app.config))
+        # committed now: a request from another thread (the race tests) must find the session row
+        _db.session.commit()
         with client.session_transaction() as sess:
             sess.clear()
             sess["_user_id"] = token
