@@ -43,7 +43,7 @@ run: demo
 	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} TRUSTED_HOSTS=$${TRUSTED_HOSTS:-localhost} \
 		$(FLASK) run --host $(HOST) --port $(PORT)
 
-# PostgreSQL and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
+# PostgreSQL, Redis and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
 services:
 	bash .ci/ensure-services
 

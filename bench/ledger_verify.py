@@ -268,7 +268,7 @@ def generate(url: str, residents: int, entries: int, communities: int = 2, seed:
             actors[c] = Actors(*ids)
             for uid, role in zip(ids, ("admin", "lead", "clerk"), strict=True):
                 users.append({"id": uid, "phone": f"139{uid:08d}", "name": f"{role}{c}", "password_hash": None,
-                              "resident_id": None, "is_enabled": True, "session_version": 1,
+                              "resident_id": None, "is_enabled": True,
                               "created_at": NOW})
         ins(User, users)
 

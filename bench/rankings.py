@@ -226,7 +226,7 @@ def generate(url: str, residents: int, entries: int, communities: int = 2, share
         admin, lead, clerk = ((c - 1) * 3 + k for k in (1, 2, 3))
         staff[c] = (admin, lead, clerk)
         for uid, role in ((admin, "admin"), (lead, "lead"), (clerk, "clerk")):
-            users.append((uid, f"139{uid:08d}", f"{role}{c}", None, None, True, 1, NOW.replace(tzinfo=None)))
+            users.append((uid, f"139{uid:08d}", f"{role}{c}", None, None, True, NOW.replace(tzinfo=None)))
         grants += [(admin, admin, "community_admin", c, None, None, None, now),
                    (lead, lead, "team_lead", c, teams[c][0], None, None, now),
                    (clerk, clerk, "clerk", c, None, c, None, now)]
@@ -259,9 +259,8 @@ def generate(url: str, residents: int, entries: int, communities: int = 2, share
                            "hide_from_board", "created_at"), people)
     # a resident login for the /rankings page: an active household head of community 1
     viewer = next(p for p in people if p[1] == 1 and p[4] == "户主" and p[0] > 100 and not p[12])
-    users.append((len(users) + 1, "13800000000", viewer[3], None, viewer[0], True, 1, now))
-    ld.insert("user", ("id", "phone", "name", "password_hash", "resident_id", "is_enabled", "session_version",
-                       "created_at"), users)
+    users.append((len(users) + 1, "13800000000", viewer[3], None, viewer[0], True, now))
+    ld.insert("user", ("id", "phone", "name", "password_hash", "resident_id", "is_enabled", "created_at"), users)
     ld.insert("role_grant", ("id", "user_id", "role", "community_id", "team_id", "store_id", "granted_by_id",
                              "granted_at"), grants)
     info.update(households=len(households), buildings=len(buildings), viewer_user=len(users),
@@ -621,6 +620,7 @@ def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int
     from sqlalchemy import func, select
 
     from pointsapp.accounts.models import User
+    from pointsapp.accounts.services.sessions import SessionRules, start_session
     from pointsapp.core import sqlite as sqlite_mode
     from pointsapp.core.extensions import db
     from pointsapp.ledger.models import EntryKind
@@ -652,7 +652,11 @@ def measure(urls: list[str], calls: int, warmup: int, star_runs: int, posts: int
             households = db.session.scalars(select(Household.id).where(Household.community_id == 1)
                                             .order_by(Household.id)).all()
             viewer = db.session.scalar(select(User).where(User.resident_id.is_not(None)))
-            extra["viewer"] = (viewer.id, viewer.get_id())
+            # a login session for the resident's pages, as logging in makes one
+            token = start_session(viewer, NOW, user_agent="bench", ip="127.0.0.1",
+                                  rules=SessionRules.from_config(app.config))
+            db.session.commit()
+            extra["viewer"] = (viewer.id, token)
             extra["admin_id"] = db.session.scalar(select(User.id).where(User.name == "admin1"))
             extra["totals_rows"] = db.session.scalar(select(func.count()).select_from(EarningTotal))
             extra["household_count"] = len(households)

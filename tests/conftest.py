@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pointsapp import create_app
+from pointsapp.accounts.services.sessions import SessionRules, start_session
+from pointsapp.accounts.services.throttle import login_throttle
 from pointsapp.core import passwords
 from pointsapp.core.clock import FixedClock
 from pointsapp.core.clock import install as install_clock
@@ -107,8 +109,7 @@ def make_test_app(database_url: str, **extra):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,  # turned on by the tests that check it
-        "LOGIN_LIMIT_PER_IP": "1000 per minute",
-        "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "LOGIN_FREE_TRIES_PER_IP": 1000,  # the whole suite logs in from 127.0.0.1
         "SERVER_NAME": None,
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # scrypt costs ~0.1 s a hash; production keeps it
         "PUBLIC_BASE_URL": "https://jifen.example.cn",  # what QR codes and slips must name (tests/test_hosts.py)
@@ -223,6 +224,7 @@ def db(app, clock):
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
         limiter.reset()
+        login_throttle().clear()
         yield _db
         _db.session.remove()
     _wipe(app)
@@ -239,17 +241,22 @@ def client(app, db):
 
 
 @pytest.fixture
-def login(app):
-    """login(client, user): put a logged-in session for user into the test client's cookie jar."""
+def login(app, clock):
+    """login(client, user): start a login session for user (as logging in does) and put it into the test
+    client's cookie jar."""
     from flask_login.utils import _create_identifier
 
     def do_login(client, user):
         # the identifier Flask-Login's "strong" protection expects: this client's address and agent
         with app.test_request_context(environ_base=client.environ_base):
             identifier = _create_identifier()
+        token = start_session(user, clock.now(), user_agent="test client", ip="127.0.0.1",
+                              rules=SessionRules.from_config(app.config))
+        # committed now: a request from another thread (the race tests) must find the session row
+        _db.session.commit()
         with client.session_transaction() as sess:
             sess.clear()
-            sess["_user_id"] = user.get_id()
+            sess["_user_id"] = token
             sess["_fresh"] = True
             sess["_id"] = identifier
         return client

@@ -9,7 +9,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 
+from pointsapp.accounts.services import sessions
 from pointsapp.core.extensions import db as _db
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
@@ -57,12 +59,16 @@ def world(make, db, now):
                     created_at=now, summary="{}")
     _db.session.add(job)
     _db.session.flush()
+    sessions.start_session(admin, now, user_agent="", ip="10.0.0.1",
+                           rules=sessions.SessionRules.from_config(current_app.config))
+    device = admin.login_session  # somebody else's logged-in device
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
            "attendance_id": attendance.id, "store_id": store.id, "product_id": product.id,
            "redemption_id": redemption.id, "entry_id": entry.id, "evaluation_id": evaluation.id,
-           "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id}
+           "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
+           "session_id": device.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

@@ -19,7 +19,7 @@ def test_upgrade_from_empty_matches_models(app, db):
 def test_every_growing_table_carries_community_id_in_its_unique_constraints(app, db):
     """Sharding by community later needs no redesign (DESIGN.md: Data and scale)."""
     inspector = inspect(_db.engine)
-    global_tables = {"subdistrict", "community", "user", "role_grant", "alembic_version"}
+    global_tables = {"subdistrict", "community", "user", "role_grant", "login_session", "alembic_version"}
     for table in inspector.get_table_names():
         if table in global_tables:
             continue

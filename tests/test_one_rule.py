@@ -116,9 +116,6 @@ def test_every_spreadsheet_is_written_by_core_spreadsheets():
     assert found == [], "write spreadsheets through pointsapp.core.spreadsheets: " + ", ".join(found)
 
 
-# Forms of features other helpers own in this round; the lead switches them to core.forms.Form when
-# merging (one import line each). Their phones are still read in ASCII (core.validation.clean_phone).
-FORMS_NOT_YET_ON_THE_BASE = {"pointsapp.accounts.forms"}
 
 
 def test_every_form_is_built_on_the_base_form_that_normalises_text():
@@ -142,4 +139,4 @@ def test_every_form_is_built_on_the_base_form_that_normalises_text():
             if isinstance(value, type) and issubclass(value, FlaskForm) and value is not Form \
                     and value.__module__ == name and not issubclass(value, Form):
                 skipped.append(f"{name}.{value.__name__}")
-    assert sorted(s for s in skipped if s.rsplit(".", 1)[0] not in FORMS_NOT_YET_ON_THE_BASE) == []
+    assert sorted(skipped) == []

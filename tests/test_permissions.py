@@ -6,9 +6,10 @@ without deciding who may open it; a view without @policy is refused at runtime (
 from datetime import timedelta
 
 import pytest
-from flask import url_for
+from flask import current_app, url_for
 
 from pointsapp.accounts.models import Role
+from pointsapp.accounts.services import sessions
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -36,6 +37,9 @@ MATRIX = {
     "auth.activate": ("GET", EVERYONE),
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
+    "auth.devices": ("GET", LOGGED_IN),
+    "auth.end_device": ("POST", LOGGED_IN),  # somebody else's device: "no longer logged in", never ended
+    "auth.end_other_devices": ("POST", LOGGED_IN),
     "i18n.set_language": ("POST", EVERYONE),
     "admin.index": ("GET", STAFF),
     "admin.community": ("GET", COMMUNITY_A_ADMINS),
@@ -49,6 +53,7 @@ MATRIX = {
     "people.move_out": ("POST", COMMUNITY_A_ADMINS),
     "people.set_password": ("POST", COMMUNITY_A_ADMINS),
     "people.activation": ("POST", COMMUNITY_A_ADMINS),
+    "people.end_sessions": ("POST", COMMUNITY_A_ADMINS),
     "people.staff": ("GET", COMMUNITY_A_ADMINS),
     "people.revoke": ("POST", COMMUNITY_A_ADMINS),
     "imports.upload": ("GET", COMMUNITY_A_ADMINS),
@@ -150,7 +155,10 @@ def world(make, db, now):
     sale = counter.redeem(clerk, store, make.identified(clerk, store, resident_user.resident).id,
                           counter.Cart({product.id: 1}), "matrix-sale", now).redemption
     city = make.city_admin()
-    grant = make.grant(make.user(name="被撤销的队长"), Role.TEAM_LEAD, a, team=make.team(a))
+    revoked_lead = make.user(name="被撤销的队长")
+    grant = make.grant(revoked_lead, Role.TEAM_LEAD, a, team=make.team(a))
+    sessions.start_session(revoked_lead, now, user_agent="", ip="10.0.0.1",
+                           rules=sessions.SessionRules.from_config(current_app.config))
     entry = ledger.post(Posting(other, 5, EntryKind.AWARD, "attendance", "matrix"), None, now)
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
@@ -162,7 +170,8 @@ def world(make, db, now):
             "resident_id": other.id, "grant_id": grant.id, "job_id": job.id, "code": "en", "entry_id": entry.id, "team_id": team.id,
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
-            "filename": "css/app.css"}
+            "filename": "css/app.css",
+            "session_id": revoked_lead.login_session.id}
     return users, args
 
 

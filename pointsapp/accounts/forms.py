@@ -1,6 +1,5 @@
 """WTForms classes of accounts (CSRF comes with FlaskForm)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -9,10 +8,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from pointsapp.core.forms import EmptyForm, NameForm, options  # noqa: F401
+from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     phone = StringField(_l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number.")),
                                                           Length(max=20)])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password.")),
@@ -20,7 +19,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class ActivateForm(FlaskForm):
+class ActivateForm(Form):
     phone = StringField(_l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number.")),
                                                           Length(max=20)])
     code = StringField(_l("Activation code"), validators=[DataRequired(_l("Please enter the activation code.")),
@@ -32,7 +31,7 @@ class ActivateForm(FlaskForm):
         _l("Please tick the box to agree to the privacy notice. Without it the account cannot be opened."))])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     old = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
 

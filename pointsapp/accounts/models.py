@@ -19,9 +19,6 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None until set or activated
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), unique=True)
     is_enabled: Mapped[bool] = mapped_column(default=True)
-    # Bumped on password change or logout-everywhere; part of the session identity, so old
-    # sessions stop working at once.
-    session_version: Mapped[int] = mapped_column(default=1)
     activation_code_hash: Mapped[str | None] = mapped_column(String(255))
     activation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -49,8 +46,13 @@ class User(db.Model):
     def is_anonymous(self) -> bool:
         return False
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    # The login session this request runs in (set by the user loader or at login, never stored):
+    # Flask-Login keeps its token in the cookie as the user's id.
+    login_session = None
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
 
 class RoleGrant(db.Model):
@@ -81,3 +83,28 @@ class RoleGrant(db.Model):
         Index("ix_role_grant_user", "user_id"),
         Index("ix_role_grant_community", "community_id", "role"),
     )
+
+
+class LoginSession(db.Model):
+    """One logged-in device. The cookie carries a random token; only its SHA-256 is stored, so a copy of
+    the database opens no session. A session ends when revoked (logout, password change, the office)
+    or at expires_at, which moves with use up to absolute_expires_at."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the cookie's token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # updated at most every few minutes
+    # the session ends at expires_at = min(last_seen_at + the idle rule, absolute_expires_at); the user loader
+    # reads this one column, so it needs no arithmetic in SQL. The rules (residents long, anyone holding a
+    # role short) are applied at login and again at every touch, so a new role shortens a session at once.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    absolute_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    device: Mapped[str] = mapped_column(String(60))  # "Chrome on Android": a trimmed user agent, not the whole
+    ip: Mapped[str] = mapped_column(String(45))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))  # logout, password, office, device, activation, retention
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_login_session_user", "user_id", "expires_at"),)

@@ -1,6 +1,7 @@
 """Configuration read from the environment, with safe defaults for a laptop."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -30,9 +31,21 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_db_url(db_url),
         "SECRET_KEY": load_secret_key(instance_path),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        # Login attempts: per client address and per phone number.
-        "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 5 minutes"),
-        "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "8 per 5 minutes"),
+        # Failed logins (and activation codes): free tries per (phone, client address) and per address, then
+        # each further try waits 2, 4, 8 ... seconds up to the cap (accounts/services/throttle.py).
+        "LOGIN_FREE_TRIES": int(os.environ.get("LOGIN_FREE_TRIES", 5)),
+        "LOGIN_MAX_DELAY_SECONDS": int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", 900)),
+        "LOGIN_FREE_TRIES_PER_IP": int(os.environ.get("LOGIN_FREE_TRIES_PER_IP", 100)),
+        "LOGIN_MAX_DELAY_SECONDS_PER_IP": int(os.environ.get("LOGIN_MAX_DELAY_SECONDS_PER_IP", 60)),
+        # Login sessions (accounts/services/sessions.py): ended after so long unused, and at the latest after
+        # the maximum; anyone holding a staff role gets the short rule.
+        "RESIDENT_SESSION_IDLE_DAYS": float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90)),
+        "RESIDENT_SESSION_MAX_DAYS": float(os.environ.get("RESIDENT_SESSION_MAX_DAYS", 365)),
+        "STAFF_SESSION_IDLE_HOURS": float(os.environ.get("STAFF_SESSION_IDLE_HOURS", 12)),
+        "STAFF_SESSION_MAX_HOURS": float(os.environ.get("STAFF_SESSION_MAX_HOURS", 7 * 24)),
+        # a resident's cookie outlives the browser (the server's rule above decides when the login ends);
+        # staff cookies end with the browser
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
         # PostgreSQL: how long a request waits for a row lock before answering "busy, try again"

@@ -12,8 +12,9 @@ T = TypeVar("T")
 def safe_path(target: str | None, fallback: str) -> str:
     """target when it is a path on this site, else fallback (no open redirects).
 
-    Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" would leave the site."""
-    if target and target.isprintable() and "\\" not in target:
+    Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" would leave the site; a form
+    may have turned a tab into a space on the way (core.text), so no whitespace is taken either."""
+    if target and target.isprintable() and "\\" not in target and not any(c.isspace() for c in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from pointsapp.accounts.models import User
+from pointsapp.accounts.services.sessions import end_all_sessions
 from pointsapp.audit import services as audit
 from pointsapp.audit.models import AuditAction
 from pointsapp.core.extensions import db
@@ -148,7 +149,7 @@ def erase(actor: User | None, resident: Resident, now: datetime) -> None:
         user.activation_code_hash = None
         user.activation_expires_at = None
         user.is_enabled = False
-        user.session_version += 1
+        end_all_sessions(user, now, "retention")
         account = "disabled"
     db.session.flush()
     audit.record(actor, AuditAction.PERSONAL_DATA_ERASED, resident, now, moved_out_on=resident.moved_out_on,

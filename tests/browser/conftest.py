@@ -74,8 +74,7 @@ def live_server(tmp_path_factory):
         "SECRET_KEY": "browser-test-secret",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
         "WTF_CSRF_ENABLED": True,  # browsers post real forms with real tokens
-        "LOGIN_LIMIT_PER_IP": "1000 per minute",
-        "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "LOGIN_FREE_TRIES_PER_IP": 1000,  # every browser test logs in from 127.0.0.1
         "SERVER_NAME": None,
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # every log_in() checks a password
         "PUBLIC_BASE_URL": "http://127.0.0.1",  # the port is added below, once the OS has picked it

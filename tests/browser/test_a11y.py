@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 PAGES = [
     ("login", None, "/login"),
     ("resident-home", RESIDENT_PHONE, "/"),
+    ("resident-devices", RESIDENT_PHONE, "/account/sessions"),
     ("admin-overview", ADMIN_PHONE, f"/admin/c/{LIYUAN}/"),
     ("admin-buildings", ADMIN_PHONE, f"/admin/c/{LIYUAN}/buildings"),
     ("admin-residents", ADMIN_PHONE, f"/admin/c/{LIYUAN}/residents?q=3号楼"),

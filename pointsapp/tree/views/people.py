@@ -131,6 +131,22 @@ def set_password(community_id: int, resident_id: int):
     return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
 
 
+@bp.route("/residents/<int:resident_id>/end-sessions", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def end_sessions(community_id: int, resident_id: int):
+    """A lost or stolen phone: the office logs the resident out on every device."""
+    c = get_community(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    if EmptyForm().validate_on_submit():
+        def work():
+            user = db.session.scalar(select(User).where(User.resident_id == r.id))
+            if user is None:
+                raise NotFound(_("No login account yet."))
+            return accounts.office_end_sessions(actor(), user, utcnow())
+        attempt(work, _("The resident is logged out on every device."))
+    return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
+
+
 @bp.route("/residents/<int:resident_id>/activation", methods=["POST"])
 @policy(COMMUNITY_ADMIN)
 def activation(community_id: int, resident_id: int):

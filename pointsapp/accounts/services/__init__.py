@@ -1,4 +1,4 @@
-"""Accounts: passwords, activation codes and staff roles."""
+"""Accounts: passwords, activation codes, login sessions and staff roles."""
 import secrets
 from datetime import datetime, timedelta
 
@@ -6,6 +6,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pointsapp.accounts.models import Role, RoleGrant, User
+from pointsapp.accounts.services.password_rules import check_new_password
+from pointsapp.accounts.services.sessions import end_all_sessions, end_other_sessions
 from pointsapp.audit import services as audit
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
@@ -16,20 +18,11 @@ from pointsapp.core.unique import insert_if_absent
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.tree.models import Community, Resident
 
-MIN_PASSWORD_LENGTH = 6
 ACTIVATION_DAYS = 30
 
 
 class InvalidCredentials(InvalidInput):
     code = "invalid_credentials"
-
-
-def _check_new_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(_l("The password needs at least %(n)d characters."), code="password_too_short",
-                           n=MIN_PASSWORD_LENGTH)
-    if len(set(password)) == 1:
-        raise InvalidInput(_l("The password must not repeat one character."), code="password_too_weak")
 
 
 def authenticate(phone: str, password: str, now: datetime) -> User:
@@ -88,11 +81,11 @@ def account_for_resident(actor: User, resident: Resident, now: datetime) -> User
 def set_password(actor: User, user: User, password: str, now: datetime) -> None:
     """An admin sets a first or new password. Raises forbidden, password_too_short, password_too_weak."""
     _require_manage_account(actor, user)
-    _check_new_password(password)
+    check_new_password(password, user.phone)
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
-    user.session_version += 1
+    end_all_sessions(user, now, "password")  # whoever was logged in as this person is out
     audit.record(actor, "password_set", user, now, community_id=_home_community(user), user_id=user.id)
 
 
@@ -104,14 +97,14 @@ def _home_community(user: User) -> int | None:
 
 
 def change_own_password(user: User, old: str, new: str, now: datetime) -> None:
-    """The user changes their own password. Raises invalid_credentials, password_too_short."""
+    """The user changes their own password. Raises invalid_credentials, password_too_short, password_too_weak."""
     if not check_password(user.password_hash, old or ""):
         raise InvalidCredentials(_l("The current password is wrong."))
-    _check_new_password(new)
+    check_new_password(new, user.phone)
     user.password_hash = hash_password(new)
     user.activation_code_hash = None  # an old activation slip must not reset the new password
     user.activation_expires_at = None
-    user.session_version += 1
+    end_other_sessions(user, now, "password")  # this device stays logged in; every other one is out
 
 
 def issue_activation_code(actor: User, user: User, now: datetime) -> str:
@@ -125,7 +118,7 @@ def issue_activation_code(actor: User, user: User, now: datetime) -> str:
 
 
 def activate(phone: str, code: str, password: str, now: datetime) -> User:
-    """Set a password with an activation code. Raises activation_invalid, password_too_short."""
+    """Set a password with an activation code. Raises activation_invalid, password_too_short, password_too_weak."""
     user = db.session.scalar(select(User).where(User.phone == clean_phone(phone)))
     code = (code or "").strip().replace(" ", "")
     valid = (
@@ -141,12 +134,18 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
     if not valid:
         raise InvalidInput(_l("The activation code is wrong or has expired. Please ask the community office "
                               "for a new one."), code="activation_invalid")
-    _check_new_password(password)
+    check_new_password(password, user.phone)
     user.password_hash = hash_password(password)
     user.activation_code_hash = None
     user.activation_expires_at = None
-    user.session_version += 1
+    end_all_sessions(user, now, "activation")
     return user
+
+
+def office_end_sessions(actor: User, user: User, now: datetime) -> int:
+    """The office logs a person out everywhere (a lost phone). Raises forbidden. Returns how many ended."""
+    _require_manage_account(actor, user)
+    return end_all_sessions(user, now, "office")
 
 
 def staff_user(actor: User, community: Community, phone: str, name: str, now: datetime) -> User:
