@@ -48,6 +48,10 @@ def from_environment(instance_path: str) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
+        # a sheet with more rows is checked and imported in the background (imports/services/jobs.py)
+        "IMPORT_SYNC_ROWS": int(os.environ.get("IMPORT_SYNC_ROWS", 2000)),
+        # product photos: refused above this many megapixels, read from the header before decoding
+        "PHOTO_MAX_MEGAPIXELS": int(os.environ.get("PHOTO_MAX_MEGAPIXELS", 40)),
         # PostgreSQL: how long a request waits for a row lock before answering "busy, try again"
         "LOCK_TIMEOUT_MS": int(os.environ.get("LOCK_TIMEOUT_MS", 5000)),
         "BABEL_DEFAULT_LOCALE": "zh",
