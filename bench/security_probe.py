@@ -9,7 +9,8 @@ as each demo login (README "Demo logins") and anonymously:
 
   sweep 1  every rule of the app's url_map x each role x ids {1, 2, 0, -1, 10**20, 2**31} for each
            <int:...> argument (capped per rule); GET routes by GET, POST routes by POST with a valid
-           CSRF token (logout and revoking staff roles are left out: they would end the sweep itself);
+           CSRF token (endpoints named *logout*, *revoke* or *session* are left out: they would end the
+           sweep's own sessions or roles);
   sweep 2  hostile fields: each role crawls the pages it can reach (one page per URL pattern), every
            <form> is parsed (logout and language forms skipped, and forms about the demo logins' own
            residents, so the sweep cannot lock itself out) and each field of each POST form is sent in
@@ -19,14 +20,32 @@ as each demo login (README "Demo logins") and anonymously:
   sweep 3  the same creating form ten times at once (a star rule set, a team member, a staff role,
            a first password, a word list).
 
-Then the finding checks F1-F12 of issue 11, each PASS or FAIL with one line of figures (balances and
-stored text are read from the database with SQLAlchemy; the app is imported only to list its routes).
+Then the finding checks of issue 11, each PASS or FAIL with one line of figures (balances and stored
+text are read from the database with SQLAlchemy; the app is imported only to list its routes):
+  F1 a lead's own check-in at three 1000-point activities he creates leaves his balance alone;
+  F2 resident_id alone does not open the counter for a card-with-PIN resident, a counter cookie saved
+     before a checkout does not buy a second time, the clerk's search list shows no ID-card tails;
+  F3 a cookie saved before logout no longer opens /me/points;
+  F4 formula names (set through the admin's forms) leave no live formula in the ledger and day-report
+     XLSX and no CSV cell starting with = + - @ tab or CR (plain negative numbers are data);
+  F5 a NUL in the login phone and in every field of sweep 2 gives no 5xx, and no text column holds one;
+  F6 CSP (script-src without 'unsafe-inline'), frame-ancestors or X-Frame-Options, nosniff and
+     Referrer-Policy on every HTML page crawled, no-store on personal pages, no version in Server;
+  F7 Host: evil.example → 400 (the QR a lead's screen shows is read back when it is not);
+  F8 40 wrong passwords for one phone at once from 127.0.0.1: how many got a password check (not 429),
+     at most 10; then the owner logs in from 127.0.0.2;
+  F9 a 300 MB shared string (.xlsx), a 12000x12000 PNG product photo and a 1M-row .xlsx: each refused
+     or handled within 10 s, no 5xx, the server's peak RSS (all its processes, from /proc) +150 MB at most;
+  F10 sweep 3 gives no 5xx; F11 123456, password, 111111a are refused as a new password;
+  F12 the SQLite file is 0600 or stricter.
 Every request is counted and every 5xx recorded (method, path, role, field, value). The Markdown
 report is printed and written to --out; the exit code is 1 when a check fails or any 5xx was seen.
+The checks run first, then the sweeps, then F8 and F9 (they lock 127.0.0.1 out and load the server).
 
-    .venv/bin/python bench/security_probe.py                       # both databases, full sweep (~15 min)
+    .venv/bin/python bench/security_probe.py                       # both databases, full sweep (~12 min)
     .venv/bin/python bench/security_probe.py --database sqlite --quick
     .venv/bin/python bench/security_probe.py --pg-url postgresql://postgres@127.0.0.1:5432 --out /tmp/p.md
+    .venv/bin/python bench/security_probe.py --env SOME_SETTING=value   # more environment for the app
 
 Needs the dev extra (requests) and the test extra (zxing-cpp reads the member-code QR for F2).
 Source addresses 127.0.0.2 (the phone's owner in F8) and 127.0.0.3 (anonymous hostile logins, kept
@@ -74,6 +93,8 @@ HOSTILE = ["\x00", "a\x00b", "\x07", "\x1b[2J", "x" * 10000, "１２３", "١٢�
 QUICK_HOSTILE = ["\x00", "a\x00b", "\x1b[2J", "x" * 10000, "１２３", '=HYPERLINK("http://evil.example/","点我")']
 FORMULAS = ['=HYPERLINK("http://evil.example/","点我")', "=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1"]
 WEAK = ["123456", "password", "111111a"]
+# sweep 1 leaves out what would end its own sessions or roles (logout, revoking, ending sessions)
+SKIP_ENDPOINTS = re.compile(r"logout|revoke|session")
 SKIP_LINKS = re.compile(r"/logout|/static/|\.svg|\.xlsx|\.jpg|format=|^/c/|/lang/")
 
 
@@ -268,7 +289,7 @@ def redis_answers() -> bool:
         return False
 
 
-def build(database: str, pg_admin: str, log) -> Instance:
+def build(database: str, pg_admin: str, extra_env: dict, log) -> Instance:
     directory = tempfile.mkdtemp(prefix=f"probe-{database}-")
     inst = Instance(database, "", directory, {})
     if database == "sqlite":
@@ -282,6 +303,7 @@ def build(database: str, pg_admin: str, log) -> Instance:
         inst.url = f"{inst.pg_admin}/{inst.pg_name}"
     inst.env = {**os.environ, "POINTSAPP_INSTANCE": directory, "DATABASE_URL": inst.url, "FLASK_DEBUG": "0"}
     inst.env.pop("SECRET_KEY", None)
+    inst.env.update(extra_env)
     if redis_answers():
         inst.env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/15"
     for args in (["db", "upgrade"], ["demo", "--buildings", "3", "--months", "1"]):
@@ -418,7 +440,7 @@ def sweep_routes(inst, stats, sessions, rules, quick):
         s = sessions[role]
         tok = token(inst, stats, s, role)
         for endpoint, rule, methods in rules:
-            if endpoint in ("static", "auth.logout", "people.revoke") or "<path:" in rule:
+            if endpoint == "static" or SKIP_ENDPOINTS.search(endpoint) or "<path:" in rule:
                 continue
             for path in fill(rule, quick):
                 for method in methods:
@@ -638,7 +660,7 @@ def f2_counter(inst, stats, ctx) -> Check:
             notes.append("her member code did not open the counter: replay not tried")
         else:
             qty = sorted((n for n, v, k in cart.fields if n.startswith("qty_") and k == "number"),
-                         key=lambda n: price(inst, n))[:1]
+                         key=lambda n: price(inst, n))[:1] or ["qty_0"]
             before = redemptions()
             stats.call(clerk, "POST", cart.action, "clerk", data={**cart.defaults(), qty[0]: "1"})
             replay = new_session(cookies=saved)
@@ -744,7 +766,7 @@ def f4_exports(inst, stats, how: str) -> Check:
 def f5_login_nul(inst, stats) -> int | None:
     s = login(inst, stats, "anonymous", source="127.0.0.3")
     f = find_form(forms_of(stats.call(s, "GET", inst.base + "/login", "anonymous")), "phone", "password")
-    r = stats.call(s, "POST", f.action, "anonymous", "phone", "138\\x000000001",
+    r = stats.call(s, "POST", f.action, "anonymous", "phone", "138\x000000001",
                    data={**f.defaults(), "phone": "138\x000000001", "password": PASSWORD})
     return getattr(r, "status_code", None)
 
@@ -885,6 +907,42 @@ def cells(values) -> bytes:
 HEADERS = ["网格", "楼栋", "单元", "房号", "姓名", "与户主关系", "手机号", "身份证后四位", "出生年份", "入住日期"]
 
 
+def png_bomb() -> bytes:
+    """A 12000 x 12000 white RGB PNG: a few hundred KB on the wire, 432 MB once decoded."""
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (12000, 12000), "white").save(out, "PNG", compress_level=9)
+    return out.getvalue()
+
+
+def upload(inst, stats, s, page: str, file_field: str, name: str, body: bytes, label: str, extra=None):
+    """POST one file through the form on page; (status, seconds, Location path, RSS before, peak RSS during)."""
+    r = stats.call(s, "GET", inst.base + page, "admin1")
+    f = next((f for f in forms_of(r) if all(f.defaults().get(k) == v for k, v in (extra or {}).items())
+              and f.method == "POST" and "/logout" not in f.action and "/lang/" not in f.action), None)
+    action = f.action if f else inst.base + page
+    rss, start, peak, done = server_rss_mb(inst), time.monotonic(), [0.0], threading.Event()
+
+    def sample():  # the peak, not the RSS after: a worker gives large blocks back when it is done
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], server_rss_mb(inst))
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        r = s.post(action, data={"csrf_token": csrf_of(r), **(extra or {})}, files={file_field: (name, body)},
+                   timeout=60, allow_redirects=False)
+        status, where = r.status_code, urlsplit(r.headers.get("Location", "")).path
+        if status >= 500:
+            stats.errors.append((status, "POST", urlsplit(action).path, "admin1", file_field, label))
+    except requests.RequestException:
+        status, where = "no answer in 60 s", ""
+        stats.no_answer.append(("Timeout", "POST", urlsplit(action).path, "admin1", file_field, label))
+    stats.tried += 1
+    done.set()
+    sampler.join()
+    return status, time.monotonic() - start, where, rss, max(peak[0], server_rss_mb(inst))
+
+
 def f9_uploads(inst, stats, quick) -> Check:
     admin = login(inst, stats, "admin1", source="127.0.0.4")  # 127.0.0.1 is over its login limit after F8
     if not admin.logged_in:
@@ -893,29 +951,18 @@ def f9_uploads(inst, stats, quick) -> Check:
     million = xlsx([(cells(HEADERS), 1), (row * 1000, 1000)])
     bomb_mb = 100 if quick else 300
     bomb = xlsx([(cells(HEADERS), 1), (b'<row><c t="s"><v>0</v></c></row>', 1)], shared=b"A" * (bomb_mb * 2**20))
+    png = png_bomb()
+    pid = q(inst, "SELECT max(id) FROM product WHERE store_id = 1")[0][0]
     notes, ok = [], True
-    # the bomb first: an import the client gave up on may still hold the server after its 60 s
-    for label, body in ((f"{bomb_mb} MB shared string ({len(bomb) // 1024} KB)", bomb),
-                        (f"1M rows ({len(million) // 1024} KB)", million)):
-        r = stats.call(admin, "GET", inst.base + "/admin/c/1/import/", "admin1")
-        f = find_form(forms_of(r), action=r"/import/") or Form(inst.base + "/admin/c/1/import/", "POST", "")
-        rss = server_rss_mb(inst)
-        start = time.monotonic()
-        try:
-            r = admin.post(f.action, data={"csrf_token": csrf_of(r)}, files={"file": ("bomb.xlsx", body)},
-                           timeout=60, allow_redirects=False)
-            stats.tried += 1
-            status = r.status_code
-            if status >= 500:
-                stats.errors.append((status, "POST", "/admin/c/1/import/", "admin1", "file", label))
-        except requests.RequestException:
-            stats.tried += 1
-            status = "no answer in 60 s"
-        took = time.monotonic() - start
-        after = server_rss_mb(inst)
-        good = isinstance(status, int) and status < 500 and took < 10
-        ok &= good
-        notes.append(f"{label}: HTTP {status} in {took:.1f} s, server RSS {rss:.0f} → {after:.0f} MB")
+    # the quick ones first: an import the client gave up on may still hold the server after its 60 s
+    for label, page, fld, name, body, extra in (
+            (f"{bomb_mb} MB shared string", "/admin/c/1/import/", "file", "bomb.xlsx", bomb, None),
+            ("12000×12000 PNG photo", f"/store/1/products/{pid}", "photo", "big.png", png, {"what": "photo"}),
+            ("1M-row sheet", "/admin/c/1/import/", "file", "rows.xlsx", million, None)):
+        status, took, where, rss, after = upload(inst, stats, admin, page, fld, name, body, label, extra)
+        ok &= isinstance(status, int) and status < 500 and took < 10 and after - rss < 150
+        notes.append(f"{label} ({len(body) // 1024} KB): HTTP {status}{' → ' + where if where else ''} in "
+                     f"{took:.1f} s, server RSS {rss:.0f} MB, peak {after:.0f} MB")
     return Check("F9 upload bombs", ok, "; ".join(notes))
 
 
@@ -925,6 +972,8 @@ def f11_weak(inst, stats) -> Check:
     for weak in WEAK:
         r = stats.call(s, "GET", inst.base + "/password", "admin2")
         f = find_form(forms_of(r), "old", "new")
+        if f is None:
+            return Check("F11 weak passwords", False, f"no password form (HTTP {getattr(r, 'status_code', '-')})")
         r = stats.call(s, "POST", f.action, "admin2", data={**f.defaults(), "old": current, "new": weak})
         if r is not None and r.status_code == 302:
             accepted.append(weak)
@@ -950,10 +999,18 @@ def f10_check(same_form: dict) -> Check:
 
 # ---- one database -----------------------------------------------------------------------------
 
+def guarded(name, fn, *args) -> Check:
+    """A check that breaks (a page changed shape after a fix) is a FAIL with the reason, not the end of the run."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return Check(name, False, f"probe error: {type(exc).__name__}: {exc}"[:300])
+
+
 def run_one(database, args, log):
     stats = Stats()
     log(f"## {database}")
-    inst = build(database, args.pg_url, log)
+    inst = build(database, args.pg_url, dict(e.split("=", 1) for e in args.env), log)
     try:
         serve(inst, log)
         ctx = ids(inst)
@@ -964,16 +1021,21 @@ def run_one(database, args, log):
         ctx["no_account"] = q(inst, 'SELECT min(r.id) FROM resident r LEFT JOIN "user" u ON u.resident_id = r.id '
                                     "WHERE r.community_id = 1 AND u.id IS NULL AND r.id NOT IN ("
                                     + ",".join(str(e) for e in ctx["earners"]) + ")")[0][0]
-        checks = []
-        log("  checks F1-F4, F6 (personal pages), F7, F11, F12")
-        checks.append(f1_self_award(inst, stats, ctx))
-        how = f4_rename(inst, stats, ctx)
-        checks.append(f2_counter(inst, stats, ctx))
-        checks.append(f3_logout(inst, stats))
-        checks.append(f4_exports(inst, stats, how))
-        login_nul = f5_login_nul(inst, stats)
-        checks.append(f7_host(inst, stats, ctx))
-        checks.append(f11_weak(inst, stats))
+        log("  checks F1-F4, F7, F11, F12")
+        checks = [guarded("F1 lead mints points for himself", f1_self_award, inst, stats, ctx)]
+        try:
+            how = f4_rename(inst, stats, ctx)
+        except Exception as exc:  # noqa: BLE001  (F4 then reports what the exports hold)
+            how = f"renaming failed: {exc!r}"[:200]
+        checks.append(guarded("F2 counter identification", f2_counter, inst, stats, ctx))
+        checks.append(guarded("F3 logout ends the session", f3_logout, inst, stats))
+        checks.append(guarded("F4 formulas in exports", f4_exports, inst, stats, how))
+        try:
+            login_nul = f5_login_nul(inst, stats)
+        except Exception:  # noqa: BLE001  (F5 then fails: no status)
+            login_nul = None
+        checks.append(guarded("F7 Host: evil.example", f7_host, inst, stats, ctx))
+        checks.append(guarded("F11 weak passwords", f11_weak, inst, stats))
         checks.append(f12_file_mode(inst))
         log("  sweep 1: routes × roles × ids")
         rules = args.rules or routes(inst)
@@ -994,13 +1056,14 @@ def run_one(database, args, log):
         log("  sweep 3: same form ×10")
         sessions = {role: login(inst, stats, role) for role in ("admin1", "lead")}
         before = stats.tried
-        checks.append(f10_check(sweep_same_form(inst, stats, sessions, ctx)))
+        checks.append(guarded("F10 same form ×10 at once",
+                              lambda: f10_check(sweep_same_form(inst, stats, sessions, ctx))))
         sweeps["same form"] = stats.tried - before
-        checks.append(f5_check(inst, stats, login_nul))
-        checks.append(f6_headers(inst, stats, header_log))
+        checks.append(guarded("F5 NUL bytes", f5_check, inst, stats, login_nul))
+        checks.append(guarded("F6 security headers", f6_headers, inst, stats, header_log))
         log("  F8 login limits, F9 upload bombs")
-        checks.append(f8_login_limits(inst, stats))
-        checks.append(f9_uploads(inst, stats, args.quick))
+        checks.append(guarded("F8 login limits", f8_login_limits, inst, stats))
+        checks.append(guarded("F9 upload bombs", f9_uploads, inst, stats, args.quick))
         checks.sort(key=lambda c: int(re.match(r"F(\d+)", c.name).group(1)))
         return {"database": database, "server": inst.server, "checks": checks, "stats": stats, "sweeps": sweeps}
     finally:
@@ -1039,6 +1102,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer ids, hostile values and pages")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432",
                         help="server for the throwaway database (created and dropped)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="more environment for the app (e.g. its allowed hosts), repeatable")
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "security-probe.md"))
     args = parser.parse_args()
     args.rules = None
