@@ -42,10 +42,10 @@ Every request is counted and every 5xx recorded (method, path, role, field, valu
 report is printed and written to --out; the exit code is 1 when a check fails or any 5xx was seen.
 The checks run first, then the sweeps, then F8 and F9 (they lock 127.0.0.1 out and load the server).
 
-    .venv/bin/python bench/security_probe.py                       # both databases, full sweep (~12 min)
+    .venv/bin/python bench/security_probe.py                       # both databases, full sweep (~10 min)
     .venv/bin/python bench/security_probe.py --database sqlite --quick
     .venv/bin/python bench/security_probe.py --pg-url postgresql://postgres@127.0.0.1:5432 --out /tmp/p.md
-    .venv/bin/python bench/security_probe.py --env SOME_SETTING=value   # more environment for the app
+    .venv/bin/python bench/security_probe.py --env 'SOME_URL=http://127.0.0.1:{port}'   # more app settings
 
 Needs the dev extra (requests) and the test extra (zxing-cpp reads the member-code QR for F2).
 Source addresses 127.0.0.2 (the phone's owner in F8) and 127.0.0.3 (anonymous hostile logins, kept
@@ -265,6 +265,7 @@ class Instance:
     engine: object = None
     pg_admin: str = ""
     pg_name: str = ""
+    port: int = 0
 
 
 def free_port() -> int:
@@ -303,7 +304,8 @@ def build(database: str, pg_admin: str, extra_env: dict, log) -> Instance:
         inst.url = f"{inst.pg_admin}/{inst.pg_name}"
     inst.env = {**os.environ, "POINTSAPP_INSTANCE": directory, "DATABASE_URL": inst.url, "FLASK_DEBUG": "0"}
     inst.env.pop("SECRET_KEY", None)
-    inst.env.update(extra_env)
+    inst.port = free_port()
+    inst.env.update({k: v.replace("{port}", str(inst.port)) for k, v in extra_env.items()})
     if redis_answers():
         inst.env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/15"
     for args in (["db", "upgrade"], ["demo", "--buildings", "3", "--months", "1"]):
@@ -319,7 +321,7 @@ def psyco(url: str) -> str:
 
 
 def serve(inst: Instance, log) -> None:
-    port = free_port()
+    port = inst.port
     inst.base = f"http://127.0.0.1:{port}"
     if (VENV / "gunicorn").exists():
         inst.server = "gunicorn -w 4"
@@ -1103,7 +1105,8 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432",
                         help="server for the throwaway database (created and dropped)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="more environment for the app (e.g. its allowed hosts), repeatable")
+                        help="more environment for the app (e.g. its public URL), repeatable; "
+                             "{port} becomes the port it is served on")
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "security-probe.md"))
     args = parser.parse_args()
     args.rules = None
