@@ -9,7 +9,7 @@ as each demo login (README "Demo logins") and anonymously:
 
   sweep 1  every rule of the app's url_map x each role x ids {1, 2, 0, -1, 10**20, 2**31} for each
            <int:...> argument (capped per rule); GET routes by GET, POST routes by POST with a valid
-           CSRF token (endpoints named *logout*, *revoke* or *session* are left out: they would end the
+           CSRF token (endpoints named *logout*, *revoke*, *session* or *device* are left out: they would end the
            sweep's own sessions or roles);
   sweep 2  hostile fields: each role crawls the pages it can reach (one page per URL pattern), every
            <form> is parsed (logout and language forms skipped, and forms about the demo logins' own
@@ -93,8 +93,8 @@ HOSTILE = ["\x00", "a\x00b", "\x07", "\x1b[2J", "x" * 10000, "１２３", "١٢�
 QUICK_HOSTILE = ["\x00", "a\x00b", "\x1b[2J", "x" * 10000, "１２３", '=HYPERLINK("http://evil.example/","点我")']
 FORMULAS = ['=HYPERLINK("http://evil.example/","点我")', "=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1"]
 WEAK = ["123456", "password", "111111a"]
-# sweep 1 leaves out what would end its own sessions or roles (logout, revoking, ending sessions)
-SKIP_ENDPOINTS = re.compile(r"logout|revoke|session")
+# sweep 1 leaves out what would end its own sessions or roles (logout, revoking, ending sessions or devices)
+SKIP_ENDPOINTS = re.compile(r"logout|revoke|session|device")
 SKIP_LINKS = re.compile(r"/logout|/static/|\.svg|\.xlsx|\.jpg|format=|^/c/|/lang/")
 
 
@@ -305,6 +305,7 @@ def build(database: str, pg_admin: str, extra_env: dict, log) -> Instance:
     inst.env = {**os.environ, "POINTSAPP_INSTANCE": directory, "DATABASE_URL": inst.url, "FLASK_DEBUG": "0"}
     inst.env.pop("SECRET_KEY", None)
     inst.port = free_port()
+    inst.env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{inst.port}"  # what QR codes and slips name
     inst.env.update({k: v.replace("{port}", str(inst.port)) for k, v in extra_env.items()})
     if redis_answers():
         inst.env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/15"
