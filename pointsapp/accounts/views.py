@@ -177,7 +177,13 @@ def change_password():
 def devices():
     user = actor()
     return render_template("auth/sessions.html", rows=sessions.live_sessions(user, utcnow()),
-                           current=user.login_session, form=EmptyForm())
+                           current=user.login_session, form=EmptyForm(), device_name=device_name)
+
+
+def device_name(stored: str) -> str:
+    """A stored "Chrome on Android" in the reader's language (the browser and system names stay as they are)."""
+    browser, on, system = (stored or "").partition(" on ")
+    return _("%(browser)s on %(system)s", browser=browser, system=system) if on else stored
 
 
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
