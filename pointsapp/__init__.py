@@ -54,7 +54,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)
     extensions.csrf.init_app(app)
-    extensions.limiter.init_app(app)
     with app.app_context():
         sqlite.install(extensions.db.engine)
 

@@ -28,7 +28,6 @@ from pointsapp.core import passwords
 from pointsapp.core.clock import FixedClock
 from pointsapp.core.clock import install as install_clock
 from pointsapp.core.extensions import db as _db
-from pointsapp.core.extensions import limiter
 
 from .factories import Factory
 
@@ -223,7 +222,6 @@ def db(app, clock):
     """An app context with a clean database; everything written is removed afterwards."""
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
-        limiter.reset()
         login_throttle().clear()
         yield _db
         _db.session.remove()

@@ -69,7 +69,10 @@ def server(tmp_path_factory):
     url = f"sqlite:///{tmp / 'pointsapp.sqlite'}"
     _seed(url)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "gunicorn-test-secret", "POINTSAPP_INSTANCE": str(tmp),
+    # The server runs on the real clock: under Debian's faketime (README: date edges) libfaketime's LD_PRELOAD
+    # breaks gunicorn's forked workers at import, and what this test measures does not depend on the date.
+    real = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_NO_CACHE")}
+    env = {**real, "DATABASE_URL": url, "SECRET_KEY": "gunicorn-test-secret", "POINTSAPP_INSTANCE": str(tmp),
            "RATELIMIT_STORAGE_URI": STORAGE, "LOGIN_FREE_TRIES": str(FREE_TRIES), "LOGIN_MAX_DELAY_SECONDS": "900"}
     log = (tmp / "gunicorn.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
