@@ -285,3 +285,19 @@ def test_raising_the_points_after_check_in_does_not_pass_the_ceiling(place, now)
     assert (done.approved, done.points, done.left) == (0, 0, 1)
     assert (att.status, att.hold, ledger.balance_of(resident.id)) == ("pending", "ceiling", 0)
     assert checkin.office_approve(place["admin"], place["community"], [att.id], now).points == 1000
+
+
+def test_the_resident_is_told_who_approves_her_held_points(app, client, login, place, now):
+    """Scanning an activity above the ceiling: 签到成功, and the page says the community office decides."""
+    from pointsapp.volunteering.services import codes
+
+    place["community"].award_ceiling = 30
+    a = place["new_activity"](points=100)
+    code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
+    _db.session.commit()
+    login(client, place["neighbour"])
+    client.get(f"/c/{code}")
+    done = client.post("/c/confirm")
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "签到成功" in page and "社区审核" in page and "+100" not in page
+    assert ledger.balance_of(place["neighbour"].resident.id) == 0
