@@ -168,8 +168,8 @@ def test_resident_scans_the_leads_screen_and_gets_10_points_once(new_context, li
     lead.goto(f"/lead/activities/{activity_id}")
     rows = attendance_row(lead, RESIDENT)
     expect(rows).to_have_count(1)
-    expect(rows.locator("td").nth(3)).to_have_text(SELF_SCAN)
-    expect(rows.locator("td.num")).to_have_text("10")
+    expect(rows.locator(".method")).to_have_text(SELF_SCAN)
+    expect(rows.locator(".points")).to_have_text("10")
     assert_chinese_ui(lead, "Attendance", "scanned by the resident", "approved")
     screenshot(lead, "checkin-lead-activity-desktop")
     assert_accessible(lead, "the lead's activity page")
@@ -206,7 +206,7 @@ def test_scan_before_logging_in_survives_the_login(new_context, live_server):
     admin.goto(f"/lead/activities/{activity_id}")
     row = attendance_row(admin, RESIDENT)
     expect(row).to_have_count(1)
-    expect(row.locator("td").nth(3)).to_have_text(SELF_SCAN)
+    expect(row.locator(".method")).to_have_text(SELF_SCAN)
 
 
 @pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "logged-in"])
