@@ -181,9 +181,14 @@ def devices():
 
 
 def device_name(stored: str) -> str:
-    """A stored "Chrome on Android" in the reader's language (the browser and system names stay as they are)."""
+    """A stored "Chrome on Android" in the reader's language (brand names stay, the apps people know by a
+    Chinese name get it: 微信, QQ浏览器 …)."""
     browser, on, system = (stored or "").partition(" on ")
-    return _("%(browser)s on %(system)s", browser=browser, system=system) if on else stored
+    names = {"WeChat": _("WeChat"), "QQ Browser": _("QQ Browser"), "UC Browser": _("UC Browser"),
+             "Huawei Browser": _("Huawei Browser"), "Xiaomi Browser": _("Xiaomi Browser"), "Quark": _("Quark"),
+             "Baidu": _("Baidu"), "HarmonyOS": _("HarmonyOS")}
+    browser, system = names.get(browser, browser), names.get(system, system)
+    return _("%(browser)s on %(system)s", browser=browser, system=system) if on else names.get(stored, stored)
 
 
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
