@@ -161,18 +161,24 @@ class LoginThrottle:
         self.counters.clear()
 
 
+WARN_KEY = "pointsapp.login_throttle_warn"
+
+
 def init_app(app: Flask) -> None:
     uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     shared = uri.split(":", 1)[0] in ("redis", "rediss")
     app.extensions[KEY] = RedisCounters(uri) if shared else MemoryCounters()
-    if not shared and not app.debug and not app.testing:
-        app.logger.warning("login limits are per worker (RATELIMIT_STORAGE_URI=%s); with more than one worker "
-                           "set RATELIMIT_STORAGE_URI=redis://...", uri)
+    # said once per worker, at its first login, not by every `flask …` command (migrations, cron jobs)
+    app.extensions[WARN_KEY] = not shared and not app.debug and not app.testing
 
 
 def login_throttle() -> LoginThrottle:
     """The current app's throttle, with the limits its configuration holds now."""
     config = current_app.config
+    if current_app.extensions.get(WARN_KEY):
+        current_app.extensions[WARN_KEY] = False
+        current_app.logger.warning("login limits are per worker (RATELIMIT_STORAGE_URI=%s); with more than one "
+                                   "worker set RATELIMIT_STORAGE_URI=redis://...", config.get("RATELIMIT_STORAGE_URI"))
     return LoginThrottle(current_app.extensions[KEY],
                          pair=Policy(config["LOGIN_FREE_TRIES"], config["LOGIN_MAX_DELAY_SECONDS"]),
                          per_ip=Policy(config["LOGIN_FREE_TRIES_PER_IP"], config["LOGIN_MAX_DELAY_SECONDS_PER_IP"]))
