@@ -26,9 +26,9 @@ from pointsapp.volunteering.schemas import (
     FindResidentsSchema,
     PickResidentSchema,
     RemoveMemberSchema,
-    ReviewAttendancesSchema,
 )
 from pointsapp.volunteering.services import activities, checkin, codes
+from pointsapp.volunteering.views.reviewing import decide_ticked
 
 bp = Blueprint("lead", __name__, url_prefix="/lead")
 
@@ -274,17 +274,6 @@ def manual(activity_id: int):
 @policy(STAFF)
 def review(activity_id: int):
     a = _activity(activity_id)
-    if EmptyForm().validate_on_submit():
-        ok, ticked = attempt(lambda: load_or_error(ReviewAttendancesSchema, request.form))
-        ids = ticked["ids"] if ok else []
-        if ok and not ids:
-            flash(_("Tick at least one person first."), "error")
-        elif ok and ticked["action"] == "reject":
-            attempt(lambda: checkin.reject(actor(), a, ids, ticked["reason"], utcnow()), _("Rejected."))
-        elif ok:
-            ok, result = attempt(lambda: checkin.approve(actor(), a, ids, utcnow()))
-            if ok:
-                flash(_("%(n)d approved, %(p)d points awarded.", n=result.approved, p=result.points)
-                      + (" " + _("%(n)d left for another lead or the community office.", n=result.left)
-                         if result.left else ""), "success")
+    decide_ticked(lambda ids: checkin.approve(actor(), a, ids, utcnow()),
+                  lambda ids, reason: checkin.reject(actor(), a, ids, reason, utcnow()))
     return redirect(url_for(".activity", activity_id=a.id))

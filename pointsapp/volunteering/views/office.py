@@ -1,19 +1,18 @@
 """The office's award review (separation of duties, DESIGN.md invariant 10): attendances held for the office
 (recorded by hand, above the community's ceiling, or a lead's own household's), unusual awards of the last 30
 days, and the community's points rules (ceiling and caps)."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
-from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import rules
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.forms import PointsRulesForm
-from pointsapp.volunteering.schemas import ReviewAttendancesSchema
 from pointsapp.volunteering.services import checkin
+from pointsapp.volunteering.views.reviewing import decide_ticked
 
 bp = Blueprint("awards", __name__, url_prefix="/admin/c/<int:community_id>/awards")
 
@@ -34,19 +33,8 @@ def review(community_id: int):
 @policy(COMMUNITY_ADMIN)
 def decide(community_id: int):
     community = get_community(community_id)
-    if EmptyForm().validate_on_submit():
-        ok, ticked = attempt(lambda: load_or_error(ReviewAttendancesSchema, request.form))
-        ids = ticked["ids"] if ok else []
-        if ok and not ids:
-            flash(_("Tick at least one person first."), "error")
-        elif ok and ticked["action"] == "reject":
-            attempt(lambda: checkin.office_reject(actor(), community, ids, ticked["reason"], utcnow()), _("Rejected."))
-        elif ok:
-            ok, result = attempt(lambda: checkin.office_approve(actor(), community, ids, utcnow()))
-            if ok:
-                flash(_("%(n)d approved, %(p)d points awarded.", n=result.approved, p=result.points)
-                      + (" " + _("%(n)d left for another lead or the community office.", n=result.left)
-                         if result.left else ""), "success")
+    decide_ticked(lambda ids: checkin.office_approve(actor(), community, ids, utcnow()),
+                  lambda ids, reason: checkin.office_reject(actor(), community, ids, reason, utcnow()))
     return redirect(url_for(".review", community_id=community.id))
 
 
