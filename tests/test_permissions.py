@@ -76,6 +76,7 @@ MATRIX = {
     "checkin.done": ("GET", LOGGED_IN),
     "volunteer.upcoming": ("GET", LOGGED_IN),
     "volunteer.signup": ("POST", LOGGED_IN),
+    "volunteer.cancel": ("POST", LOGGED_IN),
     "volunteer.teams": ("GET", COMMUNITY_A_ADMINS),
     "lead.index": ("GET", STAFF),
     "lead.team": ("GET", TEAM_RUNNERS),

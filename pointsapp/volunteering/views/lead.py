@@ -27,7 +27,7 @@ from pointsapp.volunteering.schemas import (
     PickResidentSchema,
     RemoveMemberSchema,
 )
-from pointsapp.volunteering.services import activities, checkin, codes
+from pointsapp.volunteering.services import activities, checkin, codes, signups
 from pointsapp.volunteering.views.reviewing import decide_ticked
 
 bp = Blueprint("lead", __name__, url_prefix="/lead")
@@ -105,7 +105,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
         title=form.title.data, kind=form.kind.data, place=form.place.data or "",
         starts_at=to_utc(form.starts_at.data), ends_at=to_utc(form.ends_at.data), rule=form.rule.data,
         points=form.points.data, hourly_cap=form.hourly_cap.data, award_on=form.award_on.data,
-        capacity=form.capacity.data, allow_poster=bool(form.allow_poster.data),
+        capacity=form.capacity.data, signup_closes_minutes=form.signup_closes_minutes.data, allow_poster=bool(form.allow_poster.data),
         description=form.description.data or "")
 
 
@@ -155,7 +155,8 @@ def activity(activity_id: int):
     manual.checked_in_at.data = to_local(a.starts_at)
     manual.checked_out_at.data = to_local(a.ends_at)
     return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
-                           found=found, form=EmptyForm(), manual=manual, now=utcnow())
+                           found=found, form=EmptyForm(), manual=manual, now=utcnow(),
+                           roster=signups.roster(actor(), a))
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
