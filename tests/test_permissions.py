@@ -94,6 +94,7 @@ MATRIX = {
     "people.set_pin": ("POST", COMMUNITY_A_ADMINS),
     "people.reissue_card": ("POST", COMMUNITY_A_ADMINS),
     "store.index": ("GET", STAFF),
+    "store.shelf": ("GET", LOGGED_IN),
     "store.counter_page": ("GET", STORE_RUNNERS),
     "store.next_customer": ("POST", STORE_RUNNERS),
     "store.checkout": ("POST", STORE_RUNNERS),
