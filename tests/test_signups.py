@@ -10,6 +10,8 @@ from pointsapp.core.extensions import db as _db
 from pointsapp.volunteering.models import Signup
 from pointsapp.volunteering.services import activities, checkin, signups
 
+from .concurrency import run_threads
+
 
 @pytest.fixture
 def setup(make, db, now):
@@ -232,3 +234,30 @@ def test_the_list_shows_checked_in_and_full_and_refuses_hostile_filters(setup, c
     for query in ("?team=100000000000000000000", "?team=%EF%BC%91", "?kind=" + "x" * 10000, "?team=abc", "?team=0&kind="):
         assert client.get("/activities" + query).status_code == 200
     assert client.post("/activities/100000000000000000000/signup").status_code in (302, 404)
+
+
+def _signing_up(user_id, activity_id, now):
+    def work():
+        from pointsapp.accounts.models import User
+        from pointsapp.volunteering.models import Activity
+        return signups.sign_up(_db.session.get(User, user_id), _db.session.get(Activity, activity_id), now).id
+    return work
+
+
+def test_a_double_tap_at_the_same_moment_makes_one_sign_up(app, setup, now):
+    *_, user, new_activity = setup
+    a = new_activity()
+    _db.session.commit()
+    results = run_threads(app, *[_signing_up(user.id, a.id, now) for _ in range(4)], together=True)
+    assert [code for code, _id in results] == ["ok"] * 4 and len({i for _c, i in results}) == 1
+    assert active_signups(a) == 1
+
+
+def test_the_last_place_goes_to_one_resident_only(app, setup, make, now):
+    community, *_, new_activity = setup
+    a = new_activity(capacity=1)
+    users = [make.resident_user(community=community) for _ in range(4)]
+    _db.session.commit()
+    results = run_threads(app, *[_signing_up(u.id, a.id, now) for u in users], together=True)
+    assert sorted(code for code, _id in results) == ["capacity_full"] * 3 + ["ok"], results
+    assert active_signups(a) == 1
