@@ -261,3 +261,22 @@ def test_the_last_place_goes_to_one_resident_only(app, setup, make, now):
     results = run_threads(app, *[_signing_up(u.id, a.id, now) for u in users], together=True)
     assert sorted(code for code, _id in results) == ["capacity_full"] * 3 + ["ok"], results
     assert active_signups(a) == 1
+
+
+def test_the_lead_sets_the_cut_off_on_the_activity_form(setup, client, login, now):
+    _c, team, lead, _user, new_activity = setup
+    odd = new_activity(signup_closes_minutes=45)
+    _db.session.commit()
+    login(client, lead)
+    form = client.get(f"/lead/activities/{odd.id}/edit").get_data(as_text=True)
+    assert "报名截止" in form and '<option selected value="45">' in form
+    data = {"title": "安全值守", "kind": "安全值守", "place": "东门", "starts_at": "2026-12-01T09:00",
+            "ends_at": "2026-12-01T11:00", "rule": "fixed", "points": "10", "award_on": "check_in",
+            "signup_closes_minutes": "1440"}
+    response = client.post(f"/lead/teams/{team.id}/activities/new", data=data)
+    assert response.status_code == 302
+    made = activities.get_activity(int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert made.signup_closes_minutes == 1440
+    assert made.signup_closes_at == datetime(2026, 11, 30, 9, 0, tzinfo=signups.LOCAL_TZ)
+    refused = client.post(f"/lead/teams/{team.id}/activities/new", data={**data, "signup_closes_minutes": "-5"})
+    assert refused.status_code == 200 and made.id == max(a.id for a in signups.upcoming(team.community_id, now))

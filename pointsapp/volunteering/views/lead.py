@@ -135,6 +135,10 @@ def edit_activity(activity_id: int):
     a = _activity(activity_id)
     form = ActivityForm(obj=a)
     form.kind.choices = options((k, k) for k in activities.labels(a.community_id, "activity_kind"))
+    if a.signup_closes_minutes not in [c.value for c in form.signup_closes_minutes.choices]:
+        # a cut-off set elsewhere (an import, the API) stays choosable instead of failing the form
+        form.signup_closes_minutes.choices = [*form.signup_closes_minutes.choices, *options(
+            [(a.signup_closes_minutes, _("%(n)d minutes before the start", n=a.signup_closes_minutes))])]
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
     if form.validate_on_submit():
