@@ -280,3 +280,21 @@ def test_the_lead_sets_the_cut_off_on_the_activity_form(setup, client, login, no
     assert made.signup_closes_at == datetime(2026, 11, 30, 9, 0, tzinfo=signups.LOCAL_TZ)
     refused = client.post(f"/lead/teams/{team.id}/activities/new", data={**data, "signup_closes_minutes": "-5"})
     assert refused.status_code == 200 and made.id == max(a.id for a in signups.upcoming(team.community_id, now))
+
+
+def test_sign_up_and_cancel_need_the_forms_csrf_token(app, setup, client, login, now):
+    *_, user, new_activity = setup
+    a = new_activity()
+    signups.sign_up(user, a, now)
+    _db.session.commit()
+    login(client, user)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"/activities/{a.id}/cancel").status_code in (302, 400)
+        assert "页面打开太久或重复提交了" in client.get("/activities").get_data(as_text=True)
+        other = new_activity(title="另一个")
+        _db.session.commit()
+        assert client.post(f"/activities/{other.id}/signup").status_code in (302, 400)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert active_signups(a) == 1 and active_signups(other) == 0
