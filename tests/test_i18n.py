@@ -151,7 +151,7 @@ def _pages(scene) -> dict[str, tuple[object, list[str]]]:
         "clerk": (scene.clerk, ["/store/", f"/store/{scene.store.id}/counter", f"/store/{scene.store.id}/report"]),
         "office": (scene.admin, [f"/admin/c/{c.id}/", f"/admin/c/{c.id}/ledger", f"/admin/c/{c.id}/awards/",
                                  f"/admin/c/{c.id}/residents/{r.id}/points", f"/admin/c/{c.id}/teams",
-                                 f"/admin/c/{c.id}/stars", f"/admin/c/{c.id}/honours"]),
+                                 f"/admin/c/{c.id}/stars", f"/admin/c/{c.id}/honours", f"/admin/c/{c.id}/stats"]),
         "board": (None, [f"/board/{c.id}"]),
     }
 
