@@ -216,3 +216,25 @@ def test_chinese_translations_use_full_width_colons_and_english_ones_ascii(zh):
             if re.search(r"[：（），。、]", text):
                 problems.append(f"Chinese punctuation in the English source {text!r}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", ["November 2026", "Q4 2026", "2026", "November 2026", "Nov 30, 2026", "Dec 1, 2026 00:00", "Feb 29, 2028"]),
+    ("zh", ["2026年11月", "2026年第4季度", "2026年", "2026年11月", "2026年11月30日", "2026年12月1日 00:00",
+            "2028年2月29日"]),
+])
+def test_months_periods_and_days_are_written_the_readers_way_in_china_time(app, lang, expected):
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale
+
+    from pointsapp.core.localtime import format_moment, format_month, format_period
+    from pointsapp.rankings.views import period_label
+
+    with app.test_request_context("/"), force_locale(lang):
+        shown = [format_month("2026-11"), format_period("Q2026-4"), format_period("Y2026"), period_label("M2026-11"),
+                 format_moment(datetime(2026, 11, 30, 15, 30, tzinfo=UTC), "day"),  # 23:30 in China
+                 format_moment(datetime(2026, 11, 30, 16, 0, tzinfo=UTC), "when"),  # midnight in China
+                 format_moment(date(2028, 2, 29), "day")]
+    assert shown == expected
+    assert "month" not in " ".join(shown)
