@@ -88,7 +88,7 @@ def test_the_cut_off_message_names_the_time_in_china_time(setup, now, app):
     with app.test_request_context(headers={"Accept-Language": "zh"}):
         with pytest.raises(DomainError) as exc:
             signups.sign_up(user, a, datetime(2026, 11, 26, 23, 0, 1, tzinfo=UTC))
-        assert "11-27 07:00" in str(exc.value)
+        assert "11月27日 07:00" in str(exc.value)
 
 
 def test_past_and_running_activities_refuse_sign_up_and_cancel(setup, now):

@@ -16,7 +16,7 @@ from pointsapp.accounts.models import User
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import LOCAL_TZ, format_local, local_date
+from pointsapp.core.localtime import LOCAL_TZ, format_moment, local_date
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.unique import insert_if_absent
 from pointsapp.tree.models import Household, Resident
@@ -126,7 +126,7 @@ def _check_open(activity: Activity, resident: Resident, now: datetime, *, cancel
 
 
 def _at(activity: Activity) -> str:
-    return format_local(activity.signup_closes_at)
+    return format_moment(activity.signup_closes_at, "short_when")
 
 
 def _mine(activity: Activity, resident: Resident) -> Signup | None:
