@@ -28,7 +28,7 @@ from pointsapp.volunteering.schemas import (
     PickResidentSchema,
     RemoveMemberSchema,
 )
-from pointsapp.volunteering.services import activities, checkin, codes
+from pointsapp.volunteering.services import activities, checkin, codes, signups
 from pointsapp.volunteering.views.reviewing import decide_ticked
 
 bp = Blueprint("lead", __name__, url_prefix="/lead")
@@ -106,7 +106,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
         title=form.title.data, kind=form.kind.data, place=form.place.data or "",
         starts_at=to_utc(form.starts_at.data), ends_at=to_utc(form.ends_at.data), rule=form.rule.data,
         points=form.points.data, hourly_cap=form.hourly_cap.data, award_on=form.award_on.data,
-        capacity=form.capacity.data, allow_poster=bool(form.allow_poster.data),
+        capacity=form.capacity.data, signup_closes_minutes=form.signup_closes_minutes.data, allow_poster=bool(form.allow_poster.data),
         description=form.description.data or "")
 
 
@@ -136,6 +136,10 @@ def edit_activity(activity_id: int):
     a = _activity(activity_id)
     form = ActivityForm(obj=a)
     form.kind.choices = options((k, word(k)) for k in activities.labels(a.community_id, "activity_kind"))
+    if a.signup_closes_minutes not in [c.value for c in form.signup_closes_minutes.choices]:
+        # a cut-off set elsewhere (an import, the API) stays choosable instead of failing the form
+        form.signup_closes_minutes.choices = [*form.signup_closes_minutes.choices, *options(
+            [(a.signup_closes_minutes, _("%(n)d minutes before the start", n=a.signup_closes_minutes))])]
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
     if form.validate_on_submit():
@@ -156,7 +160,8 @@ def activity(activity_id: int):
     manual.checked_in_at.data = to_local(a.starts_at)
     manual.checked_out_at.data = to_local(a.ends_at)
     return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
-                           found=found, form=EmptyForm(), manual=manual, now=utcnow())
+                           found=found, form=EmptyForm(), manual=manual, now=utcnow(),
+                           roster=signups.roster(actor(), a))
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
