@@ -1,7 +1,5 @@
 """我的积分 on a 360 px phone and at 200 % zoom: one month at a time, nothing wider than the screen, axe-clean,
 and the month links work without JavaScript."""
-from datetime import UTC, datetime
-
 import pytest
 from playwright.sync_api import expect
 
@@ -11,25 +9,10 @@ from .pages import RESIDENT_PHONE, log_in, open_page, screenshot
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_months_of_points(live_server):
-    """The demo resident's entries in October and November (the browser-test demo gives her none)."""
-    from pointsapp.core.extensions import db
-    from pointsapp.ledger.models import EntryKind
-    from pointsapp.ledger.services.posting import Posting, post
-    from pointsapp.tree.models import Resident
+@pytest.fixture(autouse=True)
+def _history(two_months_of_points):
+    """The demo resident's entries in October and November (tests/browser/conftest.py)."""
 
-    with live_server.app.app_context():
-        me = db.session.query(Resident).filter_by(phone=RESIDENT_PHONE).one()
-        for n, (day, amount, reason) in enumerate([((10, 8), 12, "安全值守：梨园安全值守"),
-                                                   ((11, 3), 10, "楼道广告清理：梨园楼道广告清理"),
-                                                   ((11, 20), 15, "环境整治：梨园环境整治")]):
-            post(Posting(me, amount, EntryKind.AWARD, "attendance", f"browser-history-{n}", reason),
-                 None, datetime(2026, *day, 2, 0, tzinfo=UTC))
-        post(Posting(me, -8, EntryKind.REDEMPTION, "redemption", "browser-history-r", "兑换单 01-20261121-000001"),
-             None, datetime(2026, 11, 21, 3, 0, tzinfo=UTC))
-        db.session.commit()
-        db.session.remove()
 
 SIDEWAYS = """() => {
     const width = document.documentElement.clientWidth;
