@@ -254,28 +254,58 @@ def mask_name(name: str, mode: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def public_name(community, name: str) -> str:
-    """A person's name as the public sees it (boards, honour panels): masked as the community chose."""
+# ---- the public-name rule ------------------------------------------------------------------------
+# Every surface anyone may see without being the person herself or her office -- the big-screen board
+# (/board/<id>, no login), the rankings page, the star-household notice (公示), honour lists and their
+# board panels -- names a resident only through named_in_public(). A resident who keeps her name off
+# public boards (Resident.hide_from_board, set on /rankings; erased residents too) is left OUT of
+# public lists: the places of the others stay as they are (1, 3 when number 2 opted out), and a
+# household she heads is shown by its building only ("3号楼 住户"). Everyone else is masked as the
+# community chose (张*明). tests/test_public_names.py holds every surface to this.
+
+
+def named_in_public(community, name: str | None, hidden: bool) -> str | None:
+    """THE public-name rule: the name the public may read, or None when the person must not be named
+    (she opted out of public boards, or was erased): callers leave her row out."""
+    if hidden:
+        return None
     return mask_name(name or "", community.board_mask)
 
 
+def public_name(community, name: str) -> str:
+    """A name known to be shown (the office's example, a resident's preview of herself): masked."""
+    return named_in_public(community, name, False) or ""
+
+
 def public_names(community, resident_ids: list[int]) -> dict[int, str]:
-    """Masked names by resident id, in one query (honour panels on the board)."""
-    rows = db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(resident_ids or [-1])))
-    return {rid: public_name(community, name) for rid, name in rows}
+    """Public names by resident id, in one query; those who must not be named are not in the dict."""
+    rows = db.session.execute(select(Resident.id, Resident.name, Resident.hide_from_board)
+                              .where(Resident.id.in_(resident_ids or [-1])))
+    named = {rid: named_in_public(community, name, hidden) for rid, name, hidden in rows}
+    return {rid: name for rid, name in named.items() if name is not None}
+
+
+def public_rows(community, rows: list[tuple]) -> tuple[list[tuple], int]:
+    """Rows of a public list whose second item is a resident id ((rank, resident_id, ...), as honour
+    lists have them), with that id replaced by the public name; rows of people who must not be named
+    left out, their count returned too (a notice says how many are not named)."""
+    names = public_names(community, [row[1] for row in rows])
+    shown = [(row[0], names[row[1]], *row[2:]) for row in rows if row[1] in names]
+    return shown, len(rows) - len(shown)
 
 
 def public_household(community, building: str, head: str | None) -> str:
-    """A household as the public sees it: its building and its head's masked name (3号楼 张*明家), or
-    its building only when the head keeps off public boards (head None). Never the unit or room."""
-    who = f"{public_name(community, head)}家" if head else str(_l("household"))
+    """A household as the public sees it: its building and its head's public name (3号楼 张*明家), or
+    its building only when the head is not to be named (head None). Never the unit or room."""
+    who = f"{head}家" if head else str(_l("household"))
     return f"{building} {who}".strip()
 
 
 def starred_households(community, rows) -> list[tuple[str, int]]:
-    """Star results (stars.results rows) as the board's notice panel shows them: (label, stars)."""
-    heads = household_heads([r.household_id for r in rows])  # None where the head opted out
-    return [(public_household(community, r.building, heads.get(r.household_id)), r.stars) for r in rows]
+    """Star results (stars.results rows) as the public sees them (the board's notice panel, the notice
+    page): (label, stars)."""
+    return [(public_household(community, r.building, named_in_public(community, r.head, r.head_hidden)), r.stars)
+            for r in rows]
 
 
 def own_resident(resident, community):
@@ -319,13 +349,14 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
     keys = cover(months) if months else [check_period(period)]
     places = top(community.id, keys, subject_type, metric, limit,
                  hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
-    if subject_type != "household":  # households are shown by their head's masked name below, not the room
-        _label(places, subject_type)
     if subject_type == "resident":
+        names = public_names(community, [p.subject_id for p in places])
         for p in places:
-            p.label = public_name(community, p.label)
+            p.label = names.get(p.subject_id, "")  # (top() has left out those not named)
+    elif subject_type != "household":  # households are shown by their head's public name below, not the room
+        _label(places, subject_type)
     if subject_type == "household":
-        heads = household_heads([p.subject_id for p in places])
+        heads = household_heads(community, [p.subject_id for p in places])
         buildings = dict(db.session.execute(select(Household.id, Building.name).join(
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
@@ -433,9 +464,9 @@ def _top_of_sums(base, column, periods, limit, hidden) -> list[tuple[int, int]]:
     return sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
 
 
-def household_heads(household_ids: list[int]) -> dict[int, str | None]:
-    """The name a household is shown by: its head (户主), else its first resident; None if that person
-    opted out of public boards."""
+def household_heads(community, household_ids: list[int]) -> dict[int, str | None]:
+    """The public name a household is shown by: its head's (户主), else its first resident's; None when
+    that person is not to be named in public (named_in_public)."""
     rows = db.session.execute(select(Resident.household_id, Resident.name, Resident.relation,
                                      Resident.hide_from_board)
                               .where(Resident.household_id.in_(household_ids or [-1]),
@@ -443,9 +474,9 @@ def household_heads(household_ids: list[int]) -> dict[int, str | None]:
     firsts: dict[int, str | None] = {}
     heads: dict[int, str | None] = {}
     for hid, name, relation, hidden in rows:
-        firsts.setdefault(hid, None if hidden else name)
+        firsts.setdefault(hid, named_in_public(community, name, hidden))
         if relation == "户主":
-            heads.setdefault(hid, None if hidden else name)
+            heads.setdefault(hid, named_in_public(community, name, hidden))
     return {**firsts, **heads}
 
 

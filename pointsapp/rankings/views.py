@@ -120,9 +120,8 @@ def board(community_id: int):
                                                                                               limit=12))
     honour_lists = []
     for h in honours.on_notice_or_published(community.id, limit=2):  # a list on notice shows its 公示
-        shown = honours.entries(h)[:10]
-        names = rankings.public_names(community, [rid for _rank, rid, _value, _detail in shown])
-        honour_lists.append((h, [(rank, names.get(rid, ""), detail) for rank, rid, _value, detail in shown]))
+        shown, unnamed = rankings.public_rows(community, honours.entries(h))
+        honour_lists.append((h, [(rank, name, detail) for rank, name, _value, detail in shown[:10]], unnamed))
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
                            notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))

@@ -158,10 +158,9 @@ def notice(evaluation_id: int):
     if request.method == "POST":
         _lodge(e, about_household=True)
         return redirect(url_for(".notice", evaluation_id=e.id))
-    rows = stars.results(e, min_stars=1)
-    return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
-                           mine=objections.of(e, resident_id=resident.id),
-                           mask_name=rankings.mask_name)
+    rows = rankings.starred_households(resident.community, stars.results(e, min_stars=1))
+    return render_template("stars/notice.html", e=e, rows=rows, form=EmptyForm(),
+                           mine=objections.of(e, resident_id=resident.id))
 
 
 # ---- honours: outstanding volunteers and building leaders --------------------------------------
@@ -240,11 +239,6 @@ def honour_notice(honour_id: int):
     if request.method == "POST":
         _lodge(h)
         return redirect(url_for(".honour_notice", honour_id=h.id))
-    rows = honours.entries(h)
-    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
-        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
-    mask = resident.community.board_mask
-    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(),
-                           rows=[(rank, rankings.mask_name(names.get(rid, ""), mask), value, detail)
-                                 for rank, rid, value, detail in rows],
+    rows, unnamed = rankings.public_rows(resident.community, honours.entries(h))
+    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(), rows=rows, unnamed=unnamed,
                            mine=objections.of(h, resident_id=resident.id))
