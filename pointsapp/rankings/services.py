@@ -349,6 +349,13 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
     keys = cover(months) if months else [check_period(period)]
     places = top(community.id, keys, subject_type, metric, limit,
                  hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
+    label_public(community, places, subject_type)
+    return places
+
+
+def label_public(community, places: list[Place], subject_type: str) -> None:
+    """Label places as the public reads them (the public-name rule; households by building and head),
+    once those not to be named are left out."""
     if subject_type == "resident":
         names = public_names(community, [p.subject_id for p in places])
         for p in places:
@@ -361,7 +368,6 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
             p.label = public_household(community, buildings.get(p.subject_id, ""), heads.get(p.subject_id))
-    return places
 
 
 def opted_out(community_id: int) -> set[int]:
