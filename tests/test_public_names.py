@@ -41,7 +41,8 @@ def scene(make, db, now):
     honour = honours.create_list(admin, c, "volunteer", "本月优秀志愿者", period_keys(now)[0], "top", 5, 7, now)
     honours.start_notice(admin, honour, now)
     _db.session.commit()
-    return {"c": c, "shy": shy, "star": star, "viewer": viewer, "evaluation": evaluation, "honour": honour}
+    return {"c": c, "shy": shy, "star": star, "viewer": viewer, "admin": admin, "evaluation": evaluation,
+            "honour": honour}
 
 
 def section(page: str, heading_id: str) -> str:
@@ -53,8 +54,8 @@ def board(client, s, heading_id):
     return section(client.get(f"/board/{s['c'].id}").get_data(as_text=True), heading_id)
 
 
-def as_viewer(client, login, s, path):
-    login(client, s["viewer"])
+def as_viewer(client, login, s, path, who="viewer"):
+    login(client, s[who])
     response = client.get(path)
     assert response.status_code == 200, path
     # (the header names the viewer: only her page's main part is a list of others)
@@ -77,6 +78,12 @@ SURFACES = {
                                         f"3号楼 {STAR_MASKED}家"),
     "rankings, custom range of months": (
         lambda cl, lg, s: as_viewer(cl, lg, s, "/rankings?period=custom&from=2026-10&to=2026-11&by=resident"),
+        STAR_MASKED),
+    "printed star notice (office)": (
+        lambda cl, lg, s: as_viewer(cl, lg, s, f"/admin/c/{s['c'].id}/stars/{s['evaluation'].id}/public", "admin"),
+        f"3号楼 {STAR_MASKED}家"),
+    "printed honour list (office)": (
+        lambda cl, lg, s: as_viewer(cl, lg, s, f"/admin/c/{s['c'].id}/honours/{s['honour'].id}/public", "admin"),
         STAR_MASKED),
     "resident schema, public view": (
         lambda cl, lg, s: str(ResidentSchema("public").dump([s["shy"], s["star"]], many=True)), STAR_MASKED),
@@ -110,7 +117,8 @@ def test_the_rule_is_one_function():
 # ---- the rule, held in the code --------------------------------------------------------------------
 
 # Templates of pages that show residents to people other than themselves and their office.
-PUBLIC_TEMPLATES = ["rankings/board.html", "rankings/page.html", "stars/notice.html", "stars/honour_notice.html"]
+PUBLIC_TEMPLATES = ["rankings/board.html", "rankings/page.html", "stars/notice.html", "stars/honour_notice.html",
+                    "stars/public_list.html"]
 # In those templates, a name comes only as the label the rule made (p.label, a row's name): never a
 # resident's, head's or user's own name attribute, nor a masking done in the template.
 RAW_NAME = re.compile(r"\b(?:resident|r|row|person|p|e|entry|user|current_user|h)\.(?:name|head)\b|mask_name|"

@@ -142,6 +142,17 @@ def certificates(community_id: int, evaluation_id: int):
     return render_template("stars/certificates.html", community=c, e=e, rows=stars.results(e, min_stars=1))
 
 
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>/public")
+@policy(COMMUNITY_ADMIN)
+def evaluation_public(community_id: int, evaluation_id: int):
+    """The notice as the public sees it (the public-name rule), printed to post in the community."""
+    c = get_community(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    return render_template("stars/public_list.html", community=c, subject=e, stars=True, unnamed=0,
+                           rows=rankings.starred_households(c, stars.results(e, min_stars=1)),
+                           back=url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+
+
 def _xlsx(e: Evaluation):
     rows = [["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"]]
     rows += [[r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note]
@@ -228,6 +239,17 @@ def honour_certificates(community_id: int, honour_id: int):
         Resident.id.in_([x[1] for x in rows] or [-1]))).all())
     return render_template("stars/honour_certificates.html", community=c, h=h,
                            rows=[(names.get(rid, ""), detail) for _rank, rid, _value, detail in rows])
+
+
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>/public")
+@policy(COMMUNITY_ADMIN)
+def honour_public(community_id: int, honour_id: int):
+    """The list as the public sees it (the public-name rule), printed to post in the community."""
+    c = get_community(community_id)
+    h = _honour(c.id, honour_id)
+    rows, unnamed = rankings.public_rows(c, honours.entries(h))
+    return render_template("stars/public_list.html", community=c, subject=h, stars=False, rows=rows, unnamed=unnamed,
+                           back=url_for(".honour", community_id=c.id, honour_id=h.id))
 
 
 @bp.route("/honours/<int:honour_id>", methods=["GET", "POST"])
