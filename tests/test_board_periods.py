@@ -1,4 +1,4 @@
-"""The board early in a month (rankings.fallback): on the 2nd it named three people. Until this month has
+"""The board early in a month (rankings.services.fallback_span): on the 2nd it named three people. Until this month has
 board_min_ranked ranked residents, the big screen and the rankings page show last month's final standings
 (or the last 30 days) beside this month, each panel labelled with its period; edges in China time."""
 from datetime import UTC, date, datetime
@@ -11,7 +11,7 @@ from pointsapp.core.periods import CHINA
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
-from pointsapp.rankings import fallback
+from pointsapp.rankings import services as rankings
 
 _keys = count(1)
 
@@ -31,11 +31,11 @@ def china(*parts) -> datetime:
     (china(2028, 3, 1, 0, 10), "M2028-03", "M2028-02", (date(2028, 2, 1), date(2028, 2, 29)), date(2028, 2, 1)),
 ])
 def test_periods_are_edged_in_china_time(moment, month, last, last_days, rolling_from):
-    assert fallback.this_month(moment).period == month
-    assert fallback.this_month(moment).first_day.day == 1
-    span = fallback.last_month(moment)
+    assert rankings.this_month(moment).period == month
+    assert rankings.this_month(moment).first_day.day == 1
+    span = rankings.last_month(moment)
     assert (span.period, (span.first_day, span.last_day)) == (last, last_days)
-    window = fallback.rolling(moment)
+    window = rankings.rolling(moment)
     assert (window.first_day, window.last_day) == (rolling_from, moment.astimezone(CHINA).date())
     assert (window.last_day - window.first_day).days == 29
 
@@ -137,7 +137,7 @@ def test_the_last_30_days_on_29_february(make, db, town):
     c, people = town
     a, b = people(2, china(2028, 1, 30, 23, 0), names=["周甲", "周乙"])
     earn(b, 50, china(2028, 1, 31, 0, 30))
-    places = fallback.rolling_board(c, fallback.rolling(china(2028, 2, 29, 12, 0)), "resident")
+    places = rankings.rolling_board(c, rankings.rolling(china(2028, 2, 29, 12, 0)), "resident")
     assert [(p.label, p.value) for p in places] == [("周*", 50)]
 
 

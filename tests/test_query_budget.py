@@ -281,7 +281,7 @@ def test_the_public_board_costs_the_same_for_5_and_50_residents(client, make, no
 
 
 def test_the_board_early_in_the_month_costs_the_same_for_5_and_50_residents(client, make, now):
-    """Early in a month the board shows last month beside this month's few names (rankings.fallback): the
+    """Early in a month the board shows last month beside this month's few names (rankings.services.fallback_span): the
     three leader panels twice: 21 statements (a count, then last month's top, labels and household heads
     again), on the first days of a month only; mid-month the board costs one count more than before."""
     def build(n):

@@ -3,8 +3,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
 from pointsapp.core.schemas import Choice, Flag, Id, InputSchema, Month, OutputSchema, Whole
-from pointsapp.rankings.fallback import FALLBACKS
-from pointsapp.rankings.services import MASKS, METRICS, SUBJECTS
+from pointsapp.rankings.services import FALLBACKS, MASKS, METRICS, SUBJECTS
 
 PERIODS = ("month", "quarter", "year", "all", "custom")
 

@@ -12,7 +12,6 @@ from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import utcnow
 from pointsapp.ledger.services import audit as ledger_audit
-from pointsapp.rankings import fallback
 from pointsapp.rankings import services as rankings
 from pointsapp.rankings.schemas import SaveBoardSettingsSchema, ShowRankingsSchema, ToggleBoardSchema
 from pointsapp.recognition.models import Evaluation, StarResult
@@ -64,10 +63,10 @@ def page():
     board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
     # early in the month, last month's final standings (or the last 30 days) below this month's few names
     now = utcnow()
-    beside = fallback.fallback_span(community, now, subject, metric) \
+    beside = rankings.fallback_span(community, now, subject, metric) \
         if which == "month" and not months and not frozen else None
-    earlier = None if beside is None else (span_caption(fallback.this_month(now)), span_caption(beside),
-                                           fallback.public_places(community, beside, subject, metric, limit=50))
+    earlier = None if beside is None else (span_caption(rankings.this_month(now)), span_caption(beside),
+                                           rankings.public_places(community, beside, subject, metric, limit=50))
     places = rankings.own_places(community, own, period, metric, months)
     mine, household, range_totals = places.mine, places.household, places.range_totals
     subjects, period_labels, metric_labels = _labels()
@@ -119,12 +118,12 @@ def board(community_id: int):
     panels = []
     if not community.board_frozen:
         subjects, _periods, _metrics = _labels()
-        this_month = fallback.this_month(now)
-        beside = fallback.fallback_span(community, now)  # early in the month: last month's (or 30 days') too
+        month_so_far = rankings.this_month(now)
+        beside = rankings.fallback_span(community, now)  # early in the month: last month's (or 30 days') too
         for subject in ("resident", "household", "building"):
-            columns = [(span_caption(this_month), rankings.public_board(community, month, subject, limit=10))]
+            columns = [(span_caption(month_so_far), rankings.public_board(community, month, subject, limit=10))]
             if beside is not None:
-                columns.append((span_caption(beside), fallback.public_places(community, beside, subject)))
+                columns.append((span_caption(beside), rankings.public_places(community, beside, subject)))
             panels.append((subjects[subject], columns))
     notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
                                                         Evaluation.status == "notice")
@@ -187,7 +186,7 @@ def metric_value(value: int, metric: str) -> str:
     return str(value)
 
 
-def span_caption(span: fallback.Span) -> str:
+def span_caption(span: rankings.Span) -> str:
     """本月（12月1日至今）, 上月最终排名（2026年11月）, 近30天（11月3日至今）: what a panel counts."""
     start = _("%(m)d/%(d)d", m=span.first_day.month, d=span.first_day.day)
     if span.kind == "month":

@@ -1,4 +1,4 @@
-"""The big-screen board on the 2nd of a month (rankings.fallback): this month's few names and last month's
+"""The big-screen board on the 2nd of a month (rankings.services.fallback_span): this month's few names and last month's
 final standings side by side on the hall's 1920x1080 screen, one under the other on a 360 px phone.
 
 The app's clock is fixed (core.clock.FixedClock on the live server's app) to 2 December 2030, 09:00 China
