@@ -286,13 +286,18 @@ def public_names(community, resident_ids: list[int]) -> dict[int, str]:
     return {rid: name for rid, name in named.items() if name is not None}
 
 
-def public_rows(community, rows: list[tuple]) -> tuple[list[tuple], int]:
+def public_rows(community, rows: list[tuple], limit: int | None = None,
+                hidden: set[int] | None = None) -> tuple[list[tuple], int]:
     """Rows of a public list whose second item is a resident id ((rank, resident_id, ...), as honour
-    lists have them), with that id replaced by the public name; rows of people who must not be named
-    left out, their count returned too (a notice says how many are not named)."""
-    names = public_names(community, [row[1] for row in rows])
-    shown = [(row[0], names[row[1]], *row[2:]) for row in rows if row[1] in names]
-    return shown, len(rows) - len(shown)
+    lists have them), the first `limit` of those who may be named, with the id replaced by the public
+    name; and how many on the list are not named (a notice says so). `hidden`: opted_out(), when the
+    caller has it. Only the names shown are read (a threshold list can hold thousands)."""
+    hidden = opted_out(community.id) if hidden is None else hidden
+    kept = [row for row in rows if row[1] not in hidden]
+    kept = kept if limit is None else kept[:limit]
+    names = public_names(community, [row[1] for row in kept])
+    shown = [(row[0], names[row[1]], *row[2:]) for row in kept if row[1] in names]
+    return shown, sum(1 for row in rows if row[1] in hidden)
 
 
 def public_household(community, building: str, head: str | None) -> str:
@@ -341,15 +346,17 @@ def own_places(community, own, period: str, metric: str, months: list[str] | Non
 
 
 def public_board(community, period: str | None, subject_type: str, metric: str = "points", limit: int = 10,
-                 *, months: list[str] | None = None) -> list[Place]:
+                 *, months: list[str] | None = None, hidden: set[int] | None = None) -> list[Place]:
     """A board for everyone to see, of a period or (with `months`) a range of whole months: opted-out
     residents left out (their places still count: 1, 3 when number 2 opted out), names masked, no rooms
-    or phones."""
+    or phones. `hidden`: opted_out(), when the caller has read it already."""
     if subject_type not in SUBJECTS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     keys = cover(months) if months else [check_period(period)]
+    if subject_type != "resident":
+        hidden = frozenset()
     places = top(community.id, keys, subject_type, metric, limit,
-                 hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
+                 hidden=opted_out(community.id) if hidden is None else hidden)
     label_public(community, places, subject_type)
     return places
 
@@ -654,14 +661,16 @@ def fallback_span(community, now: datetime, subject_type: str = "resident", metr
     return last_month(now)
 
 
-def public_places(community, span: Span, subject_type: str, metric: str = "points", limit: int = 10):
+def public_places(community, span: Span, subject_type: str, metric: str = "points", limit: int = 10,
+                  hidden: set[int] | None = None):
     """The public board of a span (the public-name rule applied, as public_board)."""
     if span.period is not None:
-        return public_board(community, span.period, subject_type, metric, limit)
-    return rolling_board(community, span, subject_type, limit)
+        return public_board(community, span.period, subject_type, metric, limit, hidden=hidden)
+    return rolling_board(community, span, subject_type, limit, hidden=hidden)
 
 
-def rolling_board(community, span: Span, subject_type: str, limit: int = 10) -> list[Place]:
+def rolling_board(community, span: Span, subject_type: str, limit: int = 10,
+                  hidden: set[int] | None = None) -> list[Place]:
     """Points earned in a window of local days, summed from the ledger (earning entries, less their
     reversals), best first; residents not to be named left out, their places kept (1, 3)."""
     if subject_type not in ROLLING_SUBJECTS:
@@ -682,7 +691,10 @@ def rolling_board(community, span: Span, subject_type: str, limit: int = 10) -> 
     if subject_type == "building":
         stmt = stmt.join(Household, Household.id == Resident.household_id)
     rows = db.session.execute(stmt.group_by(subject).having(total > 0)).all()
-    hidden = opted_out(community.id) if subject_type == "resident" else set()
+    if subject_type != "resident":
+        hidden = set()
+    elif hidden is None:
+        hidden = opted_out(community.id)
     values = sorted((int(v) for _sid, v in rows), reverse=True)
     best = sorted(((sid, int(v)) for sid, v in rows if sid not in hidden), key=lambda kv: (-kv[1], kv[0]))[:limit]
     places = [Place(sum(1 for v in values if v > value) + 1, sid, value) for sid, value in best]
