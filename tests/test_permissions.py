@@ -119,6 +119,8 @@ MATRIX = {
     "stars.honour": ("GET", COMMUNITY_A_ADMINS),
     "stars.honour_notice": ("GET", LOGGED_IN),
     "stars.honour_certificates": ("GET", COMMUNITY_A_ADMINS),
+    "stars.evaluation_public": ("GET", COMMUNITY_A_ADMINS),
+    "stars.honour_public": ("GET", COMMUNITY_A_ADMINS),
     "rankings.stats": ("GET", COMMUNITY_A_ADMINS),
     "city.index": ("GET", {CITY}),
     "city.add_subdistrict": ("POST", {CITY}),
