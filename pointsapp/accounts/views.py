@@ -75,19 +75,19 @@ def _throttled(kind: str, phone: str):
 CARRIED_OVER = ("lang", "scan")
 
 
-def start_session(user: User, kept: bool = True) -> None:
+def start_session(user: User, keep: bool = True) -> None:
     """A fresh session at login: drop everything else the browser brought (no fixation), and record this
-    device as a login session on the server. `kept`: the box "keep me logged in on this phone"."""
+    device as a login session on the server. `keep`: the box "keep me logged in on this phone"."""
     kept = {key: session[key] for key in CARRIED_OVER if key in session}
     session.clear()
     session.update(kept)
     session["nonce"] = secrets.token_urlsafe(16)
     sessions.start_session(user, utcnow(), user_agent=request.user_agent.string, ip=request.remote_addr,
-                           rules=sessions.SessionRules.from_config(current_app.config), kept=kept)
+                           rules=sessions.SessionRules.from_config(current_app.config), kept=keep)
     # A resident's phone is hers: the cookie survives closing the browser or WeChat, so she need not log in
     # at every scan (the server still ends the session by its rule, and she can end it from any device).
     # A counter PC is shared: a staff cookie ends with the browser, as does one on a borrowed phone (box unticked).
-    session.permanent = sessions.is_long(user, kept)
+    session.permanent = sessions.is_long(user, keep)
     login_user(user)
 
 
@@ -114,7 +114,7 @@ def login():
             flash(str(exc), "error")
         else:
             throttle.login_throttle().succeeded("login", clean_phone(form.phone.data), request.remote_addr or "")
-            start_session(user, kept=bool(form.remember.data))
+            start_session(user, keep=bool(form.remember.data))
             return redirect(_safe_next(form.next.data))
     return render_template("auth/login.html", form=form, **_login_rules()), 200 if request.method == "GET" else 422
 

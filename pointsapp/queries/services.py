@@ -207,7 +207,7 @@ def _close(actor: User, query: PointsQuery, reply: str, now: datetime, action: s
     query.status = QueryStatus.ANSWERED
     query.reply, query.answered_by_id, query.answered_at = reply, actor.id, now
     db.session.flush()
-    audit.record(actor, AuditAction.QUERY_ANSWERED, query, now, action=action,
+    audit.record(actor, AuditAction.QUERY_ANSWERED, query, now, how=action,
                  entry_id=query.correction_entry_id, attendance_id=query.attendance_id)
     return query
 
@@ -279,7 +279,7 @@ def confirm_award(actor: User, query: PointsQuery, now: datetime) -> PointsQuery
         raise PermissionDenied(_l("Another member of the office must confirm an award above the ceiling."),
                                code="second_person")
     query.correction_entry_id = _award(actor, query, query.proposed_points, now).id
-    audit.record(actor, AuditAction.QUERY_ANSWERED, query, now, action="award_confirmed",
+    audit.record(actor, AuditAction.QUERY_ANSWERED, query, now, how="award_confirmed",
                  entry_id=query.correction_entry_id, proposed_by=query.answered_by_id)
     query.status = QueryStatus.ANSWERED
     db.session.flush()
