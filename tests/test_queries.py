@@ -305,3 +305,23 @@ def test_the_ledger_entry_query_source_stays_within_the_column(here, now):
     queries.answer_with_award(admin, query, 3, "补", now)
     assert len(query.correction.reason) <= 500
     assert isinstance(query.correction, LedgerEntry)
+
+
+def test_the_lead_records_the_missed_attendance_from_her_queue_page(app, here, make, login, db, now):
+    community, user, _entry, _admin, lead, activity = here
+    query = queries.raise_query(user, "我去了但没签上", now, activity_id=activity.id)
+    db.session.commit()
+    client = login(app.test_client(), lead)
+    assert "我去了但没签上" in client.get("/lead/queries").get_data(as_text=True)
+    page = client.get(f"/lead/queries/{query.id}").get_data(as_text=True)
+    assert 'value="attendance"' in page and 'value="award"' not in page  # corrections of points are the office's
+    assert client.post(f"/lead/queries/{query.id}", data={"action": "attendance", "reply": "已补录"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PointsQuery, query.id).attendance_id is not None
+    # a hand-made action the page does not offer is refused by the service, and nothing changes
+    other = queries.raise_query(make.resident_user(community), "我也去了", now, activity_id=activity.id)
+    db.session.commit()
+    client.post(f"/lead/queries/{other.id}", data={"action": "award", "points": "5", "reply": "补"})
+    db.session.expire_all()
+    assert db.session.get(PointsQuery, other.id).status == "open"
+
