@@ -18,7 +18,7 @@ from pointsapp.audit.models import AuditAction
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from pointsapp.core.extensions import db
-from pointsapp.core.lookup import get_row
+from pointsapp.core.lookup import get_row, valid_id
 from pointsapp.core.permissions import Action, can, led_team_ids, require
 from pointsapp.core.text import lines
 from pointsapp.ledger.models import LedgerEntry
@@ -52,13 +52,18 @@ def _own_resident(user: User) -> Resident:
     return resident
 
 
+def _queryable(resident: Resident, now: datetime):
+    """The one rule: activities of her community, started within RECENT_DAYS, not cancelled."""
+    return (Activity.community_id == resident.community_id, Activity.is_cancelled.is_(False),
+            Activity.starts_at <= now, Activity.starts_at >= now - timedelta(days=RECENT_DAYS))
+
+
 def queryable_activities(resident: Resident, now: datetime, limit: int = 40) -> list[Activity]:
-    """Activities she can say she missed points for: of her community, started within RECENT_DAYS, not
-    cancelled; those she signed up for first, then the newest."""
+    """Activities she can say she missed points for (_queryable): those she signed up for first, then the
+    newest."""
     signed = select(Signup.activity_id).where(Signup.resident_id == resident.id).scalar_subquery()
     return list(db.session.scalars(
-        select(Activity).where(Activity.community_id == resident.community_id, Activity.is_cancelled.is_(False),
-                               Activity.starts_at <= now, Activity.starts_at >= now - timedelta(days=RECENT_DAYS))
+        select(Activity).where(*_queryable(resident, now))
         .order_by(Activity.id.in_(signed).desc(), Activity.starts_at.desc(), Activity.id.desc()).limit(limit)))
 
 
@@ -88,8 +93,9 @@ def raise_query(user: User, text: str, now: datetime, *, entry_id: int | None = 
     if entry_id is not None:
         entry = own_entry(user, entry_id)  # another's entry looks like a missing one
     else:
-        activity = get_row(Activity, activity_id)
-        if activity is None or activity.id not in {a.id for a in queryable_activities(resident, now, 500)}:
+        activity = db.session.scalar(select(Activity).where(Activity.id == activity_id, *_queryable(resident, now))
+                                     ) if valid_id(activity_id) else None
+        if activity is None:
             raise NotFound(_l("Choose one of the recent activities of your community."))
     # her row, locked: two queries sent at once are counted one after the other
     locks.lock_row(Resident, resident.id)
