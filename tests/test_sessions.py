@@ -364,8 +364,8 @@ def test_an_unticked_keep_me_logged_in_ends_with_the_browser_and_after_12_idle_h
 
 def test_the_login_page_offers_keep_me_logged_in_ticked_and_a_forgotten_password_link(client):
     page = client.get("/login").get_data(as_text=True)
-    assert 'name="remember"' in page and "checked" in page.split('name="remember"')[0].rsplit("<input", 1)[1] + \
-        page.split('name="remember"')[1].split(">")[0]
+    box = re.search(r'<input[^>]*name="remember"[^>]*>', page)
+    assert box and "checked" in box.group(0)
     assert "30" in page and "/forgot-password" in page
 
 
