@@ -325,3 +325,16 @@ def test_the_lead_records_the_missed_attendance_from_her_queue_page(app, here, m
     db.session.expire_all()
     assert db.session.get(PointsQuery, other.id).status == "open"
 
+
+
+@pytest.mark.parametrize(("lang", "label"), [("en", "Query #%d: 少给了5分"), ("zh", "疑问 #%d：少给了5分")])
+def test_a_correction_from_a_query_names_it_in_the_readers_language(app, here, now, lang, label):
+    from flask_babel import force_locale
+
+    from pointsapp.ledger.services.describe import describe
+
+    _c, user, entry, admin, *_ = here
+    query = queries.raise_query(user, "少给了5分", now, entry_id=entry.id)
+    queries.answer_with_award(admin, query, 5, "补发5分。", now)
+    with app.test_request_context("/"), force_locale(lang):
+        assert describe(query.correction).detail == label % query.id

@@ -219,8 +219,9 @@ def _close(actor: User, query: PointsQuery, reply: str, now: datetime, action: s
 
 
 def reason_for(query: PointsQuery) -> str:
-    """The reason a correction's ledger entry carries: it names the query (stored text, not translated)."""
-    return f"疑问 #{query.id}: {query.text[:120]}"
+    """The reason a correction's ledger entry carries: it names the query, in the system's own stored wording
+    (ledger.services.describe reads it back in the reader's language)."""
+    return f"疑问 #{query.id}：{query.text[:120]}"
 
 
 def answer(actor: User, query: PointsQuery, reply: str, now: datetime) -> PointsQuery:

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import format_local
+from pointsapp.core.localtime import format_moment
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, STAFF, policy
 from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
@@ -69,7 +69,7 @@ def new():
         form.entry.data = str(entry.id)
     activities = [] if entry else queries.queryable_activities(user.resident, utcnow())
     form.activity.choices = options([("", _("Choose an activity"))] + [
-        (str(a.id), f"{format_local(a.starts_at, '%m-%d')} {a.title}") for a in activities])
+        (str(a.id), f"{format_moment(a.starts_at, 'short_day')} {a.title}") for a in activities])
     if form.validate_on_submit():
         ok, _q = attempt(lambda: queries.raise_query(
             user, form.text.data, utcnow(), entry_id=entry.id if entry else None,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
+from pointsapp.core.localtime import format_period
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
@@ -175,13 +176,7 @@ def metric_value(value: int, metric: str) -> str:
 
 @bp.app_template_filter("period_label")
 def period_label(period: str) -> str:
-    """Y2026 → 2026年, Q2026-4 → 2026年第4季度, M2026-11 → 2026年11月 (in the user's language)."""
+    """Y2026 → 2026年 / 2026, Q2026-4 → 2026年第4季度 / Q4 2026, M2026-11 → 2026年11月 / November 2026."""
     if period == "A":
         return _("All time")
-    if period[:1] == "Y":
-        return _("year %(y)s", y=period[1:5])
-    if period[:1] == "Q":
-        return _("%(y)s quarter %(q)s", y=period[1:5], q=period[6:])
-    if period[:1] == "M":
-        return _("%(y)s month %(m)s", y=period[1:5], m=period[6:].lstrip("0"))
-    return period
+    return format_period(period)

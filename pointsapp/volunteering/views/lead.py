@@ -16,6 +16,7 @@ from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_t
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.core.words import word
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
@@ -114,7 +115,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
 def new_activity(team_id: int):
     t = _team(team_id)
     form = ActivityForm()
-    form.kind.choices = options((k, k) for k in activities.labels(t.community_id, "activity_kind"))
+    form.kind.choices = options((k, word(k)) for k in activities.labels(t.community_id, "activity_kind"))
     if request.method == "GET":
         start = to_local(utcnow()).replace(minute=0, second=0, microsecond=0)
         form.starts_at.data = start.replace(hour=min(start.hour + 1, 22))
@@ -134,7 +135,7 @@ def new_activity(team_id: int):
 def edit_activity(activity_id: int):
     a = _activity(activity_id)
     form = ActivityForm(obj=a)
-    form.kind.choices = options((k, k) for k in activities.labels(a.community_id, "activity_kind"))
+    form.kind.choices = options((k, word(k)) for k in activities.labels(a.community_id, "activity_kind"))
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
     if form.validate_on_submit():

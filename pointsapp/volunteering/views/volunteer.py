@@ -10,6 +10,7 @@ from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.core.words import word
 from pointsapp.tree.services import get_community
 from pointsapp.volunteering.forms import TeamForm
 from pointsapp.volunteering.models import Activity, Team, TeamMember
@@ -45,7 +46,7 @@ def signup(activity_id: int):
 def teams(community_id: int):
     c = get_community(community_id)
     form = TeamForm()
-    form.category.choices = options((x, x) for x in activities.labels(c.id, "team_category"))
+    form.category.choices = options((x, word(x)) for x in activities.labels(c.id, "team_category"))
     if request.method == "POST" and request.form.get("labels_group"):
         if EmptyForm().validate_on_submit():
             def work():
