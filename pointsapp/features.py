@@ -9,7 +9,8 @@ from pointsapp.core import sqlite
 from pointsapp.core.extensions import babel, login_manager
 from pointsapp.core.permissions import endpoint_allows
 
-FEATURES = ("tree", "accounts", "audit", "imports", "volunteering", "ledger", "store", "rankings", "recognition")
+FEATURES = ("tree", "accounts", "audit", "imports", "volunteering", "ledger", "store", "rankings", "recognition",
+            "queries")
 
 
 # modules that connect to another feature's signals when imported
@@ -33,6 +34,7 @@ def init_web(app: Flask) -> None:
     from pointsapp.home import views as home
     from pointsapp.imports import views as imports
     from pointsapp.ledger import views as points
+    from pointsapp.queries import views as queries
     from pointsapp.rankings import views as rankings
     from pointsapp.recognition import views as stars
     from pointsapp.store import views as store
@@ -48,7 +50,7 @@ def init_web(app: Flask) -> None:
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
     for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store,
-                   rankings, stars, audit, privacy):
+                   rankings, stars, audit, privacy, queries):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

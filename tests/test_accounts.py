@@ -63,8 +63,10 @@ def _session(user, now) -> str:
                                   ip="10.0.0.1", rules=sessions.SessionRules.from_config(current_app.config))
 
 
-def post_login(client, phone, password=PASSWORD, next_=None, **kwargs):
+def post_login(client, phone, password=PASSWORD, next_=None, keep=True, **kwargs):
     data = {"phone": phone, "password": password}
+    if keep:  # the box "keep me logged in on this phone" is ticked by default
+        data["remember"] = "y"
     if next_ is not None:
         data["next"] = next_
     return client.post("/login", data=data, **kwargs)

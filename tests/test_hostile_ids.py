@@ -17,6 +17,7 @@ from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
+from pointsapp.queries import services as queries
 from pointsapp.rankings.services import period_keys
 from pointsapp.recognition.services import honours, stars
 from pointsapp.store.services import catalogue, counter
@@ -62,13 +63,14 @@ def world(make, db, now):
     sessions.start_session(admin, now, user_agent="", ip="10.0.0.1",
                            rules=sessions.SessionRules.from_config(current_app.config))
     device = admin.login_session  # somebody else's logged-in device
+    query = queries.raise_query(resident_user, "少了", now, entry_id=entry.id)
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
            "attendance_id": attendance.id, "store_id": store.id, "product_id": product.id,
            "redemption_id": redemption.id, "entry_id": entry.id, "evaluation_id": evaluation.id,
            "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
-           "session_id": device.id}
+           "session_id": device.id, "query_id": query.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

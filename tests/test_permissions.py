@@ -14,6 +14,7 @@ from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
+from pointsapp.queries import services as queries
 from pointsapp.recognition.services import honours, stars
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
@@ -35,6 +36,17 @@ MATRIX = {
     "home.index": ("GET", EVERYONE),
     "auth.login": ("GET", EVERYONE),
     "auth.activate": ("GET", EVERYONE),
+    "auth.forgot_password": ("GET", EVERYONE),
+    "people.reset_account": ("POST", COMMUNITY_A_ADMINS),
+    "queries.mine": ("GET", LOGGED_IN),
+    "queries.new": ("GET", LOGGED_IN),
+    "queries.withdraw": ("POST", LOGGED_IN),  # somebody else's query: "no such query", never withdrawn
+    "queries.queue": ("GET", COMMUNITY_A_ADMINS),
+    "queries.answer": ("GET", COMMUNITY_A_ADMINS),
+    "queries.second": ("POST", COMMUNITY_A_ADMINS),
+    "queries.contact": ("GET", COMMUNITY_A_ADMINS),
+    "queries.lead_queue": ("GET", STAFF),  # a lead's own teams only; others see an empty queue
+    "queries.lead_answer": ("GET", TEAM_RUNNERS),  # the activity's lead and the office
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -164,6 +176,7 @@ def world(make, db, now):
     sessions.start_session(revoked_lead, now, user_agent="", ip="10.0.0.1",
                            rules=sessions.SessionRules.from_config(current_app.config))
     entry = ledger.post(Posting(other, 5, EntryKind.AWARD, "attendance", "matrix"), None, now)
+    query = queries.raise_query(resident_user, "我去了，但没有积分", now, activity_id=activity.id)
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
@@ -175,7 +188,7 @@ def world(make, db, now):
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
-            "session_id": revoked_lead.login_session.id}
+            "session_id": revoked_lead.login_session.id, "query_id": query.id}
     return users, args
 
 

@@ -1,7 +1,9 @@
 """Login sessions end on the server (issue 11, finding 3): a cookie saved before logging out, before a
 password change on another device, or before the office's button, opens nothing afterwards."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from sqlalchemy import event, select
@@ -9,6 +11,7 @@ from sqlalchemy import event, select
 from pointsapp.accounts import services as accounts
 from pointsapp.accounts.models import LoginSession, User
 from pointsapp.accounts.services import sessions
+from pointsapp.audit.models import AuditEvent
 from pointsapp.core.errors import PermissionDenied
 
 from .factories import PASSWORD
@@ -173,18 +176,31 @@ def test_nobody_can_end_another_persons_session(app, make, db):
     assert victims_phone.get("/password").status_code == 200
 
 
-def test_a_resident_session_ends_after_90_idle_days_and_lives_on_with_use(app, make, db, clock):
+def test_a_resident_session_ends_after_30_idle_days_and_lives_on_with_use(app, make, db, clock):
     user = make.resident_user(make.community())
     db.session.commit()
     kept, idle = _device(app), _device(app, WECHAT, "10.0.0.8")
     post_login(kept, user.phone)
     post_login(idle, user.phone)
 
-    for _month in range(4):  # used every month: 120 days later it still works
-        clock.advance(days=30)
+    for _month in range(4):  # used every 29 days: four months later it still works
+        clock.advance(days=29)
         assert kept.get("/me/points").status_code == 200
 
     _assert_logged_out(idle.get("/me/points"))
+
+
+def test_a_resident_is_still_logged_in_after_29_days_and_not_after_31(app, make, db, clock):
+    user = make.resident_user(make.community())
+    db.session.commit()
+    at_29, at_31 = _device(app), _device(app, WECHAT, "10.0.0.8")
+    post_login(at_29, user.phone)
+    post_login(at_31, user.phone)
+
+    clock.advance(days=29)
+    assert at_29.get("/me/points").status_code == 200
+    clock.advance(days=2)  # 31 days after at_31 was last used
+    _assert_logged_out(at_31.get("/me/points"))
 
 
 def test_a_session_ends_at_its_absolute_limit_however_often_it_is_used(app, make, db, clock, monkeypatch):
@@ -194,10 +210,10 @@ def test_a_session_ends_at_its_absolute_limit_however_often_it_is_used(app, make
     browser = _device(app)
     post_login(browser, user.phone)
 
-    for _ in range(3):
-        clock.advance(days=30)
+    for _ in range(4):
+        clock.advance(days=24)
         assert browser.get("/me/points").status_code == 200
-    clock.advance(days=11)
+    clock.advance(days=5)
     _assert_logged_out(browser.get("/me/points"))
 
 
@@ -323,3 +339,89 @@ def test_a_residents_cookie_outlives_the_browser_and_a_staff_cookie_does_not(app
     closed = post_login(_device(app), clerk.phone).headers["Set-Cookie"]
 
     assert "Expires=" in kept and "Expires=" not in closed
+
+
+def test_a_residents_cookie_lives_30_days(app, make, db, now):
+    user = make.resident_user(make.community())
+    db.session.commit()
+    cookie = post_login(_device(app), user.phone).headers["Set-Cookie"]
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    # the cookie's clock is the real one (Flask stamps it), the session's the fixed one: compare the length
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30, minutes=1)
+
+
+def test_an_unticked_keep_me_logged_in_ends_with_the_browser_and_after_12_idle_hours(app, make, db, clock):
+    user = make.resident_user(make.community())
+    db.session.commit()
+    browser = _device(app)
+    cookie = post_login(browser, user.phone, keep=False).headers["Set-Cookie"]
+    assert "Expires=" not in cookie
+    clock.advance(hours=11)
+    assert browser.get("/me/points").status_code == 200
+    clock.advance(hours=12, minutes=1)  # the touch above kept the short rule, not the resident's 30 days
+    _assert_logged_out(browser.get("/me/points"))
+
+
+def test_the_login_page_offers_keep_me_logged_in_ticked_and_a_forgotten_password_link(client):
+    page = client.get("/login").get_data(as_text=True)
+    box = re.search(r'<input[^>]*name="remember"[^>]*>', page)
+    assert box and "checked" in box.group(0)
+    assert "30" in page and "/forgot-password" in page
+
+
+def test_the_forgotten_password_page_shows_the_offices_phone_and_hours(client, make, db):
+    community = make.community()
+    community.phone, community.office_hours = "0535-7212345", "周一至周五 8:30-17:00"
+    db.session.commit()
+    page = client.get("/forgot-password").get_data(as_text=True)
+    assert "0535-7212345" in page and "周一至周五 8:30-17:00" in page and "/activate" in page
+
+
+# ---- 忘记密码: the office's one-button reset ---------------------------------------------------------
+
+def test_the_offices_reset_ends_her_logins_stops_the_old_password_and_prints_a_new_slip(app, make, login, db):
+    community = make.community()
+    admin = make.admin(community)
+    user = make.resident_user(community)
+    db.session.commit()
+    phone = _device(app)
+    post_login(phone, user.phone)
+    office = login(app.test_client(), admin)
+    page = office.get(f"/admin/c/{community.id}/residents/{user.resident_id}").get_data(as_text=True)
+    assert f"/residents/{user.resident_id}/reset" in page
+
+    slip = office.post(f"/admin/c/{community.id}/residents/{user.resident_id}/reset")
+
+    assert slip.status_code == 200
+    code = re.search(r'class="code">(\d{4}) (\d{4})<', slip.get_data(as_text=True))
+    assert code, "the slip shows the new activation code"
+    _assert_logged_out(phone.get("/me/points"))
+    assert post_login(_device(app), user.phone).status_code == 422  # the old password no longer works
+    activated = _device(app).post("/activate", data={"phone": user.phone, "code": "".join(code.groups()),
+                                                     "password": "新的密码很长123", "consent": "y"})
+    assert activated.status_code == 302
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "account_reset")).all()
+    assert [(e.actor_id, e.resident_id) for e in events] == [(admin.id, user.resident_id)]
+
+
+def test_nobody_resets_their_own_account(app, make, db, now):
+    community = make.community()
+    admin = make.resident_user(community)  # an office member who is also a resident here
+    make.grant(admin, "community_admin", community)
+
+    with pytest.raises(PermissionDenied) as refused:
+        accounts.reset_by_office(admin, admin, now)
+    assert refused.value.code == "self_reset"
+    assert admin.password_hash is not None
+
+
+def test_a_clerk_and_another_communitys_office_cannot_reset(app, make, login, db, now):
+    community, other = make.community(), make.community()
+    user = make.resident_user(community)
+    clerk = make.clerk(community)
+    for outsider in (clerk, make.admin(other)):
+        with pytest.raises(PermissionDenied):
+            accounts.reset_by_office(outsider, user, now)
+    db.session.commit()
+    client = login(app.test_client(), clerk)
+    assert client.post(f"/admin/c/{community.id}/residents/{user.resident_id}/reset").status_code == 403

@@ -16,6 +16,8 @@ class LoginForm(Form):
                                                           Length(max=20)])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password.")),
                                                          Length(max=200)])
+    # ticked by default: a resident's phone is hers (the label, with the number of days, is in the template)
+    remember = BooleanField(default=True)
     next = HiddenField()
 
 

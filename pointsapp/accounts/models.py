@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
@@ -103,7 +104,10 @@ class LoginSession(db.Model):
     device: Mapped[str] = mapped_column(String(60))  # "Chrome on Android": a trimmed user agent, not the whole
     ip: Mapped[str] = mapped_column(String(45))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_reason: Mapped[str | None] = mapped_column(String(20))  # logout, password, office, device, activation, retention
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))  # logout, password, office, device, activation, retention, reset
+    # The person ticked "keep me logged in on this phone" (the default): a resident then gets the long rule;
+    # unticked (a borrowed phone, a shared PC) the short staff rule, and a cookie that ends with the browser.
+    is_kept: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     user: Mapped[User] = relationship()
 

@@ -19,6 +19,7 @@ from pointsapp.core.uow import after_commit, attempt, settle, unit_of_work
 from pointsapp.core.validation import clean_phone
 from pointsapp.core.web import actor, safe_path, utcnow
 from pointsapp.privacy import services as privacy
+from pointsapp.tree import services as tree
 
 bp = Blueprint("auth", __name__)
 bp.record_once(lambda state: throttle.init_app(state.app))
@@ -33,7 +34,7 @@ def load_user(token: str):
         row = user.login_session
         # read now: the commit expires the row
         values = (row.id, user.id, row.created_at, row.absolute_expires_at,
-                  sessions.SessionRules.from_config(current_app.config), now)
+                  sessions.SessionRules.from_config(current_app.config), now, row.is_kept)
         after_commit(lambda: _touch(*values))
     return user
 
@@ -74,24 +75,24 @@ def _throttled(kind: str, phone: str):
 CARRIED_OVER = ("lang", "scan")
 
 
-def start_session(user: User) -> None:
+def start_session(user: User, keep: bool = True) -> None:
     """A fresh session at login: drop everything else the browser brought (no fixation), and record this
-    device as a login session on the server."""
+    device as a login session on the server. `keep`: the box "keep me logged in on this phone"."""
     kept = {key: session[key] for key in CARRIED_OVER if key in session}
     session.clear()
     session.update(kept)
     session["nonce"] = secrets.token_urlsafe(16)
     sessions.start_session(user, utcnow(), user_agent=request.user_agent.string, ip=request.remote_addr,
-                           rules=sessions.SessionRules.from_config(current_app.config))
+                           rules=sessions.SessionRules.from_config(current_app.config), kept=keep)
     # A resident's phone is hers: the cookie survives closing the browser or WeChat, so she need not log in
     # at every scan (the server still ends the session by its rule, and she can end it from any device).
-    # A counter PC is shared: a staff cookie ends with the browser.
-    session.permanent = not user.grants
+    # A counter PC is shared: a staff cookie ends with the browser, as does one on a borrowed phone (box unticked).
+    session.permanent = sessions.is_long(user, keep)
     login_user(user)
 
 
 def _too_many(template: str, form, wait: float):
-    response = current_app.make_response((render_template(template, form=form), 429))
+    response = current_app.make_response((render_template(template, form=form, **_login_rules()), 429))
     response.headers["Retry-After"] = str(math.ceil(wait))
     return response
 
@@ -113,9 +114,22 @@ def login():
             flash(str(exc), "error")
         else:
             throttle.login_throttle().succeeded("login", clean_phone(form.phone.data), request.remote_addr or "")
-            start_session(user)
+            start_session(user, keep=bool(form.remember.data))
             return redirect(_safe_next(form.next.data))
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("auth/login.html", form=form, **_login_rules()), 200 if request.method == "GET" else 422
+
+
+def _login_rules() -> dict:
+    """The numbers the login page promises (the server's session rules)."""
+    config = current_app.config
+    return {"keep_days": int(config["RESIDENT_SESSION_IDLE_DAYS"]), "staff_hours": int(config["STAFF_SESSION_IDLE_HOURS"])}
+
+
+@bp.route("/forgot-password")
+@policy(PUBLIC)
+def forgot_password():
+    """忘记密码: what to do, in plain words (the office prints a new activation slip), and where the office is."""
+    return render_template("auth/forgot.html", offices=tree.office_contacts())
 
 
 @bp.route("/logout", methods=["POST"])

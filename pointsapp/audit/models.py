@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     PASSWORD_SET = "password_set"  # the office set someone's password
     ACTIVATION_CODE_ISSUED = "activation_code_issued"
     PERSONAL_DATA_ERASED = "personal_data_erased"  # the retention rule ran for a moved-out resident
+    ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
+    QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
 
 

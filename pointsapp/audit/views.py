@@ -31,12 +31,14 @@ ACTION_LABELS = {
     AuditAction.ACTIVATION_CODE_ISSUED: _l("Activation code printed"),
     AuditAction.PERSONAL_DATA_ERASED: _l("Personal data erased (retention)"),
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
+    AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
+    AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
 }
 
 SUBJECT_LABELS = {
     "resident": _l("resident"), "ledger_entry": _l("ledger entry"), "redemption": _l("receipt"),
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
-    "evaluation": _l("star evaluation"), "user": _l("account"),
+    "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
 }
 
 

@@ -38,14 +38,15 @@ def from_environment(instance_path: str) -> dict:
         "LOGIN_FREE_TRIES_PER_IP": int(os.environ.get("LOGIN_FREE_TRIES_PER_IP", 100)),
         "LOGIN_MAX_DELAY_SECONDS_PER_IP": int(os.environ.get("LOGIN_MAX_DELAY_SECONDS_PER_IP", 60)),
         # Login sessions (accounts/services/sessions.py): ended after so long unused, and at the latest after
-        # the maximum; anyone holding a staff role gets the short rule.
-        "RESIDENT_SESSION_IDLE_DAYS": float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90)),
+        # the maximum; anyone holding a staff role, or who unticked "keep me logged in", gets the short rule.
+        # The login form promises residents this many days ("保持登录 30 天"), each use starting them anew.
+        "RESIDENT_SESSION_IDLE_DAYS": float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 30)),
         "RESIDENT_SESSION_MAX_DAYS": float(os.environ.get("RESIDENT_SESSION_MAX_DAYS", 365)),
         "STAFF_SESSION_IDLE_HOURS": float(os.environ.get("STAFF_SESSION_IDLE_HOURS", 12)),
         "STAFF_SESSION_MAX_HOURS": float(os.environ.get("STAFF_SESSION_MAX_HOURS", 7 * 24)),
         # a resident's cookie outlives the browser (the server's rule above decides when the login ends);
         # staff cookies end with the browser
-        "PERMANENT_SESSION_LIFETIME": timedelta(days=float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 90))),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=float(os.environ.get("RESIDENT_SESSION_IDLE_DAYS", 30))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
         # a sheet with more rows is checked and imported in the background (imports/services/jobs.py)

@@ -122,7 +122,8 @@ def build_demo(now: datetime, progress: Callable[[int], None] = lambda n: None, 
     totals = {"buildings": 0, "households": 0, "residents": 0}
     communities = []
     for cname, address, phone in COMMUNITIES:
-        community = Community(subdistrict_id=sub.id, name=cname, address=address, phone=phone)
+        community = Community(subdistrict_id=sub.id, name=cname, address=address, phone=phone,
+                              office_hours="周一至周五 8:30-12:00，14:00-17:30")
         db.session.add(community)
         db.session.flush()
         communities.append(community)

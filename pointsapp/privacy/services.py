@@ -5,7 +5,7 @@ What is kept, why, for how long and who sees it: docs/privacy.md.
 """
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from pointsapp.accounts.models import User
@@ -16,6 +16,7 @@ from pointsapp.core.extensions import db
 from pointsapp.core.localtime import local_date, to_local
 from pointsapp.core.permissions import Action, require
 from pointsapp.ledger.models import LedgerEntry
+from pointsapp.queries.models import PointsQuery
 from pointsapp.store.models import Redemption
 from pointsapp.tree.models import Building, Community, Resident
 from pointsapp.volunteering.models import Attendance
@@ -57,6 +58,8 @@ def resident_data(actor: User, resident: Resident) -> dict:
     redemptions = db.session.scalars(select(Redemption).where(Redemption.resident_id == resident.id)
                                      .options(selectinload(Redemption.lines), selectinload(Redemption.store))
                                      .order_by(Redemption.created_at)).all()
+    asked = db.session.scalars(select(PointsQuery).where(PointsQuery.resident_id == resident.id)
+                               .options(selectinload(PointsQuery.activity)).order_by(PointsQuery.id)).all()
     return {
         "account": None if account is None else {
             "phone": account.phone, "created_at": _iso(account.created_at),
@@ -78,6 +81,10 @@ def resident_data(actor: User, resident: Resident) -> dict:
             "receipt_no": r.receipt_no, "store": r.store.name, "at": _iso(r.created_at), "points": r.total_points,
             "status": r.status, "lines": [{"name": x.name, "quantity": x.quantity, "points": x.points} for x in r.lines],
         } for r in redemptions],
+        "queries": [{
+            "at": _iso(q.created_at), "entry_id": q.entry_id, "activity": q.activity.title if q.activity else None,
+            "text": q.text, "status": q.status, "reply": q.reply, "answered_at": _iso(q.answered_at),
+        } for q in asked],
     }
 
 
@@ -137,6 +144,8 @@ def erase(actor: User | None, resident: Resident, now: datetime) -> None:
     resident.erased_at = now
     for building in db.session.scalars(select(Building).where(Building.leader_id == resident.id)):
         building.leader_id = None
+    # her queries' words (and the replies to them) may name her or her neighbours; their outcome stays in the ledger
+    db.session.execute(update(PointsQuery).where(PointsQuery.resident_id == resident.id).values(text="", reply=""))
     user = db.session.scalar(select(User).where(User.resident_id == resident.id))
     account = "none"
     if user is not None and user.grants:

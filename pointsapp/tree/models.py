@@ -33,6 +33,9 @@ class Community(db.Model):  # 社区: the tenant boundary
     name: Mapped[str] = mapped_column(String(80))
     address: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")  # the community office's number
+    # when the office is open, in the office's own words ("周一至周五 8:30-17:30"); shown to residents with
+    # the phone (a forgotten password, a query about points)
+    office_hours: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # Optional expiry policy: points older than this many months lapse (first earned, first spent).
     points_expire_months: Mapped[int | None]
     # The public board (红榜): how names are masked (middle: 张*明, given: 张**, none), and whether the

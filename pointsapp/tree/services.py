@@ -1,5 +1,6 @@
 """The community tree: create, edit and search subdistricts, communities, grids, buildings,
 households and residents."""
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -12,6 +13,7 @@ from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import Action, Actor, require
+from pointsapp.core.text import ascii_form, one_line
 from pointsapp.core.validation import clean_id_tail, clean_phone, is_id_tail, is_phone
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
 
@@ -48,6 +50,27 @@ def get_community(community_id: int) -> Community:
     if community is None:
         raise NotFound(_l("No such community."), code="not_found")
     return community
+
+
+OFFICE_HOURS_MAX = 100
+
+
+def office_contacts() -> list[Community]:
+    """Every community's office (name, address, phone, hours) for a visitor who is not logged in, by name."""
+    return list(db.session.scalars(select(Community).order_by(Community.name, Community.id)))
+
+
+def set_office_contact(actor: Actor, community: Community, phone: str, hours: str, now: datetime) -> None:
+    """The office's phone and opening hours, shown on residents' pages. Raises forbidden, invalid_contact."""
+    require(actor, Action.MANAGE_COMMUNITY, community)
+    phone, hours = ascii_form(phone or ""), one_line(hours or "")
+    if len(phone) > 30 or len(hours) > OFFICE_HOURS_MAX:
+        raise InvalidInput(_l("The phone can have at most 30 characters and the hours %(n)d."),
+                           code="invalid_contact", n=OFFICE_HOURS_MAX)
+    if phone and not re.fullmatch(r"[0-9+\- ()]{3,30}", phone):
+        raise InvalidInput(_l("Enter the phone number with digits (and - or spaces)."), code="invalid_contact")
+    community.phone, community.office_hours = phone, hours
+    db.session.flush()
 
 
 def create_subdistrict(actor: Actor, name: str, city: str, now: datetime) -> Subdistrict:

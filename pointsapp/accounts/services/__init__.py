@@ -9,8 +9,9 @@ from pointsapp.accounts.models import Role, RoleGrant, User
 from pointsapp.accounts.services.password_rules import check_new_password
 from pointsapp.accounts.services.sessions import end_all_sessions, end_other_sessions
 from pointsapp.audit import services as audit
+from pointsapp.audit.models import AuditAction
 from pointsapp.core import locks
-from pointsapp.core.errors import Conflict, InvalidInput, NotFound
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from pointsapp.core.extensions import db
 from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.permissions import Action, forget_scopes, require
@@ -140,6 +141,24 @@ def activate(phone: str, code: str, password: str, now: datetime) -> User:
     user.activation_expires_at = None
     end_all_sessions(user, now, "activation")
     return user
+
+
+def reset_by_office(actor: User, user: User, now: datetime) -> str:
+    """「重置并打印激活单」 for a forgotten password: the person is logged out everywhere, the old password
+    stops working (whoever else knew it is out too) and a new activation code is returned for the slip.
+    Nobody resets their own account this way. Raises forbidden, self_reset."""
+    if actor.id == user.id:
+        raise PermissionDenied(_l("You cannot reset your own account. Please ask another member of the "
+                                  "office."), code="self_reset")
+    _require_manage_account(actor, user)
+    ended = end_all_sessions(user, now, "reset")
+    user.password_hash = None
+    code = f"{secrets.randbelow(10**8):08d}"
+    user.activation_code_hash = hash_password(code)
+    user.activation_expires_at = now + timedelta(days=ACTIVATION_DAYS)
+    audit.record(actor, AuditAction.ACCOUNT_RESET, user, now, community_id=_home_community(user), user_id=user.id,
+                 sessions_ended=ended)
+    return code
 
 
 def office_end_sessions(actor: User, user: User, now: datetime) -> int:

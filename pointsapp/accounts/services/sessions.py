@@ -37,9 +37,17 @@ class SessionRules:
                    staff_idle=timedelta(hours=config["STAFF_SESSION_IDLE_HOURS"]),
                    staff_max=timedelta(hours=config["STAFF_SESSION_MAX_HOURS"]))
 
-    def for_user(self, user: User) -> tuple[timedelta, timedelta]:
-        """(idle, absolute) for this person: the staff rule for anyone holding a role."""
-        return (self.staff_idle, self.staff_max) if user.grants else (self.resident_idle, self.resident_max)
+    def for_user(self, user: User, kept: bool = True) -> tuple[timedelta, timedelta]:
+        """(idle, absolute) for this person: the staff rule for anyone holding a role, and for a login that
+        was not to be kept (the box "keep me logged in on this phone" unticked)."""
+        if user.grants or not kept:
+            return self.staff_idle, self.staff_max
+        return self.resident_idle, self.resident_max
+
+
+def is_long(user: User, kept: bool) -> bool:
+    """Whether this login gets the long rule, and so a cookie that outlives the browser."""
+    return kept and not user.grants
 
 
 def hash_token(token: str) -> str:
@@ -68,14 +76,15 @@ def describe_device(user_agent: str | None) -> str:
 
 
 def start_session(user: User, now: datetime, *, user_agent: str | None, ip: str | None,
-                  rules: SessionRules) -> str:
-    """Record a newly logged-in device and return its token for the cookie (only the hash is stored)."""
-    idle, longest = rules.for_user(user)
+                  rules: SessionRules, kept: bool = True) -> str:
+    """Record a newly logged-in device and return its token for the cookie (only the hash is stored).
+    `kept`: the person asked to stay logged in on this device (residents then get the long rule)."""
+    idle, longest = rules.for_user(user, kept)
     token = secrets.token_urlsafe(32)
     row = LoginSession(user_id=user.id, token_hash=hash_token(token), created_at=now, last_seen_at=now,
                        expires_at=min(now + idle, now + longest),
                        absolute_expires_at=now + longest, device=describe_device(user_agent),
-                       ip=(ip or "")[:45])
+                       ip=(ip or "")[:45], is_kept=kept)
     db.session.add(row)
     # the person's sessions that ended long ago go (one indexed delete at each login)
     db.session.execute(delete(LoginSession).where(
@@ -108,11 +117,11 @@ def needs_touch(row: LoginSession, now: datetime) -> bool:
 
 
 def touch(row_id: int, user_id: int, created_at: datetime, absolute_expires_at: datetime, rules: SessionRules,
-          now: datetime) -> None:
+          now: datetime, kept: bool = True) -> None:
     """Record use: last seen now, and the end moves on by the idle rule, never past the absolute end. The
     rules are those of the person's roles now (a resident made a clerk gets the staff rule from here on).
     Only if nobody touched it since, and not for a session that has ended meanwhile."""
-    idle, longest = rules.for_user(db.session.get(User, user_id))
+    idle, longest = rules.for_user(db.session.get(User, user_id), kept)
     absolute = min(absolute_expires_at, created_at + longest)
     db.session.execute(
         update(LoginSession)

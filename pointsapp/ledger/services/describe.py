@@ -25,6 +25,7 @@ RECEIPT = re.compile(r"^兑换单 (?P<no>\S+)$")  # f"兑换单 {receipt_no}"
 DEMO_SPEND = re.compile(r"^兑换：(?P<what>.+)$", re.S)  # the demo's "兑换：挂面"
 VOID = re.compile(r"^作废兑换单 (?P<no>\S+)：(?P<why>.*)$", re.S)  # f"作废兑换单 {receipt_no}：{typed}"
 REJECT = re.compile(r"^签到不予认可：(?P<why>.*)$", re.S)  # f"签到不予认可：{typed}"
+QUERY = re.compile(r"^疑问 #(?P<id>\d+)：(?P<text>.*)$", re.S)  # queries.services.reason_for
 EXPIRY = re.compile(r"^积分有效期 (?P<months>\d+) 个月，(?P<day>\d{4}-\d{2}-\d{2}) 前获得的积分到期$")
 
 
@@ -67,7 +68,14 @@ def _reversal(entry: LedgerEntry) -> EntryText:
         return EntryText(label, labelled(_("Receipt %(no)s voided", no=found["no"]), found["why"]))
     if found := REJECT.match(reason):
         return EntryText(label, labelled(_("Attendance not accepted"), found["why"]))
-    return EntryText(label, reason)  # typed by the office
+    return EntryText(label, _typed(reason))  # typed by the office
+
+
+def _typed(reason: str) -> str:
+    """A reason the office typed, or the system's 「疑问 #12：…」 for a correction made from a resident's query."""
+    if found := QUERY.match(reason):
+        return labelled(_("Query #%(n)s", n=found["id"]), found["text"])
+    return reason
 
 
 def _expiry(entry: LedgerEntry) -> EntryText:
@@ -91,7 +99,7 @@ def describe(entry: LedgerEntry) -> EntryText:
     if kind == EntryKind.EXPIRY:
         return _expiry(entry)
     if kind == EntryKind.MANUAL_AWARD:
-        return EntryText(_("Award by the community office"), entry.reason or "")
+        return EntryText(_("Award by the community office"), _typed(entry.reason or ""))
     if kind == EntryKind.MANUAL_DEDUCTION:
         return EntryText(_("Deduction by the community office"), entry.reason or "")
     return EntryText(kind, entry.reason or "")

@@ -189,8 +189,10 @@ def reverse(actor: User | None, entry: LedgerEntry, reason: str, now: datetime, 
     return post(posting, actor, now)
 
 
-def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, now: datetime) -> LedgerEntry:
-    """An admin's award (amount > 0) or deduction (amount < 0), with a required reason.
+def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, now: datetime, *,
+           source: tuple[str, str] = ("manual", "")) -> LedgerEntry:
+    """An admin's award (amount > 0) or deduction (amount < 0), with a required reason; `source` names what
+    it answers (("query", "12"): a resident's query).
     Raises forbidden, self_award, reason_missing, insufficient_points, invalid_amount, cap_reached."""
     require(actor, Action.MANAGE_COMMUNITY, resident)
     if amount > 0:
@@ -199,7 +201,7 @@ def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, 
         raise InvalidInput(_l("Please give a reason."), code="reason_missing")
     kind = EntryKind.MANUAL_AWARD if amount > 0 else EntryKind.MANUAL_DEDUCTION
     retried = _existing(resident.community_id, key) is not None
-    entry = post(Posting(resident, amount, kind, "manual", key, reason.strip()), actor, now)
+    entry = post(Posting(resident, amount, kind, source[0], key, reason.strip(), source[1]), actor, now)
     if not retried:  # a retried form returns the first entry: it was logged then
         audit.record(actor, AuditAction.POINTS_AWARDED if amount > 0 else AuditAction.POINTS_DEDUCTED, entry, now,
                      amount=amount)

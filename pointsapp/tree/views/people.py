@@ -165,6 +165,26 @@ def activation(community_id: int, resident_id: int):
                            days=accounts.ACTIVATION_DAYS)
 
 
+@bp.route("/residents/<int:resident_id>/reset", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def reset_account(community_id: int, resident_id: int):
+    """忘记密码 at the office counter: one button logs her out everywhere and prints a new activation slip."""
+    c = get_community(community_id)
+    r = tree.get_in_community(Resident, c.id, resident_id)
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
+
+    def work():
+        user = accounts.account_for_resident(actor(), r, utcnow())
+        return accounts.reset_by_office(actor(), user, utcnow())
+
+    ok, code = attempt(work)
+    if not ok:
+        return redirect(url_for(".resident", community_id=c.id, resident_id=r.id))
+    return render_template("people/activation_slip.html", community=c, resident=r, code=code,
+                           days=accounts.ACTIVATION_DAYS, reset=True)
+
+
 STAFF_ROLES = (Role.COMMUNITY_ADMIN, Role.TEAM_LEAD, Role.CLERK)
 
 
