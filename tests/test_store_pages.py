@@ -367,3 +367,85 @@ def test_a_checkout_posted_three_times_at_once_charges_once_and_empties_the_coun
     for cookie in [saved] + [value[2] for _, value in results]:  # whichever cookie the browser kept
         restore_cookie(app, client, cookie)
         assert not shows_a_resident(counter_of(client, store))
+
+
+# ---- what people hit first (issue 12) -----------------------------------------------------------------
+
+def held_by(client) -> object:
+    with client.session_transaction() as sess:
+        return sess.get("counter")
+
+
+@pytest.mark.parametrize("times", [2, 3])
+def test_every_response_to_a_checkout_posted_at_once_leaves_the_counter_clear(app, client, login, shop, times):
+    """A double tap on a slow network: every response, the first and the replays, must let the resident go
+    (its cookie names no identification) and show the one receipt, whose 下一位 opens an empty counter."""
+    from .concurrency import run_threads
+
+    store, clerk, _, resident, noodles, _ = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    saved = session_cookie(app, client)
+    store_id, form = store.id, {"request_id": "tap", f"qty_{noodles.id}": "2"}
+
+    def post():
+        browser = app.test_client()
+        restore_cookie(app, browser, saved)
+        response = browser.post(f"/store/{store_id}/checkout", data=form)
+        return response.headers.get("Location"), held_by(browser), session_cookie(app, browser)
+
+    results = run_threads(app, *[post] * times, together=True)
+    assert [code for code, _ in results] == ["ok"] * times, results
+    assert len({value[0] for _, value in results}) == 1 and "/receipts/" in results[0][1][0]
+    assert [value[1] for _, value in results] == [None] * times  # no response holds her any more
+    assert ledger.balance_of(resident.id) == 80
+    for _, (receipt_url, _, cookie) in results:  # whichever response the browser shows last
+        restore_cookie(app, client, cookie)
+        receipt = client.get(receipt_url).get_data(as_text=True)
+        assert resident.name in receipt and "下一位" in receipt
+        next_url = re.search(r'href="([^"]+)">下一位<', receipt).group(1)
+        page = client.get(next_url).get_data(as_text=True)
+        assert not shows_a_resident(page) and 'id="code"' in page
+        assert held_by(client) is None
+
+
+def test_a_checkout_replayed_later_leaves_the_counter_clear(app, client, login, shop):
+    store, clerk, _, resident, noodles, _ = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    saved = session_cookie(app, client)
+    form = {"request_id": "late-replay", f"qty_{noodles.id}": "1"}
+    first = client.post(f"/store/{store.id}/checkout", data=form)
+    restore_cookie(app, client, saved)  # the retry carries the cookie the form was sent with
+    again = client.post(f"/store/{store.id}/checkout", data=form)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert held_by(client) is None and not shows_a_resident(counter_of(client, store))
+    assert ledger.balance_of(resident.id) == 90
+
+
+def test_a_stock_correction_to_zero_goes_through_the_form(client, login, shop):
+    store, clerk, admin, _, noodles, _ = shop
+    login(client, admin)
+    page = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "0",
+                                                                         "reason": "过期下架"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "请填写数量" not in page
+    _db.session.expire_all()
+    assert noodles.stock == 0
+    assert _db.session.scalars(select(StockMovement.stock_after).where(StockMovement.product_id == noodles.id)
+                               .order_by(StockMovement.id.desc())).first() == 0
+    page = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "",
+                                                                         "reason": "x"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "请填写数量" in page  # nothing typed is still refused
+    for hostile in ("   ", "-1", "=cmd|' /C calc'!A0", "9" * 10000):
+        response = client.post(f"/store/{store.id}/products/{noodles.id}",
+                               data={"what": "correct", "quantity": hostile, "reason": "x"}, follow_redirects=True)
+        assert response.status_code == 200 and 'class="flash error"' in response.get_data(as_text=True), hostile
+    response = client.post(f"/store/{store.id}/products/{noodles.id}",
+                           data={"what": "correct", "quantity": "１２", "reason": "x" * 10000}, follow_redirects=True)
+    assert response.status_code == 200 and "200" in response.get_data(as_text=True)  # the reason's limit named
+    response = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "1\x002"})
+    assert response.status_code == 400  # the request edge refuses NUL with its message
+    _db.session.expire_all()
+    assert noodles.stock == 0
