@@ -129,23 +129,25 @@ class Found:
     @property
     def note(self) -> str:
         """What the page says under a cut or widened list ("" when the list is whole)."""
-        address = self.query.address
         parts = []
-        if self.widened and address is not None:
-            parts.append(str(_l("Nobody lives at that address; these residents live in room %(room)s of other "
-                                "buildings.", room=address.room)))
+        if self.widened:
+            parts.append(_l("Nobody lives at that address; these residents live in room %(room)s of other buildings.",
+                            room=self.query.address.room))
         if self.is_cut:
-            parts.append(str(_l("Showing the first %(shown)d of %(total)d residents.", shown=len(self.residents),
-                                total=self.total)))
+            shown, total = len(self.residents), self.total
             if self.query.kind in ("room", "digits"):
-                parts.append(str(_l("Add the building or unit number to narrow the list, e.g. 3号楼1单元301.")))
+                parts.append(_l("Showing the first %(shown)d of %(total)d residents; add the building or unit "
+                                "number to narrow the list (e.g. 3号楼1单元301).", shown=shown, total=total))
             elif self.query.kind == "phone":
-                parts.append(str(_l("Type the whole phone number to narrow the list.")))
+                parts.append(_l("Showing the first %(shown)d of %(total)d residents; type more of the phone number "
+                                "to narrow the list.", shown=shown, total=total))
             elif self.query.kind == "name":
-                parts.append(str(_l("Type the full name, or search by room or phone number.")))
+                parts.append(_l("Showing the first %(shown)d of %(total)d residents; type the full name, or search "
+                                "by room or phone number.", shown=shown, total=total))
             else:
-                parts.append(str(_l("Type a name, a phone number or a room to narrow the list.")))
-        return " ".join(parts)
+                parts.append(_l("Showing the first %(shown)d of %(total)d residents; type a name, a phone number "
+                                "or a room to narrow the list.", shown=shown, total=total))
+        return " ".join(str(p) for p in parts)
 
 
 def _building_ids(community_id: int, number: int) -> list[int]:
@@ -221,9 +223,10 @@ def _page(community_id: int, q: Query, limit: int, include_moved_out: bool, *, e
         stmt.options(contains_eager(Resident.household).contains_eager(Household.building))
         .order_by(rank, func.length(Building.name), Building.name, func.length(Household.unit), Household.unit,
                   func.length(Household.room), Household.room, Resident.id)
-        .limit(limit)).unique().all()
+        .limit(limit + 1)).unique().all()  # one more tells whether the list is cut
     total = len(residents)
-    if total >= limit:
+    residents = residents[:limit]
+    if total > limit:
         total = db.session.scalar(select(func.count()).select_from(
             select(Resident.id).join(Household, Household.id == Resident.household_id)
             .join(Building, Building.id == Household.building_id).where(*where).subquery()))
