@@ -119,7 +119,8 @@ def counter_page(store_id: int):
             if given["resident_id"] is not None and not given["code"]:
                 return _identify_page(s, q=given["q"], chosen=given["resident_id"])
             need_pin = exc.code in ("pin_required", "wrong_pin", "pin_locked", "pin_not_set")
-            return _identify_page(s, code=given["code"] if need_pin else "", need_pin=need_pin)
+            keep = need_pin or exc.code in ("ambiguous_card_number", "unknown_card")  # to add the dash
+            return _identify_page(s, code=given["code"] if keep else "", need_pin=need_pin)
         _remember(who)
         return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
