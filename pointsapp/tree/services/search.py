@@ -187,8 +187,9 @@ def _match(community_id: int, q: Query, *, exact: bool = True):
     if q.kind == "room":
         return _address_match(community_id, q.address, exact=exact), literal(0)
     if q.kind == "phone":
-        return (or_(Resident.phone == q.text, Resident.phone.like(_like(q.text), escape="\\")),
-                case((Resident.phone == q.text, 0), else_=1))
+        if len(q.text) >= 11:  # a whole number: read through (community_id, phone), best of all
+            return Resident.phone == q.text, literal(0)
+        return Resident.phone.like(_like(q.text), escape="\\"), literal(1)
     if q.kind == "digits":  # a room number ("301"), or four or more digits of a phone ("0535", "1234")
         conditions = [Household.room == q.text]
         if len(q.text) >= 4:
