@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from pointsapp.accounts.models import Role
 from pointsapp.core.extensions import db as _db
@@ -187,3 +188,22 @@ def test_a_room_search_costs_the_same_statements_for_few_and_many_matches(client
     with count_queries() as many:
         client.get(url, query_string={"q": "1单元301"})  # 28 matches, a page of 20 and a count
     assert many.count <= few.count + 1, many.report()
+
+
+@pytest.mark.parametrize("typed", ["1309-1", "13091", "１３０９－１"])
+def test_the_lead_checks_a_resident_in_by_the_number_printed_on_her_card(client, login, make, pages, street, typed):
+    """The lead's field says 扫码或输入卡号 too: a typed card number finds the holder, as a search would."""
+    from pointsapp.tree.models import Resident
+    from pointsapp.volunteering.models import Attendance
+
+    c, people = street
+    holder = make._add(Resident(id=1309, community_id=c.id, household_id=people["li"].household_id, name="刘桂芳",
+                                relation="配偶", phone="", id_tail="", created_at=people["li"].created_at))
+    _db.session.commit()
+    lead, url = pages["lead"]
+    login(client, lead)
+    page = client.post(f"{url}/checkin", data={"code": typed}, follow_redirects=True).get_data(as_text=True)
+    assert "刘桂芳" in page and "会员码无效" not in page
+    assert _db.session.scalar(select(Attendance).where(Attendance.resident_id == holder.id)) is not None
+    old = client.post(f"{url}/checkin", data={"code": "1309-2"}, follow_redirects=True).get_data(as_text=True)
+    assert "没有卡号" in old

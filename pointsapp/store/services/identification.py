@@ -91,7 +91,7 @@ def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str
     require(actor, Action.RUN_STORE, store)
     typed = codes.card_number_candidates(code)
     if typed is not None:  # the number printed on the card, typed: as the scanned card, it needs the PIN
-        resident = resident_for_store(card_holder(store, code, typed), store)
+        resident = resident_for_store(card_holder(store.community_id, code, typed), store)
         check_pin(resident, pin, now, actor=actor)
         return _record(actor, store, resident, "card_pin", now)
     member = codes.read_member_code(secret, code, now, lambda rid: db.session.get(Resident, rid))
@@ -102,14 +102,14 @@ def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str
     return _record(actor, store, resident, "card_pin", now)
 
 
-def card_holder(store: Store, typed: str, candidates: list[tuple[int, int]]) -> Resident:
+def card_holder(community_id: int, typed: str, candidates: list[tuple[int, int]]) -> Resident:
     """The resident of this community whose current card has the typed number. Without the dash a number
     may split more than one way ("13091": 1309-1 or 130-91); only a split naming a current card counts, and
     when two do, the clerk is asked for the dash. Residents of other communities are not looked at (a typed
     number tells nobody's name elsewhere). Raises unknown_card, card_replaced, ambiguous_card_number."""
     ids = {rid for rid, _serial in candidates}
     found = {r.id: r for r in db.session.scalars(select(Resident).where(
-        Resident.id.in_(ids or [-1]), Resident.community_id == store.community_id))}
+        Resident.id.in_(ids or [-1]), Resident.community_id == community_id))}
     current = [found[rid] for rid, serial in candidates if rid in found and found[rid].card_serial == serial]
     if len(current) == 1:
         return current[0]

@@ -16,6 +16,7 @@ from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_t
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.store.services import identification
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
 from pointsapp.tree.services import search
@@ -220,7 +221,10 @@ def renew_codes(activity_id: int):
 
 def _resident_from_request(a: Activity) -> Resident:
     given = load_or_error(CheckInResidentSchema, request.form)
-    if given["code"]:
+    typed = codes.card_number_candidates(given["code"]) if given["code"] else None
+    if typed is not None:  # the number printed on the card, typed (as a search would find the resident)
+        resident = identification.card_holder(a.community_id, given["code"], typed)
+    elif given["code"]:
         # a scanned member card or phone member code
         member = codes.read_member_code(current_app.secret_key, given["code"], utcnow(),
                                         lambda rid: get_row(Resident, rid))
