@@ -541,3 +541,19 @@ def test_hostile_input_in_the_code_field_answers_a_message(client, login, make, 
     response = client.post(f"/store/{store.id}/counter", data={"code": typed, "pin": typed})
     assert response.status_code in (200, 400)
     assert response.status_code == 400 or 'class="flash error"' in response.get_data(as_text=True)
+
+
+def test_an_old_checkout_form_sent_again_leaves_the_next_resident_at_the_counter(app, client, login, make, shop):
+    store, clerk, _, resident, noodles, _ = shop
+    neighbour = make.resident(resident.household, name="李桂英")
+    _db.session.commit()
+    login(client, clerk)
+    identify(app, client, store, resident)
+    form = {"request_id": "history", f"qty_{noodles.id}": "1"}
+    first = client.post(f"/store/{store.id}/checkout", data=form)
+    identify(app, client, store, neighbour)
+    again = client.post(f"/store/{store.id}/checkout", data=form)  # the browser's back button, then resend
+    assert again.headers["Location"] == first.headers["Location"]
+    page = counter_of(client, store)
+    assert shows_a_resident(page) and "李桂英" in page
+    assert ledger.balance_of(resident.id) == 90

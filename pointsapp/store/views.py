@@ -153,8 +153,9 @@ def checkout(store_id: int):
         return redirect(url_for(".counter_page", store_id=s.id))
     done = counter.find_by_request(s, cart["request_id"])
     if done is not None:  # a retry or a second click after the first went through
-        # this response too lets her go: its cookie, sent after the first one's, must not hold her again
-        session.pop("counter", None)
+        # this response lets her go too (its cookie, sent after the first one's, must not hold her again),
+        # unless the browser holds somebody else by now (an old form sent again from the history)
+        _identified(s)
         flash(_("This checkout had already gone through; nothing was charged twice."), "info")
         return redirect(url_for(".receipt", store_id=s.id, redemption_id=done.id))
     if not EmptyForm().validate_on_submit():
