@@ -9,7 +9,7 @@ its limit says so, with the total and how to narrow it (`Found.note`).
 
 Statements per search: at most three, whatever the number of matches (the buildings of the community
 when an address names one, the page of residents with their households and buildings, and a count when
-the page is full). Rooms are read through (community_id, room) and the household's unique
+the page is cut); two more when an address with a slip in its building or unit is widened to its room. Rooms are read through (community_id, room) and the household's unique
 (community_id, building_id, unit, room); phones and names through (community_id, phone / name): no
 statement reads the whole resident table.
 """
