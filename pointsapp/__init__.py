@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         security_headers,
         sqlite,
         uow,
+        words,
     )
     from .core.lookup import IdConverter
     from .features import init_web, load_features, register_cli
@@ -50,6 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     passwords.init_app(app)
     uow.init_app(app)
     app.add_template_filter(localtime.format_local, "local")
+    app.add_template_filter(localtime.format_moment, "dt")  # dates in the reader's language
+    app.add_template_filter(localtime.format_month, "month_label")
+    app.add_template_filter(words.word, "word")  # default activity kinds and team categories, translated
+    app.add_template_global(words.colon, "colon")
+    app.add_template_global(words.list_sep, "list_sep")
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -422,7 +422,7 @@ def test_the_rankings_page_shows_volunteer_time_in_hours(setup, client, login, n
     checkin.check_in(user, user.resident, a, now + timedelta(minutes=90))
     login(client, user)
     page = client.get("/rankings?period=all&by=resident&metric=minutes").get_data(as_text=True)
-    assert "服务时长（小时）: 1.5" in page  # 90 minutes, as hours, in her own place
+    assert "服务时长（小时）：1.5" in page  # 90 minutes, as hours, in her own place
     assert '<td class="num">1.5</td>' in page
 
 

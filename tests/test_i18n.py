@@ -106,3 +106,135 @@ def test_login_page_is_chinese_by_default_and_english_on_request(client):
 
     client.post("/lang/zh", data={"next": "/login"})
     assert "登录" in client.get("/login").get_data(as_text=True)
+
+
+# ---- whole pages: no Chinese left in English, dates in the reader's format, the reader's colons ----------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+CHINESE_DATE = re.compile(r"\d+\s*[年月日]")
+MASKED_NAME = re.compile(r"[\u4e00-\u9fff]\*+[\u4e00-\u9fff\d]*")  # 张*明: a name on a public board
+
+
+def _main_text(html: str) -> str:
+    start = html.find("<main")
+    body = html[start:html.find("</main>")] if start >= 0 else html
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    body = re.sub(r"<[^>]+>", " ", body).replace("&nbsp;", " ")
+    return " ".join(body.split())
+
+
+def _data_words(scene) -> list[str]:
+    """Everything on the pages that is data, not UI: names, titles, addresses, typed reasons."""
+    from pointsapp.accounts.models import User
+    from pointsapp.core.extensions import db
+    from pointsapp.store.models import Product, Store
+    from pointsapp.tree.models import Building, Community, Household, Resident, Subdistrict
+    from pointsapp.volunteering.models import Activity, Team
+    from tests.scenes import TYPED
+
+    words = list(TYPED)
+    for model, fields in [(Subdistrict, ("name", "city")), (Community, ("name",)), (Building, ("name",)),
+                          (Resident, ("name",)), (User, ("name",)), (Team, ("name",)), (Store, ("name", "address")),
+                          (Product, ("name",)), (Activity, ("title", "place"))]:
+        for row in db.session.query(model):
+            words += [getattr(row, f) for f in fields if getattr(row, f)]
+    words += [h.address for h in db.session.query(Household)]
+    return sorted(set(words), key=len, reverse=True)
+
+
+def _pages(scene) -> dict[str, tuple[object, list[str]]]:
+    c, r = scene.community, scene.user.resident
+    return {
+        "resident": (scene.user, ["/", "/me/points", "/activities", "/rankings", "/me/code"]),
+        "lead": (scene.lead, ["/lead/", f"/lead/teams/{scene.team.id}", f"/lead/activities/{scene.activity.id}",
+                              f"/lead/teams/{scene.team.id}/activities/new"]),
+        "clerk": (scene.clerk, ["/store/", f"/store/{scene.store.id}/counter", f"/store/{scene.store.id}/report"]),
+        "office": (scene.admin, [f"/admin/c/{c.id}/", f"/admin/c/{c.id}/ledger", f"/admin/c/{c.id}/awards/",
+                                 f"/admin/c/{c.id}/residents/{r.id}/points", f"/admin/c/{c.id}/teams",
+                                 f"/admin/c/{c.id}/stars", f"/admin/c/{c.id}/honours", f"/admin/c/{c.id}/stats"]),
+        "board": (None, [f"/board/{c.id}"]),
+    }
+
+
+@pytest.fixture
+def scene(make, db, now):
+    from tests.scenes import every_kind_of_entry
+
+    return every_kind_of_entry(make, now)
+
+
+@pytest.mark.parametrize("role", ["resident", "lead", "clerk", "office", "board"])
+def test_english_pages_show_no_chinese_but_the_data_and_no_chinese_dates(role, scene, client, login):
+    data = _data_words(scene)
+    user, paths = _pages(scene)[role]
+    if user is not None:
+        login(client, user)
+    client.post("/lang/en")
+    problems = []
+    for path in paths:
+        page = client.get(path, follow_redirects=True)
+        if page.status_code == 404:
+            continue  # a page this build does not have
+        assert page.status_code == 200, (path, page.status_code)
+        text = _main_text(page.get_data(as_text=True))
+        for word in data:
+            text = text.replace(word, " ")
+        text = MASKED_NAME.sub(" ", text)
+        if found := CHINESE_DATE.findall(text):
+            problems.append(f"{path}: Chinese date {found[:3]}")
+        if found := CJK.findall(text):
+            at = CJK.search(text).start()
+            problems.append(f"{path}: Chinese {''.join(found)[:40]!r} in …{text[max(0, at - 60):at + 40]}…")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ["resident", "lead", "clerk", "office", "board"])
+def test_chinese_pages_put_a_full_width_colon_after_chinese_labels(role, scene, client, login):
+    user, paths = _pages(scene)[role]
+    if user is not None:
+        login(client, user)
+    problems = []
+    for path in paths:
+        page = client.get(path, follow_redirects=True)
+        if page.status_code == 404:
+            continue
+        text = _main_text(page.get_data(as_text=True))
+        for m in re.finditer(r"[\u4e00-\u9fff]:(?!//)", text):
+            problems.append(f"{path}: …{text[max(0, m.start() - 30):m.end() + 20]}…")
+    assert not problems, "\n".join(problems)
+
+
+def test_chinese_translations_use_full_width_colons_and_english_ones_ascii(zh):
+    problems = []
+    for entry in zh:
+        if not entry.id:
+            continue
+        for text in _forms(entry.string):
+            if re.search(r"[\u4e00-\u9fff）]:", text):
+                problems.append(f"ASCII colon after Chinese in {text!r}")
+        for text in _forms(entry.id):
+            if re.search(r"[：（），。、]", text):
+                problems.append(f"Chinese punctuation in the English source {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", ["November 2026", "Q4 2026", "2026", "November 2026", "Nov 30, 2026", "Dec 1, 2026 00:00", "Feb 29, 2028"]),
+    ("zh", ["2026年11月", "2026年第4季度", "2026年", "2026年11月", "2026年11月30日", "2026年12月1日 00:00",
+            "2028年2月29日"]),
+])
+def test_months_periods_and_days_are_written_the_readers_way_in_china_time(app, lang, expected):
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale
+
+    from pointsapp.core.localtime import format_moment, format_month, format_period
+    from pointsapp.rankings.views import period_label
+
+    with app.test_request_context("/"), force_locale(lang):
+        shown = [format_month("2026-11"), format_period("Q2026-4"), format_period("Y2026"), period_label("M2026-11"),
+                 format_moment(datetime(2026, 11, 30, 15, 30, tzinfo=UTC), "day"),  # 23:30 in China
+                 format_moment(datetime(2026, 11, 30, 16, 0, tzinfo=UTC), "when"),  # midnight in China
+                 format_moment(date(2028, 2, 29), "day")]
+    assert shown == expected
+    assert "month" not in " ".join(shown)

@@ -24,11 +24,11 @@ def test_resident_sees_own_balance_and_history_with_sources(client, login, make,
     login(client, user)
     page = client.get("/me/points").get_data(as_text=True)
     assert ">17<" in page  # balance
-    assert "安全值守" in page and "兑换：挂面" in page and "-8" in page
-    # month filter: only last month's entry
+    # the latest month first: this month's entries, not last month's
+    assert "挂面" in page and "-8" in page and "安全值守" not in page
     month = (now - timedelta(days=40)).strftime("%Y-%m")
     page = client.get(f"/me/points?month={month}").get_data(as_text=True)
-    assert "安全值守" in page and "兑换：挂面" not in page
+    assert "安全值守" in page and "挂面" not in page
 
 
 def test_resident_never_sees_another_residents_points(client, login, make, db, now):

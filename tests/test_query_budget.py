@@ -271,12 +271,27 @@ def test_the_honour_list_page_costs_the_same_for_5_and_50_people(client, login, 
 def test_the_public_board_costs_the_same_for_5_and_50_residents(client, make, now):
     def build(n):
         c, admin = community_of_volunteers(make, now, n)
+        c.board_min_ranked = 1  # (mid-month: this month alone; early in the month is the test below)
         rules = stars.create_rule_set(admin, c, "年度星级", [10, 20, 40, 80, 100], 0, now)
         stars.start_notice(admin, stars.create_evaluation(admin, c, rules, "星级", period_keys(now)[2], 7, now), now)
         honours.start_notice(admin, honours.create_list(admin, c, "volunteer", "优秀", period_keys(now)[2],
                                                         "threshold", 1, 7, now), now)
         return f"/board/{c.id}"
     assert_flat(client, build, budget=20)
+
+
+def test_the_board_early_in_the_month_costs_the_same_for_5_and_50_residents(client, make, now):
+    """Early in a month the board shows last month beside this month's few names (rankings.services.fallback_span): the
+    three leader panels twice: 20 statements (last month's tops, labels and household heads), on the first
+    days of a month only. Mid-month the board costs what it did (18 with a star notice and an honour list):
+    the count of this month's names is paid for by reading the opt-outs once for every panel."""
+    def build(n):
+        c, admin = community_of_volunteers(make, now - timedelta(days=30), n)  # last month
+        for _ in range(2):
+            earn(new_resident(make, c), 5, now)  # two names this month: fewer than 10
+        return f"/board/{c.id}"
+    page = assert_flat(client, build, budget=22).get_data(as_text=True)
+    assert page.count('class="period"') == 6, "each leader panel shows this month and last month"
 
 
 # ---- lists of residents with their addresses -----------------------------------------------------------

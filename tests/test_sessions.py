@@ -136,7 +136,7 @@ def test_the_device_list_shows_two_devices_and_ending_one_logs_it_out(app, make,
 
     assert "Android 上的 Chrome" in page and "iPhone 上的 微信" in page  # in the reader's language
     assert page.count("本机") == 1 or page.count("This device") == 1
-    assert "2026-11-25 10:30" in page  # last used, in China time (the clock stands at 02:30 UTC)
+    assert "2026年11月25日 10:30" in page  # last used, in China time (the clock stands at 02:30 UTC)
     other = db.session.scalar(select(LoginSession).where(LoginSession.device == "WeChat on iPhone"))
     assert phone.post(f"/account/sessions/{other.id}/end").status_code == 302
 

@@ -159,6 +159,6 @@ def test_the_notice_end_is_said_as_the_local_date_not_the_utc_date(client, login
     login(client, make.user(name=people[0].name, resident=people[0]))
     db.session.commit()
     page = client.get("/rankings").get_data(as_text=True)
-    assert "2026-12-03" in page and "2026-12-02" not in page
+    assert "2026年12月3日" in page and "2026年12月2日" not in page
     board = client.get(f"/board/{c.id}").get_data(as_text=True)
-    assert "2026-12-03" in board and "2026-12-02" not in board
+    assert "2026年12月3日" in board and "2026年12月2日" not in board

@@ -2,7 +2,7 @@
 households with that room through an index, not all of them
 
 Revision ID: 5a2e3914fed3
-Revises: 4b70d1778d89
+Revises: 2e196e793b54
 Create Date: 2026-12-02 10:00:47.885754
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5a2e3914fed3'
-down_revision = '4b70d1778d89'
+down_revision = '2e196e793b54'
 branch_labels = None
 depends_on = None
 

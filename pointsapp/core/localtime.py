@@ -4,6 +4,8 @@ import os
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.core.errors import InvalidInput
@@ -49,3 +51,64 @@ def format_local(moment: datetime | date | None, fmt: str = "%m-%d %H:%M", empty
             raise ValueError("format_local needs an aware datetime (stored instants are UTC)")
         moment = moment.astimezone(LOCAL_TZ)
     return moment.strftime(fmt)
+
+
+# Dates in the reader's language (CLDR skeletons through Babel): 2026年11月25日 / Nov 25, 2026.
+# Templates use these (filters `dt`, `month_label`, `period_label`) instead of strftime patterns, which
+# would print the same digits or the same 年/月 to every reader.
+SKELETONS = {"day": "yMMMd", "long_day": "yMMMMd", "short_day": "MMMd", "month": "yMMMM"}
+
+
+def reader_locale() -> str:
+    """The language of the page being rendered ("zh" outside a request: CLI, services)."""
+    try:
+        code = str(get_locale() or "zh")
+    except RuntimeError:  # outside an app context
+        code = "zh"
+    return "zh" if code.startswith("zh") else code
+
+
+def format_moment(moment: datetime | date | None, style: str = "when", empty: str = "—") -> str:
+    """An instant or a date as the reader writes it, in local time. Styles: day (2026年11月25日 / Nov 25,
+    2026), long_day (certificates), short_day (11月25日 / Nov 25), month, time (10:30), when (day and
+    time), short_when (short day and time)."""
+    if moment is None:
+        return empty
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("format_moment needs an aware datetime (stored instants are UTC)")
+        moment = moment.astimezone(LOCAL_TZ).replace(tzinfo=None)  # Babel would convert to UTC otherwise
+    locale = reader_locale()
+    time = f"{moment:%H:%M}" if isinstance(moment, datetime) else ""
+    if style == "time":
+        return time
+    if style in ("when", "short_when"):
+        day = format_skeleton(SKELETONS["day" if style == "when" else "short_day"], moment, locale=locale)
+        return f"{day} {time}".strip()
+    return format_skeleton(SKELETONS[style], moment, locale=locale)
+
+
+def format_month(month: str | None, empty: str = "—") -> str:
+    """"2026-11" → 2026年11月 / November 2026; anything else is shown as it is."""
+    try:
+        year, mon = (int(x) for x in (month or "").split("-"))
+        return format_skeleton(SKELETONS["month"], date(year, mon, 1), locale=reader_locale())
+    except (ValueError, TypeError):
+        return month or empty
+
+
+def format_period(period: str) -> str:
+    """A ranking period key in the reader's language: Y2026 → 2026年 / 2026, Q2026-4 → 2026年第4季度 /
+    Q4 2026, M2026-11 → 2026年11月 / November 2026 ("A", all time, is the caller's to word)."""
+    locale = reader_locale()
+    try:
+        year = int(period[1:5])
+        if period[:1] == "Y":
+            return format_skeleton("y", date(year, 1, 1), locale=locale)
+        if period[:1] == "Q":
+            return format_skeleton("yQQQ", date(year, 3 * int(period[6:]) - 2, 1), locale=locale)
+        if period[:1] == "M":
+            return format_skeleton(SKELETONS["month"], date(year, int(period[6:]), 1), locale=locale)
+    except (ValueError, IndexError):
+        pass
+    return period

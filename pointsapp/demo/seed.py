@@ -356,8 +356,8 @@ def build_history(now: datetime, progress: Callable[[int], None] = lambda n: Non
 
 
 def build_activities(now: datetime, *, seed: int = 11) -> int:
-    """Teams with members, and activities happening today, so `make run` shows the whole check-in
-    flow. Returns the number of activities. The caller commits."""
+    """Teams with members, activities happening today, so `make run` shows the whole check-in
+    flow, and one a week for the next three weeks (the residents' sign-ups). Returns the number of activities. The caller commits."""
     import secrets
     from datetime import timedelta
 
@@ -392,6 +392,17 @@ def build_activities(now: datetime, *, seed: int = 11) -> int:
                 code_seconds=30, code_salt=secrets.token_hex(8), is_cancelled=False, created_by_id=creator,
                 created_at=now))
             made += 1
+            for week in range(3):  # and one in each of the next three weeks, to sign up for (报名)
+                day = (today + timedelta(days=2 + 7 * week + team.id % 3)).replace(hour=9)
+                starts = day.astimezone(now.tzinfo)
+                db.session.add(Activity(
+                    community_id=team.community_id, team_id=team.id, title=f"{team.name[:2]}{kind}（{day.month}月{day.day}日）",
+                    kind=kind, place=place, description="", starts_at=starts, ends_at=starts + timedelta(hours=2),
+                    checkin_opens_at=starts - timedelta(minutes=30), checkin_closes_at=starts + timedelta(hours=2, minutes=30),
+                    capacity=capacity or (10 if week == 0 else None), rule=rule, points=points, hourly_cap=cap,
+                    award_on=award_on, allow_poster=False, code_seconds=30, code_salt=secrets.token_hex(8),
+                    is_cancelled=False, created_by_id=creator, created_at=now))
+                made += 1
     db.session.flush()
     return made
 

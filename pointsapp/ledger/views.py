@@ -23,6 +23,8 @@ from pointsapp.ledger.schemas import ShowMonthSchema, ShowServiceRecordSchema
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import export as ledger_export
 from pointsapp.ledger.services import posting as ledger
+from pointsapp.ledger.services.describe import describe
+from pointsapp.ledger.services.history import month_history
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Household, Resident
 from pointsapp.tree.services import get_community
@@ -36,36 +38,24 @@ def _month_arg() -> str | None:
     return read_query(ShowMonthSchema, request.args)["month"]
 
 
-def entry_source(entry: LedgerEntry) -> str:
-    """Where an entry came from, in words a resident understands."""
-    return {
-        "award": _("Volunteer service"),
-        "manual_award": _("Award by the community office"),
-        "redemption": _("Redeemed at the supermarket"),
-        "manual_deduction": _("Deduction by the community office"),
-        "reversal": _("Correction of entry %(n)s", n=entry.reverses_id),
-        "expiry": _("Points expired"),
-    }.get(entry.kind, entry.kind)
-
-
 @bp.app_context_processor
 def _helpers():
-    return {"entry_source": entry_source}
+    return {"describe_entry": describe}
 
 
 @bp.route("/me/points")
 @policy(AUTHENTICATED)
 def my_points():
+    """我的积分: one month at a time (this month first), with the month's totals."""
     resident = current_user.resident
     if resident is None:
         return render_template("points/mine.html", resident=None)
-    month = _month_arg()
+    now = utcnow()
     try:
-        entries = ledger.history(resident.id, month=month)
-    except DomainError:
-        month, entries = None, ledger.history(resident.id)
-    return render_template("points/mine.html", resident=resident, account=ledger.account_of(resident.id),
-                           entries=entries, month=month, months=ledger.months_with_entries(resident.id))
+        page = month_history(resident.id, _month_arg(), now)
+    except DomainError:  # a month that read_query let through but has no bounds (9999-12)
+        page = month_history(resident.id, None, now)
+    return render_template("points/mine.html", resident=resident, account=ledger.account_of(resident.id), page=page)
 
 
 def _new_points_form() -> PointsForm:

@@ -2,8 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
-from pointsapp.core.schemas import Choice, Flag, Id, InputSchema, Month, OutputSchema
-from pointsapp.rankings.services import MASKS, METRICS, SUBJECTS
+from pointsapp.core.schemas import Choice, Flag, Id, InputSchema, Month, OutputSchema, Whole
+from pointsapp.rankings.services import FALLBACKS, MASKS, METRICS, SUBJECTS
 
 PERIODS = ("month", "quarter", "year", "all", "custom")
 
@@ -26,6 +26,9 @@ class ToggleBoardSchema(InputSchema):
 class SaveBoardSettingsSchema(InputSchema):
     mask = Choice(MASKS, load_default="middle", error=_l("Unknown masking."), code="invalid_mask")
     frozen = Flag()
+    # until this month has this many ranked residents, the board shows `fallback` beside it (0: never)
+    min_ranked = Whole(min=0, max=50, load_default=10, metadata={"label": _l("Names this month before the board shows them alone")})
+    fallback = Choice(FALLBACKS, load_default="last_month")
 
 
 class PlaceSchema(OutputSchema):

@@ -5,10 +5,11 @@ Ties share a rank (1, 2, 2, 4)."""
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import TextClause, delete, func, select, text
+from sqlalchemy import TextClause, and_, delete, func, or_, select, text
+from sqlalchemy.orm import aliased
 
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
@@ -254,28 +255,63 @@ def mask_name(name: str, mode: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def public_name(community, name: str) -> str:
-    """A person's name as the public sees it (boards, honour panels): masked as the community chose."""
+# ---- the public-name rule ------------------------------------------------------------------------
+# Every surface anyone may see without being the person herself or her office -- the big-screen board
+# (/board/<id>, no login), the rankings page, the star-household notice (公示), honour lists and their
+# board panels -- names a resident only through named_in_public(). A resident who keeps her name off
+# public boards (Resident.hide_from_board, set on /rankings; erased residents too) is left OUT of
+# public lists: the places of the others stay as they are (1, 3 when number 2 opted out), and a
+# household she heads is shown by its building only ("3号楼 住户"). Everyone else is masked as the
+# community chose (张*明). tests/test_public_names.py holds every surface to this.
+
+
+def named_in_public(community, name: str | None, hidden: bool) -> str | None:
+    """THE public-name rule: the name the public may read, or None when the person must not be named
+    (she opted out of public boards, or was erased): callers leave her row out."""
+    if hidden:
+        return None
     return mask_name(name or "", community.board_mask)
 
 
+def public_name(community, name: str) -> str:
+    """A name known to be shown (the office's example, a resident's preview of herself): masked."""
+    return named_in_public(community, name, False) or ""
+
+
 def public_names(community, resident_ids: list[int]) -> dict[int, str]:
-    """Masked names by resident id, in one query (honour panels on the board)."""
-    rows = db.session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(resident_ids or [-1])))
-    return {rid: public_name(community, name) for rid, name in rows}
+    """Public names by resident id, in one query; those who must not be named are not in the dict."""
+    rows = db.session.execute(select(Resident.id, Resident.name, Resident.hide_from_board)
+                              .where(Resident.id.in_(resident_ids or [-1])))
+    named = {rid: named_in_public(community, name, hidden) for rid, name, hidden in rows}
+    return {rid: name for rid, name in named.items() if name is not None}
+
+
+def public_rows(community, rows: list[tuple], limit: int | None = None,
+                hidden: set[int] | None = None) -> tuple[list[tuple], int]:
+    """Rows of a public list whose second item is a resident id ((rank, resident_id, ...), as honour
+    lists have them), the first `limit` of those who may be named, with the id replaced by the public
+    name; and how many on the list are not named (a notice says so). `hidden`: opted_out(), when the
+    caller has it. Only the names shown are read (a threshold list can hold thousands)."""
+    hidden = opted_out(community.id) if hidden is None else hidden
+    kept = [row for row in rows if row[1] not in hidden]
+    kept = kept if limit is None else kept[:limit]
+    names = public_names(community, [row[1] for row in kept])
+    shown = [(row[0], names[row[1]], *row[2:]) for row in kept if row[1] in names]
+    return shown, sum(1 for row in rows if row[1] in hidden)
 
 
 def public_household(community, building: str, head: str | None) -> str:
-    """A household as the public sees it: its building and its head's masked name (3号楼 张*明家), or
-    its building only when the head keeps off public boards (head None). Never the unit or room."""
-    who = f"{public_name(community, head)}家" if head else str(_l("household"))
+    """A household as the public sees it: its building and its head's public name (3号楼 张*明家), or
+    its building only when the head is not to be named (head None). Never the unit or room."""
+    who = str(_l("%(name)s's household", name=head)) if head else str(_l("household"))
     return f"{building} {who}".strip()
 
 
 def starred_households(community, rows) -> list[tuple[str, int]]:
-    """Star results (stars.results rows) as the board's notice panel shows them: (label, stars)."""
-    heads = household_heads([r.household_id for r in rows])  # None where the head opted out
-    return [(public_household(community, r.building, heads.get(r.household_id)), r.stars) for r in rows]
+    """Star results (stars.results rows) as the public sees them (the board's notice panel, the notice
+    page): (label, stars)."""
+    return [(public_household(community, r.building, named_in_public(community, r.head, r.head_hidden)), r.stars)
+            for r in rows]
 
 
 def own_resident(resident, community):
@@ -310,27 +346,36 @@ def own_places(community, own, period: str, metric: str, months: list[str] | Non
 
 
 def public_board(community, period: str | None, subject_type: str, metric: str = "points", limit: int = 10,
-                 *, months: list[str] | None = None) -> list[Place]:
+                 *, months: list[str] | None = None, hidden: set[int] | None = None) -> list[Place]:
     """A board for everyone to see, of a period or (with `months`) a range of whole months: opted-out
     residents left out (their places still count: 1, 3 when number 2 opted out), names masked, no rooms
-    or phones."""
+    or phones. `hidden`: opted_out(), when the caller has read it already."""
     if subject_type not in SUBJECTS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     keys = cover(months) if months else [check_period(period)]
+    if subject_type != "resident":
+        hidden = frozenset()
     places = top(community.id, keys, subject_type, metric, limit,
-                 hidden=opted_out(community.id) if subject_type == "resident" else frozenset())
-    if subject_type != "household":  # households are shown by their head's masked name below, not the room
-        _label(places, subject_type)
+                 hidden=opted_out(community.id) if hidden is None else hidden)
+    label_public(community, places, subject_type)
+    return places
+
+
+def label_public(community, places: list[Place], subject_type: str) -> None:
+    """Label places as the public reads them (the public-name rule; households by building and head),
+    once those not to be named are left out."""
     if subject_type == "resident":
+        names = public_names(community, [p.subject_id for p in places])
         for p in places:
-            p.label = public_name(community, p.label)
+            p.label = names.get(p.subject_id, "")  # (top() has left out those not named)
+    elif subject_type != "household":  # households are shown by their head's public name below, not the room
+        _label(places, subject_type)
     if subject_type == "household":
-        heads = household_heads([p.subject_id for p in places])
+        heads = household_heads(community, [p.subject_id for p in places])
         buildings = dict(db.session.execute(select(Household.id, Building.name).join(
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
             p.label = public_household(community, buildings.get(p.subject_id, ""), heads.get(p.subject_id))
-    return places
 
 
 def opted_out(community_id: int) -> set[int]:
@@ -433,9 +478,9 @@ def _top_of_sums(base, column, periods, limit, hidden) -> list[tuple[int, int]]:
     return sorted(((sid, value) for sid, value in totals.items() if value > 0), key=lambda kv: (-kv[1], kv[0]))
 
 
-def household_heads(household_ids: list[int]) -> dict[int, str | None]:
-    """The name a household is shown by: its head (户主), else its first resident; None if that person
-    opted out of public boards."""
+def household_heads(community, household_ids: list[int]) -> dict[int, str | None]:
+    """The public name a household is shown by: its head's (户主), else its first resident's; None when
+    that person is not to be named in public (named_in_public)."""
     rows = db.session.execute(select(Resident.household_id, Resident.name, Resident.relation,
                                      Resident.hide_from_board)
                               .where(Resident.household_id.in_(household_ids or [-1]),
@@ -443,9 +488,9 @@ def household_heads(household_ids: list[int]) -> dict[int, str | None]:
     firsts: dict[int, str | None] = {}
     heads: dict[int, str | None] = {}
     for hid, name, relation, hidden in rows:
-        firsts.setdefault(hid, None if hidden else name)
+        firsts.setdefault(hid, named_in_public(community, name, hidden))
         if relation == "户主":
-            heads.setdefault(hid, None if hidden else name)
+            heads.setdefault(hid, named_in_public(community, name, hidden))
     return {**firsts, **heads}
 
 
@@ -554,3 +599,104 @@ def last_months(now: datetime, n: int = 12) -> list[str]:
         out.append(f"M{y}-{m:02d}")
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return list(reversed(out))
+
+
+# ---- the board early in a month ------------------------------------------------------------------
+# The board early in a month: on the 2nd it named three people. Until this month has enough ranked
+# residents (Community.board_min_ranked, default 10; 0 turns this off), the big-screen board and the
+# rankings page show a second panel beside this month's: last month's final standings, or the last 30 days
+# (Community.board_fallback), each labelled with its period.
+#
+# Period edges are in China time (core.periods.CHINA), from the `now` the caller read from the app's clock:
+# on 1 January last month is December of the year before; the last 30 days are today and the 29 local days
+# before it (so 29 February counts like any other day).
+
+FALLBACKS = ("last_month", "rolling30")
+ROLLING_DAYS = 30
+ROLLING_SUBJECTS = ("resident", "household", "building")  # what the ledger alone can group by
+
+
+@dataclass(frozen=True)
+class Span:
+    """A period a panel shows: an earning-total period (a month), or a rolling window of local days."""
+
+    kind: str  # "month" (this month so far), "last_month" (final), "rolling30"
+    first_day: date  # local dates, both counted
+    last_day: date
+    period: str | None = None  # the earning-total key (M2026-11) of a month; None for a rolling window
+
+
+def this_month(now: datetime) -> Span:
+    today = now.astimezone(CHINA).date()
+    return Span("month", today.replace(day=1), today, f"M{today.year}-{today.month:02d}")
+
+
+def last_month(now: datetime) -> Span:
+    today = now.astimezone(CHINA).date()
+    last_day = today.replace(day=1) - timedelta(days=1)
+    return Span("last_month", last_day.replace(day=1), last_day, f"M{last_day.year}-{last_day.month:02d}")
+
+
+def rolling(now: datetime) -> Span:
+    today = now.astimezone(CHINA).date()
+    return Span("rolling30", today - timedelta(days=ROLLING_DAYS - 1), today)
+
+
+def ranked_count(community_id: int, period: str) -> int:
+    """How many residents have earned in the period (opted-out ones too: they hold places)."""
+    return db.session.scalar(select(func.count()).select_from(EarningTotal).where(
+        EarningTotal.community_id == community_id, EarningTotal.period == check_period(period),
+        EarningTotal.subject_type == "resident", EarningTotal.points > 0)) or 0
+
+
+def fallback_span(community, now: datetime, subject_type: str = "resident", metric: str = "points") -> Span | None:
+    """What to show beside this month, or None when this month has enough ranked residents (one count).
+    A rolling window is summed from the ledger, by points, for residents, households and buildings; for
+    other rankings the fallback is last month."""
+    wanted = community.board_min_ranked or 0
+    if wanted <= 0 or ranked_count(community.id, this_month(now).period) >= wanted:
+        return None
+    if community.board_fallback == "rolling30" and metric == "points" and subject_type in ROLLING_SUBJECTS:
+        return rolling(now)
+    return last_month(now)
+
+
+def public_places(community, span: Span, subject_type: str, metric: str = "points", limit: int = 10,
+                  hidden: set[int] | None = None):
+    """The public board of a span (the public-name rule applied, as public_board)."""
+    if span.period is not None:
+        return public_board(community, span.period, subject_type, metric, limit, hidden=hidden)
+    return rolling_board(community, span, subject_type, limit, hidden=hidden)
+
+
+def rolling_board(community, span: Span, subject_type: str, limit: int = 10,
+                  hidden: set[int] | None = None) -> list[Place]:
+    """Points earned in a window of local days, summed from the ledger (earning entries, less their
+    reversals), best first; residents not to be named left out, their places kept (1, 3)."""
+    if subject_type not in ROLLING_SUBJECTS:
+        raise ValueError(subject_type)
+    start = datetime.combine(span.first_day, time(), CHINA).astimezone(UTC)
+    end = datetime.combine(span.last_day + timedelta(days=1), time(), CHINA).astimezone(UTC)
+    undone = aliased(LedgerEntry)
+    earning = or_(LedgerEntry.kind.in_(EARNING_KINDS), and_(
+        LedgerEntry.kind == EntryKind.REVERSAL,
+        select(undone.id).where(undone.id == LedgerEntry.reverses_id, undone.kind.in_(EARNING_KINDS)).exists()))
+    subject = {"resident": LedgerEntry.resident_id, "household": Resident.household_id,
+               "building": Household.building_id}[subject_type]
+    total = func.sum(LedgerEntry.amount)
+    stmt = select(subject, total).where(LedgerEntry.community_id == community.id, LedgerEntry.created_at >= start,
+                                        LedgerEntry.created_at < end, earning)
+    if subject_type != "resident":
+        stmt = stmt.join(Resident, Resident.id == LedgerEntry.resident_id)
+    if subject_type == "building":
+        stmt = stmt.join(Household, Household.id == Resident.household_id)
+    rows = db.session.execute(stmt.group_by(subject).having(total > 0)).all()
+    if subject_type != "resident":
+        hidden = set()
+    elif hidden is None:
+        hidden = opted_out(community.id)
+    values = sorted((int(v) for _sid, v in rows), reverse=True)
+    best = sorted(((sid, int(v)) for sid, v in rows if sid not in hidden), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    places = [Place(sum(1 for v in values if v > value) + 1, sid, value) for sid, value in best]
+    label_public(community, places, subject_type)
+    return places

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
+from pointsapp.core.localtime import format_period
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, PUBLIC, admin_community_ids, policy
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
@@ -61,6 +62,12 @@ def page():
     own = rankings.own_resident(resident, community)
     frozen = rankings.board_closed(community, own)
     board = [] if frozen else rankings.public_board(community, period, subject, metric, limit=50, months=months)
+    # early in the month, last month's final standings (or the last 30 days) below this month's few names
+    now = utcnow()
+    beside = rankings.fallback_span(community, now, subject, metric) \
+        if which == "month" and not months and not frozen else None
+    earlier = None if beside is None else (span_caption(rankings.this_month(now)), span_caption(beside),
+                                           rankings.public_places(community, beside, subject, metric, limit=50))
     places = rankings.own_places(community, own, period, metric, months)
     mine, household, range_totals = places.mine, places.household, places.range_totals
     subjects, period_labels, metric_labels = _labels()
@@ -81,7 +88,7 @@ def page():
                            honour_lists=honours.on_notice_or_published(community.id),
                            communities=communities, series=series, months=months,
                            range_from=wanted["start"] or "", range_to=wanted["end"] or "", board=board, mine=mine,
-                           household=household,
+                           household=household, earlier=earlier,
                            frozen=frozen, which=which, subject=subject, metric=metric, subjects=subjects,
                            period_labels=period_labels, metric_labels=metric_labels, resident=resident,
                            form=EmptyForm())
@@ -107,22 +114,31 @@ def toggle_board():
 def board(community_id: int):
     """The big screen in the community hall: panels cycle through this month's leaders."""
     community = get_community(community_id)
-    month = rankings.current_periods(utcnow())["month"]
+    now = utcnow()
+    month = rankings.current_periods(now)["month"]
     panels = []
+    hidden = rankings.opted_out(community.id)  # read once for every panel
     if not community.board_frozen:
         subjects, _periods, _metrics = _labels()
+        month_so_far = rankings.this_month(now)
+        beside = rankings.fallback_span(community, now)  # early in the month: last month's (or 30 days') too
         for subject in ("resident", "household", "building"):
-            panels.append((subjects[subject], rankings.public_board(community, month, subject, limit=10)))
+            columns = [(span_caption(month_so_far),
+                        rankings.public_board(community, month, subject, limit=10, hidden=hidden))]
+            if beside is not None:
+                columns.append((span_caption(beside), rankings.public_places(community, beside, subject,
+                                                                             hidden=hidden)))
+            panels.append((subjects[subject], columns))
     notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
                                                         Evaluation.status == "notice")
                                .order_by(Evaluation.created_at.desc()).limit(1))
     starred = [] if notice is None else rankings.starred_households(community, stars.results(notice, min_stars=1,
                                                                                               limit=12))
     honour_lists = []
-    for h in honours.on_notice_or_published(community.id, limit=2):  # a list on notice shows its 公示
-        shown = honours.entries(h)[:10]
-        names = rankings.public_names(community, [rid for _rank, rid, _value, _detail in shown])
-        honour_lists.append((h, [(rank, names.get(rid, ""), detail) for rank, rid, _value, detail in shown]))
+    lists = honours.on_notice_or_published(community.id, limit=2)  # a list on notice shows its 公示
+    for h in lists:
+        shown, unnamed = rankings.public_rows(community, honours.entries(h), limit=10, hidden=hidden)
+        honour_lists.append((h, [(rank, name, detail) for rank, name, _value, detail in shown], unnamed))
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
                            notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))
@@ -137,6 +153,8 @@ def settings(community_id: int):
             chosen = load_or_error(SaveBoardSettingsSchema, request.form)
             community.board_mask = chosen["mask"]
             community.board_frozen = chosen["frozen"]
+            community.board_min_ranked = chosen["min_ranked"]
+            community.board_fallback = chosen["fallback"]
         attempt(work, _("Board settings saved."))
         return redirect(url_for(".settings", community_id=community.id))
     return render_template("rankings/settings.html", community=community, form=EmptyForm(),
@@ -173,15 +191,19 @@ def metric_value(value: int, metric: str) -> str:
     return str(value)
 
 
+def span_caption(span: rankings.Span) -> str:
+    """本月（12月1日至今）, 上月最终排名（2026年11月）, 近30天（11月3日至今）: what a panel counts."""
+    start = _("%(m)d/%(d)d", m=span.first_day.month, d=span.first_day.day)
+    if span.kind == "month":
+        return _("This month (%(start)s to today)", start=start)
+    if span.kind == "last_month":
+        return _("Last month's final standings (%(month)s)", month=period_label(span.period))
+    return _("Last 30 days (%(start)s to today)", start=start)
+
+
 @bp.app_template_filter("period_label")
 def period_label(period: str) -> str:
-    """Y2026 → 2026年, Q2026-4 → 2026年第4季度, M2026-11 → 2026年11月 (in the user's language)."""
+    """Y2026 → 2026年 / 2026, Q2026-4 → 2026年第4季度 / Q4 2026, M2026-11 → 2026年11月 / November 2026."""
     if period == "A":
         return _("All time")
-    if period[:1] == "Y":
-        return _("year %(y)s", y=period[1:5])
-    if period[:1] == "Q":
-        return _("%(y)s quarter %(q)s", y=period[1:5], q=period[6:])
-    if period[:1] == "M":
-        return _("%(y)s month %(m)s", y=period[1:5], m=period[6:].lstrip("0"))
-    return period
+    return format_period(period)

@@ -142,6 +142,17 @@ def certificates(community_id: int, evaluation_id: int):
     return render_template("stars/certificates.html", community=c, e=e, rows=stars.results(e, min_stars=1))
 
 
+@bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>/public")
+@policy(COMMUNITY_ADMIN)
+def evaluation_public(community_id: int, evaluation_id: int):
+    """The notice as the public sees it (the public-name rule), printed to post in the community."""
+    c = get_community(community_id)
+    e = _evaluation(c.id, evaluation_id)
+    return render_template("stars/public_list.html", community=c, subject=e, stars=True, unnamed=0,
+                           rows=rankings.starred_households(c, stars.results(e, min_stars=1)),
+                           back=url_for(".evaluation", community_id=c.id, evaluation_id=e.id))
+
+
 def _xlsx(e: Evaluation):
     rows = [["住址", "户主", "积分", "参加次数", "星级", "一票否决", "说明"]]
     rows += [[r.address, r.head, r.points, r.attendances, r.stars, "是" if r.vetoed else "", r.note]
@@ -158,10 +169,9 @@ def notice(evaluation_id: int):
     if request.method == "POST":
         _lodge(e, about_household=True)
         return redirect(url_for(".notice", evaluation_id=e.id))
-    rows = stars.results(e, min_stars=1)
-    return render_template("stars/notice.html", e=e, rows=rows, mask=resident.community.board_mask, form=EmptyForm(),
-                           mine=objections.of(e, resident_id=resident.id),
-                           mask_name=rankings.mask_name)
+    rows = rankings.starred_households(resident.community, stars.results(e, min_stars=1))
+    return render_template("stars/notice.html", e=e, rows=rows, form=EmptyForm(),
+                           mine=objections.of(e, resident_id=resident.id))
 
 
 # ---- honours: outstanding volunteers and building leaders --------------------------------------
@@ -231,6 +241,17 @@ def honour_certificates(community_id: int, honour_id: int):
                            rows=[(names.get(rid, ""), detail) for _rank, rid, _value, detail in rows])
 
 
+@bp.route("/admin/c/<int:community_id>/honours/<int:honour_id>/public")
+@policy(COMMUNITY_ADMIN)
+def honour_public(community_id: int, honour_id: int):
+    """The list as the public sees it (the public-name rule), printed to post in the community."""
+    c = get_community(community_id)
+    h = _honour(c.id, honour_id)
+    rows, unnamed = rankings.public_rows(c, honours.entries(h))
+    return render_template("stars/public_list.html", community=c, subject=h, stars=False, rows=rows, unnamed=unnamed,
+                           back=url_for(".honour", community_id=c.id, honour_id=h.id))
+
+
 @bp.route("/honours/<int:honour_id>", methods=["GET", "POST"])
 @policy(AUTHENTICATED)
 def honour_notice(honour_id: int):
@@ -240,11 +261,6 @@ def honour_notice(honour_id: int):
     if request.method == "POST":
         _lodge(h)
         return redirect(url_for(".honour_notice", honour_id=h.id))
-    rows = honours.entries(h)
-    names = dict(db.session.execute(select(Resident.id, Resident.name).where(
-        Resident.id.in_([x[1] for x in rows] or [-1]))).all())
-    mask = resident.community.board_mask
-    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(),
-                           rows=[(rank, rankings.mask_name(names.get(rid, ""), mask), value, detail)
-                                 for rank, rid, value, detail in rows],
+    rows, unnamed = rankings.public_rows(resident.community, honours.entries(h))
+    return render_template("stars/honour_notice.html", h=h, form=EmptyForm(), rows=rows, unnamed=unnamed,
                            mine=objections.of(h, resident_id=resident.id))

@@ -3,6 +3,7 @@ import secrets
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from pointsapp.audit import services as audit
@@ -13,6 +14,7 @@ from pointsapp.core.forms import EmptyForm
 from pointsapp.core.localtime import format_local
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import (
+    AUTHENTICATED,
     STAFF,
     Action,
     admin_community_ids,
@@ -39,6 +41,7 @@ from pointsapp.store.schemas import (
 )
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter, identification
+from pointsapp.store.services import shelf as shelf_service
 from pointsapp.tree.services import search
 
 bp = Blueprint("store", __name__, url_prefix="/store")
@@ -318,3 +321,14 @@ def _export(s: Store, day, data: dict, fmt: str):
     stock += [[p.name, "商品" if p.kind == "goods" else "服务", p.price, "不限" if p.stock is None else p.stock]
               for p in store_service.products(s.id)]
     return spreadsheets.download(spreadsheets.xlsx_bytes([("兑换记录", rows), ("库存", stock)]), name)
+
+
+# ---- the resident's shelf --------------------------------------------------------------------------
+
+@bp.route("/shelf")
+@policy(AUTHENTICATED)
+def shelf():
+    """我能换什么: the resident's own community stores, her balance, prices, stock in words, her limits."""
+    if current_user.resident is None:
+        return render_template("store/shelf.html", shelf=None)
+    return render_template("store/shelf.html", shelf=shelf_service.shelf(actor(), utcnow()))

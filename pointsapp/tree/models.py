@@ -39,6 +39,11 @@ class Community(db.Model):  # 社区: the tenant boundary
     # board is frozen before an announcement (residents then see their points but not their place).
     board_mask: Mapped[str] = mapped_column(String(10), default="middle", server_default="middle")
     board_frozen: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Early in a month the board has only a few names: until this month has board_min_ranked ranked
+    # residents (0: never), the board and the rankings page also show board_fallback -- last month's final
+    # standings ("last_month") or the last 30 days ("rolling30"); rankings.services.fallback_span.
+    board_min_ranked: Mapped[int] = mapped_column(default=10, server_default="10")
+    board_fallback: Mapped[str] = mapped_column(String(12), default="last_month", server_default="last_month")
     # Points rules (DESIGN.md): an attendance worth more than award_ceiling points waits for the office's
     # approval; earn_cap_day / earn_cap_month (None: no cap) bound what one resident earns per local day and
     # month on every path (ledger.services.rules).

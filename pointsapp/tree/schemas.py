@@ -4,7 +4,7 @@ from marshmallow import fields
 
 from pointsapp.core.permissions import Action, can
 from pointsapp.core.schemas import Flag, Id, InputSchema, OutputSchema, Search
-from pointsapp.rankings.services import public_name
+from pointsapp.rankings.services import named_in_public
 from pointsapp.tree.services import mask_phone
 
 
@@ -29,7 +29,8 @@ class ResidentSchema(OutputSchema):
 
     id = fields.Integer()
     name = fields.String()
-    masked_name = fields.Function(lambda r: public_name(r.community, r.name))
+    # None when she keeps her name off public lists (the public-name rule)
+    masked_name = fields.Function(lambda r: named_in_public(r.community, r.name, r.hide_from_board))
     relation = fields.String()
     address = fields.Function(lambda r: r.household.address)
     phone = fields.String()

@@ -30,6 +30,11 @@ class ActivityForm(Form):
     award_on = SelectField(_l("Award points"), choices=options([
         ("check_in", _l("on check-in")), ("check_out", _l("on check-out")), ("approval", _l("after the lead approves"))]))
     capacity = IntegerField(_l("Capacity (empty: no limit)"), validators=[Optional(), NumberRange(1, 100000)])
+    signup_closes_minutes = SelectField(_l("Sign-up closes"), coerce=int, default=120, choices=options([
+        (0, _l("when the activity starts")), (30, _l("30 minutes before the start")),
+        (60, _l("1 hour before the start")), (120, _l("2 hours before the start")),
+        (240, _l("4 hours before the start")), (720, _l("12 hours before the start")),
+        (1440, _l("1 day before the start")), (2880, _l("2 days before the start"))]))
     allow_poster = BooleanField(_l("Allow a printed poster code (for all-day posts)"))
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
 

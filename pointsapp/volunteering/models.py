@@ -1,5 +1,5 @@
 """Volunteer teams, activities, sign-ups and attendances (签到 / 签退)."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -60,6 +60,8 @@ class Activity(db.Model):  # 志愿活动
     checkin_opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
     checkin_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None]  # None: no limit
+    # Residents may sign up and cancel until this many minutes before the start (报名截止), 0: until the start.
+    signup_closes_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
     rule: Mapped[str] = mapped_column(String(10))  # fixed | hourly
     points: Mapped[int]  # fixed: per attendance; hourly: per full hour
     hourly_cap: Mapped[int | None]  # hourly: at most this many points per attendance
@@ -91,6 +93,7 @@ class Activity(db.Model):  # 志愿活动
         CheckConstraint("checkin_closes_at > checkin_opens_at", name="window_ordered"),
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        CheckConstraint("signup_closes_minutes >= 0", name="signup_closes_not_negative"),
         CheckConstraint("rule IN ('fixed', 'hourly')", name="rule_known"),
         CheckConstraint("award_on IN ('check_in', 'check_out', 'approval')", name="award_on_known"),
         Index("ix_activity_community_starts", "community_id", "starts_at"),
@@ -100,13 +103,23 @@ class Activity(db.Model):  # 志愿活动
     def duration_seconds(self) -> int:
         return int((self.ends_at - self.starts_at).total_seconds())
 
+    @property
+    def signup_closes_at(self) -> datetime:
+        """Sign-ups and cancellations are accepted up to and including this instant."""
+        return self.starts_at - timedelta(minutes=self.signup_closes_minutes)
+
 
 class Signup(db.Model):  # 报名
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"))
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the latest sign-up (again after a cancel)
+    # Set when the resident cancelled (取消报名); signing up again clears it. The row stays one per
+    # activity and resident, so a double tap or a retry finds it instead of adding a second.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    resident: Mapped[Resident] = relationship()
 
     __table_args__ = (UniqueConstraint("community_id", "activity_id", "resident_id"),)
 

@@ -60,3 +60,10 @@ class SetLabelsSchema(InputSchema):
 
 __all__ = ["AddMemberSchema", "CheckInResidentSchema", "FindResidentsSchema", "PickResidentSchema",
            "RemoveMemberSchema", "ReviewAttendancesSchema", "SetLabelsSchema"]
+
+
+class BrowseActivitiesSchema(InputSchema):
+    """The resident's activities list: ?team= a team's id (0 or empty: every team), ?kind= an activity kind."""
+
+    team = Id(zero_is_none=True, load_default=None)
+    kind = Text(truncate=40)

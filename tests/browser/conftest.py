@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from .pages import ROOT, TIMEOUT_MS, VIEWPORTS
+from .pages import RESIDENT_PHONE, ROOT, TIMEOUT_MS, VIEWPORTS
 
 TRANSLATIONS = ROOT / "pointsapp" / "translations"
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -179,3 +179,24 @@ def new_context(browser, live_server):
 @pytest.fixture
 def page(new_context):
     return new_context().new_page()
+
+
+@pytest.fixture(scope="session")
+def two_months_of_points(live_server):
+    """The demo resident's entries in October and November (the browser-test demo gives her none)."""
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services.posting import Posting, post
+    from pointsapp.tree.models import Resident
+
+    with live_server.app.app_context():
+        me = db.session.query(Resident).filter_by(phone=RESIDENT_PHONE).one()
+        for n, (day, amount, reason) in enumerate([((10, 8), 12, "安全值守：梨园安全值守"),
+                                                   ((11, 3), 10, "楼道广告清理：梨园楼道广告清理"),
+                                                   ((11, 20), 15, "环境整治：梨园环境整治")]):
+            post(Posting(me, amount, EntryKind.AWARD, "attendance", f"browser-history-{n}", reason),
+                 None, datetime(2026, *day, 2, 0, tzinfo=UTC))
+        post(Posting(me, -8, EntryKind.REDEMPTION, "redemption", "browser-history-r", "兑换单 01-20261121-000001"),
+             None, datetime(2026, 11, 21, 3, 0, tzinfo=UTC))
+        db.session.commit()
+        db.session.remove()

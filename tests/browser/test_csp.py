@@ -170,7 +170,7 @@ def test_check_in_confirm_counter_and_receipt_pass_the_csp(new_context, live_ser
     assert clerk.evaluate("window.__printed") == 1
 
 
-def test_the_month_select_still_sends_its_form(new_context, live_server):
+def test_the_month_select_still_sends_its_form(new_context, live_server, two_months_of_points):
     page = new_context("phone").new_page()
     watcher = Watcher(page)
     log_in(page, RESIDENT_PHONE)

@@ -21,6 +21,7 @@ from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.spreadsheets import xlsx_bytes
+from pointsapp.core.words import labelled
 from pointsapp.imports.models import ImportJob
 from pointsapp.imports.services import sheets
 from pointsapp.tree import services as tree
@@ -183,7 +184,7 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
             column = RESIDENT_COLUMNS[problem.field]
             if column not in flagged:  # an empty name is already reported as empty
                 raw_value = values.get(problem.field, "")
-                bad(column, f"“{raw_value}”：{problem.message}" if raw_value else problem.message)
+                bad(column, labelled(f"“{raw_value}”", problem.message) if raw_value else problem.message)
         phone, tail = fields.phone, fields.id_tail
         moved_in = None
         try:

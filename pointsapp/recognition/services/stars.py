@@ -183,6 +183,7 @@ class ResultRow:
     stars: int
     vetoed: bool
     note: str
+    head_hidden: bool = False  # the head keeps her name off public lists (rankings.named_in_public)
 
 
 def results(evaluation: Evaluation, *, min_stars: int = 0, limit: int | None = None) -> list[ResultRow]:
@@ -221,13 +222,14 @@ def results(evaluation: Evaluation, *, min_stars: int = 0, limit: int | None = N
         # the few rows of the board's panel by their ids; the whole list by a subquery (a list of 30,000
         # bound ids is slow on PostgreSQL)
         households = [r[0] for r in rows] if len(rows) <= 1000 else select(StarResult.household_id).where(*chosen)
-    heads = {}
-    for hid, name, relation in db.session.execute(select(Resident.household_id, Resident.name, Resident.relation)
-                                                  .where(Resident.household_id.in_(households))
-                                                  .order_by(Resident.id)):
+    heads: dict[int, tuple[str, bool]] = {}  # (name, keeps off public lists)
+    for hid, name, relation, hidden in db.session.execute(
+            select(Resident.household_id, Resident.name, Resident.relation, Resident.hide_from_board)
+            .where(Resident.household_id.in_(households)).order_by(Resident.id)):
         if relation == "户主" or hid not in heads:
-            heads[hid] = name if relation == "户主" else heads.get(hid, name)
-    out = [ResultRow(hid, household_address(b, u, room), b, heads.get(hid, ""), p, a, s, bool(v), note)
+            heads[hid] = (name, bool(hidden)) if relation == "户主" else heads.get(hid, (name, bool(hidden)))
+    out = [ResultRow(hid, household_address(b, u, room), b, heads.get(hid, ("", False))[0], p, a, s, bool(v), note,
+                     head_hidden=heads.get(hid, ("", False))[1])
            for hid, p, a, s, v, note, b, u, room in rows]
     out.sort(key=lambda r: (-r.stars, -r.points, r.address))
     return out if limit is None else out[:limit]

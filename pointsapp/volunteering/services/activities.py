@@ -1,10 +1,10 @@
-"""Teams, their members and activities; residents browse and sign up."""
+"""Teams, their members and activities (residents' sign-ups: services/signups.py)."""
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import User
@@ -19,12 +19,12 @@ from pointsapp.volunteering.models import (
     DEFAULT_TEAM_CATEGORIES,
     Activity,
     Label,
-    Signup,
     Team,
     TeamMember,
 )
 
 MAX_POINTS = 1000
+MAX_SIGNUP_CLOSES_MINUTES = 7 * 24 * 60
 
 
 def labels(community_id: int, group: str) -> list[str]:
@@ -113,6 +113,7 @@ class ActivityFields:
     hourly_cap: int | None = None
     award_on: str = "check_in"
     capacity: int | None = None
+    signup_closes_minutes: int = 120
     allow_poster: bool = False
     description: str = ""
     checkin_opens_at: datetime | None = None
@@ -142,6 +143,8 @@ def _check(fields: ActivityFields, community_id: int) -> ActivityFields:
                            code="invalid_award_on")
     if f.capacity is not None and f.capacity < 1:
         raise InvalidInput(_l("The capacity must be at least 1."), code="invalid_capacity")
+    if not isinstance(f.signup_closes_minutes, int) or not 0 <= f.signup_closes_minutes <= MAX_SIGNUP_CLOSES_MINUTES:
+        raise InvalidInput(_l("Sign-up must close between the start and 7 days before it."), code="invalid_signup_close")
     opens = f.checkin_opens_at or f.starts_at - timedelta(minutes=30)
     closes = f.checkin_closes_at or f.ends_at + timedelta(minutes=30)
     if closes <= opens:
@@ -183,39 +186,3 @@ def get_activity(activity_id: int) -> Activity:
     if activity is None:
         raise NotFound(_l("This activity does not exist."))
     return activity
-
-
-def upcoming(community_id: int, now: datetime, days: int = 14) -> list[Activity]:
-    return db.session.scalars(select(Activity).where(
-        Activity.community_id == community_id, Activity.is_cancelled.is_(False), Activity.ends_at >= now,
-        Activity.starts_at <= now + timedelta(days=days)).order_by(Activity.starts_at)).all()
-
-
-def sign_up(resident: Resident, activity: Activity, now: datetime) -> Signup:
-    """A resident signs up. Raises not_resident_of_community, already_over, capacity_full, already_signed_up."""
-    if resident.community_id != activity.community_id or resident.moved_out_on is not None:
-        raise InvalidInput(_l("This activity is for residents of another community."),
-                           code="not_resident_of_community")
-    if activity.is_cancelled or activity.ends_at <= now:
-        raise InvalidInput(_l("This activity is already over."), code="already_over")
-    if db.session.scalar(select(Signup).where(Signup.activity_id == activity.id, Signup.resident_id == resident.id)):
-        raise Conflict(_l("You have already signed up."), code="already_signed_up")
-    if activity.capacity is not None:
-        count = db.session.scalar(select(func.count()).select_from(Signup).where(Signup.activity_id == activity.id))
-        if count >= activity.capacity:
-            raise Conflict(_l("Sorry, this activity is full."), code="capacity_full")
-    signup = Signup(community_id=activity.community_id, activity_id=activity.id, resident_id=resident.id,
-                    created_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(signup)
-    except IntegrityError as exc:
-        raise Conflict(_l("You have already signed up."), code="already_signed_up") from exc
-    return signup
-
-
-def signed_up_ids(resident_id: int, activity_ids: list[int]) -> set[int]:
-    if not activity_ids:
-        return set()
-    return set(db.session.scalars(select(Signup.activity_id).where(Signup.resident_id == resident_id,
-                                                                   Signup.activity_id.in_(activity_ids))))

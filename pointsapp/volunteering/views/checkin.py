@@ -105,7 +105,7 @@ def rule_text(activity: Activity) -> str:
             text += _(", at most %(n)d", n=activity.hourly_cap)
     when = {"check_in": _("given at check-in"), "check_out": _("given at check-out"),
             "approval": _("given after the team lead approves")}[activity.award_on]
-    return f"{text}（{when}）"
+    return _("%(rule)s (%(when)s)", rule=text, when=when)
 
 
 @bp.app_context_processor

@@ -16,6 +16,7 @@ from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_t
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
+from pointsapp.core.words import word
 from pointsapp.store.services import identification
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
@@ -29,7 +30,7 @@ from pointsapp.volunteering.schemas import (
     PickResidentSchema,
     RemoveMemberSchema,
 )
-from pointsapp.volunteering.services import activities, checkin, codes
+from pointsapp.volunteering.services import activities, checkin, codes, signups
 from pointsapp.volunteering.views.reviewing import decide_ticked
 
 bp = Blueprint("lead", __name__, url_prefix="/lead")
@@ -109,7 +110,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
         title=form.title.data, kind=form.kind.data, place=form.place.data or "",
         starts_at=to_utc(form.starts_at.data), ends_at=to_utc(form.ends_at.data), rule=form.rule.data,
         points=form.points.data, hourly_cap=form.hourly_cap.data, award_on=form.award_on.data,
-        capacity=form.capacity.data, allow_poster=bool(form.allow_poster.data),
+        capacity=form.capacity.data, signup_closes_minutes=form.signup_closes_minutes.data, allow_poster=bool(form.allow_poster.data),
         description=form.description.data or "")
 
 
@@ -118,7 +119,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
 def new_activity(team_id: int):
     t = _team(team_id)
     form = ActivityForm()
-    form.kind.choices = options((k, k) for k in activities.labels(t.community_id, "activity_kind"))
+    form.kind.choices = options((k, word(k)) for k in activities.labels(t.community_id, "activity_kind"))
     if request.method == "GET":
         start = to_local(utcnow()).replace(minute=0, second=0, microsecond=0)
         form.starts_at.data = start.replace(hour=min(start.hour + 1, 22))
@@ -138,7 +139,11 @@ def new_activity(team_id: int):
 def edit_activity(activity_id: int):
     a = _activity(activity_id)
     form = ActivityForm(obj=a)
-    form.kind.choices = options((k, k) for k in activities.labels(a.community_id, "activity_kind"))
+    form.kind.choices = options((k, word(k)) for k in activities.labels(a.community_id, "activity_kind"))
+    if a.signup_closes_minutes not in [c.value for c in form.signup_closes_minutes.choices]:
+        # a cut-off set elsewhere (an import, the API) stays choosable instead of failing the form
+        form.signup_closes_minutes.choices = [*form.signup_closes_minutes.choices, *options(
+            [(a.signup_closes_minutes, _("%(n)d minutes before the start", n=a.signup_closes_minutes))])]
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = to_local(a.starts_at), to_local(a.ends_at)
     if form.validate_on_submit():
@@ -160,7 +165,7 @@ def activity(activity_id: int):
     manual.checked_out_at.data = to_local(a.ends_at)
     return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
                            found=result.residents if result else [], note=result.note if result else "",
-                           form=EmptyForm(), manual=manual, now=utcnow())
+                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a))
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
