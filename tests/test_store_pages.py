@@ -367,3 +367,193 @@ def test_a_checkout_posted_three_times_at_once_charges_once_and_empties_the_coun
     for cookie in [saved] + [value[2] for _, value in results]:  # whichever cookie the browser kept
         restore_cookie(app, client, cookie)
         assert not shows_a_resident(counter_of(client, store))
+
+
+# ---- what people hit first (issue 12) -----------------------------------------------------------------
+
+def held_by(client) -> object:
+    with client.session_transaction() as sess:
+        return sess.get("counter")
+
+
+@pytest.mark.parametrize("times", [2, 3])
+def test_every_response_to_a_checkout_posted_at_once_leaves_the_counter_clear(app, client, login, shop, times):
+    """A double tap on a slow network: every response, the first and the replays, must let the resident go
+    (its cookie names no identification) and show the one receipt, whose 下一位 opens an empty counter."""
+    from .concurrency import run_threads
+
+    store, clerk, _, resident, noodles, _ = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    saved = session_cookie(app, client)
+    store_id, form = store.id, {"request_id": "tap", f"qty_{noodles.id}": "2"}
+
+    def post():
+        browser = app.test_client()
+        restore_cookie(app, browser, saved)
+        response = browser.post(f"/store/{store_id}/checkout", data=form)
+        return response.headers.get("Location"), held_by(browser), session_cookie(app, browser)
+
+    results = run_threads(app, *[post] * times, together=True)
+    assert [code for code, _ in results] == ["ok"] * times, results
+    assert len({value[0] for _, value in results}) == 1 and "/receipts/" in results[0][1][0]
+    assert [value[1] for _, value in results] == [None] * times  # no response holds her any more
+    assert ledger.balance_of(resident.id) == 80
+    for _, (receipt_url, _, cookie) in results:  # whichever response the browser shows last
+        restore_cookie(app, client, cookie)
+        receipt = client.get(receipt_url).get_data(as_text=True)
+        assert resident.name in receipt and "下一位" in receipt
+        next_url = re.search(r'href="([^"]+)">下一位<', receipt).group(1)
+        page = client.get(next_url).get_data(as_text=True)
+        assert not shows_a_resident(page) and 'id="code"' in page
+        assert held_by(client) is None
+
+
+def test_a_checkout_replayed_later_leaves_the_counter_clear(app, client, login, shop):
+    store, clerk, _, resident, noodles, _ = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    saved = session_cookie(app, client)
+    form = {"request_id": "late-replay", f"qty_{noodles.id}": "1"}
+    first = client.post(f"/store/{store.id}/checkout", data=form)
+    restore_cookie(app, client, saved)  # the retry carries the cookie the form was sent with
+    again = client.post(f"/store/{store.id}/checkout", data=form)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert held_by(client) is None and not shows_a_resident(counter_of(client, store))
+    assert ledger.balance_of(resident.id) == 90
+
+
+def test_a_stock_correction_to_zero_goes_through_the_form(client, login, shop):
+    store, clerk, admin, _, noodles, _ = shop
+    login(client, admin)
+    page = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "0",
+                                                                         "reason": "过期下架"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "请填写数量" not in page
+    _db.session.expire_all()
+    assert noodles.stock == 0
+    assert _db.session.scalars(select(StockMovement.stock_after).where(StockMovement.product_id == noodles.id)
+                               .order_by(StockMovement.id.desc())).first() == 0
+    page = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "",
+                                                                         "reason": "x"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "请填写数量" in page  # nothing typed is still refused
+    for hostile in ("   ", "-1", "=cmd|' /C calc'!A0", "9" * 10000):
+        response = client.post(f"/store/{store.id}/products/{noodles.id}",
+                               data={"what": "correct", "quantity": hostile, "reason": "x"}, follow_redirects=True)
+        assert response.status_code == 200 and 'class="flash error"' in response.get_data(as_text=True), hostile
+    response = client.post(f"/store/{store.id}/products/{noodles.id}",
+                           data={"what": "correct", "quantity": "１２", "reason": "x" * 10000}, follow_redirects=True)
+    assert response.status_code == 200 and "200" in response.get_data(as_text=True)  # the reason's limit named
+    response = client.post(f"/store/{store.id}/products/{noodles.id}", data={"what": "correct", "quantity": "1\x002"})
+    assert response.status_code == 400  # the request edge refuses NUL with its message
+    _db.session.expire_all()
+    assert noodles.stock == 0
+
+
+# ---- the number printed on the card, typed (issue 12) ----------------------------------------------------
+
+def card_resident(make, store, rid: int, serial: int = 1, name: str | None = None):
+    """A resident with a chosen id (the card number is <id>-<serial>) and PIN 2468."""
+    from pointsapp.core.passwords import hash_password
+    from pointsapp.tree.models import Community, Resident
+
+    household = make.household(building=make.building(_db.session.get(Community, store.community_id)))
+    resident = make._add(Resident(id=rid, community_id=store.community_id, household_id=household.id,
+                                  name=name or f"持卡人{rid}", relation="户主", phone="", id_tail="",
+                                  created_at=utcnow(), card_serial=serial))
+    resident.pin_hash = hash_password("2468")
+    _db.session.commit()
+    return resident
+
+
+@pytest.mark.parametrize("typed", ["1309-1", "13091", "１３０９－１", " 1309 - 1 ", "1309 1", "1309—1"])
+def test_the_card_number_typed_then_the_pin_identifies_the_resident(client, login, make, shop, typed):
+    store, clerk, *_ = shop
+    holder = card_resident(make, store, 1309, name="王秀英")
+    login(client, clerk)
+    page = client.post(f"/store/{store.id}/counter", data={"code": typed}).get_data(as_text=True)
+    assert 'id="pin"' in page and "会员码无效" not in page and not shows_a_resident(page)
+    assert f'value="{typed}"' in page or typed.strip() in page  # the number stays for the PIN
+    response = client.post(f"/store/{store.id}/counter", data={"code": typed, "pin": "2468"})
+    assert response.status_code == 302
+    page = counter_of(client, store)
+    assert shows_a_resident(page), page
+    assert holder.name in page and "会员卡加密码识别" in page, page[page.index("id=\"who\""):][:600]
+
+
+def test_a_typed_card_number_counts_wrong_pins_towards_the_same_lockout(client, login, make, shop, now):
+    store, clerk, *_ = shop
+    holder = card_resident(make, store, 1309)
+    login(client, clerk)
+    for left in (4, 3, 2, 1):
+        page = client.post(f"/store/{store.id}/counter", data={"code": "1309-1", "pin": "1111"}).get_data(as_text=True)
+        assert f"{left}" in page and not shows_a_resident(page)
+        assert fresh(holder).pin_failures == 5 - left
+    client.post(f"/store/{store.id}/counter", data={"code": "13091", "pin": "1111"})
+    assert fresh(holder).pin_locked_until == now + timedelta(minutes=15)
+    page = client.post(f"/store/{store.id}/counter", data={"code": "1309-1", "pin": "2468"}).get_data(as_text=True)
+    assert "锁定" in page and not shows_a_resident(page)  # the right PIN waits out the lock, as with the QR
+
+
+def test_a_number_without_its_dash_that_names_two_current_cards_asks_for_the_dash(client, login, make, shop):
+    """13091 is 1309-1 or 130-91 (130's 91st card): neither is guessed, so no wrong PIN lands on a stranger."""
+    store, clerk, *_ = shop
+    first, other = card_resident(make, store, 1309), card_resident(make, store, 130, serial=91)
+    login(client, clerk)
+    page = client.post(f"/store/{store.id}/counter", data={"code": "13091", "pin": "1111"}).get_data(as_text=True)
+    assert "1309-1" in page and "130-91" in page and not shows_a_resident(page)
+    assert (fresh(first).pin_failures, fresh(other).pin_failures) == (0, 0)
+    for typed, who in (("130-91", other), ("1309-1", first)):
+        client.post(f"/store/{store.id}/counter/next")
+        assert client.post(f"/store/{store.id}/counter", data={"code": typed, "pin": "2468"}).status_code == 302
+        assert who.name in counter_of(client, store)
+
+
+def test_a_number_without_its_dash_takes_the_one_split_that_names_a_current_card(client, login, make, shop):
+    store, clerk, *_ = shop
+    card_resident(make, store, 1309)
+    card_resident(make, store, 130, serial=2)  # 130-91 is no card
+    login(client, clerk)
+    assert client.post(f"/store/{store.id}/counter", data={"code": "13091", "pin": "2468"}).status_code == 302
+    assert "持卡人1309" in counter_of(client, store)
+
+
+def test_an_old_card_number_unknown_numbers_and_other_communities_cards_are_refused_clearly(client, login, make,
+                                                                                            shop):
+    store, clerk, *_ = shop
+    card_resident(make, store, 1309, serial=2)
+    outsider = make.resident(community=make.community(), name="外社区居民")
+    _db.session.commit()
+    login(client, clerk)
+    page = client.post(f"/store/{store.id}/counter", data={"code": "1309-1", "pin": "2468"}).get_data(as_text=True)
+    assert "补办新卡" in page and not shows_a_resident(page)
+    for typed in ("9999-1", f"{outsider.id}-1", "0-1", "99999999999999999999-1"):
+        page = client.post(f"/store/{store.id}/counter", data={"code": typed, "pin": "2468"}).get_data(as_text=True)
+        assert "没有卡号" in page and "外社区居民" not in page and not shows_a_resident(page), typed
+
+
+@pytest.mark.parametrize("typed", ["x" * 10000, "1309\x00-1", "=cmd|' /C calc'!A0", "１" * 5000, "-", "1309-"])
+def test_hostile_input_in_the_code_field_answers_a_message(client, login, make, shop, typed):
+    store, clerk, *_ = shop
+    card_resident(make, store, 1309)
+    login(client, clerk)
+    response = client.post(f"/store/{store.id}/counter", data={"code": typed, "pin": typed})
+    assert response.status_code in (200, 400)
+    assert response.status_code == 400 or 'class="flash error"' in response.get_data(as_text=True)
+
+
+def test_an_old_checkout_form_sent_again_leaves_the_next_resident_at_the_counter(app, client, login, make, shop):
+    store, clerk, _, resident, noodles, _ = shop
+    neighbour = make.resident(resident.household, name="李桂英")
+    _db.session.commit()
+    login(client, clerk)
+    identify(app, client, store, resident)
+    form = {"request_id": "history", f"qty_{noodles.id}": "1"}
+    first = client.post(f"/store/{store.id}/checkout", data=form)
+    identify(app, client, store, neighbour)
+    again = client.post(f"/store/{store.id}/checkout", data=form)  # the browser's back button, then resend
+    assert again.headers["Location"] == first.headers["Location"]
+    page = counter_of(client, store)
+    assert shows_a_resident(page) and "李桂英" in page
+    assert ledger.balance_of(resident.id) == 90

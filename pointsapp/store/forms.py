@@ -6,7 +6,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from pointsapp.core.forms import EmptyForm, Form, NameForm, options  # noqa: F401
 
@@ -29,6 +29,7 @@ class ProductForm(Form):
 
 
 class StockForm(Form):
-    quantity = IntegerField(_l("Quantity"), validators=[DataRequired(_l("Please enter a quantity.")),
+    # InputRequired, not DataRequired: 0 is a quantity (a correction to an empty shelf), not a missing one
+    quantity = IntegerField(_l("Quantity"), validators=[InputRequired(_l("Please enter a quantity.")),
                                                          NumberRange(0, 100000)])
     reason = StringField(_l("Reason"), validators=[Length(max=200)])

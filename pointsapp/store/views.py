@@ -42,7 +42,7 @@ from pointsapp.store.schemas import (
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter, identification
 from pointsapp.store.services import shelf as shelf_service
-from pointsapp.tree import services as tree
+from pointsapp.tree.services import search
 
 bp = Blueprint("store", __name__, url_prefix="/store")
 
@@ -94,11 +94,12 @@ def _remember(who: CounterIdentification) -> None:
 
 def _identify_page(s: Store, *, q: str = "", code: str = "", need_pin: bool = False, chosen: int | None = None):
     """The identify page: the code form and the search, whose list shows no ID digits (CustomerSchema)."""
-    found = CustomerSchema("counter").dump(tree.search_residents(s.community_id, q, limit=20) if q else [], many=True)
+    result = search.find_residents(s.community_id, q) if q else None
+    found = CustomerSchema("counter").dump(result.residents if result else [], many=True)
     if chosen is None and not need_pin:  # after a search the clerk types ID digits next: the first row's field
         chosen = next((r["id"] for r in found if r["has_id_tail"]), None)
     return render_template("store/identify.html", store=s, form=EmptyForm(), q=q, code=code, need_pin=need_pin,
-                           found=found, chosen=chosen)
+                           found=found, chosen=chosen, note=result.note if result else "")
 
 
 @bp.route("/<int:store_id>/counter", methods=["GET", "POST"])
@@ -121,7 +122,8 @@ def counter_page(store_id: int):
             if given["resident_id"] is not None and not given["code"]:
                 return _identify_page(s, q=given["q"], chosen=given["resident_id"])
             need_pin = exc.code in ("pin_required", "wrong_pin", "pin_locked", "pin_not_set")
-            return _identify_page(s, code=given["code"] if need_pin else "", need_pin=need_pin)
+            keep = need_pin or exc.code in ("ambiguous_card_number", "unknown_card")  # to add the dash
+            return _identify_page(s, code=given["code"] if keep else "", need_pin=need_pin)
         _remember(who)
         return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
@@ -154,6 +156,9 @@ def checkout(store_id: int):
         return redirect(url_for(".counter_page", store_id=s.id))
     done = counter.find_by_request(s, cart["request_id"])
     if done is not None:  # a retry or a second click after the first went through
+        # this response lets her go too (its cookie, sent after the first one's, must not hold her again),
+        # unless the browser holds somebody else by now (an old form sent again from the history)
+        _identified(s)
         flash(_("This checkout had already gone through; nothing was charged twice."), "info")
         return redirect(url_for(".receipt", store_id=s.id, redemption_id=done.id))
     if not EmptyForm().validate_on_submit():

@@ -107,7 +107,10 @@ class Household(db.Model):  # 户: building + unit + room; star ratings are per 
     building: Mapped[Building] = relationship(back_populates="households")
     residents: Mapped[list["Resident"]] = relationship(back_populates="household", order_by="Resident.id")
 
-    __table_args__ = (UniqueConstraint("community_id", "building_id", "unit", "room"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "building_id", "unit", "room"),
+        Index("ix_household_community_room", "community_id", "room"),  # a search by room number alone ("301")
+    )
 
     @property
     def address(self) -> str:

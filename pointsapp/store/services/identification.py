@@ -85,16 +85,42 @@ def _record(actor: User, store: Store, resident: Resident, method: str, now: dat
 
 def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str | None,
                      now: datetime) -> CounterIdentification:
-    """A scanned member code: the phone's live code, or a printed card with its PIN.
-    Raises forbidden, forged_code, code_expired, card_replaced, other_community, resident_moved_out,
-    pin_required, pin_not_set, wrong_pin, pin_locked."""
+    """A scanned member code: the phone's live code, or a printed card (its QR, or its number typed) with its
+    PIN. Raises forbidden, forged_code, code_expired, card_replaced, unknown_card, ambiguous_card_number,
+    other_community, resident_moved_out, pin_required, pin_not_set, wrong_pin, pin_locked."""
     require(actor, Action.RUN_STORE, store)
+    typed = codes.card_number_candidates(code)
+    if typed is not None:  # the number printed on the card, typed: as the scanned card, it needs the PIN
+        resident = resident_for_store(card_holder(store.community_id, code, typed), store)
+        check_pin(resident, pin, now, actor=actor)
+        return _record(actor, store, resident, "card_pin", now)
     member = codes.read_member_code(secret, code, now, lambda rid: db.session.get(Resident, rid))
     resident = resident_for_store(db.session.get(Resident, member.resident_id), store)
     if not member.is_card:
         return _record(actor, store, resident, "phone_code", now)
     check_pin(resident, pin, now, actor=actor)
     return _record(actor, store, resident, "card_pin", now)
+
+
+def card_holder(community_id: int, typed: str, candidates: list[tuple[int, int]]) -> Resident:
+    """The resident of this community whose current card has the typed number. Without the dash a number
+    may split more than one way ("13091": 1309-1 or 130-91); only a split naming a current card counts, and
+    when two do, the clerk is asked for the dash. Residents of other communities are not looked at (a typed
+    number tells nobody's name elsewhere). Raises unknown_card, card_replaced, ambiguous_card_number."""
+    ids = {rid for rid, _serial in candidates}
+    found = {r.id: r for r in db.session.scalars(select(Resident).where(
+        Resident.id.in_(ids or [-1]), Resident.community_id == community_id))}
+    current = [found[rid] for rid, serial in candidates if rid in found and found[rid].card_serial == serial]
+    if len(current) == 1:
+        return current[0]
+    if len(current) > 1:
+        raise InvalidInput(_l("%(typed)s could be card %(a)s or card %(b)s: please type the number with its dash, "
+                              "as printed on the card."), code="ambiguous_card_number", typed=typed.strip(),
+                           a=codes.card_number(current[0]), b=codes.card_number(current[1]))
+    if any(rid in found and serial < found[rid].card_serial for rid, serial in candidates):
+        raise codes.CodeError(_l("This member card has been replaced by a newer one."), code="card_replaced")
+    raise NotFound(_l("No member card here has the number %(typed)s. Type it as printed on the card, "
+                      "e.g. 1309-1, or scan its QR code."), code="unknown_card", typed=typed.strip()[:30])
 
 
 def identify_by_search(actor: User, store: Store, resident_id: int, id_tail: str | None,

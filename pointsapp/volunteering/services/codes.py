@@ -7,12 +7,14 @@ easy-to-scan QR images on old phones. The secret is passed in, so services stay 
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.core.errors import DomainError
+from pointsapp.core.text import ascii_form
 
 MAC_BYTES = 12
 MEMBER_CODE_SECONDS = 30  # a phone member code lives for its step and the next: up to a minute
@@ -120,3 +122,39 @@ def read_member_code(secret: str, token: str, now: datetime, load_resident,
         raise CodeError(_l("This member code has expired. Please ask the resident to refresh it."),
                         code="code_expired")
     return MemberCode(resident_id, False)
+
+
+# ---- the number printed on a member card ----------------------------------------------------------------
+# "卡号 1309-1": the resident's id, a dash, the card's serial (1 for the first card, one more for each
+# reissue). A clerk types it when the QR is creased or the scanner is broken; the PIN is then asked as for
+# the scanned card.
+
+MAX_ID, MAX_SERIAL = 2**63 - 1, 2**31 - 1
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d_/]")
+_CARD_NUMBER = re.compile(r"(\d{1,25})-(\d{1,25})")
+
+
+def card_number(resident) -> str:
+    return f"{resident.id}-{resident.card_serial}"
+
+
+def card_number_candidates(typed: str) -> list[tuple[int, int]] | None:
+    """The (resident id, card serial) pairs a typed card number may mean, or None when it is no card number
+    (a QR code's text, a name). "1309-1" means one card; "13091", typed without the dash, may be 1309-1,
+    130-91 or 1-3091 (never 13-091: neither part of a number starts with 0): the caller keeps those that
+    name a current card."""
+    words = re.sub(r"\s*-\s*", "-", _DASHES.sub("-", ascii_form(typed or "")[:60])).split()
+    if len(words) == 2 and all(w.isdigit() for w in words):  # "1309 1": a space for the dash
+        words = ["-".join(words)]
+    if len(words) != 1:
+        return None
+    text = words[0]
+    m = _CARD_NUMBER.fullmatch(text)
+    if m:
+        pairs = [(int(m.group(1)), int(m.group(2)))]
+    elif text.isdigit() and 2 <= len(text) <= 29:
+        pairs = [(int(text[:i]), int(text[i:])) for i in range(1, len(text))
+                 if text[0] != "0" and text[i] != "0"]
+    else:
+        return None
+    return [(rid, serial) for rid, serial in pairs if 1 <= rid <= MAX_ID and 1 <= serial <= MAX_SERIAL]

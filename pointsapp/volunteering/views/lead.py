@@ -17,8 +17,10 @@ from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.core.words import word
+from pointsapp.store.services import identification
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household, Resident
+from pointsapp.tree.services import search
 from pointsapp.volunteering.forms import ActivityForm, ManualAttendanceForm
 from pointsapp.volunteering.models import Activity, Team, TeamMember
 from pointsapp.volunteering.schemas import (
@@ -78,7 +80,8 @@ def index():
 def team(team_id: int):
     t = _team(team_id)
     q = load_or_error(FindResidentsSchema, request.args)["q"]
-    found = tree.search_residents(t.community_id, q, limit=20) if q else []
+    result = search.find_residents(t.community_id, q) if q else None
+    found = result.residents if result else []
     if request.method == "POST" and EmptyForm().validate_on_submit():
         if request.form.get("remove"):
             attempt(lambda: activities.remove_member(
@@ -98,6 +101,7 @@ def team(team_id: int):
     acts = db.session.scalars(select(Activity).where(Activity.team_id == t.id)
                               .order_by(Activity.starts_at.desc()).limit(30)).all()
     return render_template("lead/team.html", team=t, members=members, activities=acts, q=q, found=found,
+                           note=result.note if result else "",
                            form=EmptyForm(), now=utcnow())
 
 
@@ -155,13 +159,13 @@ def edit_activity(activity_id: int):
 def activity(activity_id: int):
     a = _activity(activity_id)
     q = load_or_error(FindResidentsSchema, request.args)["q"]
-    found = tree.search_residents(a.community_id, q, limit=20) if q else []
+    result = search.find_residents(a.community_id, q) if q else None
     manual = ManualAttendanceForm()
     manual.checked_in_at.data = to_local(a.starts_at)
     manual.checked_out_at.data = to_local(a.ends_at)
     return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
-                           found=found, form=EmptyForm(), manual=manual, now=utcnow(),
-                           roster=signups.roster(actor(), a))
+                           found=result.residents if result else [], note=result.note if result else "",
+                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a))
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
@@ -222,7 +226,10 @@ def renew_codes(activity_id: int):
 
 def _resident_from_request(a: Activity) -> Resident:
     given = load_or_error(CheckInResidentSchema, request.form)
-    if given["code"]:
+    typed = codes.card_number_candidates(given["code"]) if given["code"] else None
+    if typed is not None:  # the number printed on the card, typed (as a search would find the resident)
+        resident = identification.card_holder(a.community_id, given["code"], typed)
+    elif given["code"]:
         # a scanned member card or phone member code
         member = codes.read_member_code(current_app.secret_key, given["code"], utcnow(),
                                         lambda rid: get_row(Resident, rid))

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
 
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -16,6 +15,7 @@ from pointsapp.core.permissions import Action, Actor, require
 from pointsapp.core.text import ascii_form, one_line
 from pointsapp.core.validation import clean_id_tail, clean_phone, is_id_tail, is_phone
 from pointsapp.tree.models import Building, Community, Grid, Household, Resident, Subdistrict
+from pointsapp.tree.services import search
 
 
 def _name(value: str, max_len: int = 80) -> str:
@@ -237,22 +237,9 @@ def mask_phone(phone: str) -> str:
 
 
 def search_residents(community_id: int, query: str, *, limit: int = 50, include_moved_out: bool = False):
-    """Residents of one community matching a name, phone, or room ("3号楼1-301", "301")."""
-    stmt = (select(Resident).join(Household).join(Building)
-            .where(Resident.community_id == community_id))
-    q = (query or "").strip()
-    if q:
-        # % and _ typed by a person are literal characters, not wildcards
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Resident.name.like(like, escape="\\"), Resident.phone.like(like, escape="\\"),
-                              Household.room == q,
-                              (Building.name + Household.unit + "-" + Household.room).like(like, escape="\\")))
-    if not include_moved_out:
-        stmt = stmt.where(Resident.moved_out_on.is_(None))
-    # the lists show each resident's address: fill household and building from the joins already made
-    return db.session.scalars(stmt.options(contains_eager(Resident.household).contains_eager(Household.building))
-                              .order_by(Building.name, Household.unit, Household.room, Resident.id)
-                              .limit(limit)).all()
+    """Residents of one community matching a name, phone, or room, best first (tree.search, which also tells
+    the pages how many there are in all)."""
+    return search.find_residents(community_id, query, limit=limit, include_moved_out=include_moved_out).residents
 
 
 def community_counts(community_id: int) -> dict:
