@@ -145,16 +145,37 @@ def test_an_activity_at_7_am_on_new_years_day_china_time_is_listed_on_1_january(
 
 def test_the_window_is_today_and_four_weeks_in_china_time(setup, now):
     *_, new_activity = setup
-    # now: 2026-11-25 10:30 China time; the window ends at 2026-12-24 00:00 China time
-    last_in = new_activity(title="最后一天", starts_at=datetime(2026, 12, 23, 23, 0, tzinfo=signups.LOCAL_TZ),
-                           ends_at=datetime(2026, 12, 23, 23, 30, tzinfo=signups.LOCAL_TZ))
-    new_activity(title="太远", starts_at=datetime(2026, 12, 24, 0, 0, tzinfo=signups.LOCAL_TZ),
-                 ends_at=datetime(2026, 12, 24, 1, 0, tzinfo=signups.LOCAL_TZ))
+    # now: 2026-11-25 10:30 China time; four weeks of days: the window ends at 2026-12-23 00:00 China time
+    last_in = new_activity(title="最后一天", starts_at=datetime(2026, 12, 22, 23, 0, tzinfo=signups.LOCAL_TZ),
+                           ends_at=datetime(2026, 12, 22, 23, 30, tzinfo=signups.LOCAL_TZ))
+    new_activity(title="太远", starts_at=datetime(2026, 12, 23, 0, 0, tzinfo=signups.LOCAL_TZ),
+                 ends_at=datetime(2026, 12, 23, 1, 0, tzinfo=signups.LOCAL_TZ))
     new_activity(title="结束了", starts_at=now - timedelta(hours=2), ends_at=now)
     running = new_activity(title="进行中", starts_at=now - timedelta(days=1), ends_at=now + timedelta(hours=1))
     listed = signups.upcoming(last_in.community_id, now)
     assert [a.title for a in listed] == ["进行中", "最后一天"]
     assert signups.day_of(running, now) == datetime(2026, 11, 25).date()
+    # a week to a page: week 0 is today and the six days after it (running ones included), week 3 the last
+    assert [a.title for a in signups.upcoming(last_in.community_id, now, week=0)] == ["进行中"]
+    assert [a.title for a in signups.upcoming(last_in.community_id, now, week=3)] == ["最后一天"]
+    assert signups.week_days(now, 3) == (datetime(2026, 12, 16).date(), datetime(2026, 12, 22).date())
+
+
+def test_the_list_pages_a_week_at_a_time(setup, client, login, now):
+    """A resident's phone shows one week, with links to the others; a week out of range says so."""
+    *_, user, new_activity = setup
+    new_activity(title="本周清理", starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1))
+    new_activity(title="下周值守", starts_at=now + timedelta(days=9), ends_at=now + timedelta(days=9, hours=1))
+    _db.session.commit()
+    login(client, user)
+    first = client.get("/activities").get_data(as_text=True)
+    assert "本周清理" in first and "下周值守" not in first
+    assert 'href="/activities?week=1"' in first and 'aria-current="page"' in first
+    second = client.get("/activities?week=1").get_data(as_text=True)
+    assert "下周值守" in second and "本周清理" not in second
+    for week in ("4", "99", "-1", "１０"):  # past the last week, negative, full-width: the first week, and why
+        page = client.get(f"/activities?week={week}")
+        assert page.status_code == 200 and "本周清理" in page.get_data(as_text=True)
 
 
 def test_filters_by_team_and_kind(setup, make, now):

@@ -4,7 +4,7 @@ import re
 from flask_babel import lazy_gettext as _l
 from marshmallow import post_load
 
-from pointsapp.core.schemas import Choice, Id, IdList, InputSchema, Search, Text
+from pointsapp.core.schemas import Choice, Id, IdList, InputSchema, Search, Text, Whole
 
 NO_RESIDENT = _l("No such resident.")
 LABEL_SEPARATORS = re.compile(r"[,，、\n]")  # typed with either keyboard, or one per line
@@ -67,3 +67,4 @@ class BrowseActivitiesSchema(InputSchema):
 
     team = Id(zero_is_none=True, load_default=None)
     kind = Text(truncate=40)
+    week = Whole(min=0, max=3, load_default=0)  # signups.WEEKS pages of a week

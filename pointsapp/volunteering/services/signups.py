@@ -22,20 +22,35 @@ from pointsapp.core.unique import insert_if_absent
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.models import Activity, Attendance, Signup
 
-AHEAD_DAYS = 28  # the list shows today and the next four weeks
+AHEAD_DAYS = 28  # the list covers today and the next four weeks, a week to a page
+WEEKS = AHEAD_DAYS // 7
 
 
-def window(now: datetime, days: int = AHEAD_DAYS) -> tuple[datetime, datetime]:
-    """From now to the end of the local day `days` days after today (China time)."""
-    today = local_date(now)
-    last = today + timedelta(days=days + 1)
-    return now, datetime(last.year, last.month, last.day, tzinfo=LOCAL_TZ)
+def _local_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
 
 
-def upcoming(community_id: int, now: datetime, *, days: int = AHEAD_DAYS, team_id: int | None = None,
+def week_days(now: datetime, week: int) -> tuple[date, date]:
+    """The first and last local day of page `week` (0: today and the six days after it; China time)."""
+    first = local_date(now) + timedelta(days=7 * week)
+    return first, first + timedelta(days=6)
+
+
+def window(now: datetime, week: int | None = None) -> tuple[datetime, datetime]:
+    """Week `week`'s page: from now (week 0) or its first day's midnight to the end of its last local day;
+    None: the whole window, now to the end of the last week."""
+    first, last = week_days(now, 0 if week is None else week)
+    if week is None:
+        last = first + timedelta(days=AHEAD_DAYS - 1)
+    start = now if not week else _local_midnight(first)
+    return start, _local_midnight(last + timedelta(days=1))
+
+
+def upcoming(community_id: int, now: datetime, *, week: int | None = None, team_id: int | None = None,
              kind: str | None = None) -> list[Activity]:
-    """Activities of the community not over yet and starting before the end of the window, by start."""
-    start, end = window(now, days)
+    """Activities of the community not over yet and starting within the window (one week's page, or all
+    four weeks), by start. A running activity belongs to week 0 only."""
+    start, end = window(now, week)
     stmt = (select(Activity).options(joinedload(Activity.team))
             .where(Activity.community_id == community_id, Activity.is_cancelled.is_(False),
                    Activity.ends_at > start, Activity.starts_at < end).order_by(Activity.starts_at, Activity.id))

@@ -29,14 +29,16 @@ def upcoming():
         return render_template("volunteer/upcoming.html", days=[], mine=[], resident=None)
     now = utcnow()
     wanted = read_query(BrowseActivitiesSchema, request.args)
-    acts = signups.upcoming(resident.community_id, now, team_id=wanted["team"], kind=wanted["kind"] or None)
+    acts = signups.upcoming(resident.community_id, now, week=wanted["week"], team_id=wanted["team"],
+                            kind=wanted["kind"] or None)
     mine = signups.my_signups(resident, now)
     teams = db.session.scalars(select(Team).where(Team.community_id == resident.community_id)
                                .order_by(Team.category, Team.name)).all()
     return render_template("volunteer/upcoming.html", days=signups.by_day(acts, now), mine=mine, resident=resident,
                            places=signups.places(resident, [*acts, *mine], now), form=EmptyForm(), now=now,
                            teams=teams, kinds=activities.labels(resident.community_id, "activity_kind"),
-                           wanted=wanted, ahead=signups.AHEAD_DAYS, today=local_date(now),
+                           wanted=wanted, weeks=[signups.week_days(now, w) for w in range(signups.WEEKS)],
+                           today=local_date(now),
                            back=request.full_path.rstrip("?"))
 
 
