@@ -1,5 +1,5 @@
 """The first page after login: what this person can do, by role."""
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,3 +25,17 @@ def index():
     balance = ledger.balance_of(current_user.resident_id) if current_user.resident_id else 0
     return render_template("home/index.html", resident=current_user.resident, balance=balance, communities=communities,
                            grants=grants, scopes=scopes_of(current_user))
+
+
+ICON_MAX_AGE = 30 * 24 * 3600  # the icon seldom changes; browsers ask for it on every page otherwise
+ICONS = {"favicon.ico": "image/vnd.microsoft.icon", "apple-touch-icon.png": "image/png"}
+
+
+@bp.route("/favicon.ico")
+@bp.route("/apple-touch-icon.png")
+@policy(PUBLIC)
+def icon():
+    """The icon browsers ask for at the site's root (a tab, a bookmark, a phone's home screen)."""
+    name = request.path.lstrip("/")
+    filename = "favicon.png" if name == "apple-touch-icon.png" else name
+    return send_from_directory(current_app.static_folder, filename, mimetype=ICONS[name], max_age=ICON_MAX_AGE)
