@@ -193,11 +193,20 @@ def notices(live_server):
 
     from pointsapp.core.extensions import db
     from pointsapp.demo import seed as demo
+    from pointsapp.ledger.models import EntryKind
+    from pointsapp.ledger.services import posting as ledger
     from pointsapp.recognition.models import Evaluation, HonourList
+    from pointsapp.tree.models import Resident
 
     with live_server.app.app_context():
         now = datetime.now(UTC)
         if not db.session.scalar(select(Evaluation.id)):
+            # households with points, so the star notice lists some (the full demo has months of history)
+            heads = db.session.scalars(select(Resident).where(Resident.relation == "户主").order_by(Resident.id)
+                                       .limit(12)).all()
+            for i, person in enumerate(heads):
+                ledger.post(ledger.Posting(person, 20 + 15 * i, EntryKind.AWARD, "demo", f"fit-{person.id}",
+                                           "环境整治", "环境整治"), None, now - timedelta(days=20))
             demo.build_stars(now)
         if not db.session.scalar(select(HonourList.id)):
             demo.build_notices(now)
