@@ -23,10 +23,13 @@ from .pages import RESIDENT_PHONE, log_in, screenshot
 pytestmark = pytest.mark.browser
 
 LEAD_PHONE = "13800000002"  # 张建国, 梨园便民服务队 队长 (pointsapp/demo/seed.py); also a resident
-WHO = {"resident": RESIDENT_PHONE, "lead": LEAD_PHONE}
+WHO = {"resident": RESIDENT_PHONE, "lead": LEAD_PHONE, "visitor": None}  # a visitor: not logged in (yet)
 
 # (who, path): every page a resident or a team lead opens on a phone
 PAGES = [
+    ("visitor", "/login"),
+    ("visitor", "/activate"),
+    ("visitor", "/"),
     ("resident", "/"),
     ("resident", "/me/points"),  # 我的积分 (rewritten by another engineer: paged by month)
     ("resident", "/me/code"),
@@ -36,6 +39,7 @@ PAGES = [
     ("resident", "/stars/{evaluation}"),
     ("resident", "/honours/{honour}"),
     ("resident", "/c/{checkin_code}"),  # the check-in confirm page (it redirects to /c/confirm)
+    ("resident", "{checkin_done}"),  # what 确认签到 on that page leads to: /c/done/<attendance>
     ("resident", "/account/sessions"),
     ("resident", "/password"),
     ("resident", "/privacy"),
@@ -54,8 +58,9 @@ PAGES = [
 ]
 
 # placeholder: (who, page to look on, href pattern whose group 1 is the value, which match: 0 the first,
-# -1 the last); the page may name other placeholders. "checkin_code" is made by the app's own code service
-# (what the rotating QR of {activity} shows now).
+# -1 the last); the page may name other placeholders. Two are found in Finder.value: "checkin_code", made by
+# the app's own code service (what the rotating QR of {activity} shows now), and "checkin_done", where
+# tapping 确认签到 on its confirm page leads.
 FIND = {
     "team": ("lead", "/lead/", r"^/lead/teams/(\d+)$", 0),
     "activity": ("lead", "/lead/", r"^/lead/activities/(\d+)$", 0),  # happening now
@@ -123,7 +128,8 @@ class Finder:
     def page_of(self, who: str):
         if who not in self.pages:
             page = _phone(self.new_context, PHONE_360)
-            log_in(page, WHO[who])
+            if WHO[who]:
+                log_in(page, WHO[who])
             self.pages[who] = page
         return self.pages[who]
 
@@ -131,6 +137,13 @@ class Finder:
         if key not in self.found:
             if key == "checkin_code":
                 self.found[key] = _checkin_code(self.live_server, int(self.value("activity")))
+            elif key == "checkin_done":  # the resident scans and taps 确认签到 (a second time is harmless)
+                page = self.page_of("resident")
+                page.goto(self.path("/c/{checkin_code}"))
+                with page.expect_navigation():
+                    page.locator("main form button[type=submit]").first.click()
+                self.found[key] = urlsplit(page.url).path
+                assert re.fullmatch(r"/c/done/\d+", self.found[key]), page.url
             else:
                 who, where, pattern, which = FIND[key]
                 page = self.page_of(who)
@@ -243,20 +256,22 @@ def _slug(who: str, path: str) -> str:
 def test_page_fits_a_360px_phone(new_context, finder, who, path):
     real = finder.path(path)
     page = _phone(new_context, PHONE_360)
-    log_in(page, WHO[who])
+    if WHO[who]:
+        log_in(page, WHO[who])
     found = _measure(page, real)
     screenshot(page, _slug(who, path) + "-360")
     assert not _problems(found, 360), f"{who} {real}: " + "; ".join(_problems(found, 360))
 
 
-RESIDENT_PAGES = [(w, p) for w, p in PAGES if w == "resident"]
+RESIDENT_PAGES = [(w, p) for w, p in PAGES if w in ("resident", "visitor")]
 
 
 @pytest.mark.parametrize(("who", "path"), RESIDENT_PAGES, ids=[f"{w}:{p}" for w, p in RESIDENT_PAGES])
 def test_resident_page_fits_at_200_percent_zoom(new_context, finder, who, path):
     real = finder.path(path)
     page = _phone(new_context, ZOOM_200)
-    log_in(page, WHO[who])
+    if WHO[who]:
+        log_in(page, WHO[who])
     found = _measure(page, real)
     screenshot(page, _slug(who, path) + "-zoom200")
     assert not _problems(found, 180), f"{who} {real} at 200 % zoom: " + "; ".join(_problems(found, 180))
