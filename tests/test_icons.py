@@ -15,7 +15,6 @@ def test_the_site_icon_is_served_and_cached(client, login, make, path, mimetype,
         login(client, make.resident_user())
     response = client.get(path)
     body = response.get_data()
-    response.close()  # a file response holds the file open until closed
 
     assert response.status_code == 200
     assert response.mimetype == mimetype

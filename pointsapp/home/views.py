@@ -1,5 +1,8 @@
 """The first page after login: what this person can do, by role."""
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -28,7 +31,14 @@ def index():
 
 
 ICON_MAX_AGE = 30 * 24 * 3600  # the icon seldom changes; browsers ask for it on every page otherwise
-ICONS = {"favicon.ico": "image/vnd.microsoft.icon", "apple-touch-icon.png": "image/png"}
+ICONS = {"favicon.ico": ("favicon.ico", "image/vnd.microsoft.icon"),
+         "apple-touch-icon.png": ("favicon.png", "image/png")}
+
+
+@lru_cache(maxsize=len(ICONS))
+def _icon_bytes(folder: str, filename: str) -> bytes:
+    """A few KB, read once: no open file per request."""
+    return (Path(folder) / filename).read_bytes()
 
 
 @bp.route("/favicon.ico")
@@ -36,6 +46,8 @@ ICONS = {"favicon.ico": "image/vnd.microsoft.icon", "apple-touch-icon.png": "ima
 @policy(PUBLIC)
 def icon():
     """The icon browsers ask for at the site's root (a tab, a bookmark, a phone's home screen)."""
-    name = request.path.lstrip("/")
-    filename = "favicon.png" if name == "apple-touch-icon.png" else name
-    return send_from_directory(current_app.static_folder, filename, mimetype=ICONS[name], max_age=ICON_MAX_AGE)
+    filename, mimetype = ICONS[request.path.lstrip("/")]
+    response = current_app.response_class(_icon_bytes(current_app.static_folder, filename), mimetype=mimetype)
+    response.cache_control.public = True
+    response.cache_control.max_age = ICON_MAX_AGE
+    return response
