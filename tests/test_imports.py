@@ -870,9 +870,9 @@ def test_import_refuses_a_phone_given_to_a_resident_after_the_dry_run(make, db, 
     assert db.session.scalar(select(func.count()).select_from(Resident).where(Resident.phone == "13800000001")) == 1
 
 
-def test_a_phone_of_another_communitys_resident_is_reported_without_their_name(make, admin, community, now):
+def test_the_login_phone_of_another_communitys_resident_is_reported_without_their_name(make, admin, community, now):
     other = make.community()
-    make.resident(make.household(community=other), name="王秀英", phone="13800000001")
+    make.user(resident=make.resident(make.household(community=other), name="王秀英", phone="13800000001"))
 
     _job, report = upload(admin, community, xlsx([row(phone="138-0000-0001")]), now)
 

@@ -235,19 +235,29 @@ PHONE_CHUNK = 500  # phones looked up at a time (a bound parameter each)
 def _check_phone_owners(report: SheetReport, community_id: int) -> None:
     """Report the rows whose phone already belongs to a resident: a phone is one person's login (the
     activation slip would fail, the counter would find two people). In this community the office sees
-    whose (masked name, address); in another community only that it is taken."""
+    whose (masked name, address); in another community, where it looks only at login accounts, only that
+    it is taken. Both lookups use an index (resident: community and phone; user: phone)."""
     by_phone = {row.phone: row for row in report.rows if row.phone}
     phones = sorted(by_phone)
     owners: dict[str, tuple] = {}
+
+    def owned(phone_column, *where):
+        return db.session.execute(
+            select(phone_column, Resident.name, Resident.community_id, Building.name, Household.unit, Household.room)
+            .join(Household, Household.id == Resident.household_id)
+            .join(Building, Building.id == Household.building_id)
+            .where(*where).order_by(Resident.id))
+
     for start in range(0, len(phones), PHONE_CHUNK):
-        for phone, name, cid, building, unit, room in db.session.execute(
-                select(Resident.phone, Resident.name, Resident.community_id, Building.name, Household.unit,
-                       Household.room)
-                .join(Household, Household.id == Resident.household_id)
-                .join(Building, Building.id == Household.building_id)
-                .where(Resident.phone.in_(phones[start:start + PHONE_CHUNK]))
-                .order_by(Resident.community_id != community_id, Resident.id)):
+        chunk = phones[start:start + PHONE_CHUNK]
+        here = owned(Resident.phone, Resident.community_id == community_id, Resident.phone.in_(chunk))
+        for phone, name, cid, building, unit, room in here:
             owners.setdefault(phone, (name, cid, household_address(building, unit, room)))
+        rest = [phone for phone in chunk if phone not in owners]
+        if rest:  # login accounts of residents anywhere (another community's, or one whose phone changed)
+            for phone, name, cid, building, unit, room in owned(
+                    User.phone, User.resident_id == Resident.id, User.phone.in_(rest)):
+                owners.setdefault(phone, (name, cid, household_address(building, unit, room)))
     if not owners:
         return
     for phone, (name, cid, address) in owners.items():
