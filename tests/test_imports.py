@@ -906,3 +906,13 @@ def test_a_finished_import_shows_one_banner_not_two(web, db, community):
     banners = re.findall(r'<div class="flash success"[^>]*>(.*?)</div>', html, re.S)
     assert len(banners) == 1, banners
     assert "6" in banners[0]
+
+
+def test_a_row_with_another_problem_reports_its_taken_phone_too(phone_owner, admin, community, now):
+    rows = [row(name="李建国", phone="15005350009"), row(building="5号楼", room="101", name="陈静",
+                                                       phone="138 0000 0001", moved_in="去年")]
+
+    _job, report = upload(admin, community, xlsx(rows), now)
+
+    assert errors_of(report) == {(3, "入住日期"), (3, "手机号")}  # both at once: the office fixes the row once
+    assert "王**" in message_for(report, 3, "手机号")

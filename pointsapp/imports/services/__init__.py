@@ -223,7 +223,7 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
             report.new_households.add((bname, unit, room))
         report.rows.append(Row(number, gname, bname, unit, room, fields.name, fields.relation,
                                phone, tail, birth_year, moved_in))
-    _check_phone_owners(report, cid)
+    _check_phone_owners(report, phone_rows, cid)
     if not report.rows and not report.errors:
         raise InvalidInput(_l("The file has a header row but no residents."), code="empty_file")
     return report
@@ -232,13 +232,13 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
 PHONE_CHUNK = 500  # phones looked up at a time (a bound parameter each)
 
 
-def _check_phone_owners(report: SheetReport, community_id: int) -> None:
+def _check_phone_owners(report: SheetReport, phone_rows: dict[str, int], community_id: int) -> None:
     """Report the rows whose phone already belongs to a resident: a phone is one person's login (the
     activation slip would fail, the counter would find two people). In this community the office sees
     whose (masked name, address); in another community, where it looks only at login accounts, only that
-    it is taken. Both lookups use an index (resident: community and phone; user: phone)."""
-    by_phone = {row.phone: row for row in report.rows if row.phone}
-    phones = sorted(by_phone)
+    it is taken. Both lookups use an index (resident: community and phone; user: phone). phone_rows: each
+    phone of the sheet and the first row giving it (also a row with other problems: all are reported at once)."""
+    phones = sorted(phone_rows)
     owners: dict[str, tuple] = {}
 
     def owned(phone_column, *where):
@@ -261,14 +261,13 @@ def _check_phone_owners(report: SheetReport, community_id: int) -> None:
     if not owners:
         return
     for phone, (name, cid, address) in owners.items():
-        row = by_phone[phone]
         if cid == community_id:
             message = _l("%(phone)s already belongs to %(name)s (%(address)s)") % {
                 "phone": phone, "name": mask_name(name, "given"), "address": address}
         else:
             message = _l("%(phone)s already belongs to a resident of another community") % {"phone": phone}
-        report.errors.append(RowError(row.number, "手机号", str(message)))
-    taken = {by_phone[phone].number for phone in owners}
+        report.errors.append(RowError(phone_rows[phone], "手机号", str(message)))
+    taken = {phone_rows[phone] for phone in owners}
     report.rows = [row for row in report.rows if row.number not in taken]
     report.errors.sort(key=lambda e: e.row)
 
