@@ -5,6 +5,7 @@ import json
 import re
 import threading
 import zipfile
+import zlib
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -25,8 +26,15 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 HEADER = ["楼栋", "单元", "房号", "姓名", "与户主关系", "手机号", "身份证后四位", "出生年份", "入住日期", "网格"]
 
 
-def row(building="3号楼", unit="1", room="301", name="王秀英", relation="户主", phone="13805351234",
+def row(building="3号楼", unit="1", room="301", name="王秀英", relation="户主", phone=None,
         id_tail="0425", birth_year="1952", moved_in="2008-05-01", grid="第一网格"):
+    """A sheet row. Without a phone each person gets their own (a phone is one person's login, and the same
+    phone twice in a file is a problem): 13805351234 for 王秀英 of 3号楼1单元301, one made from the name
+    and address for anyone else, the same for a row repeated whole."""
+    if phone is None:
+        person = (building, unit, room, name)
+        phone = "13805351234" if person == ("3号楼", "1", "301", "王秀英") else \
+            "139" + str(zlib.crc32("|".join(person).encode()) % 10**8).zfill(8)
     return [building, unit, room, name, relation, phone, id_tail, birth_year, moved_in, grid]
 
 
@@ -797,3 +805,114 @@ def test_a_queued_job_is_run_by_a_thread_after_the_upload_commits(app, web, db, 
         app.config.pop("IMPORT_SYNC_ROWS")
     job = job_row(db, job_id)
     assert (job.status, job.row_count) == ("checked", 300)
+
+
+# ---- phones: one phone is one person's login (issue 12, item 6) ------------------------------------
+
+@pytest.fixture
+def phone_owner(make, community):
+    """王秀英 of 3号楼1单元301 already lives in the community with 13800000001 (as the demo's resident)."""
+    building = make.building(community, "3号楼", grid=make.grid(community, "第一网格"))
+    return make.resident(make.household(building=building, unit="1", room="301"), name="王秀英",
+                         phone="13800000001")
+
+
+# the same two numbers written as offices write them: spaces, dashes, full-width digits, +86
+PHONES_AS_WRITTEN = [
+    ("13800000001", "15005350009"),
+    ("138 0000 0001", "150-0535-0009"),
+    ("１３８００００００01", "+86 150 0535 0009"),
+    ("+86-138-0000-0001", "８６15005350009"),
+]
+
+
+def phone_sheet(taken: str, repeated: str) -> list[list[str]]:
+    return [
+        row(name="李建国", phone="15005350009"),                           # 2
+        row(room="302", name="张丽娟", phone="13905350001"),               # 3
+        row(building="5号楼", room="101", name="刘伟", phone=""),          # 4 no phone: never a conflict
+        row(building="5号楼", room="102", name="陈静", phone=taken),       # 5 王秀英's phone
+        row(building="5号楼", room="103", name="赵强", phone=""),          # 6
+        row(building="5号楼", room="104", name="孙丽", phone=repeated),    # 7 the phone of row 2
+        row(building="5号楼", room="105", name="周敏", phone="13905350002"),  # 8
+    ]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+@pytest.mark.parametrize(("taken", "repeated"), PHONES_AS_WRITTEN, ids=["plain", "spaces-dashes", "fullwidth-86",
+                                                                       "mixed"])
+def test_dry_run_reports_a_phone_that_belongs_to_a_resident_or_repeats_in_the_file(
+        phone_owner, admin, community, now, kind, taken, repeated):
+    content = xlsx(phone_sheet(taken, repeated)) if kind == "xlsx" else csv_file(phone_sheet(taken, repeated))
+
+    job, report = upload(admin, community, content, now, filename=f"居民.{kind}")
+
+    assert errors_of(report) == {(5, "手机号"), (7, "手机号")}
+    assert message_for(report, 5, "手机号") == "13800000001 已属于 王**（3号楼1单元301）"
+    assert message_for(report, 7, "手机号") == "手机号与第 2 行重复"
+    assert [e.row for e in report.errors] == [5, 7]
+    assert not report.ok and report.summary()["residents"] == 0
+    assert (job.row_count, job.error_count) == (7, 2)
+
+
+def test_import_refuses_a_phone_given_to_a_resident_after_the_dry_run(make, db, admin, community, now):
+    job, report = upload(admin, community, xlsx(phone_sheet("13800000001", "15005350008")), now)
+    assert report.ok  # nobody has 13800000001 yet
+    building = make.building(community, "9号楼")
+    make.resident(make.household(building=building, unit="2", room="201"), name="周建华", phone="13800000001")
+    db.session.commit()
+
+    with pytest.raises(InvalidInput) as refused:
+        imports.run_import(admin, community, job, now, max_rows=MAX_ROWS)
+
+    assert refused.value.code == "sheet_has_errors"
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Resident).where(Resident.phone == "13800000001")) == 1
+
+
+def test_the_login_phone_of_another_communitys_resident_is_reported_without_their_name(make, admin, community, now):
+    other = make.community()
+    make.user(resident=make.resident(make.household(community=other), name="王秀英", phone="13800000001"))
+
+    _job, report = upload(admin, community, xlsx([row(phone="138-0000-0001")]), now)
+
+    message = message_for(report, 2, "手机号")
+    assert "13800000001" in message and "另一个社区" in message
+    assert "王" not in message
+
+
+def test_a_row_repeated_whole_is_reported_once_as_a_repeat_not_also_for_its_phone(admin, community, now):
+    _job, report = upload(admin, community, xlsx([row(), row()]), now)
+
+    assert errors_of(report) == {(3, "姓名")}
+
+
+def test_the_job_page_names_the_phone_conflicts_and_the_import_button_is_gone(web, db, community, phone_owner):
+    uploaded = post_file(web, community.id, xlsx(phone_sheet("13800000001", "15005350009")), "居民.xlsx")
+    html = web.get(uploaded.headers["Location"]).get_data(as_text=True)
+
+    cells = re.findall(r'<tr><td class="num">(\d+)</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td></tr>', html)
+    assert cells == [("5", "手机号", "13800000001 已属于 王**（3号楼1单元301）"), ("7", "手机号", "手机号与第 2 行重复")]
+    assert "没有发现问题" not in html and "/run" not in html
+    assert count(db, Resident) == 1
+
+
+def test_a_finished_import_shows_one_banner_not_two(web, db, community):
+    uploaded = post_file(web, community.id, xlsx(CLEAN), "居民.xlsx")
+    job_id = int(uploaded.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+
+    html = web.post(f"/admin/c/{community.id}/import/{job_id}/run", follow_redirects=True).get_data(as_text=True)
+
+    banners = re.findall(r'<div class="flash success"[^>]*>(.*?)</div>', html, re.S)
+    assert len(banners) == 1, banners
+    assert "6" in banners[0]
+
+
+def test_a_row_with_another_problem_reports_its_taken_phone_too(phone_owner, admin, community, now):
+    rows = [row(name="李建国", phone="15005350009"), row(building="5号楼", room="101", name="陈静",
+                                                       phone="138 0000 0001", moved_in="去年")]
+
+    _job, report = upload(admin, community, xlsx(rows), now)
+
+    assert errors_of(report) == {(3, "入住日期"), (3, "手机号")}  # both at once: the office fixes the row once
+    assert "王**" in message_for(report, 3, "手机号")

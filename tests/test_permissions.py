@@ -34,6 +34,7 @@ STORE_RUNNERS = {CLERK, ADMIN, CITY}  # the clerk of this store, and its communi
 MATRIX = {
     "static": ("GET", EVERYONE),
     "home.index": ("GET", EVERYONE),
+    "home.icon": ("GET", EVERYONE),
     "auth.login": ("GET", EVERYONE),
     "auth.activate": ("GET", EVERYONE),
     "auth.forgot_password": ("GET", EVERYONE),

@@ -28,7 +28,7 @@ CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self';
        "base-uri 'none'; form-action 'self'; object-src 'none'")
 PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000"  # a year; not includeSubDomains: the operator's other sites are not ours to decide
-CACHEABLE_ENDPOINTS = {"static", "rankings.board"}  # public and free of personal data
+CACHEABLE_ENDPOINTS = {"static", "rankings.board", "home.icon"}  # public and free of personal data
 CODE_ARGS = ("code",)  # /c/<code> and any ?code=: a check-in or member code must not leak in a Referer
 
 
@@ -60,7 +60,7 @@ def add_headers(response):
     headers.setdefault("Permissions-Policy", PERMISSIONS)
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if request.endpoint != "static" and _personal():
+    if request.endpoint not in ("static", "home.icon") and _personal():
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,5 +1,8 @@
 """The first page after login: what this person can do, by role."""
-from flask import Blueprint, render_template
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,3 +28,26 @@ def index():
     balance = ledger.balance_of(current_user.resident_id) if current_user.resident_id else 0
     return render_template("home/index.html", resident=current_user.resident, balance=balance, communities=communities,
                            grants=grants, scopes=scopes_of(current_user))
+
+
+ICON_MAX_AGE = 30 * 24 * 3600  # the icon seldom changes; browsers ask for it on every page otherwise
+ICONS = {"favicon.ico": ("favicon.ico", "image/vnd.microsoft.icon"),
+         "apple-touch-icon.png": ("favicon.png", "image/png")}
+
+
+@lru_cache(maxsize=len(ICONS))
+def _icon_bytes(folder: str, filename: str) -> bytes:
+    """A few KB, read once: no open file per request."""
+    return (Path(folder) / filename).read_bytes()
+
+
+@bp.route("/favicon.ico")
+@bp.route("/apple-touch-icon.png")
+@policy(PUBLIC)
+def icon():
+    """The icon browsers ask for at the site's root (a tab, a bookmark, a phone's home screen)."""
+    filename, mimetype = ICONS[request.path.lstrip("/")]
+    response = current_app.response_class(_icon_bytes(current_app.static_folder, filename), mimetype=mimetype)
+    response.cache_control.public = True
+    response.cache_control.max_age = ICON_MAX_AGE
+    return response

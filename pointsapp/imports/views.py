@@ -84,9 +84,7 @@ def run(community_id: int, job_id: int):
         if ok and summary is None:
             _run_after_commit(j)
             flash(_("The import has started. This page shows how far it has got."), "success")
-        elif ok:
-            flash(_("Imported %(r)d residents in %(h)d new households.", r=summary["residents"],
-                    h=summary["households"]), "success")
+        # a finished import: the job page itself says what was imported (one banner, not a flash as well)
     return redirect(url_for(".job", community_id=c.id, job_id=j.id))
 
 

@@ -24,8 +24,9 @@ from pointsapp.core.spreadsheets import xlsx_bytes
 from pointsapp.core.words import labelled
 from pointsapp.imports.models import ImportJob
 from pointsapp.imports.services import sheets
+from pointsapp.rankings.services import mask_name
 from pointsapp.tree import services as tree
-from pointsapp.tree.models import Building, Community, Grid, Household, Resident
+from pointsapp.tree.models import Building, Community, Grid, Household, Resident, household_address
 
 # canonical column -> accepted header texts (Chinese as offices write them, and English)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -149,6 +150,7 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
 
     report = SheetReport()
     seen: dict[tuple, int] = {}
+    phone_rows: dict[str, int] = {}  # a phone -> the first row that gives it (one phone logs in one person)
     building_grid: dict[str, str] = {}
     read = 0
     for number, raw in rows:  # number: the spreadsheet's row number (the header is row 1)
@@ -201,6 +203,11 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
         key = (bname, unit, room, values["name"])
         if values["name"] and key in seen:
             bad("姓名", _l("repeats row %(n)d") % {"n": seen[key]})
+        if phone and key not in seen and "手机号" not in {e.column for e in errors}:
+            if phone in phone_rows:
+                bad("手机号", _l("the same phone number as row %(n)d") % {"n": phone_rows[phone]})
+            else:
+                phone_rows[phone] = number
         household = households.get((building.id, unit, room)) if building is not None else None
         if household is not None and (household, values["name"]) in existing:
             bad("姓名", _l("this household already has a resident with this name"))
@@ -217,9 +224,53 @@ def check_sheet(community: Community, filename: str, content: bytes, *, max_rows
             report.new_households.add((bname, unit, room))
         report.rows.append(Row(number, gname, bname, unit, room, fields.name, fields.relation,
                                phone, tail, birth_year, moved_in))
+    _check_phone_owners(report, phone_rows, cid)
     if not report.rows and not report.errors:
         raise InvalidInput(_l("The file has a header row but no residents."), code="empty_file")
     return report
+
+
+PHONE_CHUNK = 500  # phones looked up at a time (a bound parameter each)
+
+
+def _check_phone_owners(report: SheetReport, phone_rows: dict[str, int], community_id: int) -> None:
+    """Report the rows whose phone already belongs to a resident: a phone is one person's login (the
+    activation slip would fail, the counter would find two people). In this community the office sees
+    whose (masked name, address); in another community, where it looks only at login accounts, only that
+    it is taken. Both lookups use an index (resident: community and phone; user: phone). phone_rows: each
+    phone of the sheet and the first row giving it (also a row with other problems: all are reported at once)."""
+    phones = sorted(phone_rows)
+    owners: dict[str, tuple] = {}
+
+    def owned(phone_column, *where):
+        return db.session.execute(
+            select(phone_column, Resident.name, Resident.community_id, Building.name, Household.unit, Household.room)
+            .join(Household, Household.id == Resident.household_id)
+            .join(Building, Building.id == Household.building_id)
+            .where(*where).order_by(Resident.id))
+
+    for start in range(0, len(phones), PHONE_CHUNK):
+        chunk = phones[start:start + PHONE_CHUNK]
+        here = owned(Resident.phone, Resident.community_id == community_id, Resident.phone.in_(chunk))
+        for phone, name, cid, building, unit, room in here:
+            owners.setdefault(phone, (name, cid, household_address(building, unit, room)))
+        rest = [phone for phone in chunk if phone not in owners]
+        if rest:  # login accounts of residents anywhere (another community's, or one whose phone changed)
+            for phone, name, cid, building, unit, room in owned(
+                    User.phone, User.resident_id == Resident.id, User.phone.in_(rest)):
+                owners.setdefault(phone, (name, cid, household_address(building, unit, room)))
+    if not owners:
+        return
+    for phone, (name, cid, address) in owners.items():
+        if cid == community_id:
+            message = _l("%(phone)s already belongs to %(name)s (%(address)s)") % {
+                "phone": phone, "name": mask_name(name, "given"), "address": address}
+        else:
+            message = _l("%(phone)s already belongs to a resident of another community") % {"phone": phone}
+        report.errors.append(RowError(phone_rows[phone], "手机号", str(message)))
+    taken = {phone_rows[phone] for phone in owners}
+    report.rows = [row for row in report.rows if row.number not in taken]
+    report.errors.sort(key=lambda e: e.row)
 
 
 SYNC_ROWS = 2000  # a sheet with more rows is checked and imported in the background (jobs.run_job)
