@@ -30,12 +30,17 @@ PAGES = [
     ("visitor", "/login"),
     ("visitor", "/activate"),
     ("visitor", "/"),
+    ("visitor", "/forgot-password"),
     ("resident", "/"),
     ("resident", "/me/points"),  # 我的积分 (rewritten by another engineer: paged by month)
     ("resident", "/me/code"),
     ("resident", "/me/service-record"),
     ("resident", "/rankings"),
     ("resident", "/activities"),
+    ("resident", "/activities?week=1"),
+    ("resident", "/store/shelf"),  # 我能换什么
+    ("resident", "/me/queries"),  # 我的疑问
+    ("resident", "/me/queries/new"),
     ("resident", "/stars/{evaluation}"),
     ("resident", "/honours/{honour}"),
     ("resident", "/c/{checkin_code}"),  # the check-in confirm page (it redirects to /c/confirm)
@@ -55,6 +60,7 @@ PAGES = [
     ("lead", "/lead/activities/{activity}/screen"),
     ("lead", "/lead/activities/{past_activity}"),  # one that is over, with its attendance approved
     ("lead", "/lead/activities/{poster_activity}/poster"),
+    ("lead", "/lead/queries"),
 ]
 
 # placeholder: (who, page to look on, href pattern whose group 1 is the value, which match: 0 the first,
