@@ -160,7 +160,9 @@ def test_masking_and_the_opt_out_are_read_only_by_the_rule():
         rel = str(path.relative_to(ROOT))
         text = path.read_text()
         calls = [line for line in text.splitlines() if "mask_name(" in line and "def mask_name" not in line]
-        allowed = {"pointsapp/rankings/services.py": 1, "pointsapp/rankings/views.py": 1}.get(rel, 0)
+        # imports: the office's dry-run report says whose the phone already is (masked), not a public surface
+        allowed = {"pointsapp/rankings/services.py": 1, "pointsapp/rankings/views.py": 1,
+                   "pointsapp/imports/services/__init__.py": 1}.get(rel, 0)
         assert len(calls) <= allowed, f"{rel} masks names itself: {calls}"
         reads = [line for line in text.splitlines() if "hide_from_board" in line
                  and not re.search(r"hide_from_board\s*=[^=]|hide_from_board: Mapped|\"hide_from_board\"", line)]

@@ -458,7 +458,7 @@ def test_admin_masks_given_names_and_freezes_the_board(new_context, live_server,
     open_page(resident, "/rankings")
     assert my_place(resident) == "—"
     expect(resident.locator("main")).to_contain_text(PLACES_HIDDEN)
-    expect(resident.locator("main")).to_contain_text(f"获得积分: {db_place(live_server, what='value')}")  # her points, not her place
+    expect(resident.locator("main")).to_contain_text(f"获得积分：{db_place(live_server, what='value')}")  # her points, not her place
     expect(resident.locator("main")).to_contain_text(CLOSED)
     expect(resident.locator("main table.ranking")).to_have_count(0)
 
