@@ -338,3 +338,25 @@ def test_a_correction_from_a_query_names_it_in_the_readers_language(app, here, n
     queries.answer_with_award(admin, query, 5, "补发5分。", now)
     with app.test_request_context("/"), force_locale(lang):
         assert describe(query.correction).detail == label % query.id
+
+
+def test_the_office_tab_counts_the_waiting_queries(here, make, client, login, now):
+    """居民疑问 (2) on every admin tab bar: the office sees that residents wait without opening the queue."""
+    from pointsapp.core.extensions import db
+    community, user, entry, admin, _lead, activity = here
+    login(client, admin)
+
+    def badge() -> str | None:
+        page = client.get(f"/admin/c/{community.id}/buildings").get_data(as_text=True)
+        tab = page[page.index(f'/admin/c/{community.id}/queries"'):]
+        tab = tab[:tab.index("</a>")]
+        return tab[tab.index('class="badge">') + 14:].split("<")[0] if 'class="badge"' in tab else None
+
+    assert badge() is None
+    first = queries.raise_query(user, "这条积分少了", now, entry_id=entry.id)
+    queries.raise_query(make.resident_user(community), "我去了", now, activity_id=activity.id)
+    db.session.commit()
+    assert badge() == "2"
+    queries.answer(admin, first, "已核实。", now)
+    db.session.commit()
+    assert badge() == "1"

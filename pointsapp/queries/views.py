@@ -46,6 +46,13 @@ def _helpers():
     return {"office_contact": office_contact, "query_status": status_label}
 
 
+@bp.app_template_global()
+def queries_waiting(community_id: int) -> int:
+    """The office tab's badge (a global: the admin tabs are an imported macro): queries of the community
+    still waiting for the office, one COUNT where the admin tabs are drawn."""
+    return queries.waiting_count(current_user, community_id)
+
+
 # ---- the resident ----------------------------------------------------------------------------------
 
 @bp.route("/me/queries")
