@@ -557,3 +557,31 @@ def test_an_old_checkout_form_sent_again_leaves_the_next_resident_at_the_counter
     page = counter_of(client, store)
     assert shows_a_resident(page) and "李桂英" in page
     assert ledger.balance_of(resident.id) == 90
+
+
+def test_stock_movements_and_the_export_read_in_the_readers_language(app, client, login, shop):
+    """What the counter writes into stock movements (作废 …, 盘点差异：…, a receipt number, restock's default)
+    is shown from the movement's kind in the reader's language; what a person typed stays as typed."""
+    store, clerk, admin, resident, noodles, soap = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    done = client.post(f"/store/{store.id}/checkout", data={"request_id": "en", f"qty_{noodles.id}": "1"})
+    receipt_no = _db.session.scalar(select(StockMovement.reason).where(StockMovement.kind == "redemption"))
+    client.post(done.headers["Location"] + "/void", data={"reason": "拿错了"})
+    store_service.restock(admin, noodles, 3, "", utcnow())
+    _db.session.commit()
+    shift = client.post(f"/store/{store.id}/shift", data={f"count_{noodles.id}": "7", f"reason_{noodles.id}": "破损",
+                                                          f"count_{soap.id}": "5"})
+    assert shift.status_code == 302
+    login(client, admin)
+    client.post("/lang/en")
+    page = client.get(f"/store/{store.id}/products/{noodles.id}").get_data(as_text=True)
+    table = page[page.index("<tbody>", page.index("Stock movements")):]
+    assert f"Receipt {receipt_no}" in table and f"Receipt {receipt_no} voided" in table
+    assert "Shift stocktake difference: 破损" in table and ">Restock<" in table
+    assert not any(text in table for text in ("作废", "盘点差异", "入库"))
+    data = client.get(f"/store/{store.id}/report?format=xlsx").data
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["Redemption records", "Stock"]
+    rows = list(book["Redemption records"].values)
+    assert rows[0][0] == "Receipt no." and rows[1][5] == "Voided"

@@ -26,6 +26,7 @@ from pointsapp.core.permissions import (
 from pointsapp.core.schemas import load_or_error, read_query
 from pointsapp.core.uow import attempt, settle
 from pointsapp.core.web import actor, utcnow
+from pointsapp.core.words import list_sep
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.forms import ProductForm, StockForm
 from pointsapp.store.models import CounterIdentification, ProductPhoto, StockMovement, Store
@@ -258,6 +259,7 @@ def product(store_id: int, product_id: int):
                                    .order_by(StockMovement.id.desc()).limit(50)).all()
     return render_template("store/product.html", store=s, p=p, form=form, stock_form=StockForm(formdata=None),
                            button_form=EmptyForm(), movements=movements, can_manage=_can_manage(s),
+                           describe_movement=store_service.describe_movement,
                            has_photo=db.session.get(ProductPhoto, p.id) is not None)
 
 
@@ -309,18 +311,18 @@ def report(store_id: int):
 
 
 def _export(s: Store, day, data: dict, fmt: str):
-    rows = [["小票号", "时间", "居民", "店员", "积分", "状态", "商品"]]
+    rows = [[_("Receipt no."), _("Time"), _("Resident"), _("Clerk"), _("Points"), _("Status"), _("Items")]]
     for r in data["receipts"]:
         rows.append([r.receipt_no, format_local(r.created_at, "%Y-%m-%d %H:%M"), r.resident.name,
-                     r.clerk.name, r.total_points, "已作废" if r.status == "void" else "有效",
-                     "、".join(f"{x.name}×{x.quantity}" for x in r.lines)])
+                     r.clerk.name, r.total_points, _("Voided") if r.status == "void" else _("In force"),
+                     list_sep().join(f"{x.name}×{x.quantity}" for x in r.lines)])
     name = f"store-{s.id}-{day:%Y%m%d}.{fmt}"
     if fmt == "csv":
         return spreadsheets.download(spreadsheets.csv_bytes(rows), name)
-    stock = [["商品", "类型", "积分", "库存"]]
-    stock += [[p.name, "商品" if p.kind == "goods" else "服务", p.price, "不限" if p.stock is None else p.stock]
-              for p in store_service.products(s.id)]
-    return spreadsheets.download(spreadsheets.xlsx_bytes([("兑换记录", rows), ("库存", stock)]), name)
+    stock = [[_("Product"), _("Kind"), _("Points"), _("Stock")]]
+    stock += [[p.name, _("Goods") if p.kind == "goods" else _("Service"), p.price,
+               _("Unlimited") if p.stock is None else p.stock] for p in store_service.products(s.id)]
+    return spreadsheets.download(spreadsheets.xlsx_bytes([(_("Redemption records"), rows), (_("Stock"), stock)]), name)
 
 
 # ---- the resident's shelf --------------------------------------------------------------------------

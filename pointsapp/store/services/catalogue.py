@@ -3,11 +3,13 @@
 Stock changes are conditional updates (… SET stock = stock + :d WHERE id = :id AND stock + :d >= 0),
 so stock never goes below zero on either database, and every change writes a StockMovement."""
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +20,7 @@ from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.unique import insert_if_absent
+from pointsapp.core.words import labelled
 from pointsapp.store.models import Product, ProductPhoto, StockMovement, Store
 
 PHOTO_MAX_PIXELS = 480
@@ -220,3 +223,25 @@ def get_store(store_id: int) -> Store:
     if store is None:
         raise NotFound(_l("No such store."))
     return store
+
+
+# What the counter writes into a stock movement's reason (counter.checkout, counter.void, counter.close_shift,
+# restock's default); shown in the reader's language by describe_movement, like ledger.services.describe.
+_VOIDED = re.compile(r"^作废 (?P<no>\S+)$")  # f"作废 {receipt_no}"
+_STOCKTAKE = re.compile(r"^盘点差异：(?P<why>.*)$", re.S)  # f"盘点差异：{typed}"
+_RESTOCK_DEFAULTS = {"", "入库", "Restock"}  # restock's default reason, stored in the writer's language
+
+
+def describe_movement(movement: StockMovement) -> str:
+    """A stock movement's reason as the reader should see it: the system's own wording rebuilt from the kind
+    and the reference in the reader's language; what a person typed, as typed."""
+    reason = (movement.reason or "").strip()
+    if movement.kind == "redemption" and movement.redemption_id is not None:
+        return _("Receipt %(no)s", no=reason)
+    if movement.kind == "void" and (found := _VOIDED.match(reason)):
+        return _("Receipt %(no)s voided", no=found["no"])
+    if movement.kind == "stocktake" and (found := _STOCKTAKE.match(reason)):
+        return labelled(_("Shift stocktake difference"), found["why"])
+    if movement.kind == "restock" and reason in _RESTOCK_DEFAULTS:
+        return _("Restock")
+    return reason
