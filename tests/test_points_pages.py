@@ -110,7 +110,13 @@ def test_export_csv_and_xlsx_cover_the_date_range(client, login, make, db, now):
     assert rows[0][0] == "流水号" and len(rows) == 2 and rows[1][2] == "王秀英" and rows[1][5] == "5"
     data = client.get(f"/admin/c/{c.id}/ledger?start=2026-01-01&end={day}&format=xlsx").data
     ws = load_workbook(io.BytesIO(data)).active
-    assert ws.max_row == 3
+    assert ws.max_row == 3 and ws.title == "积分流水" and ws["E2"].value == "志愿服务"
+    client.post("/lang/en")  # an office working in English gets English headers and kinds; reasons as recorded
+    body = client.get(f"/admin/c/{c.id}/ledger?start={day}&end={day}&format=csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0][:5] == ["Entry no.", "Time", "Resident", "Address", "Kind"] and rows[1][4] == "Volunteer service"
+    assert load_workbook(io.BytesIO(client.get(
+        f"/admin/c/{c.id}/ledger?start={day}&end={day}&format=xlsx").data)).active.title == "Points ledger"
 
 
 def test_export_with_end_before_start_says_why(client, login, make, db):

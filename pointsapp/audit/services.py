@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pointsapp.audit.models import AuditAction, AuditEvent
@@ -135,7 +136,8 @@ def details_of(event: AuditEvent) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-CSV_HEADERS = ["编号", "时间", "社区", "操作人", "操作", "对象类型", "对象编号", "居民编号", "详情"]
+CSV_HEADERS = [_l("No."), _l("Time"), _l("Community"), _l("By"), _l("Action"), _l("Subject type"), _l("Subject no."),
+               _l("Resident no."), _l("Event details")]
 
 
 def as_csv(actor, f: Filters, names_of: Callable[[set[int]], dict[int, str]], now: datetime) -> bytes:
@@ -144,9 +146,10 @@ def as_csv(actor, f: Filters, names_of: Callable[[set[int]], dict[int, str]], no
     _require_reader(actor, f.community_id)
     events = db.session.scalars(_query(f).limit(EXPORT_LIMIT)).all()
     names = names_of({e.actor_id for e in events if e.actor_id})
-    body = spreadsheets.csv_bytes([CSV_HEADERS] + [
+    system = str(_l("System"))
+    body = spreadsheets.csv_bytes([[str(h) for h in CSV_HEADERS]] + [
         [e.id, format_local(e.at, "%Y-%m-%d %H:%M:%S"), e.community_id or "",
-         names.get(e.actor_id, "系统") if e.actor_id else "系统", e.action, e.subject_type,
+         names.get(e.actor_id, system) if e.actor_id else system, e.action, e.subject_type,
          e.subject_id or "", e.resident_id or "", e.details] for e in events])
     record_read(actor, AuditAction.DATA_EXPORTED, None, now, community_id=f.community_id, what="audit",
            action_filter=f.action, actor_filter=f.actor_id, resident_filter=f.resident_id)

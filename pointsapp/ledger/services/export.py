@@ -18,9 +18,13 @@ from pointsapp.core.spreadsheets import csv_bytes, xlsx_bytes
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.tree.models import Building, Household, Resident, household_address
 
-HEADERS = ["流水号", "时间", "居民", "住址", "类型", "积分", "余额", "来源", "来源编号", "原因", "操作人", "冲正流水号", "哈希"]
-KIND_LABELS = {"award": "志愿服务", "manual_award": "管理员奖励", "redemption": "超市兑换",
-               "manual_deduction": "管理员扣减", "reversal": "冲正", "expiry": "积分过期"}
+# Headers and kinds in the reader's language (the office may read English); the reason column is the entry's
+# stored reason, as the hash chain covers it.
+HEADERS = [_l("Entry no."), _l("Time"), _l("Resident"), _l("Address"), _l("Kind"), _l("Points"), _l("Balance"),
+           _l("Source"), _l("Source no."), _l("Reason as recorded"), _l("By"), _l("Reverses entry no."), _l("Hash")]
+KIND_LABELS = {"award": _l("Volunteer service"), "manual_award": _l("Award by the office"),
+               "redemption": _l("Redeemed at the supermarket"), "manual_deduction": _l("Deduction by the office"),
+               "reversal": _l("Reversal"), "expiry": _l("Points expired")}
 MAX_DAYS = 366 * 3
 
 
@@ -54,20 +58,21 @@ def _rows(community_id: int, begin: datetime, stop: datetime) -> Iterator[list]:
             .order_by(LedgerEntry.created_at, LedgerEntry.id).execution_options(yield_per=2000))
     for e, name, building, unit, room, actor_name in db.session.execute(stmt):
         yield [e.id, format_local(e.created_at, "%Y-%m-%d %H:%M:%S"), name,
-               household_address(building, unit, room), KIND_LABELS.get(e.kind, e.kind), e.amount, e.balance_after,
-               e.source_type, e.source_id, e.reason, actor_name or "系统", e.reverses_id or "", e.hash]
+               household_address(building, unit, room), str(KIND_LABELS.get(e.kind, e.kind)), e.amount,
+               e.balance_after, e.source_type, e.source_id, e.reason, actor_name or str(_l("System")),
+               e.reverses_id or "", e.hash]
 
 
 def as_csv(actor: User, community_id: int, start: date, end: date) -> bytes:
     entries = rows(actor, community_id, start, end)  # checks come first, before any row is written
-    return csv_bytes([HEADERS, *entries])
+    return csv_bytes([[str(h) for h in HEADERS], *entries])
 
 
 def as_xlsx(actor: User, community_id: int, start: date, end: date) -> bytes:
     entries = rows(actor, community_id, start, end)
-    return xlsx_bytes([("积分流水", _with_header(entries))])
+    return xlsx_bytes([(str(_l("Points ledger")), _with_header(entries))])
 
 
 def _with_header(entries: Iterator[list]) -> Iterator[list]:
-    yield HEADERS
+    yield [str(h) for h in HEADERS]
     yield from entries
