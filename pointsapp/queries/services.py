@@ -118,9 +118,7 @@ def raise_query(user: User, text: str, now: datetime, *, entry_id: int | None = 
 
 def withdraw(user: User, query_id: int, now: datetime) -> PointsQuery:
     """She takes back a query still waiting. Raises not_found, not_open."""
-    query = own_query(user, query_id)
-    if query.status != QueryStatus.OPEN:
-        raise Conflict(_l("This query has already been answered."), code="not_open")
+    query = _lock_waiting(own_query(user, query_id))  # an answer being written at this moment comes first
     query.status = QueryStatus.WITHDRAWN
     query.answered_at = now
     db.session.flush()
@@ -220,8 +218,9 @@ def _close(actor: User, query: PointsQuery, reply: str, now: datetime, action: s
 
 def reason_for(query: PointsQuery) -> str:
     """The reason a correction's ledger entry carries: it names the query, in the system's own stored wording
-    (ledger.services.describe reads it back in the reader's language)."""
-    return f"疑问 #{query.id}：{query.text[:120]}"
+    (ledger.services.describe reads it back in the reader's language). Never her words: the ledger is
+    permanent, and what she wrote may name her neighbours and goes at retention (privacy.services)."""
+    return f"疑问 #{query.id}"
 
 
 def answer(actor: User, query: PointsQuery, reply: str, now: datetime) -> PointsQuery:
@@ -243,9 +242,24 @@ def answer_with_reversal(actor: User, query: PointsQuery, reply: str, now: datet
         raise InvalidInput(_l("Only a query about an entry can reverse it."), code="wrong_kind")
     reply = _text(reply, REPLY_MAX, _l("Please write a reply."))
     query = _lock_waiting(query)
+    entry = db.session.get(LedgerEntry, query.entry_id)
+    if entry is not None and entry.source_type == "redemption":
+        # a purchase is undone by voiding its receipt, which also puts the goods back on the shelf
+        raise InvalidInput(_l("A purchase is undone by voiding its receipt at the supermarket (receipt and stock "
+                              "together), not by reversing the entry."), code="void_instead")
+    if entry is not None and correction_of(entry) is not None:
+        raise Conflict(_l("This entry has already been reversed."), code="already_reversed")
     correction = ledger.reverse_by_admin(actor, query.entry_id, query.community_id, reason_for(query), now)
     query.correction_entry_id = correction.id
     return _close(actor, query, reply, now, "reversal")
+
+
+def _query_awards_this_month(resident_id: int, now: datetime) -> int:
+    """Points awarded to the resident from queries this China-time month: the ceiling counts them together, so
+    one office member cannot pass it alone by answering query after query about the same thing."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.resident_id == resident_id, LedgerEntry.source_type == "query", LedgerEntry.amount > 0,
+        LedgerEntry.created_at >= rules.month_start(now))) or 0)
 
 
 def _award(actor: User, query: PointsQuery, points: int, now: datetime) -> LedgerEntry:
@@ -266,7 +280,7 @@ def answer_with_award(actor: User, query: PointsQuery, points: int, reply: str, 
     reply = _text(reply, REPLY_MAX, _l("Please write a reply."))
     query = _lock_waiting(query)
     ceiling = db.session.get(Community, query.community_id).award_ceiling
-    if points > ceiling:
+    if points + _query_awards_this_month(query.resident_id, now) > ceiling:
         query.status, query.proposed_points = QueryStatus.AWAITING_SECOND, points
         query.reply, query.answered_by_id, query.answered_at = reply, actor.id, now
         db.session.flush()

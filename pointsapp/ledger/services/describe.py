@@ -25,7 +25,8 @@ RECEIPT = re.compile(r"^兑换单 (?P<no>\S+)$")  # f"兑换单 {receipt_no}"
 DEMO_SPEND = re.compile(r"^兑换：(?P<what>.+)$", re.S)  # the demo's "兑换：挂面"
 VOID = re.compile(r"^作废兑换单 (?P<no>\S+)：(?P<why>.*)$", re.S)  # f"作废兑换单 {receipt_no}：{typed}"
 REJECT = re.compile(r"^签到不予认可：(?P<why>.*)$", re.S)  # f"签到不予认可：{typed}"
-QUERY = re.compile(r"^疑问 #(?P<id>\d+)：(?P<text>.*)$", re.S)  # queries.services.reason_for
+# queries.services.reason_for: 「疑问 #12」 (entries before 2026-12-02 also carried her words after a colon)
+QUERY = re.compile(r"^疑问 #(?P<id>\d+)(?:：(?P<text>.*))?$", re.S)
 EXPIRY = re.compile(r"^积分有效期 (?P<months>\d+) 个月，(?P<day>\d{4}-\d{2}-\d{2}) 前获得的积分到期$")
 
 
@@ -74,7 +75,8 @@ def _reversal(entry: LedgerEntry) -> EntryText:
 def _typed(reason: str) -> str:
     """A reason the office typed, or the system's 「疑问 #12：…」 for a correction made from a resident's query."""
     if found := QUERY.match(reason):
-        return labelled(_("Query #%(n)s", n=found["id"]), found["text"])
+        label = _("Query #%(n)s", n=found["id"])
+        return labelled(label, found["text"]) if found["text"] else label
     return reason
 
 
