@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(localtime.format_local, "local")
     app.add_template_filter(localtime.format_moment, "dt")  # dates in the reader's language
     app.add_template_filter(localtime.format_month, "month_label")
+    app.add_template_filter(localtime.format_span, "span")  # start|span(end): the end's day when it differs
     app.add_template_filter(words.word, "word")  # default activity kinds and team categories, translated
     app.add_template_global(words.colon, "colon")
     app.add_template_global(words.list_sep, "list_sep")

@@ -319,3 +319,16 @@ def test_sign_up_and_cancel_need_the_forms_csrf_token(app, setup, client, login,
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert active_signups(a) == 1 and active_signups(other) == 0
+
+
+def test_a_night_activity_shows_the_day_it_ends(setup, client, login, now):
+    """16:00 until 01:00 the next day reads with both days, never as if it ended before it began."""
+    *_, user, new_activity = setup
+    start = datetime(2026, 11, 27, 16, 0, tzinfo=signups.LOCAL_TZ)
+    new_activity(title="夜间安全值守", starts_at=start, ends_at=start + timedelta(hours=9))
+    new_activity(title="白天清理", starts_at=start - timedelta(hours=6), ends_at=start - timedelta(hours=4))
+    _db.session.commit()
+    login(client, user)
+    page = client.get("/activities").get_data(as_text=True)
+    assert "11月27日 16:00 – 11月28日 01:00" in page
+    assert "11月27日 10:00 – 12:00" in page

@@ -88,6 +88,13 @@ def format_moment(moment: datetime | date | None, style: str = "when", empty: st
     return format_skeleton(SKELETONS[style], moment, locale=locale)
 
 
+def format_span(start: datetime, end: datetime, style: str = "short_when") -> str:
+    """From start to end: the end's day only when it is another local day (a night watch 16:00 – 01:00 the
+    next day reads 12月2日 16:00 – 12月3日 01:00, never as if it ended before it began)."""
+    same_day = start.astimezone(LOCAL_TZ).date() == end.astimezone(LOCAL_TZ).date()
+    return f"{format_moment(start, style)} – {format_moment(end, 'time' if same_day else 'short_when')}"
+
+
 def format_month(month: str | None, empty: str = "—") -> str:
     """"2026-11" → 2026年11月 / November 2026; anything else is shown as it is."""
     try:

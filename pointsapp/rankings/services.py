@@ -353,10 +353,8 @@ def public_board(community, period: str | None, subject_type: str, metric: str =
     if subject_type not in SUBJECTS:
         raise InvalidInput(_l("Unknown ranking."), code="invalid_ranking")
     keys = cover(months) if months else [check_period(period)]
-    if subject_type != "resident":
-        hidden = frozenset()
-    places = top(community.id, keys, subject_type, metric, limit,
-                 hidden=opted_out(community.id) if hidden is None else hidden)
+    hidden = _hidden_subjects(community, subject_type, hidden)
+    places = top(community.id, keys, subject_type, metric, limit, hidden=hidden)
     label_public(community, places, subject_type)
     return places
 
@@ -376,6 +374,19 @@ def label_public(community, places: list[Place], subject_type: str) -> None:
             Building, Building.id == Household.building_id).where(Household.id.in_([p.subject_id for p in places] or [-1]))).all())
         for p in places:
             p.label = public_household(community, buildings.get(p.subject_id, ""), heads.get(p.subject_id))
+
+
+def _hidden_subjects(community, subject_type: str, residents: set[int] | None) -> set[int] | frozenset[int]:
+    """Who a public list of `subject_type` leaves out: the residents not to be named, and on household lists
+    their households too (with number 1 of the volunteers hidden, a household of 20 points beside volunteers
+    of 15 and 10 would name her). Buildings, grids and teams are many people: none are left out."""
+    if subject_type not in ("resident", "household"):
+        return frozenset()
+    residents = opted_out(community.id) if residents is None else residents
+    if subject_type == "resident" or not residents:
+        return residents
+    return set(db.session.scalars(select(Resident.household_id).where(
+        Resident.id.in_(sorted(residents)), Resident.moved_out_on.is_(None))))
 
 
 def opted_out(community_id: int) -> set[int]:
@@ -691,10 +702,7 @@ def rolling_board(community, span: Span, subject_type: str, limit: int = 10,
     if subject_type == "building":
         stmt = stmt.join(Household, Household.id == Resident.household_id)
     rows = db.session.execute(stmt.group_by(subject).having(total > 0)).all()
-    if subject_type != "resident":
-        hidden = set()
-    elif hidden is None:
-        hidden = opted_out(community.id)
+    hidden = _hidden_subjects(community, subject_type, hidden)
     values = sorted((int(v) for _sid, v in rows), reverse=True)
     best = sorted(((sid, int(v)) for sid, v in rows if sid not in hidden), key=lambda kv: (-kv[1], kv[0]))[:limit]
     places = [Place(sum(1 for v in values if v > value) + 1, sid, value) for sid, value in best]
