@@ -28,6 +28,8 @@ class ActivateForm(Form):
                                                            Length(max=20)])
     password = PasswordField(_l("New password"), validators=[DataRequired(_l("Please choose a password.")),
                                                              Length(max=200)])
+    # as on the login form: ticked, but in sight (an activation at the office's computer is untick-able)
+    remember = BooleanField(default=True)
     # the privacy notice (个人信息保护法): the account is opened only with the person's consent
     consent = BooleanField(_l("I have read the notice and agree"), validators=[DataRequired(
         _l("Please tick the box to agree to the privacy notice. Without it the account cannot be opened."))])

@@ -165,10 +165,10 @@ def activate():
         ok, user = attempt(work)
         if ok:
             throttle.login_throttle().succeeded("activate", clean_phone(form.phone.data), request.remote_addr or "")
-            start_session(user)
+            start_session(user, keep=bool(form.remember.data))
             flash(_("Your password is set. Welcome!"), "success")
             return redirect(url_for("home.index"))
-    return render_template("auth/activate.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("auth/activate.html", form=form, **_login_rules()), 200 if request.method == "GET" else 422
 
 
 @bp.route("/password", methods=["GET", "POST"])
