@@ -102,6 +102,7 @@ def test_the_others_keep_their_places_and_her_household_stays_unnamed(client, lo
     page = client.get(f"/board/{scene['c'].id}").get_data(as_text=True)
     volunteers = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(page, "panel-1")))
     assert f"2 {STAR_MASKED}" in volunteers and " 1 " not in volunteers  # number 1 kept off, not renumbered
+    assert "按本人意愿不公开" in volunteers  # and the gap is explained to whoever reads the board
     # her household is left off the households' board too (80 points beside volunteers of 50 and 5 would
     # name her), its place kept; the star notice, a complete public notice, shows it by building only
     households = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(page, "panel-2")))
