@@ -402,7 +402,8 @@ def test_resident_sees_her_place_switches_periods_and_opts_out_of_the_board(new_
     assert board_column(board, 1) == others
     assert others.count(masked_middle(RESIDENT)) == 0
     assert f"3号楼 {masked_middle(RESIDENT)}家" not in board_column(board, 2)
-    assert f"3号楼 {HOUSEHOLD}" in board_column(board, 2), "her household stays on the board, without her name"
+    # her household is left off the households' list too (its points beside the volunteers' would name her)
+    assert f"3号楼 {HOUSEHOLD}" not in board_column(board, 2), "her household is not shown by its building either"
 
     # she still sees her own place, though her row is no longer on the public list
     open_page(page, "/rankings")

@@ -140,10 +140,10 @@ class Finder:
         return self.pages[who]
 
     def value(self, key: str) -> str:
+        if key == "checkin_code":  # never remembered: the QR rotates, and the suite may reach it minutes later
+            return _checkin_code(self.live_server, int(self.value("activity")))
         if key not in self.found:
-            if key == "checkin_code":
-                self.found[key] = _checkin_code(self.live_server, int(self.value("activity")))
-            elif key == "checkin_done":  # the resident scans and taps 确认签到 (a second time is harmless)
+            if key == "checkin_done":  # the resident scans and taps 确认签到 (a second time is harmless)
                 page = self.page_of("resident")
                 page.goto(self.path("/c/{checkin_code}"))
                 with page.expect_navigation():

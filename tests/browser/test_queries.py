@@ -48,7 +48,7 @@ def test_a_resident_queries_an_entry_the_office_answers_and_she_sees_the_reply(n
     log_in(resident, RESIDENT_PHONE)
     open_page(resident, "/me/points")
     link = resident.locator("a.query-link").first
-    expect(link).to_have_text("有疑问")
+    expect(link).to_contain_text("有疑问")
     link.click()
     resident.wait_for_url(re.compile(r"/me/queries/new\?entry=\d+"))
     assert_chinese_ui(resident, "Raise a query", "What is wrong?")
