@@ -53,3 +53,21 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sticking_out(page) -> list[str]:
+    """Elements reaching past the right edge of the screen (a phone user must never scroll sideways)."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        return [...document.querySelectorAll('body *')]
+            .filter(el => el.getBoundingClientRect().right > width + 1)
+            .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')).slice(0, 5);
+    }""")
+
+
+def small_text(page, min_px: float, scope: str = "body") -> list[str]:
+    """Visible text in `scope` set smaller than `min_px` CSS pixels."""
+    return page.evaluate("""([scope, min]) => [...document.querySelectorAll(scope + ' *')]
+        .filter(el => el.offsetParent !== null && [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+        .filter(el => parseFloat(getComputedStyle(el).fontSize) < min)
+        .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 30)).slice(0, 5)""", [scope, min_px])

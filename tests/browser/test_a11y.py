@@ -7,7 +7,16 @@ import pytest
 from playwright.sync_api import expect
 
 from .a11y import assert_accessible
-from .pages import ADMIN_PHONE, LIYUAN, RESIDENT_PHONE, log_in, open_page, screenshot
+from .pages import (
+    ADMIN_PHONE,
+    LIYUAN,
+    RESIDENT_PHONE,
+    log_in,
+    open_page,
+    screenshot,
+    small_text,
+    sticking_out,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -40,16 +49,8 @@ def test_page_is_accessible_and_fits_the_screen(new_context, name, who, path, vi
     assert_accessible(page, name)
 
     # Nothing sticks out sideways: a phone user must never have to scroll left and right.
-    overflow = page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        return [...document.querySelectorAll('body *')]
-            .filter(el => el.getBoundingClientRect().right > width + 1)
-            .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')).slice(0, 5);
-    }""")
+    overflow = sticking_out(page)
     assert not overflow, f"wider than the {viewport} screen: {overflow}"
     # Text stays readable: nothing a person must read is smaller than 14 CSS px.
-    tiny = page.evaluate("""() => [...document.querySelectorAll('body *')]
-        .filter(el => el.offsetParent !== null && [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
-        .filter(el => parseFloat(getComputedStyle(el).fontSize) < 14)
-        .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 30)).slice(0, 5)""")
+    tiny = small_text(page, 14)
     assert not tiny, f"text smaller than 14px: {tiny}"

@@ -258,15 +258,20 @@ def _slug(who: str, path: str) -> str:
     return f"fit-{who}-" + (re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home")
 
 
-@pytest.mark.parametrize(("who", "path"), PAGES, ids=[f"{w}:{p}" for w, p in PAGES])
-def test_page_fits_a_360px_phone(new_context, finder, who, path):
+def _check(new_context, finder, who: str, path: str, size: dict, tag: str, said: str) -> None:
     real = finder.path(path)
-    page = _phone(new_context, PHONE_360)
+    page = _phone(new_context, size)
     if WHO[who]:
         log_in(page, WHO[who])
     found = _measure(page, real)
-    screenshot(page, _slug(who, path) + "-360")
-    assert not _problems(found, 360), f"{who} {real}: " + "; ".join(_problems(found, 360))
+    screenshot(page, _slug(who, path) + tag)
+    problems = _problems(found, size["width"])
+    assert not problems, f"{who} {real}{said}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize(("who", "path"), PAGES, ids=[f"{w}:{p}" for w, p in PAGES])
+def test_page_fits_a_360px_phone(new_context, finder, who, path):
+    _check(new_context, finder, who, path, PHONE_360, "-360", "")
 
 
 RESIDENT_PAGES = [(w, p) for w, p in PAGES if w in ("resident", "visitor")]
@@ -274,10 +279,4 @@ RESIDENT_PAGES = [(w, p) for w, p in PAGES if w in ("resident", "visitor")]
 
 @pytest.mark.parametrize(("who", "path"), RESIDENT_PAGES, ids=[f"{w}:{p}" for w, p in RESIDENT_PAGES])
 def test_resident_page_fits_at_200_percent_zoom(new_context, finder, who, path):
-    real = finder.path(path)
-    page = _phone(new_context, ZOOM_200)
-    if WHO[who]:
-        log_in(page, WHO[who])
-    found = _measure(page, real)
-    screenshot(page, _slug(who, path) + "-zoom200")
-    assert not _problems(found, 180), f"{who} {real} at 200 % zoom: " + "; ".join(_problems(found, 180))
+    _check(new_context, finder, who, path, ZOOM_200, "-zoom200", " at 200 % zoom")

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .a11y import assert_accessible
-from .pages import RESIDENT_PHONE, assert_chinese_ui, log_in, screenshot
+from .pages import RESIDENT_PHONE, assert_chinese_ui, log_in, screenshot, small_text, sticking_out
 
 pytestmark = pytest.mark.browser
 
@@ -18,17 +18,9 @@ def narrow(context):
 
 
 def assert_fits(page) -> None:
-    overflow = page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        return [...document.querySelectorAll('body *')]
-            .filter(el => el.getBoundingClientRect().right > width + 1)
-            .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')).slice(0, 5);
-    }""")
+    overflow = sticking_out(page)
     assert not overflow, f"wider than 360 px: {overflow}"
-    tiny = page.evaluate("""() => [...document.querySelectorAll('main *')]
-        .filter(el => el.offsetParent !== null && [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
-        .filter(el => parseFloat(getComputedStyle(el).fontSize) < 16)
-        .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 30)).slice(0, 5)""")
+    tiny = small_text(page, 16, "main")
     assert not tiny, f"text smaller than 16px: {tiny}"
 
 
