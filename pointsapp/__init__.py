@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         hosts,
         input_edge,
         localtime,
+        locks,
         passwords,
         security_headers,
         sqlite,
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.csrf.init_app(app)
     with app.app_context():
         sqlite.install(extensions.db.engine)
+        locks.install(extensions.db.engine, app)
 
     init_web(app)
 

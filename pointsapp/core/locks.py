@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from pointsapp.core.errors import Busy
@@ -96,9 +96,32 @@ def _innermost():
     return session.get_nested_transaction() or session.get_transaction()
 
 
+_CONNECTION_TIMEOUT = "pointsapp.lock_timeout_ms"  # the pool connection's info: what `SET lock_timeout` set
+
+
+def install(engine, app) -> None:
+    """PostgreSQL: each new connection gets the configured lock_timeout once (`SET`), so a transaction need not
+    set it again. Behind PgBouncer in transaction mode (DATABASE_PGBOUNCER) a connection's settings do not
+    follow the client, so every transaction sets its own (`SET LOCAL`, _bound_waits)."""
+    if engine.dialect.name != "postgresql" or app.config.get("DATABASE_PGBOUNCER"):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, record):
+        timeout = int(app.config.get("LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
+        with dbapi_connection.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {timeout}")
+        dbapi_connection.commit()  # (psycopg opened a transaction for the SET)
+        record.info[_CONNECTION_TIMEOUT] = timeout
+
+
 def _bound_waits() -> None:
-    """SET LOCAL lock_timeout, once per transaction (again inside a savepoint, whose rollback undoes it)."""
+    """The lock wait bounded for this transaction: already, when the connection was given the configured
+    timeout (install); else SET LOCAL lock_timeout, once per transaction (again inside a savepoint, whose
+    rollback undoes it)."""
     if db.session.get_bind().dialect.name != "postgresql":
+        return
+    if db.session.connection().info.get(_CONNECTION_TIMEOUT) == lock_timeout_ms():
         return
     done = db.session.info.get(_BOUNDED)
     current = _innermost()
@@ -107,6 +130,28 @@ def _bound_waits() -> None:
     db.session.execute(text("SELECT set_config('lock_timeout', :timeout, true)"),
                        {"timeout": f"{lock_timeout_ms()}ms"})
     db.session.info[_BOUNDED] = weakref.ref(_innermost())
+
+
+def held(key: str) -> dict:
+    """A dict for what this transaction has locked (rows by id, under `key`), empty in a new transaction.
+    Filled by the caller after it locks; a savepoint starts from a copy of its parent's, and what it adds is
+    forgotten when it ends (a rolled-back savepoint releases the locks taken inside it)."""
+    current = _innermost()
+    if current is None:
+        return {}
+    record = db.session.info.get(key)
+    if record is not None:
+        taken_in, rows = record[0](), record[1]
+        if taken_in is current:
+            return rows
+        ancestor = current.parent
+        while ancestor is not None and ancestor is not taken_in:
+            ancestor = ancestor.parent
+        rows = dict(rows) if ancestor is not None else {}
+    else:
+        rows = {}
+    db.session.info[key] = (weakref.ref(current), rows)
+    return rows
 
 
 @contextmanager

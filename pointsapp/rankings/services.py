@@ -93,11 +93,12 @@ def _team_of(source_type: str, source_id: str | None) -> int | None:
 
 
 def _subjects(resident: Resident, team_id: int | None) -> list[tuple[str, int]]:
-    household = db.session.get(Household, resident.household_id)
-    building = db.session.get(Building, household.building_id)
-    subjects = [("resident", resident.id), ("household", household.id), ("building", building.id)]
-    if building.grid_id:
-        subjects.append(("grid", building.grid_id))
+    building_id, grid_id = db.session.execute(  # one statement: this runs in every earning posting
+        select(Building.id, Building.grid_id).join(Household, Household.building_id == Building.id)
+        .where(Household.id == resident.household_id)).one()
+    subjects = [("resident", resident.id), ("household", resident.household_id), ("building", building_id)]
+    if grid_id:
+        subjects.append(("grid", grid_id))
     if team_id:
         subjects.append(("team", team_id))
     return subjects

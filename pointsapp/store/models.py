@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.accounts.models import User
+from pointsapp.core import identity
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
 from pointsapp.tree.models import Household, Resident
@@ -174,3 +175,7 @@ class StocktakeLine(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     product: Mapped[Product] = relationship()
+
+
+# consulted by many services in one request: kept loaded for the unit of work (core.identity)
+identity.keep(Store)

@@ -166,7 +166,7 @@ def checkout(store_id: int):
         return redirect(url_for(".counter_page", store_id=s.id))
     # the service uses the identification up (or refuses a used, old or foreign one) with the checkout
     ok, result = attempt(lambda: counter.redeem(actor(), s, _held(), counter.Cart(cart["lines"]), cart["request_id"],
-                                               utcnow()))
+                                               utcnow(), request_seen=True))
     if not ok:
         return redirect(url_for(".counter_page", store_id=s.id))
     session.pop("counter", None)

@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from pointsapp.core import identity
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
 
@@ -158,3 +159,7 @@ class Resident(db.Model):  # 居民
     @property
     def is_active(self) -> bool:
         return self.moved_out_on is None
+
+
+# consulted by many services in one request: kept loaded for the unit of work (core.identity)
+identity.keep(Community, Building)

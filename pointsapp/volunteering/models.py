@@ -5,6 +5,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.accounts.models import User
+from pointsapp.core import identity
 from pointsapp.core.extensions import db
 from pointsapp.core.types import UTCDateTime
 from pointsapp.tree.models import Resident
@@ -161,3 +162,7 @@ class Attendance(db.Model):  # 签到 / 签退
         Index("ix_attendance_review", "community_id", "status", "hold"),
         Index("ix_attendance_activity", "activity_id", "checked_in_at"),
     )
+
+
+# consulted by many services in one request: kept loaded for the unit of work (core.identity)
+identity.keep(Team, Activity)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import LoginSession, User
 from pointsapp.core.errors import NotFound
@@ -97,14 +98,16 @@ def start_session(user: User, now: datetime, *, user_agent: str | None, ip: str 
 
 def find_session(token: str | None, now: datetime) -> User | None:
     """The user whose live session carries `token`, with `login_session` set; None for an unknown, ended or
-    expired one. One query: it runs on every request."""
+    expired one. One query: it runs on every request, and brings what every request asks next (the roles,
+    for the permission checks, and the resident)."""
     if not token or len(token) > 100:
         return None
     found = db.session.execute(
         select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == hash_token(token), LoginSession.revoked_at.is_(None),
                LoginSession.expires_at > now)
-    ).first()
+        .options(joinedload(User.grants), joinedload(User.resident))
+    ).unique().first()
     if found is None:
         return None
     user, row = found

@@ -69,16 +69,31 @@ def _existing(community_id: int, key: str) -> LedgerEntry | None:
 
 def lock_accounts(residents: Iterable[Resident]) -> dict[int, PointsAccount]:
     """The residents' account rows (created on first use), locked for this transaction in resident-id
-    order, by resident id. Raises busy."""
+    order, by resident id. Raises busy.
+
+    An account already locked in this transaction (the counter locks its resident's before its checks, then
+    posts) is not asked for again; nor is a row created that exists: one statement for accounts that exist,
+    the insert only for a resident's first entry."""
     wanted = {r.id: r for r in residents}
     if not wanted:
         return {}
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    with locks.contended():  # (a first insert of the same account elsewhere is waited for)
-        db.session.execute(insert(PointsAccount.__table__).values([
-            dict(resident_id=rid, community_id=wanted[rid].community_id, balance=0, earned_total=0,
-                 entry_count=0, head_hash=GENESIS_HASH) for rid in sorted(wanted)]).on_conflict_do_nothing())
-    return {a.resident_id: a for a in locks.lock_rows(PointsAccount, wanted)}
+    held = locks.held(_LOCKED_ACCOUNTS)
+    if wanted.keys() <= held.keys():
+        return {rid: held[rid] for rid in wanted}
+    found = {a.resident_id: a for a in locks.lock_rows(PointsAccount, wanted)}
+    missing = sorted(wanted.keys() - found.keys())
+    if missing:
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        with locks.contended():  # (a first insert of the same account elsewhere is waited for)
+            db.session.execute(insert(PointsAccount.__table__).values([
+                dict(resident_id=rid, community_id=wanted[rid].community_id, balance=0, earned_total=0,
+                     entry_count=0, head_hash=GENESIS_HASH) for rid in missing]).on_conflict_do_nothing())
+        found.update((a.resident_id, a) for a in locks.lock_rows(PointsAccount, missing))
+    held.update(found)
+    return {rid: found.get(rid) or held[rid] for rid in wanted}
+
+
+_LOCKED_ACCOUNTS = "pointsapp.ledger.locked_accounts"
 
 
 def lock_account(resident: Resident) -> PointsAccount:
@@ -108,10 +123,8 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
                            code="invalid_amount", max=MAX_AMOUNT)
     if not p.idempotency_key or len(p.idempotency_key) > 120:
         raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
-    first = _existing(p.resident.community_id, p.idempotency_key)
-    if first is None:
-        account = lock_account(p.resident)
-        first = _existing(p.resident.community_id, p.idempotency_key)  # re-check under the lock
+    account = lock_account(p.resident)
+    first = _existing(p.resident.community_id, p.idempotency_key)  # under the lock: a twin has committed or waits
     if first is not None:
         if first.resident_id != p.resident.id or first.amount != p.amount:
             raise Conflict(_l("This request key was already used for a different posting."),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -57,17 +57,26 @@ def month_start(now: datetime) -> datetime:
     return datetime(day.year, day.month, 1, tzinfo=CHINA)
 
 
-def _taken(product_ids: list[int], since: datetime, *, resident_id: int | None = None,
-           household_id: int | None = None) -> dict[int, int]:
-    stmt = (select(RedemptionLine.product_id, func.sum(RedemptionLine.quantity))
-            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-            .where(RedemptionLine.product_id.in_(product_ids or [-1]), Redemption.status == "done",
-                   Redemption.created_at >= since).group_by(RedemptionLine.product_id))
-    if resident_id is not None:
-        stmt = stmt.where(Redemption.resident_id == resident_id)
-    if household_id is not None:
-        stmt = stmt.where(Redemption.household_id == household_id)
-    return dict(db.session.execute(stmt).all())
+def _taken(product_ids: list[int], resident: Resident, now: datetime) -> dict[int, tuple[int, int, int]]:
+    """Per product: how many this resident took this week and this month, and her household this month
+    (China time; done redemptions only). One statement for the three counts."""
+    week, month = week_start(now), month_start(now)
+    own = Redemption.resident_id == resident.id
+    # (a resident without a household is a household of her own for a household limit)
+    house = Redemption.household_id == resident.household_id if resident.household_id is not None else own
+    quantity = RedemptionLine.quantity
+
+    def taken(*when):
+        return func.coalesce(func.sum(case((and_(*when), quantity), else_=0)), 0)
+
+    rows = db.session.execute(
+        select(RedemptionLine.product_id, taken(own, Redemption.created_at >= week),
+               taken(own, Redemption.created_at >= month), taken(house, Redemption.created_at >= month))
+        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        .where(RedemptionLine.product_id.in_(product_ids), Redemption.status == "done",
+               Redemption.created_at >= min(week, month), or_(own, house))
+        .group_by(RedemptionLine.product_id))
+    return {pid: (int(w), int(m), int(h)) for pid, w, m, h in rows}
 
 
 @dataclass
@@ -77,18 +86,22 @@ class Allowance:
     why: str = ""
 
 
+def _limited(p: Product) -> bool:
+    return any(limit is not None for limit in (p.limit_per_week, p.limit_per_month, p.household_limit_per_month))
+
+
 def allowances(resident: Resident, items: list[Product], now: datetime) -> dict[int, Allowance]:
-    """How many of each product the resident may still take this week/month."""
-    ids = [p.id for p in items]
-    week = _taken(ids, week_start(now), resident_id=resident.id)
-    month = _taken(ids, month_start(now), resident_id=resident.id)
-    house = _taken(ids, month_start(now), household_id=resident.household_id)
+    """How many of each product the resident may still take this week/month (nothing is read for products
+    without limits)."""
+    limited = [p.id for p in items if _limited(p)]
+    taken = _taken(limited, resident, now) if limited else {}
     out = {}
     for p in items:
         left, why = None, ""
-        for limit, used, label in ((p.limit_per_week, week.get(p.id, 0), _l("this week")),
-                                   (p.limit_per_month, month.get(p.id, 0), _l("this month")),
-                                   (p.household_limit_per_month, house.get(p.id, 0), _l("this month per household"))):
+        week, month, house = taken.get(p.id, (0, 0, 0))
+        for limit, used, label in ((p.limit_per_week, week, _l("this week")),
+                                   (p.limit_per_month, month, _l("this month")),
+                                   (p.household_limit_per_month, house, _l("this month per household"))):
             if limit is not None and (left is None or limit - used < left):
                 left, why = max(0, limit - used), str(label)
         out[p.id] = Allowance(p, left, why)
@@ -118,16 +131,18 @@ def _by_request(store: Store, request_id: str) -> Redemption | None:
 
 
 def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart, request_id: str,
-           now: datetime) -> Checkout:
+           now: datetime, *, request_seen: bool = False) -> Checkout:
     """One checkout for the resident of this identification, which it uses up. Raises forbidden,
     invalid_idempotency_key, not_identified, identify_again, idempotency_key_reused, empty_cart,
     invalid_quantity, product_unavailable, limit_reached, out_of_stock, insufficient_points, other_community,
-    resident_moved_out."""
+    resident_moved_out. `request_seen`: the caller looked for a checkout with this request id in this unit of
+    work and found none (the web view does, to answer a re-sent form kindly), so it is not looked for twice
+    before the identification is used; twins that commit meanwhile are still found below."""
     require(actor, Action.RUN_STORE, store)
     if not request_id or len(request_id) > 64:
         raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
     who = identification.find(identification_id)
-    first = _by_request(store, request_id)
+    first = None if request_seen else _by_request(store, request_id)
     if first is not None:
         return _repeat(first, who)
     if who is None:
@@ -185,18 +200,23 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
         if first is None:
             raise
         return _repeat(first, who)
-    redemption.receipt_no = _receipt_no(store, now, redemption.id)
-    who.redemption_id = redemption.id
-    for pid in sorted(lines):  # one lock order for every checkout
-        product, quantity = items[pid], lines[pid]
-        db.session.add(RedemptionLine(community_id=store.community_id, redemption=redemption, product_id=pid,
-                                      name=product.name, quantity=quantity, unit_price=product.price,
-                                      points=product.price * quantity))
-        move_stock(product, -quantity, "redemption", redemption.receipt_no, actor, now, redemption_id=redemption.id)
+    # Statements are few here (every one costs the counter a round trip): the stock moves one conditional
+    # update per product; the lines, the movements, the entry and what the receipt and the identification
+    # record of it reach the database in the ledger's flush and one last one, each table's rows in one insert.
+    receipt_no = _receipt_no(store, now, redemption.id)
+    with db.session.no_autoflush:
+        for pid in sorted(lines):  # one lock order for every checkout
+            product, quantity = items[pid], lines[pid]
+            db.session.add(RedemptionLine(community_id=store.community_id, redemption_id=redemption.id,
+                                          product_id=pid, name=product.name, quantity=quantity,
+                                          unit_price=product.price, points=product.price * quantity))
+            move_stock(product, -quantity, "redemption", receipt_no, actor, now, redemption_id=redemption.id)
     entry = ledger.post(ledger.Posting(resident, -total, EntryKind.REDEMPTION, "redemption", f"redemption:{request_id}",
-                                       f"兑换单 {redemption.receipt_no}", str(redemption.id)), actor, now)
+                                       f"兑换单 {receipt_no}", str(redemption.id)), actor, now)
+    redemption.receipt_no = receipt_no
     redemption.ledger_entry_id = entry.id
     redemption.balance_after = entry.balance_after
+    who.redemption_id = redemption.id
     db.session.flush()
     return Checkout(redemption)
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import User
 from pointsapp.audit import services as audit
@@ -271,7 +272,11 @@ def release(actor: User, identification_id: int | None, now: datetime) -> None:
 
 def find(identification_id: int | None) -> CounterIdentification | None:
     """The identification with this id, used or not (a checkout's repeat compares its resident)."""
-    return db.session.get(CounterIdentification, identification_id) if identification_id else None
+    if not identification_id:
+        return None
+    # with its resident, whom the checkout reads next (one statement, not two)
+    return db.session.get(CounterIdentification, identification_id,
+                          options=[joinedload(CounterIdentification.resident)])
 
 
 def consume(actor: User, store: Store, who: CounterIdentification, now: datetime) -> bool:

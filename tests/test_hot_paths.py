@@ -1,0 +1,45 @@
+"""Statements per request on the hot paths (issue 13): the counter's checkout and the QR check-in confirm.
+
+Every statement is a round trip and, under load, most of a request's CPU (SQLAlchemy and the driver per
+statement: docs/performance.md, "Hot paths"). These budgets are what the paths cost after that work; a new
+statement fails here and must be argued for. Before: 31 per checkout (of two products) and 22 per check-in
+on SQLite (33 and 24 on PostgreSQL, with the lock timeout set in every transaction).
+"""
+from datetime import timedelta
+
+import pytest
+
+from pointsapp.volunteering.services import codes
+
+from .querycount import count_queries
+from .test_checkin import setup  # noqa: F401  (fixture)
+from .test_store_pages import identify, shop  # noqa: F401  (fixture)
+
+
+def test_checkout_statements(app, client, login, shop):  # noqa: F811
+    store, clerk, _, resident, noodles, soap = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    with count_queries() as log:
+        done = client.post(f"/store/{store.id}/checkout",
+                           data={"request_id": "r1", f"qty_{noodles.id}": "2", f"qty_{soap.id}": "1"})
+    assert done.status_code in (302, 303)
+    # PostgreSQL inserts the two lines in one statement and the two stock movements in another; SQLite, one
+    # row at a time (SQLAlchemy's batched insert needs RETURNING in a guaranteed order)
+    budget = 18 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 20
+    assert log.count <= budget, log.report()
+
+
+def test_checkin_confirm_statements(app, client, login, setup, now):  # noqa: F811
+    _, _, _, user, new_activity = setup
+    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
+    from pointsapp.core.extensions import db
+    db.session.commit()
+    login(client, user)
+    client.get(f"/c/{code}")
+    with count_queries() as log:
+        done = client.post("/c/confirm")
+    assert done.status_code in (302, 303)
+    # (her first entry: her points account is created too, 1 statement more than any later check-in)
+    assert log.count <= 14, log.report()
