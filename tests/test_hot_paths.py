@@ -7,8 +7,9 @@ on SQLite (33 and 24 on PostgreSQL, with the lock timeout set in every transacti
 """
 from datetime import timedelta
 
-import pytest
+from sqlalchemy import select
 
+from pointsapp.accounts.models import User
 from pointsapp.volunteering.services import codes
 
 from .querycount import count_queries
@@ -43,3 +44,36 @@ def test_checkin_confirm_statements(app, client, login, setup, now):  # noqa: F8
     assert done.status_code in (302, 303)
     # (her first entry: her points account is created too, 1 statement more than any later check-in)
     assert log.count <= 14, log.report()
+
+
+def test_pages_after_the_hot_paths(app, client, login, shop):  # noqa: F811
+    from pointsapp.core.extensions import db
+    """What the clerk and the resident see right after: the receipt, the member code and its QR."""
+    store, clerk, _, resident, noodles, soap = shop
+    login(client, clerk)
+    identify(app, client, store, resident)
+    done = client.post(f"/store/{store.id}/checkout", data={"request_id": "r1", f"qty_{noodles.id}": "2"})
+    with count_queries() as log:
+        assert client.get(done.headers["Location"]).status_code == 200
+    assert log.count <= 4, log.report()  # the login, the store, the receipt with its resident's address, its lines
+    login(client, db.session.scalar(select(User).where(User.resident_id == resident.id)))
+    # the page: the login, her address (household, building), the office's contact; the QR it refreshes every
+    # few seconds: the login only (the code is her id signed with the time)
+    for url, budget in (("/me/code", 4), ("/me/code.svg", 1)):
+        with count_queries() as log:
+            assert client.get(url).status_code == 200
+        assert log.count <= budget, log.report()
+
+
+def test_the_checkin_done_page(app, client, login, setup, now):  # noqa: F811
+    _, _, _, user, new_activity = setup
+    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
+    from pointsapp.core.extensions import db
+    db.session.commit()
+    login(client, user)
+    client.get(f"/c/{code}")
+    done = client.post("/c/confirm")
+    with count_queries() as log:
+        assert client.get(done.headers["Location"]).status_code == 200
+    assert log.count <= 4, log.report()  # the login, the attendance with its activity, the balance, the office

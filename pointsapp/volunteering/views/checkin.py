@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
@@ -84,7 +85,7 @@ def confirm():
 @bp.route("/c/done/<int:attendance_id>")
 @policy(AUTHENTICATED)
 def done(attendance_id: int):
-    attendance = db.session.get(Attendance, attendance_id)
+    attendance = db.session.get(Attendance, attendance_id, options=[joinedload(Attendance.activity)])
     if attendance is None or attendance.resident_id != current_user.resident_id:
         return _problem(_("No such check-in."), 404)
     result = session.pop("checkin_result", None) or {"action": "already", "points": 0}
