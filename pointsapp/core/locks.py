@@ -132,6 +132,9 @@ def _bound_waits() -> None:
     db.session.info[_BOUNDED] = weakref.ref(_innermost())
 
 
+ACCOUNTS = "pointsapp.locks.points_accounts"  # held(): points accounts locked in this transaction, by resident id
+
+
 def held(key: str) -> dict:
     """A dict for what this transaction has locked (rows by id, under `key`), empty in a new transaction.
     Filled by the caller after it locks; a savepoint starts from a copy of its parent's, and what it adds is

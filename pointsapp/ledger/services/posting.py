@@ -77,7 +77,7 @@ def lock_accounts(residents: Iterable[Resident]) -> dict[int, PointsAccount]:
     wanted = {r.id: r for r in residents}
     if not wanted:
         return {}
-    held = locks.held(_LOCKED_ACCOUNTS)
+    held = locks.held(locks.ACCOUNTS)
     if wanted.keys() <= held.keys():
         return {rid: held[rid] for rid in wanted}
     found = {a.resident_id: a for a in locks.lock_rows(PointsAccount, wanted)}
@@ -91,9 +91,6 @@ def lock_accounts(residents: Iterable[Resident]) -> dict[int, PointsAccount]:
         found.update((a.resident_id, a) for a in locks.lock_rows(PointsAccount, missing))
     held.update(found)
     return {rid: found.get(rid) or held[rid] for rid in wanted}
-
-
-_LOCKED_ACCOUNTS = "pointsapp.ledger.locked_accounts"
 
 
 def lock_account(resident: Resident) -> PointsAccount:
@@ -151,6 +148,9 @@ def post(posting: Posting, actor: User | None, now: datetime) -> LedgerEntry:
     account.entry_count = entry.seq
     account.head_hash = entry.hash
     account.earned_total += earning_delta(entry.kind, entry.amount, p.reverses)
+    rooms = locks.held(rules.ROOMS)
+    for key in [k for k in rooms if k[0] == p.resident.id]:
+        del rooms[key]  # her room to earn may have changed
     with locks.contended():  # the insert and the subscribers' rows (rankings' shared totals) may wait too
         db.session.flush()
         posted.send(entry, resident=p.resident, reverses=p.reverses, now=now)  # leaderboards move in this transaction

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from pointsapp.accounts.models import User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, PermissionDenied
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import LOCAL_TZ, local_date
@@ -59,28 +60,52 @@ def month_start(now: datetime) -> datetime:
     return month_bounds(f"{d.year:04d}-{d.month:02d}")[0]
 
 
+def _earning_amounts():
+    """Earning entries' amounts and reversals of earning entries' (negative), the rest 0: what caps count."""
+    reversed_entry = aliased(LedgerEntry)
+    earning = or_(LedgerEntry.kind.in_([str(k) for k in EARNING_KINDS]),
+                  (LedgerEntry.kind == str(EntryKind.REVERSAL)) & reversed_entry.kind.in_([str(k) for k in EARNING_KINDS]))
+    return reversed_entry, earning
+
+
 def earned_since(resident_id: int, since: datetime) -> int:
     """Points the resident earned from `since` on: earning entries minus reversals of earning entries."""
-    reversed_entry = aliased(LedgerEntry)
-    stmt = (select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-            .select_from(LedgerEntry)
+    return earned_since_each(resident_id, [since])[0]
+
+
+def earned_since_each(resident_id: int, starts: list[datetime]) -> list[int]:
+    """earned_since() for several starts, in one statement."""
+    reversed_entry, earning = _earning_amounts()
+    sums = [func.coalesce(func.sum(case((LedgerEntry.created_at >= start, LedgerEntry.amount), else_=0)), 0)
+            for start in starts]
+    stmt = (select(*sums).select_from(LedgerEntry)
             .outerjoin(reversed_entry, reversed_entry.id == LedgerEntry.reverses_id)
-            .where(LedgerEntry.resident_id == resident_id, LedgerEntry.created_at >= since,
-                   or_(LedgerEntry.kind.in_([str(k) for k in EARNING_KINDS]),
-                       (LedgerEntry.kind == str(EntryKind.REVERSAL))
-                       & reversed_entry.kind.in_([str(k) for k in EARNING_KINDS]))))
-    return int(db.session.scalar(stmt) or 0)
+            .where(LedgerEntry.resident_id == resident_id, LedgerEntry.created_at >= min(starts), earning))
+    return [int(v or 0) for v in db.session.execute(stmt).one()]
+
+
+# Under the account lock the room cannot change but by this unit of work's own postings: it is read once
+# (the check-in reads it to cut an award to fit, then the ledger checks the cap again) and forgotten when the
+# resident is posted to (posting.post).
+ROOMS = "pointsapp.ledger.earning_room"
 
 
 def earning_room(resident: Resident, now: datetime) -> int | None:
     """How many more points the resident may earn now under her community's caps (None: no cap)."""
     community = db.session.get(Community, resident.community_id)
-    rooms = []
-    if community.earn_cap_day:
-        rooms.append(community.earn_cap_day - earned_since(resident.id, day_start(now)))
-    if community.earn_cap_month:
-        rooms.append(community.earn_cap_month - earned_since(resident.id, month_start(now)))
-    return max(0, min(rooms)) if rooms else None
+    caps = [(cap, start) for cap, start in ((community.earn_cap_day, day_start(now)),
+                                            (community.earn_cap_month, month_start(now))) if cap]
+    if not caps:
+        return None
+    locked = resident.id in locks.held(locks.ACCOUNTS)
+    known = locks.held(ROOMS) if locked else {}
+    if (resident.id, now) in known:
+        return known[(resident.id, now)]
+    earned = earned_since_each(resident.id, [start for _cap, start in caps])
+    room = max(0, min(cap - got for (cap, _start), got in zip(caps, earned, strict=True)))
+    if locked:
+        known[(resident.id, now)] = room
+    return room
 
 
 def check_cap(resident: Resident, amount: int, now: datetime) -> None:
