@@ -174,6 +174,9 @@ def test_retention_keeps_the_newest_and_only_touches_our_files(app, db, make, no
     assert len(kept) == 2 and kept[0].startswith("pointsapp-20261125T023000Z-1-")
     assert kept[1].startswith("pointsapp-20261125T023000Z-2-")
     assert runner.invoke(args=["backup", "--keep", "0", "--dir", str(folder)]).exit_code == 2
+    with pytest.raises(BackupError):
+        backups.take_backup(now, keep=0, directory=folder)
+    assert len(backups.list_backups(folder)) == 2
 
 
 def test_restore_refuses_a_database_that_is_not_empty(app, db, make, now, tmp_path, database_url, pg_tools):

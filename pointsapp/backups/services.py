@@ -38,7 +38,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from pointsapp.core.config import normalise_db_url
-from pointsapp.core.extensions import db
 from pointsapp.core.sqlite import BUSY_TIMEOUT_MS
 
 FORMAT = 1
@@ -215,7 +214,8 @@ def backup(now: datetime, *, keep: int | None = None, directory: Path | None = N
     if keep < 1:
         raise BackupError("keep must be at least 1 (the backup just taken)")
     directory = Path(directory) if directory else backup_dir()
-    url = database_url()
+    # BACKUP_DATABASE_URL: the same database reached directly, when DATABASE_URL goes through PgBouncer
+    url = database_url(current_app.config.get("BACKUP_DATABASE_URL"))
     backend = url.get_backend_name()
     if backend not in EXTENSIONS:
         raise BackupError(f"cannot back up a {backend} database (SQLite and PostgreSQL only)")
@@ -235,6 +235,9 @@ def backup(now: datetime, *, keep: int | None = None, directory: Path | None = N
         os.replace(tmp, target)
         _write_manifest(target, manifest)
         _fsync(directory)
+    except OSError as exc:  # a full disk, a folder we may not write into
+        tmp.unlink(missing_ok=True)
+        raise BackupError(f"writing the backup into {directory} failed: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -315,15 +318,21 @@ def _pg_backup(url: URL, tmp: Path) -> dict:
     pg_dump = _pg_tool("pg_dump")
     conninfo, env = libpq_conninfo(url)
     version = _run([pg_dump, "--version"], env, "pg_dump").stdout.strip()
-    with db.engine.connect() as conn:
-        # One snapshot for the counts and the dump: the transaction stays open until pg_dump is done.
-        conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
-        facts = _count(lambda sql: conn.execute(text(sql)).scalar())
-        facts["server_version"] = conn.execute(text("SHOW server_version")).scalar()
-        _run([pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}", "--lock-wait-timeout=60000",
-              f"--file={tmp}", f"--dbname={conninfo}"], env, "pg_dump")
-        conn.rollback()
+    engine = _pg_engine(url)
+    try:
+        with engine.connect() as conn:
+            # One snapshot for the counts and the dump: the transaction stays open until pg_dump is done.
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+            facts = _count(lambda sql: conn.execute(text(sql)).scalar())
+            facts["server_version"] = conn.execute(text("SHOW server_version")).scalar()
+            _run([pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}",
+                  "--lock-wait-timeout=60000", f"--file={tmp}", f"--dbname={conninfo}"], env, "pg_dump")
+        # (closing the connection ends the read-only transaction)
+    except SQLAlchemyError as exc:
+        raise BackupError(f"cannot read the database {shown(url)}: {str(exc.orig or exc).strip()}") from exc
+    finally:
+        engine.dispose()
     facts["pg_dump_version"] = version
     return facts
 
@@ -339,7 +348,10 @@ def restore(path: Path, target_url: str | None = None) -> dict:
     if not path.is_file():
         raise BackupError(f"{path}: no such backup file")
     manifest = read_manifest(path)
-    size, digest = path.stat().st_size, sha256_of(path)
+    try:
+        size, digest = path.stat().st_size, sha256_of(path)
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if size != manifest.get("size") or digest != manifest.get("sha256"):
         raise BackupError(f"{path.name} is damaged or not the file its manifest describes: size {size}, sha256 "
                           f"{digest[:16]}…; the manifest says size {manifest.get('size')}, sha256 "
