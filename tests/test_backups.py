@@ -140,7 +140,8 @@ def test_backup_restore_verify_same_counts(app, db, make, now, tmp_path, empty_t
     assert manifest["counts"]["ledger_entries"] == 37 and manifest["counts"]["residents"] == 12
     assert manifest["sha256"] == backups.sha256_of(path)
 
-    result = _restore(app, path, empty_target)
+    monkeypatch.chdir(path.parent)  # FILE relative, as typed in a shell
+    result = _restore(app, path.name, empty_target)
     assert result.exit_code == 0, result.output
     assert "12 chains, 37 entries checked" in result.output and "restore clean" in result.output
     live = backups.database_url().render_as_string(hide_password=False)
@@ -150,6 +151,21 @@ def test_backup_restore_verify_same_counts(app, db, make, now, tmp_path, empty_t
     assert _scalar(empty_target, "SELECT count(*) FROM ledger_checkpoint") == 1
     if backend == "sqlite":
         assert stat.S_IMODE(Path(backups.database_url(empty_target).database).stat().st_mode) == 0o600
+
+
+def test_sqlite_restore_into_a_relative_path(app, db, make, now, tmp_path, backend, monkeypatch):
+    if backend != "sqlite":
+        pytest.skip("a file path is SQLite's")
+    _seed(make, now, residents=2, entries=1)
+    path = backups.take_backup(now, directory=tmp_path / "b")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
+    # a relative SQLite path is inside the instance folder, as Flask-SQLAlchemy takes DATABASE_URL
+    result = _restore(app, Path("b") / path.name, "sqlite:///restored/pointsapp.sqlite")
+    assert result.exit_code == 0, result.output
+    assert "restore clean" in result.output
+    restored = tmp_path / "instance" / "restored" / "pointsapp.sqlite"
+    assert _scalar(f"sqlite:///{restored}", "SELECT count(*) FROM ledger_entry") == 3
 
 
 def test_retention_keeps_the_newest_and_only_touches_our_files(app, db, make, now, tmp_path, pg_tools):

@@ -127,7 +127,14 @@ def _new_name(directory: Path, now: datetime, backend: str) -> Path:
 
 
 def database_url(url: str | None = None) -> URL:
-    return make_url(normalise_db_url(url) if url else current_app.config["SQLALCHEMY_DATABASE_URI"])
+    """The given URL (default: the app's database). A relative SQLite path is taken as Flask-SQLAlchemy takes
+    it, relative to the instance folder, and made absolute (the check runs in another process)."""
+    parsed = make_url(normalise_db_url(url) if url else current_app.config["SQLALCHEMY_DATABASE_URI"])
+    database = parsed.database
+    if (parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
+            and not database.startswith("file:") and not Path(database).is_absolute()):
+        parsed = parsed.set(database=str(Path(current_app.instance_path) / database))
+    return parsed
 
 
 def libpq_conninfo(url: URL) -> tuple[str, dict]:
@@ -342,7 +349,7 @@ def _pg_backup(url: URL, tmp: Path) -> dict:
 def restore(path: Path, target_url: str | None = None) -> dict:
     """Restore the backup at `path` into the empty database at `target_url` (default: the app's own).
     The file is checked against its manifest first. Returns the manifest."""
-    path = Path(path)
+    path = Path(path).absolute()
     if path.name.endswith(MANIFEST_SUFFIX):  # the manifest was named instead of its backup
         path = path.with_name(path.name[:-len(MANIFEST_SUFFIX)])
     if not path.is_file():
@@ -378,7 +385,7 @@ def _sqlite_restore(path: Path, url: URL) -> None:
     target = url.database
     if not target or target == ":memory:" or target.startswith("file:"):
         raise BackupError("restore needs a SQLite database file as the target, not an in-memory one")
-    target_path = Path(target)
+    target_path = Path(target).absolute()
     if target_path.exists() and target_path.stat().st_size > 0:
         with sqlite3.connect(target_path.as_uri() + "?mode=ro", uri=True) as probe:
             tables = probe.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
@@ -442,7 +449,7 @@ def code_heads() -> set[str]:
 
 def _facts_of(url: URL) -> dict:
     if url.get_backend_name() == "sqlite":
-        with sqlite3.connect(Path(url.database).as_uri() + "?mode=ro", uri=True) as conn:
+        with sqlite3.connect(Path(url.database).absolute().as_uri() + "?mode=ro", uri=True) as conn:
             return _count(lambda sql: conn.execute(sql).fetchone()[0])
     engine = _pg_engine(url)
     try:
