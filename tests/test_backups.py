@@ -7,6 +7,7 @@ PostgreSQL targets are databases named backup_<random> on the test server, dropp
 pg_restore must be on PATH for the PostgreSQL half (outside CI it is skipped without them; under CI=true
 it fails).
 """
+import os
 import random
 import shutil
 import sqlite3
@@ -175,10 +176,17 @@ def test_retention_keeps_the_newest_and_only_touches_our_files(app, db, make, no
     foreign = [folder / "notes.txt", folder / "pointsapp-manual-copy.sqlite3", folder / "pointsapp.sqlite"]
     for f in foreign:
         f.write_text("not ours")
+    stale, fresh = folder / ".pointsapp-20261120T023000Z-sqlite.sqlite3.4242.tmp", folder / ".pointsapp-x.tmp"
+    for f in (stale, fresh):
+        f.write_text("left by a run that died")
+    os.utime(stale, (now.timestamp() - 3 * 86400,) * 2)
+    os.utime(fresh, (now.timestamp() - 3 * 86400,) * 2)  # old, but not a name of ours: kept
+    foreign.append(fresh)
     made = [backups.take_backup(now + timedelta(hours=h), keep=3, directory=folder) for h in range(5)]
+    assert not stale.exists()
     ours = sorted(p.name for p in folder.iterdir() if p not in foreign)
     assert ours == sorted([p.name for p in made[-3:]] + [p.name + ".json" for p in made[-3:]])
-    assert all(f.read_text() == "not ours" for f in foreign)
+    assert all(f.read_text() in ("not ours", "left by a run that died") for f in foreign)
 
     # the CLI: the clock stands still, so three backups fall in one second and still get their own names
     runner, folder = app.test_cli_runner(), tmp_path / "cli"

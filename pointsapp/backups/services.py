@@ -46,6 +46,8 @@ EXTENSIONS = {"sqlite": "sqlite3", "postgresql": "pgdump"}
 NAME = re.compile(r"^pointsapp-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<n>\d+))?-(?P<backend>sqlite|postgresql)"
                   r"\.(?P<ext>sqlite3|pgdump)$")
 MANIFEST_SUFFIX = ".json"
+TEMP = re.compile(r"^\.pointsapp-\d{8}T\d{6}Z(?:-\d+)?-(?:sqlite|postgresql)\.(?:sqlite3|pgdump)(?:\.json)?\.\d+\.tmp$")
+STALE_TEMP_SECONDS = 24 * 3600
 # what the manifest counts, and restore compares: table -> label
 COUNTED = {"ledger_entry": "ledger_entries", "points_account": "points_accounts", "resident": "residents",
            "community": "communities"}
@@ -248,17 +250,22 @@ def backup(now: datetime, *, keep: int | None = None, directory: Path | None = N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return BackupResult(target, manifest, prune(directory, keep))
+    return BackupResult(target, manifest, prune(directory, keep, now))
 
 
-def prune(directory: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` of our backups (with their manifests). Returns what was deleted."""
+def prune(directory: Path, keep: int, now: datetime | None = None) -> list[Path]:
+    """Delete all but the newest `keep` of our backups (with their manifests), and our temporary files left
+    by a run that died more than a day before `now`. Returns the backups deleted."""
     backups = list_backups(directory)
     removed = []
     for old in backups[:max(len(backups) - keep, 0)]:
         old.path.unlink(missing_ok=True)
         old.manifest_path.unlink(missing_ok=True)
         removed.append(old.path)
+    if now is not None:
+        for leftover in directory.glob(".pointsapp-*.tmp"):
+            if TEMP.match(leftover.name) and leftover.stat().st_mtime < now.timestamp() - STALE_TEMP_SECONDS:
+                leftover.unlink(missing_ok=True)
     return removed
 
 
