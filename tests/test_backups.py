@@ -12,6 +12,8 @@ import random
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -277,10 +279,6 @@ def test_backup_without_pg_dump_says_so(app, db, make, now, tmp_path, backend):
     assert backups.list_backups(tmp_path / "b") == [] and list((tmp_path / "b").iterdir()) == []
 
 
-def manifest_count(path) -> int:
-    return backups.read_manifest(path)["counts"]["ledger_entries"]
-
-
 class Writers:
     """Threads posting awards and redemptions through the ledger's posting service, one unit of work (and
     commit) each, as requests do, until stopped."""
@@ -332,31 +330,55 @@ def _wait_for(predicate, seconds=30.0):
         time.sleep(0.005)
 
 
+def _count_entries(url: str, key_like: str = "%") -> int:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM ledger_entry WHERE idempotency_key LIKE :k"),
+                                {"k": key_like}).scalar()
+    finally:
+        engine.dispose()
+
+
 def test_a_backup_taken_under_write_load_restores_to_a_consistent_prefix(app, db, make, now, tmp_path, empty_target,
                                                                          pg_tools, database_url):
+    """Two writer threads in this process and one writer process post continuously; a backup taken meanwhile
+    (until one overlaps commits) restores, verifies clean and holds a prefix of every live chain."""
     ids = _seed(make, now, residents=150, entries=2)
-    live = database_url
-    folder = tmp_path / "b"
-    with Writers(app, ids, now) as writers:
-        _wait_for(lambda: writers.total >= 20)
-        # Until one backup overlaps a commit (on PostgreSQL pg_dump alone takes long enough the first time;
-        # a SQLite copy of this database takes milliseconds).
-        overlapped = []
-        for _attempt in range(50):
-            started = writers.total
-            path = backups.take_backup(now, keep=1, directory=folder)
-            overlapped = writers.total - started
-            if overlapped:
-                break
-        _wait_for(lambda: writers.total >= started + overlapped + 10)  # and the writers went on after it
-    print(f"backup attempts {_attempt + 1}, commits during the last {overlapped}, entries in it {manifest_count(path)}, "
-          f"writers committed {writers.total}")
-    assert overlapped > 0, "no commit happened while a backup ran"
-    assert writers.errors == []
-    manifest = backups.read_manifest(path)
-    in_backup = manifest["counts"]["ledger_entries"]
-    final = _scalar(live, "SELECT count(*) FROM ledger_entry")
-    assert 300 + 1 + started <= in_backup < final
+    live, folder, stop = database_url, tmp_path / "b", tmp_path / "stop-writing"
+    env = {**os.environ, "SECRET_KEY": "test-secret"}
+    log = (tmp_path / "writer.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "tests.backup_writer", live, str(stop), now.isoformat(),
+                                *map(str, ids)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=Path(__file__).resolve().parent.parent)
+    try:
+        with Writers(app, ids, now) as writers:
+            _wait_for(lambda: _count_entries(live, "proc-%") >= 5 or process.poll() is not None, 60)
+            assert process.poll() is None, (tmp_path / "writer.log").read_text()
+            # Until one backup overlaps commits (on PostgreSQL pg_dump alone takes long enough the first time;
+            # a SQLite copy of this database takes milliseconds).
+            for _attempt in range(1, 51):
+                started = _count_entries(live)
+                path = backups.take_backup(now, keep=1, directory=folder)
+                ended = _count_entries(live)
+                if ended > started:
+                    break
+            _wait_for(lambda: _count_entries(live) >= ended + 10)  # and the writers went on after it
+    finally:
+        stop.touch()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+    in_backup = backups.read_manifest(path)["counts"]["ledger_entries"]
+    final = _count_entries(live)
+    print(f"backup attempts {_attempt}, entries committed while it ran {ended - started} ({started} -> {ended}), "
+          f"in the backup {in_backup}, at the end {final}")
+    assert ended > started, "no commit happened while a backup ran"
+    assert writers.errors == [] and process.returncode == 0, (tmp_path / "writer.log").read_text()
+    assert started <= in_backup <= ended < final
 
     result = _restore(app, path, empty_target)
     assert result.exit_code == 0, result.output
@@ -366,6 +388,8 @@ def test_a_backup_taken_under_write_load_restores_to_a_consistent_prefix(app, db
     # a consistent prefix: each resident's restored chain is the start of the live chain, entry for entry
     assert all(now_live[rid][:len(chain)] == chain for rid, chain in restored.items())
     assert sum(map(len, restored.values())) == in_backup
+    # both kinds of writer are in it
+    assert _count_entries(empty_target, "proc-%") > 0 and _count_entries(empty_target, "load-%") > 0
 
 
 def test_a_backup_leaves_out_a_write_still_in_progress_and_does_not_wait_for_it(app, db, make, now, tmp_path,
