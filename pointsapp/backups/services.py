@@ -244,11 +244,12 @@ def backup(now: datetime, *, keep: int | None = None, directory: Path | None = N
         os.replace(tmp, target)
         _write_manifest(target, manifest)
         _fsync(directory)
-    except OSError as exc:  # a full disk, a folder we may not write into
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        raise BackupError(f"writing the backup into {directory} failed: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if not manifest_path(target).exists():  # a backup without its manifest would only be refused
+            target.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a folder we may not write into
+            raise BackupError(f"writing the backup into {directory} failed: {exc.strerror or exc}") from exc
         raise
     return BackupResult(target, manifest, prune(directory, keep, now))
 
