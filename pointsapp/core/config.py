@@ -67,4 +67,11 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "TRUSTED_HOSTS": [h for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()],
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", 0)),
+        # Backups (backups/services.py): the folder (default instance/backups), how many of the newest to keep,
+        # the folder of pg_dump/pg_restore when those on PATH are not of the server's major version, and the
+        # database reached directly when DATABASE_URL goes through PgBouncer
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
+        "BACKUP_KEEP": int(os.environ.get("BACKUP_KEEP", 14)),
+        "BACKUP_PG_BINDIR": os.environ.get("BACKUP_PG_BINDIR") or None,
+        "BACKUP_DATABASE_URL": os.environ.get("BACKUP_DATABASE_URL") or None,  # PostgreSQL directly, not PgBouncer
     }
