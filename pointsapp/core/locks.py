@@ -109,9 +109,11 @@ def install(engine, app) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):
         timeout = int(app.config.get("LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a session setting, outside any transaction
         with dbapi_connection.cursor() as cur:
             cur.execute(f"SET lock_timeout = {timeout}")
-        dbapi_connection.commit()  # (psycopg opened a transaction for the SET)
+        dbapi_connection.autocommit = autocommit
         record.info[_CONNECTION_TIMEOUT] = timeout
 
 
