@@ -9,7 +9,8 @@ names the receipt (302 to /receipts/<id>) or the check-in (302 to /c/done/<id>) 
 recorded. A request whose reply was lost in a crash is sent again after the restart, with the same request id,
 until the server answers it: that is what the counter's page does when the clerk taps again.
 
-Every cycle: start gunicorn, let the load run for a random 0.3-2 s, SIGKILL the master and the workers at once
+Every cycle: start gunicorn, let the load run until the server has acknowledged two more requests and then for
+a random 0-1.5 s more, SIGKILL the master and the workers at once
 (the process group, as a power cut or the OOM killer would), and while nothing holds the database check that
 - `ledger verify` is clean (every chain, balance and account);
 - every product's stock is what its movement log adds up to, and the last movement's stock_after says the same;
@@ -107,6 +108,7 @@ class Record:
     checkouts: dict = field(default_factory=dict)  # request id -> receipt (redemption) id
     refused: set = field(default_factory=set)  # request ids the server answered "not done"
     checkins: dict = field(default_factory=dict)  # (resident id, activity id) -> attendance id
+    acks: int = 0  # acknowledgements so far (checkouts and check-ins)
     retried: int = 0  # requests whose reply was lost in a crash (sent again until answered)
     errors: list = field(default_factory=list)  # 5xx and unexpected answers
 
@@ -179,6 +181,7 @@ class Load:
             with self.record.lock:
                 if f"/store/{store}/receipts/" in location:
                     receipt = int(location.rsplit("/", 1)[1].split("?")[0])
+                    self.record.acks += 1
                     previous = self.record.checkouts.setdefault(request_id, receipt)
                     if previous != receipt:
                         self.record.errors.append(f"request {request_id}: receipts {previous} and {receipt}")
@@ -219,6 +222,7 @@ class Load:
                     break
                 attendance = int(location.rsplit("/", 1)[1])
                 with self.record.lock:
+                    self.record.acks += 1
                     previous = self.record.checkins.setdefault((resident_id, activity_id), attendance)
                     if previous != attendance:
                         self.record.errors.append(f"resident {resident_id} activity {activity_id}: "
@@ -252,6 +256,15 @@ class Load:
                                                  daemon=True))
         for t in self.threads:
             t.start()
+
+    def wait_for_acks(self, n: int, seconds: float = 120) -> None:
+        """Until the server has acknowledged n more checkouts or check-ins."""
+        with self.record.lock:
+            target = self.record.acks + n
+        deadline = time.monotonic() + seconds
+        while self.record.acks < target:
+            assert time.monotonic() < deadline, f"no progress in {seconds} s: {self.record.errors[:5]}"
+            time.sleep(0.02)
 
     def finish(self, seconds: float = 60) -> None:
         """Stop sending new work; requests still unanswered are sent until answered (the server is up)."""
@@ -331,7 +344,9 @@ def _crash_run(tmp_path, url: str, kills: int) -> None:
         boot_times.append(server.start())
         load.start()
         for k in range(kills):
-            time.sleep(rng.uniform(0.3, 2.0))
+            # a random moment once the restarted server has answered some of the load (however slow the machine)
+            load.wait_for_acks(2)
+            time.sleep(rng.uniform(0, 1.5))
             server.kill()
             t0 = time.monotonic()
             counts = _check(app, world, load.record, f"after kill {k + 1} (CRASH_SEED={seed})")
