@@ -92,6 +92,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm
 # tests/test_serving.py checks that a worker's connection is not the master's. The Redis client for the
 # login limits (accounts/services/throttle.py) makes its connections lazily, and redis-py's pool starts
 # over in a process whose pid differs from its creator's.
+# The same holds for anything create_app() might one day start: a thread started there runs in the master only
+# (threads do not survive a fork), so a background runner must be started per worker, from post_fork.
 # Also the price: `kill -HUP` re-forks workers from the same preloaded code, so a deploy of new code is a
 # restart of gunicorn (systemctl restart, or USR2 then TERM to the old master), not a HUP.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
