@@ -24,13 +24,3 @@ def after_fork(app: Flask) -> None:
         for engine in db.engines.values():
             engine.dispose(close=False)
 
-
-def warm_up(app: Flask) -> int:
-    """Compile every template once, in the master before it forks: each worker, and each worker that
-    replaces one (max_requests), starts with them compiled instead of compiling each on its first use
-    (79 templates: ~0.8 s of CPU on a quiet 2-core machine; a fresh worker's first page took 290 ms
-    instead of 25). Returns how many were compiled."""
-    names = app.jinja_env.list_templates(extensions=["html", "txt"])
-    for name in names:
-        app.jinja_env.get_template(name)
-    return len(names)
