@@ -69,9 +69,10 @@ XDIST = -n $(PYTEST_WORKERS)
 test: install services
 	$(VENV)/bin/pytest $(XDIST)
 
-# The inner loop: SQLite only, no browser tests, in parallel; `make test` still runs everything.
+# The inner loop: SQLite only, no browser tests, no slow ones (servers killed and restarted), in parallel;
+# `make test` still runs everything.
 test-fast: install
-	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" --ignore=tests/browser
+	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" -m "not slow" --ignore=tests/browser
 
 lint: install
 	$(VENV)/bin/ruff check .
