@@ -1,13 +1,15 @@
 # Two commands: `make run` (set up everything and serve) and `make test` (set up everything and pass).
+# `make serve` is the production server (gunicorn); `make run` is Flask's development server with the demo.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app pointsapp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SERVE_PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install translations messages db demo lint services browser clean
+.PHONY: run serve test test-fast install translations messages db demo lint services browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +42,19 @@ demo: db
 
 run: demo
 	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md)"
+	@echo "This is Flask's development server: one process, for trying the app out. The production server is 'make serve' (gunicorn)."
 	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} TRUSTED_HOSTS=$${TRUSTED_HOSTS:-localhost} \
 		$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The production server: migrate, then gunicorn with pointsapp/serving/gunicorn_conf.py (workers from the
+# cores; WEB_CONCURRENCY, GUNICORN_THREADS, BIND... override it: README "Production server"). No demo is
+# seeded: `make demo serve` builds it first on an empty database. Set DATABASE_URL, SECRET_KEY,
+# RATELIMIT_STORAGE_URI and PUBLIC_BASE_URL for a real deployment (docs/deploy.md).
+serve: db
+	@echo "pointsapp production server (gunicorn) on http://$(HOST):$(SERVE_PORT)"
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(SERVE_PORT)} TRUSTED_HOSTS=$${TRUSTED_HOSTS:-localhost} \
+		BIND=$${BIND:-$(HOST):$(SERVE_PORT)} \
+		exec $(VENV)/bin/gunicorn -c python:pointsapp.serving.gunicorn_conf 'pointsapp:create_app()'
 
 # PostgreSQL, Redis and Chromium for the full suite; .ci/ensure-services starts or installs what is missing.
 services:
@@ -56,9 +69,10 @@ XDIST = -n $(PYTEST_WORKERS)
 test: install services
 	$(VENV)/bin/pytest $(XDIST)
 
-# The inner loop: SQLite only, no browser tests, in parallel; `make test` still runs everything.
+# The inner loop: SQLite only, no browser tests, no slow ones (servers killed and restarted), in parallel;
+# `make test` still runs everything.
 test-fast: install
-	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" --ignore=tests/browser
+	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" -m "not slow" --ignore=tests/browser
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         passwords,
         security_headers,
         sqlite,
+        static_files,
         uow,
         words,
     )
@@ -47,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     hosts.init_app(app)
     security_headers.init_app(app)
+    static_files.init_app(app)  # static URLs carry their content's hash; a year's cache for those
     input_edge.init_app(app)  # before CSRF and the access guard: nothing reads unreadable input
     clock.init_app(app)
     passwords.init_app(app)
