@@ -1,22 +1,23 @@
 """flask --app pointsapp imports …: uploaded resident sheets, and the runner of big ones.
 
-run_job() is the one runner of a queued job (services.jobs): the web starts it in a thread of its own
-after the request that queued the job has committed (start_in_background), and `flask imports run` runs
-whatever is still waiting (a job queued before a restart, or one whose process died). It is built to be
-handed to a real job queue later unchanged: it takes only the job's id, and running it twice is harmless.
+run_job() is the one runner of a queued job (services.jobs): the web puts it on the job queue (the task
+"imports.run_job", pointsapp.jobs) once the request that queued the job has committed (enqueue_after_commit),
+and a worker (`flask jobs worker`) runs it; whatever is still waiting (a job queued before the queue was
+reachable, or one whose worker died) is run by the periodic job imports_waiting or by `flask imports run`.
+It takes only the job's id, and running it twice is harmless.
 """
 import logging
-import threading
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask_babel import gettext as _
 
 from pointsapp.core.clock import utcnow
 from pointsapp.core.errors import DomainError
-from pointsapp.core.uow import command_unit_of_work, finish, unit_of_work
+from pointsapp.core.uow import after_commit, command_unit_of_work, finish, unit_of_work
 from pointsapp.imports import services as imports
 from pointsapp.imports.services import jobs
+from pointsapp.jobs import enqueue
 
 log = logging.getLogger(__name__)
 group = click.Group("imports", help="Uploaded resident sheets.")
@@ -49,20 +50,19 @@ def run_job(job_id: int, *, stale_minutes: int = jobs.STALE_MINUTES) -> str:
     return "failed"
 
 
-def start_in_background(app: Flask, job_id: int) -> None:
-    """Run the job in a daemon thread with its own app context and database session (after the commit that
-    queued it: core.uow.after_commit). Off when IMPORT_RUN_IN_THREAD is False (tests run jobs by hand)."""
-    if not app.config.get("IMPORT_RUN_IN_THREAD", True):
-        return
+def enqueue_after_commit(job_id: int) -> None:
+    """Hand the job to the job queue once the current unit of work has committed (never if it rolls back).
+    A queue that cannot be reached is logged, not shown to the office: the job stays queued in the database
+    and the periodic job imports_waiting (every 10 minutes) runs it."""
+    app = current_app._get_current_object()
 
-    def work():
-        with app.app_context():
-            try:
-                run_job(job_id)
-            except Exception:  # noqa: BLE001 - a thread's error would otherwise vanish
-                log.exception("import job %s: the runner failed", job_id)
+    def hand_over() -> None:
+        try:
+            enqueue("imports.run_job", job_id, app=app)
+        except Exception:  # noqa: BLE001 - the commit stands; the periodic job picks the job up
+            log.exception("import job %s: could not reach the job queue; left for the periodic run", job_id)
 
-    threading.Thread(target=work, name=f"import-job-{job_id}", daemon=True).start()
+    after_commit(hand_over)
 
 
 @group.command("run")

@@ -2,21 +2,15 @@
 import time
 
 import click
-from sqlalchemy import select
 
 from pointsapp.core import sqlite
 from pointsapp.core.clock import utcnow
-from pointsapp.core.extensions import db
 from pointsapp.core.periods import local_date
 from pointsapp.core.uow import abandon, command_unit_of_work
 from pointsapp.ledger.services import audit as ledger_audit
-from pointsapp.tree.models import Community
+from pointsapp.ledger.services import expiry
 
 group = click.Group("ledger", help="Love-points ledger: verify, checkpoint, expire.")
-
-
-def _community_ids(community_id: int | None) -> list[int]:
-    return [community_id] if community_id else list(db.session.scalars(select(Community.id).order_by(Community.id)))
 
 
 @group.command("verify")
@@ -43,9 +37,8 @@ def verify(community_id: int | None) -> None:
 def checkpoint(community_id: int | None) -> None:
     """Store a root over all chain heads of each community."""
     with command_unit_of_work():
-        for cid in _community_ids(community_id):
-            cp = ledger_audit.checkpoint(cid, utcnow())
-            click.echo(f"community {cid}: root {cp.root} over {cp.resident_count} chains, {cp.entry_count} entries")
+        for cp in ledger_audit.checkpoint_all(utcnow(), community_id):
+            click.echo(f"community {cp.community_id}: root {cp.root} over {cp.resident_count} chains, {cp.entry_count} entries")
 
 
 @group.command("expire")
@@ -54,36 +47,18 @@ def checkpoint(community_id: int | None) -> None:
               help="Residents posted and committed per unit of work.")
 @click.option("--dry-run", is_flag=True, help="Only say what would lapse.")
 def expire(community_id: int | None, chunk_size: int, dry_run: bool) -> None:
-    """Lapse points older than each community's expiry policy (idempotent).
+    """Lapse points older than each community's expiry policy (idempotent; the nightly job runs the same).
 
     Each community is planned by a reader (one grouped query; on SQLite it does not hold the write
     lock), then its residents are posted `--chunk-size` at a time, each chunk committed on its own, so
     no write waits long behind expiry and an interrupted run resumes where it stopped."""
-    with sqlite.read_only():
-        try:
-            ids = _community_ids(community_id)
-        finally:
-            abandon()
-    for cid in ids:
-        now = utcnow()
-        with sqlite.read_only():
-            try:
-                plan = ledger_audit.plan_expiry(cid, now)
-            finally:
-                abandon()
-        if plan is None:  # no expiry policy
-            click.echo(f"community {cid}: 0 points lapsed for 0 residents")
-            continue
-        if dry_run:
-            click.echo(f"community {cid}: {plan.points} points would lapse for {plan.residents} residents "
-                       f"(earned before {local_date(plan.cutoff)})")
-            continue
-        touched = points = 0
-        for chunk in plan.chunks(chunk_size):
-            with command_unit_of_work():
-                t, p = ledger_audit.apply_expiry(plan, chunk, now)
-            touched, points = touched + t, points + p
-        click.echo(f"community {cid}: {points} points lapsed for {touched} residents")
+    with command_unit_of_work():  # a refusal or a busy database: one line and exit code 1
+        for done in expiry.expire(utcnow(), community_id, chunk_size=chunk_size, dry_run=dry_run):
+            if done.plan is not None and dry_run:
+                click.echo(f"community {done.community_id}: {done.points} points would lapse for "
+                           f"{done.residents} residents (earned before {local_date(done.plan.cutoff)})")
+            else:
+                click.echo(f"community {done.community_id}: {done.points} points lapsed for {done.residents} residents")
 
 
 commands = [group]
