@@ -222,7 +222,7 @@ def worker(database_url, shared_queue, tmp_path):
 
 
 def _instance(database_url: str, jobs_url: str, clock):
-    app = make_test_app(database_url, JOBS_URL=jobs_url, IMPORT_SYNC_ROWS=100)
+    app = make_test_app(database_url, JOBS_URL=jobs_url, IMPORT_SYNC_ROWS=100, LEDGER_EXPORT_SYNC_ROWS=5)
     install_clock(app, clock)
     return app
 
@@ -277,7 +277,105 @@ def test_a_big_import_queued_by_one_instance_is_run_by_a_worker_process_and_show
     assert f"已导入：居民{n}位" in re.sub(r"\s+", "", done)
     summary = json.loads(db.session.get(ImportJob, job_id).summary)
     assert summary["residents"] == n
+
+    # a big ledger export queued on A is made by the worker and downloaded from B
+    from pointsapp.core.periods import local_date
+    from pointsapp.ledger.models import LedgerExport
+
+    _entries(make, db.session.get(type(community), cid), 12, clock.now())
+    db.session.commit()
+    today = local_date(clock.now())
+    _offered, queued = _queue_export(web_a, cid, str(today - timedelta(days=1)), str(today), "xlsx")
+    assert queued.status_code == 302
+    export_id = db.session.scalar(select(LedgerExport.id))
+    _wait_for(lambda: web_b.get(f"/admin/c/{cid}/ledger/exports/{export_id}/progress").get_json()["status"] == "done",
+              worker.log, process)
+    got = web_b.get(f"/admin/c/{cid}/ledger/exports/{export_id}/download")
+    assert got.status_code == 200 and got.get_data()[:2] == b"PK"  # an .xlsx
+    import io
+
+    from openpyxl import load_workbook
+    sheet = load_workbook(io.BytesIO(got.get_data()), read_only=True).active
+    assert sum(1 for _ in sheet.iter_rows()) == 13  # the header and 12 entries
     assert "Executing" in worker.log.read_text()  # huey's consumer did it, not the request
     for app in (a, b):
         with app.app_context():
             _db.engine.dispose()
+
+
+# ---- big ledger exports ----------------------------------------------------------------------------
+
+def _entries(make, community, n: int, now: datetime) -> None:
+    for i in range(n):
+        r = make.resident(community=community)
+        ledger.post(Posting(r, 5 + i, EntryKind.AWARD, "attendance", f"e{i}", "楼道广告清理"), None,
+                    now - timedelta(hours=i + 1))
+
+
+def _queue_export(web, cid: int, start: str, end: str, fmt: str = "csv"):
+    offered = web.get(f"/admin/c/{cid}/ledger?start={start}&end={end}&format={fmt}")
+    return offered, web.post(f"/admin/c/{cid}/ledger/exports", data={"start": start, "end": end, "format": fmt})
+
+
+def test_a_big_ledger_export_is_made_by_the_runner_with_progress_then_downloaded(
+        app, make, db, clock, login, monkeypatch):
+    from sqlalchemy import event
+
+    from pointsapp.audit.models import AuditEvent
+    from pointsapp.ledger.cli import run_export
+    from pointsapp.ledger.models import LedgerExport
+    from pointsapp.ledger.services import export_jobs
+
+    c = make.community("梨园社区")
+    admin = make.admin(c)
+    _entries(make, c, 8, clock.now())
+    db.session.commit()
+    web = login(app.test_client(), admin)
+    app.config["LEDGER_EXPORT_SYNC_ROWS"] = 5
+    try:
+        offered, queued = _queue_export(web, c.id, "2026-11-01", "2026-11-30")
+    finally:
+        app.config.pop("LEDGER_EXPORT_SYNC_ROWS")
+    html = offered.get_data(as_text=True)
+    assert offered.status_code == 200 and "共有 8 条记录" in html and "在后台生成文件" in html
+    assert queued.status_code == 302
+    job = db.session.scalar(select(LedgerExport))
+    assert (job.status, job.total, job.format) == ("queued", 8, "csv")
+    page = web.get(queued.headers["Location"]).get_data(as_text=True)
+    assert 'id="job-progress"' in page and "正在生成文件" in page and "js/import_progress.js" in page
+    assert web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}/download").status_code == 302  # not ready
+
+    monkeypatch.setattr(export_jobs, "PROGRESS_EVERY", 3)
+    seen = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE ledger_export SET progress"):
+            seen.append(statement)
+    event.listen(_db.engine, "after_cursor_execute", watch)
+    try:
+        db.session.commit()
+        assert run_export(job.id) == "done"
+    finally:
+        event.remove(_db.engine, "after_cursor_execute", watch)
+    assert len(seen) == 2  # after 3 and 6 entries, committed where the page's poll sees them
+    assert run_export(job.id) == "skipped"  # a second runner finds nothing to do
+    assert web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}/progress").get_json() == {
+        "status": "done", "progress": 8, "total": 8, "waiting": False}
+    done = web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}").get_data(as_text=True)
+    assert "文件已生成：共 8 条记录" in done and "job-progress" not in done
+
+    got = web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}/download")
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    lines = got.get_data().decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 9 and lines[0].startswith("流水号")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "data_exported")) == 1
+
+    # the nightly purge deletes the file after 3 days; the page says so
+    clock.advance(days=4)
+    purged = app.test_cli_runner().invoke(args=["jobs", "run-due", "--job", "sheet_purge", "--force"])
+    assert "1 ledger export files older than 3 days deleted" in purged.output, purged.output
+    login(web, admin)  # a staff login lasts 12 hours
+    gone = web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}/download", follow_redirects=True)
+    assert "该文件已在生成 3 天后删除" in gone.get_data(as_text=True)

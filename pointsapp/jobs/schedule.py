@@ -2,8 +2,8 @@
 
 | China time      | job              | what it does (the command that does the same by hand)                    |
 |-----------------|------------------|---------------------------------------------------------------------------|
-| every 10 min    | imports_waiting  | big import sheets still waiting: queued before a restart, or whose runner died (`flask imports run`) |
-| 01:00 daily     | sheet_purge      | uploaded sheets older than 7 days deleted (`flask imports purge`)          |
+| every 10 min    | imports_waiting  | big import sheets and ledger exports still waiting: queued before a restart, or whose runner died (`flask imports run`, `flask ledger run-exports`) |
+| 01:00 daily     | sheet_purge      | uploaded sheets older than 7 days, ledger export files older than 3 days deleted (`flask imports purge` for the sheets) |
 | 01:30 daily     | retention        | personal data of residents who moved out N years ago erased (`flask tree retention`) |
 | 02:00 daily     | ledger_expiry    | points older than the community's expiry policy lapse (`flask ledger expire`) |
 | 03:00 daily     | ledger_checkpoint| a root over every chain head, after the night's expiry (`flask ledger checkpoint`) |
@@ -57,20 +57,24 @@ class Periodic:
 # ---- the jobs: each calls the service its command calls --------------------------------------------
 
 def imports_waiting(now: datetime) -> str:
-    """Big import sheets still waiting (queued before a restart, or their runner died): flask imports run."""
+    """Big imports and ledger exports still waiting (queued before a restart, or their runner died): flask imports run, flask ledger run-exports."""
     from pointsapp.imports.cli import run_job
     from pointsapp.imports.services import jobs
+    from pointsapp.ledger.cli import run_export
+    from pointsapp.ledger.services import export_jobs
 
-    ids = jobs.waiting(now)
-    results = [run_job(job_id) for job_id in ids]
-    return f"{len(ids)} waiting import jobs run: {', '.join(results) or 'none'}"
+    imports = [run_job(job_id) for job_id in jobs.waiting(now)]
+    exports = [run_export(job_id) for job_id in export_jobs.waiting(now)]
+    return f"{len(imports)} waiting import jobs run, {len(exports)} waiting ledger exports run"
 
 
 def sheet_purge(now: datetime) -> str:
-    """Uploaded sheets older than 7 days deleted: flask imports purge."""
+    """Uploaded sheets older than 7 days and ledger export files older than 3 days deleted: flask imports purge."""
     from pointsapp.imports import services as imports
+    from pointsapp.ledger.services import export_jobs
 
-    return f"{imports.purge_sheets(now)} sheets older than {imports.SHEET_DAYS} days deleted"
+    return (f"{imports.purge_sheets(now)} sheets older than {imports.SHEET_DAYS} days deleted, "
+            f"{export_jobs.purge(now)} ledger export files older than {export_jobs.KEEP_DAYS} days deleted")
 
 
 def retention(now: datetime) -> str:

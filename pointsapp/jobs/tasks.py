@@ -9,3 +9,11 @@ def run_import_job(job_id: int) -> str:
     from pointsapp.imports.cli import run_job
 
     return run_job(job_id)
+
+
+@task("ledger.export")
+def run_ledger_export(job_id: int) -> str:
+    """A big ledger export (ledger.cli.run_export claims it first: a second run does nothing)."""
+    from pointsapp.ledger.cli import run_export
+
+    return run_export(job_id)
