@@ -8,8 +8,9 @@ JOBS_URL:
 - memory://             in-process only; nothing runs until a test runs it (the test suite's default)
 JOBS_IMMEDIATE = True runs each task at once in the caller's thread (huey's immediate mode).
 
-Each registered task runs as `with app.app_context(): with unit_of_work(): fn(*args)`: committed at the
-end, rolled back on an exception (which huey logs, and stores as the task's error result).
+Each registered task runs as `with app.app_context(), unit_of_work(): fn(*args)`: committed at the end,
+rolled back on an exception (which huey logs). Results are not stored (nobody reads them, and in Redis
+they would pile up): what a job did is in the database (an import's status) and in the worker's log.
 """
 import logging
 import threading
@@ -45,13 +46,13 @@ def build(app: Flask) -> Huey:
     immediate = bool(app.config.get("JOBS_IMMEDIATE", False))
     name = app.config.get("JOBS_QUEUE_NAME") or QUEUE_NAME
     if url.startswith(("redis://", "rediss://", "unix://")):
-        huey = RedisHuey(name, url=url, immediate=immediate)
+        huey = RedisHuey(name, url=url, immediate=immediate, results=False)
     elif url == "memory://":
-        huey = MemoryHuey(name, immediate=immediate)
+        huey = MemoryHuey(name, immediate=immediate, results=False)
     elif url.startswith("sqlite:///") or not url:
         path = Path(url[len("sqlite:///"):]) if url else Path(app.instance_path) / "jobs.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey(name, filename=str(path), immediate=immediate)
+        huey = SqliteHuey(name, filename=str(path), immediate=immediate, results=False)
     else:
         raise ValueError(f"JOBS_URL must be redis://…, sqlite:///…, memory:// or empty, not {url!r}")
 
@@ -85,5 +86,5 @@ def queue(app: Flask | None = None) -> Huey:
 
 
 def enqueue(name: str, *args, app: Flask | None = None):
-    """Put the task `name` on the app's queue (or, in immediate mode, run it now); returns huey's Result."""
+    """Put the task `name` on the app's queue (or, in immediate mode, run it now)."""
     return queue(app).pointsapp_tasks[name](*args)
