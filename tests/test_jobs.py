@@ -237,6 +237,27 @@ def _wait_for(condition, worker_log, process, seconds: float = 90):
         time.sleep(0.2)
 
 
+def test_two_instances_sharing_the_queue_run_a_daily_job_once(backend, database_url, shared_queue, db, clock):
+    """Two workers (here two app instances on one queue: Redis, or the SQLite queue file) that both enqueue
+    the 02:00 expiry: the first to claim the China-time day runs it, the other does nothing that night."""
+    clock.set(china(date(2026, 11, 26), 2, 0))
+    a, b = _instance(database_url, shared_queue, clock), _instance(database_url, shared_queue, clock)
+    try:
+        ran = []
+        for app in (a, b, a):
+            with app.app_context():
+                ran.append(sched.run_periodic("ledger_expiry"))
+        assert ran[0] == "no communities"
+        assert ran[1:] == ["skipped: already run on 2026-11-26 (China time)"] * 2
+        clock.set(china(date(2026, 11, 27), 2, 0))
+        with b.app_context():
+            assert sched.run_periodic("ledger_expiry") == "no communities"  # the next night runs again
+    finally:
+        for app in (a, b):
+            with app.app_context():
+                _db.engine.dispose()
+
+
 def test_a_big_import_queued_by_one_instance_is_run_by_a_worker_process_and_shown_by_another(
         backend, database_url, shared_queue, worker, make, db, clock, login):
     """Two app instances (two create_app with one configuration, as two servers) share the job queue: the
