@@ -783,7 +783,7 @@ def test_a_queued_job_goes_onto_the_job_queue_only_after_the_upload_commits(app,
     """The upload hands the job to the job queue (the task imports.run_job) after its commit; in huey's
     immediate mode the task runs there and then, with its own app context and session. A real worker
     process running it: tests/test_jobs.py."""
-    from pointsapp.jobs import queue
+    from pointsapp.core.queue import queue
 
     huey = queue(app)
     app.config["IMPORT_SYNC_ROWS"] = 100

@@ -19,11 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from pointsapp.core import queue as jobs
 from pointsapp.core.clock import install as install_clock
 from pointsapp.core.extensions import db as _db
 from pointsapp.imports.models import ImportJob
-from pointsapp.jobs import queue
-from pointsapp.jobs import schedule as sched
 from pointsapp.ledger.models import EntryKind, LedgerCheckpoint, LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import posting as ledger
@@ -43,15 +42,16 @@ def china(day: date, hour: int, minute: int = 0) -> datetime:
 
 # ---- the schedule ---------------------------------------------------------------------------------
 
-EXPECTED = {  # job -> (China-time hour, minute); imports_waiting runs every 10 minutes
-    "sheet_purge": (1, 0), "retention": (1, 30), "ledger_expiry": (2, 0), "ledger_checkpoint": (3, 0),
-    "backup": (3, 30),
+EXPECTED = {  # job -> (China-time hour, minute)
+    "sheet_purge": (1, 0), "export_purge": (1, 0), "retention": (1, 30), "ledger_expiry": (2, 0),
+    "ledger_checkpoint": (3, 0), "backup": (3, 30),
 }
+EVERY_10_MINUTES = {"imports_waiting", "exports_waiting"}
 
 
 def test_the_periodic_jobs_and_when_huey_enqueues_them_in_china_time(app):
-    huey = queue(app)
-    assert set(huey.pointsapp_periodic) == set(EXPECTED) | {"imports_waiting"}
+    huey = jobs.queue(app)
+    assert set(huey.pointsapp_periodic) == set(EXPECTED) | EVERY_10_MINUTES
     day = date(2026, 11, 26)
 
     def due_at(moment: datetime) -> set[str]:
@@ -63,15 +63,16 @@ def test_the_periodic_jobs_and_when_huey_enqueues_them_in_china_time(app):
         assert name in due_at(at), name
         assert name not in due_at(at + timedelta(minutes=1)) and name not in due_at(at - timedelta(hours=8)), name
     # 02:00 China is 18:00 UTC the day before: a server on UTC (or any zone) still expires at 02:00 China
-    assert due_at(datetime(2026, 11, 25, 18, 0, tzinfo=UTC)) == {"ledger_expiry", "imports_waiting"}
-    assert due_at(china(day, 10, 40)) == {"imports_waiting"}
+    assert due_at(datetime(2026, 11, 25, 18, 0, tzinfo=UTC)) == {"ledger_expiry"} | EVERY_10_MINUTES
+    assert due_at(china(day, 10, 40)) == EVERY_10_MINUTES
     assert due_at(china(day, 10, 45)) == set()
     # nothing of the night runs by day
-    assert all(not due_at(china(day, h, m)) - {"imports_waiting"} for h in range(4, 24) for m in (0, 30))
+    assert all(not due_at(china(day, h, m)) - EVERY_10_MINUTES for h in range(4, 24) for m in (0, 30))
 
     out = app.test_cli_runner().invoke(args=["jobs", "schedule"]).output
     assert re.search(r"02:00 daily\s+ledger_expiry", out) and re.search(r"03:30 daily\s+backup", out), out
-    assert re.search(r"every 10 min\s+imports_waiting", out), out
+    assert re.search(r"every 10 min\s+imports_waiting", out) and re.search(r"every 10 min\s+exports_waiting", out), out
+    assert out.index("sheet_purge") < out.index("retention") < out.index("ledger_expiry") < out.index("backup")
 
 
 # ---- the nightly jobs, run twice -------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_the_periodic_jobs_and_when_huey_enqueues_them_in_china_time(app):
 @pytest.fixture
 def fresh_queue(app):
     """The app's in-memory queue, emptied (the day each daily job claimed in an earlier test is forgotten)."""
-    huey = queue(app)
+    huey = jobs.queue(app)
     huey.flush()
     yield huey
     huey.flush()
@@ -161,7 +162,7 @@ def test_a_periodic_job_run_by_the_queue_uses_the_apps_clock_and_claims_its_day(
 
 def test_the_backup_job_is_scheduled_at_half_past_three_china_time(app):
     """The backup itself is pointsapp.backups' (tested there); here only that the nightly job calls it."""
-    job = sched.BY_NAME["backup"]
+    job = jobs.PERIODIC["backup"]
     assert job.daily and job.matches(china(date(2026, 11, 26), 3, 30))
     assert "take_backup(now)" in inspect.getsource(job.run)
 
@@ -246,12 +247,12 @@ def test_two_instances_sharing_the_queue_run_a_daily_job_once(backend, database_
         ran = []
         for app in (a, b, a):
             with app.app_context():
-                ran.append(sched.run_periodic("ledger_expiry"))
+                ran.append(jobs.run_periodic("ledger_expiry"))
         assert ran[0] == "no communities"
         assert ran[1:] == ["skipped: already run on 2026-11-26 (China time)"] * 2
         clock.set(china(date(2026, 11, 27), 2, 0))
         with b.app_context():
-            assert sched.run_periodic("ledger_expiry") == "no communities"  # the next night runs again
+            assert jobs.run_periodic("ledger_expiry") == "no communities"  # the next night runs again
     finally:
         for app in (a, b):
             with app.app_context():
@@ -274,7 +275,7 @@ def test_a_big_import_queued_by_one_instance_is_run_by_a_worker_process_and_show
     uploaded = post_file(web_a, cid, xlsx(big_sheet(n)), "居民.xlsx")
     assert uploaded.status_code == 302
     job_id = db.session.scalar(select(ImportJob.id))
-    assert queue(b).pending_count() == 1  # B sees the job A queued: one queue
+    assert jobs.queue(b).pending_count() == 1  # B sees the job A queued: one queue
     page = web_b.get(f"/admin/c/{cid}/import/{job_id}").get_data(as_text=True)
     assert 'id="import-progress"' in page and "正在检查" in page and "等待开始" in page
 
@@ -284,7 +285,7 @@ def test_a_big_import_queued_by_one_instance_is_run_by_a_worker_process_and_show
         return web_b.get(f"/admin/c/{cid}/import/{job_id}/progress").get_json()["status"]
 
     _wait_for(lambda: status() == "checked", worker.log, process)
-    assert queue(a).pending_count() == 0
+    assert jobs.queue(a).pending_count() == 0
     checked = web_b.get(f"/admin/c/{cid}/import/{job_id}").get_data(as_text=True)
     assert "没有发现问题" in checked and "import-progress" not in checked
 
@@ -395,7 +396,7 @@ def test_a_big_ledger_export_is_made_by_the_runner_with_progress_then_downloaded
 
     # the nightly purge deletes the file after 3 days; the page says so
     clock.advance(days=4)
-    purged = app.test_cli_runner().invoke(args=["jobs", "run-due", "--job", "sheet_purge", "--force"])
+    purged = app.test_cli_runner().invoke(args=["jobs", "run-due", "--job", "export_purge", "--force"])
     assert "1 ledger export files older than 3 days deleted" in purged.output, purged.output
     login(web, admin)  # a staff login lasts 12 hours
     gone = web.get(f"/admin/c/{c.id}/ledger/exports/{job.id}/download", follow_redirects=True)

@@ -1,10 +1,11 @@
 """flask --app pointsapp imports …: uploaded resident sheets, and the runner of big ones.
 
 run_job() is the one runner of a queued job (services.jobs): the web puts it on the job queue (the task
-"imports.run_job", pointsapp.jobs) once the request that queued the job has committed (enqueue_after_commit),
-and a worker (`flask jobs worker`) runs it; whatever is still waiting (a job queued before the queue was
-reachable, or one whose worker died) is run by the periodic job imports_waiting or by `flask imports run`.
-It takes only the job's id, and running it twice is harmless.
+"imports.run_job", core/queue.py) once the request that queued the job has committed, and a worker
+(`flask jobs worker`) runs it; whatever is still waiting (a job queued while the queue was out of reach,
+or one whose worker died) is run by the periodic job imports_waiting (every 10 minutes) or by
+`flask imports run`. It takes only the job's id, and running it twice is harmless. The periodic
+sheet_purge (01:00 China time) is `flask imports purge`.
 """
 import logging
 
@@ -12,17 +13,18 @@ import click
 from flask import current_app
 from flask_babel import gettext as _
 
+from pointsapp.core import queue
 from pointsapp.core.clock import utcnow
 from pointsapp.core.errors import DomainError
-from pointsapp.core.uow import after_commit, command_unit_of_work, finish, unit_of_work
+from pointsapp.core.uow import command_unit_of_work, finish, unit_of_work
 from pointsapp.imports import services as imports
 from pointsapp.imports.services import jobs
-from pointsapp.jobs import enqueue
 
 log = logging.getLogger(__name__)
 group = click.Group("imports", help="Uploaded resident sheets.")
 
 
+@queue.task("imports.run_job")
 def run_job(job_id: int, *, stale_minutes: int = jobs.STALE_MINUTES) -> str:
     """Claim and run one job in units of work of its own; returns its status afterwards ("skipped" when it
     was not waiting). The check commits its progress as it goes; the import's rows are one commit."""
@@ -50,19 +52,17 @@ def run_job(job_id: int, *, stale_minutes: int = jobs.STALE_MINUTES) -> str:
     return "failed"
 
 
-def enqueue_after_commit(job_id: int) -> None:
-    """Hand the job to the job queue once the current unit of work has committed (never if it rolls back).
-    A queue that cannot be reached is logged, not shown to the office: the job stays queued in the database
-    and the periodic job imports_waiting (every 10 minutes) runs it."""
-    app = current_app._get_current_object()
+@queue.periodic("imports_waiting", minute="*/10", hour="*", daily=False)
+def run_waiting(now) -> str:
+    """Big import sheets still waiting (queued before a restart, or their runner died): flask imports run."""
+    results = [run_job(job_id) for job_id in jobs.waiting(now)]
+    return f"{len(results)} waiting import jobs run" + (f": {', '.join(results)}" if results else "")
 
-    def hand_over() -> None:
-        try:
-            enqueue("imports.run_job", job_id, app=app)
-        except Exception:  # noqa: BLE001 - the commit stands; the periodic job picks the job up
-            log.exception("import job %s: could not reach the job queue; left for the periodic run", job_id)
 
-    after_commit(hand_over)
+@queue.periodic("sheet_purge", minute="0", hour="1")
+def purge_job(now) -> str:
+    """Uploaded sheets older than 7 days deleted: flask imports purge."""
+    return f"{imports.purge_sheets(now)} sheets older than {imports.SHEET_DAYS} days deleted"
 
 
 @group.command("run")
@@ -79,10 +79,9 @@ def run(stale_minutes: int) -> None:
 
 @group.command("purge")
 def purge() -> None:
-    """Delete uploaded sheets older than a week (run daily; uploads also purge their community's)."""
+    """Delete uploaded sheets older than a week (the nightly job sheet_purge; uploads also purge their community's)."""
     with command_unit_of_work():
-        count = imports.purge_sheets(utcnow())
-    click.echo(f"{count} sheets older than {imports.SHEET_DAYS} days deleted")
+        click.echo(purge_job(utcnow()))
 
 
 commands = [group]

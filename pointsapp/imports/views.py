@@ -5,13 +5,13 @@ import json
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from pointsapp.core import queue
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.imports import services as imports
-from pointsapp.imports.cli import enqueue_after_commit
 from pointsapp.imports.forms import UploadForm
 from pointsapp.imports.models import ImportJob
 from pointsapp.imports.services import jobs
@@ -30,7 +30,7 @@ def _sync_rows() -> int:
 
 
 def _run_after_commit(job: ImportJob) -> None:
-    enqueue_after_commit(job.id)
+    queue.enqueue_after_commit("imports.run_job", job.id)  # imports.cli.run_job, by the job worker
 
 
 @bp.route("/", methods=["GET", "POST"])

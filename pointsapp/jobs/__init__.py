@@ -1,14 +1,17 @@
-"""Background jobs and schedules (issue 13): one Huey queue per app, its tasks, the nightly schedule and
-`flask jobs …`.
+"""Background jobs and schedules (issue 13): `flask jobs …` (jobs/cli.py) over the job queue in
+core/queue.py, and the one periodic job no other feature owns, the nightly backup.
 
-- queue.py builds the app's Huey from `JOBS_URL` the first time it is asked for: SqliteHuey with its file
-  in the instance folder by default (nothing extra to run), RedisHuey for `redis://…` (production: every
-  app server and worker shares one queue), `memory://` (tests: nothing runs unless a test runs it).
-- tasks.py: what the web hands to the queue (a big import sheet's check or import).
-- schedule.py: the periodic jobs, in China time, each safe to run twice.
-- cli.py: `flask jobs worker` (the consumer), `flask jobs run-due` (the due periodic jobs, once),
-  `flask jobs schedule` (what runs when).
+The schedule, China time (each feature registers its own jobs in its cli module; `flask jobs schedule`
+lists them):
+
+| China time   | job               | registered in   | the same by hand                       |
+|--------------|-------------------|-----------------|----------------------------------------|
+| every 10 min | imports_waiting   | imports/cli.py  | flask imports run                      |
+| every 10 min | exports_waiting   | ledger/cli.py   | flask ledger run-exports               |
+| 01:00        | sheet_purge       | imports/cli.py  | flask imports purge                    |
+| 01:00        | export_purge      | ledger/cli.py   | (export files older than 3 days)       |
+| 01:30        | retention         | tree/cli.py     | flask tree retention                   |
+| 02:00        | ledger_expiry     | ledger/cli.py   | flask ledger expire                    |
+| 03:00        | ledger_checkpoint | ledger/cli.py   | flask ledger checkpoint                |
+| 03:30        | backup            | jobs/cli.py     | pointsapp.backups.services.take_backup |
 """
-from pointsapp.jobs.queue import enqueue, queue
-
-__all__ = ["enqueue", "queue"]

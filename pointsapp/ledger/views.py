@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from pointsapp.audit import services as audit
-from pointsapp.core import qr
+from pointsapp.core import qr, queue
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
@@ -19,7 +19,6 @@ from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.schemas import read_query
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
-from pointsapp.ledger.cli import enqueue_export_after_commit
 from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
 from pointsapp.ledger.models import LedgerEntry, LedgerExport
 from pointsapp.ledger.schemas import ShowMonthSchema, ShowServiceRecordSchema
@@ -162,7 +161,7 @@ def queue_export(community_id: int):
                                                 str(get_locale() or "zh"), utcnow()))
     if not ok:
         return redirect(url_for(".community_ledger", community_id=c.id))
-    enqueue_export_after_commit(job.id)
+    queue.enqueue_after_commit("ledger.export", job.id)  # ledger.cli.run_export, by the job worker
     return redirect(url_for(".export_job", community_id=c.id, job_id=job.id))
 
 
