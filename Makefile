@@ -9,7 +9,7 @@ PORT ?= 5000
 SERVE_PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test test-fast install translations messages db demo lint services browser clean
+.PHONY: run serve worker test test-fast install translations messages db demo lint services browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,19 @@ db: install
 demo: db
 	$(FLASK) demo --if-empty
 
+# The development server and, beside it, the job worker (big imports, the nightly jobs); stopping the
+# server (Ctrl-C) stops the worker too. The worker's log: instance/worker.log.
 run: demo
-	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md)"
+	@echo "pointsapp on http://$(HOST):$(PORT)  (demo logins: see README.md; job worker log: instance/worker.log)"
 	@echo "This is Flask's development server: one process, for trying the app out. The production server is 'make serve' (gunicorn)."
+	@$(FLASK) jobs worker >>instance/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} TRUSTED_HOSTS=$${TRUSTED_HOSTS:-localhost} \
 		$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The job worker alone (queued jobs and the periodic ones): JOBS_URL picks the queue (README: Background jobs).
+worker: db
+	$(FLASK) jobs worker
 
 # The production server: migrate, then gunicorn with pointsapp/serving/gunicorn_conf.py (workers from the
 # cores; WEB_CONCURRENCY, GUNICORN_THREADS, BIND... override it: README "Production server"). No demo is

@@ -73,6 +73,6 @@ def init_web(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Each feature's commands (its cli module's `commands`) under `flask --app pointsapp …`."""
-    for feature in ("backups", "demo", "imports", "ledger", "tree"):
+    for feature in ("backups", "demo", "imports", "jobs", "ledger", "tree"):
         for command in importlib.import_module(f"pointsapp.{feature}.cli").commands:
             app.cli.add_command(command)

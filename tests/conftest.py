@@ -113,6 +113,7 @@ def make_test_app(database_url: str, **extra):
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # scrypt costs ~0.1 s a hash; production keeps it
         "PUBLIC_BASE_URL": "https://jifen.example.cn",  # what QR codes and slips must name (tests/test_hosts.py)
         "TRUSTED_HOSTS": ["localhost"],  # the test client's host, besides the public one
+        "JOBS_URL": "memory://",  # queued jobs wait in memory; tests run them (tests/test_jobs.py: a real worker)
     }
     config.update(extra)
     app = create_app(config)

@@ -682,21 +682,13 @@ def big_sheet(n: int, bad_row: int | None = None) -> list[list]:
     return rows
 
 
-@pytest.fixture
-def no_thread(app):
-    """Background runs started by hand (the runner itself is what the test calls)."""
-    app.config["IMPORT_RUN_IN_THREAD"] = False
-    yield
-    app.config.pop("IMPORT_RUN_IN_THREAD")
-
-
 def job_row(db, job_id) -> ImportJob:
     db.session.expire_all()
     return db.session.get(ImportJob, job_id)
 
 
 def test_a_big_sheet_is_queued_shows_its_progress_and_is_checked_then_imported_by_the_runner(
-        app, web, db, community, no_thread):
+        app, web, db, community):
     from pointsapp.imports.cli import run_job
 
     cid, n = community.id, 2400
@@ -743,7 +735,7 @@ def test_a_big_sheet_is_queued_shows_its_progress_and_is_checked_then_imported_b
     assert "import-progress" not in done
 
 
-def test_a_background_check_lists_the_bad_rows_on_the_jobs_page(web, db, community, no_thread):
+def test_a_background_check_lists_the_bad_rows_on_the_jobs_page(web, db, community):
     from pointsapp.imports.cli import run_job
 
     post_file(web, community.id, xlsx(big_sheet(2100, bad_row=2050)), "居民.xlsx")
@@ -754,7 +746,7 @@ def test_a_background_check_lists_the_bad_rows_on_the_jobs_page(web, db, communi
     assert "2052" in page and "一九六〇" in page and "/run" not in page
 
 
-def test_an_import_that_crashes_midway_leaves_nothing_half_imported(app, admin, community, db, now, no_thread):
+def test_an_import_that_crashes_midway_leaves_nothing_half_imported(app, admin, community, db, now):
     """A failure while the residents are written (here: the database refusing the third batch) rolls back
     every grid, building, household and resident; the job says it failed."""
     from sqlalchemy import event
@@ -787,23 +779,21 @@ def test_an_import_that_crashes_midway_leaves_nothing_half_imported(app, admin, 
     assert "Traceback" not in page_text and "disk" not in page_text  # the office reads a message, not the error
 
 
-def test_a_queued_job_is_run_by_a_thread_after_the_upload_commits(app, web, db, community):
-    """The web's own runner: a real thread with its own app context and session, started once the
-    request that queued the job has committed."""
-    import time
+def test_a_queued_job_goes_onto_the_job_queue_only_after_the_upload_commits(app, web, db, community):
+    """The upload hands the job to the job queue (the task imports.run_job) after its commit; in huey's
+    immediate mode the task runs there and then, with its own app context and session. A real worker
+    process running it: tests/test_jobs.py."""
+    from pointsapp.core.queue import queue
 
+    huey = queue(app)
     app.config["IMPORT_SYNC_ROWS"] = 100
+    huey.immediate = True
     try:
         post_file(web, community.id, xlsx(big_sheet(300)), "居民.xlsx")
-        job_id = db.session.scalar(select(ImportJob.id))
-        for _ in range(300):  # the thread's own pace, not the wall clock: at most 30 s of polling
-            if job_row(db, job_id).status == "checked":
-                break
-            db.session.commit()
-            time.sleep(0.1)
     finally:
+        huey.immediate = False
         app.config.pop("IMPORT_SYNC_ROWS")
-    job = job_row(db, job_id)
+    job = job_row(db, db.session.scalar(select(ImportJob.id)))
     assert (job.status, job.row_count) == ("checked", 300)
 
 

@@ -51,6 +51,10 @@ def from_environment(instance_path: str) -> dict:
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", 20000)),
         # a sheet with more rows is checked and imported in the background (imports/services/jobs.py)
         "IMPORT_SYNC_ROWS": int(os.environ.get("IMPORT_SYNC_ROWS", 2000)),
+        # the job queue (pointsapp/jobs): unset = SQLite file in the instance folder; redis://… in production
+        "JOBS_URL": os.environ.get("JOBS_URL", ""),
+        # a ledger export of more entries is made by the job worker (ledger/services/export_jobs.py)
+        "LEDGER_EXPORT_SYNC_ROWS": int(os.environ.get("LEDGER_EXPORT_SYNC_ROWS", 20000)),
         # product photos: refused above this many megapixels, read from the header before decoding
         "PHOTO_MAX_MEGAPIXELS": int(os.environ.get("PHOTO_MAX_MEGAPIXELS", 40)),
         # PostgreSQL: how long a request waits for a row lock before answering "busy, try again"

@@ -1,17 +1,19 @@
 """flask --app pointsapp imports …: uploaded resident sheets, and the runner of big ones.
 
-run_job() is the one runner of a queued job (services.jobs): the web starts it in a thread of its own
-after the request that queued the job has committed (start_in_background), and `flask imports run` runs
-whatever is still waiting (a job queued before a restart, or one whose process died). It is built to be
-handed to a real job queue later unchanged: it takes only the job's id, and running it twice is harmless.
+run_job() is the one runner of a queued job (services.jobs): the web puts it on the job queue (the task
+"imports.run_job", core/queue.py) once the request that queued the job has committed, and a worker
+(`flask jobs worker`) runs it; whatever is still waiting (a job queued while the queue was out of reach,
+or one whose worker died) is run by the periodic job imports_waiting (every 10 minutes) or by
+`flask imports run`. It takes only the job's id, and running it twice is harmless. The periodic
+sheet_purge (01:00 China time) is `flask imports purge`.
 """
 import logging
-import threading
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask_babel import gettext as _
 
+from pointsapp.core import queue
 from pointsapp.core.clock import utcnow
 from pointsapp.core.errors import DomainError
 from pointsapp.core.uow import command_unit_of_work, finish, unit_of_work
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 group = click.Group("imports", help="Uploaded resident sheets.")
 
 
+@queue.task("imports.run_job")
 def run_job(job_id: int, *, stale_minutes: int = jobs.STALE_MINUTES) -> str:
     """Claim and run one job in units of work of its own; returns its status afterwards ("skipped" when it
     was not waiting). The check commits its progress as it goes; the import's rows are one commit."""
@@ -49,20 +52,17 @@ def run_job(job_id: int, *, stale_minutes: int = jobs.STALE_MINUTES) -> str:
     return "failed"
 
 
-def start_in_background(app: Flask, job_id: int) -> None:
-    """Run the job in a daemon thread with its own app context and database session (after the commit that
-    queued it: core.uow.after_commit). Off when IMPORT_RUN_IN_THREAD is False (tests run jobs by hand)."""
-    if not app.config.get("IMPORT_RUN_IN_THREAD", True):
-        return
+@queue.periodic("imports_waiting", minute="*/10", hour="*", daily=False)
+def run_waiting(now) -> str:
+    """Big import sheets still waiting (queued before a restart, or their runner died): flask imports run."""
+    results = [run_job(job_id) for job_id in jobs.waiting(now)]
+    return f"{len(results)} waiting import jobs run" + (f": {', '.join(results)}" if results else "")
 
-    def work():
-        with app.app_context():
-            try:
-                run_job(job_id)
-            except Exception:  # noqa: BLE001 - a thread's error would otherwise vanish
-                log.exception("import job %s: the runner failed", job_id)
 
-    threading.Thread(target=work, name=f"import-job-{job_id}", daemon=True).start()
+@queue.periodic("sheet_purge", minute="0", hour="1")
+def purge_job(now) -> str:
+    """Uploaded sheets older than 7 days deleted: flask imports purge."""
+    return f"{imports.purge_sheets(now)} sheets older than {imports.SHEET_DAYS} days deleted"
 
 
 @group.command("run")
@@ -79,10 +79,9 @@ def run(stale_minutes: int) -> None:
 
 @group.command("purge")
 def purge() -> None:
-    """Delete uploaded sheets older than a week (run daily; uploads also purge their community's)."""
+    """Delete uploaded sheets older than a week (the nightly job sheet_purge; uploads also purge their community's)."""
     with command_unit_of_work():
-        count = imports.purge_sheets(utcnow())
-    click.echo(f"{count} sheets older than {imports.SHEET_DAYS} days deleted")
+        click.echo(purge_job(utcnow()))
 
 
 commands = [group]

@@ -1,17 +1,17 @@
 """Bulk import pages: upload (dry run with a row-by-row report), then import all or nothing. A big sheet
-is checked and imported in the background (imports.cli.run_job); its page shows the progress."""
+is checked and imported in the background (imports.cli.run_job, on the job queue); its page shows the progress."""
 import json
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from pointsapp.core import queue
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
-from pointsapp.core.uow import after_commit, attempt
+from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.imports import services as imports
-from pointsapp.imports.cli import start_in_background
 from pointsapp.imports.forms import UploadForm
 from pointsapp.imports.models import ImportJob
 from pointsapp.imports.services import jobs
@@ -30,8 +30,7 @@ def _sync_rows() -> int:
 
 
 def _run_after_commit(job: ImportJob) -> None:
-    app, job_id = current_app._get_current_object(), job.id
-    after_commit(lambda: start_in_background(app, job_id))
+    queue.enqueue_after_commit("imports.run_job", job.id)  # imports.cli.run_job, by the job worker
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -1,8 +1,18 @@
 """The love-points ledger: append-only entries, one hash chain per resident, balances, checkpoints."""
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
@@ -85,3 +95,28 @@ class LedgerCheckpoint(db.Model):
     heads: Mapped[str] = mapped_column(Text)  # JSON {resident_id: [seq, hash]}
 
     __table_args__ = (Index("ix_ledger_checkpoint_community", "community_id", "created_at"),)
+
+
+class LedgerExport(db.Model):
+    """A big ledger export, made by the job worker (ledger/services/export_jobs.py): queued, running, then
+    done (the file in `content`) or failed (`message`). The file names residents: it is deleted
+    EXPORT_KEEP_DAYS after it was made (the nightly purge); the row stays as a record of the export."""
+    __tablename__ = "ledger_export"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(4))  # xlsx | csv
+    locale: Mapped[str] = mapped_column(String(10), default="zh")  # the headers' language: the requester's
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    progress: Mapped[int] = mapped_column(default=0)  # entries written so far
+    total: Mapped[int] = mapped_column(default=0)  # entries in the range when it was queued
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    message: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_ledger_export_community", "community_id", "created_at"),)

@@ -2,26 +2,29 @@
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from pointsapp.audit import services as audit
-from pointsapp.core import qr
+from pointsapp.core import qr, queue
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
+from pointsapp.core.forms import EmptyForm
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.schemas import read_query
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
-from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.models import LedgerEntry, LedgerExport
 from pointsapp.ledger.schemas import ShowMonthSchema, ShowServiceRecordSchema
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import export as ledger_export
+from pointsapp.ledger.services import export_jobs
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.describe import describe
 from pointsapp.ledger.services.history import month_history
@@ -102,6 +105,10 @@ def reverse_entry(community_id: int, entry_id: int):
     return redirect(url_for(".resident_points", community_id=c.id, resident_id=entry.resident_id))
 
 
+def _sync_export_rows() -> int:
+    return current_app.config.get("LEDGER_EXPORT_SYNC_ROWS", export_jobs.SYNC_ROWS)
+
+
 @bp.route("/admin/c/<int:community_id>/ledger")
 @policy(COMMUNITY_ADMIN)
 def community_ledger(community_id: int):
@@ -110,10 +117,14 @@ def community_ledger(community_id: int):
     today = local_date(utcnow())
     if not request.args:
         form.start.data, form.end.data = today.replace(day=1), today
+    big = None  # a range with more entries than a request should write: offered to the job worker
     if request.args.get("format") and form.validate():
         start, end = form.start.data, form.end.data
         try:
-            if form.format.data == "csv":
+            entries = export_jobs.count(actor(), c.id, start, end)
+            if entries > _sync_export_rows():
+                big = entries
+            elif form.format.data == "csv":
                 body, mime, ext = ledger_export.as_csv(actor(), c.id, start, end), "text/csv; charset=utf-8", "csv"
             else:
                 body = ledger_export.as_xlsx(actor(), c.id, start, end)
@@ -121,15 +132,68 @@ def community_ledger(community_id: int):
         except DomainError as exc:
                 flash(str(exc), "error")
         else:
-            audit.record_read(actor(), "data_exported", c, utcnow(), what="ledger", start=start, end=end, format=ext)
-            name = f"ledger-{c.id}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
-            return current_app.response_class(body, mimetype=mime,
-                                              headers={"Content-Disposition": f"attachment; filename={name}"})
+            if big is None:
+                audit.record_read(actor(), "data_exported", c, utcnow(), what="ledger", start=start, end=end,
+                                  format=ext)
+                name = f"ledger-{c.id}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
+                return current_app.response_class(body, mimetype=mime,
+                                                  headers={"Content-Disposition": f"attachment; filename={name}"})
     recent = db.session.scalars(select(LedgerEntry).where(LedgerEntry.community_id == c.id)
                                 .options(joinedload(LedgerEntry.resident))
                                 .order_by(LedgerEntry.id.desc()).limit(30)).all()
-    return render_template("points/community.html", community=c, form=form, recent=recent,
+    exports = db.session.scalars(select(LedgerExport).where(LedgerExport.community_id == c.id)
+                                 .order_by(LedgerExport.id.desc()).limit(5)).all()
+    return render_template("points/community.html", community=c, form=form, recent=recent, big=big,
+                           exports=exports, queue_form=EmptyForm(),
                            checkpoint=ledger_audit.latest_checkpoint(c.id), week_ago=today - timedelta(days=7))
+
+
+@bp.route("/admin/c/<int:community_id>/ledger/exports", methods=["POST"])
+@policy(COMMUNITY_ADMIN)
+def queue_export(community_id: int):
+    """A big export for the job worker; its page shows how far it has got, then the download."""
+    c = get_community(community_id)
+    form = ExportForm(request.form)
+    if not (EmptyForm().validate_on_submit() and form.validate()):
+        flash(_("Choose a start and an end date."), "error")
+        return redirect(url_for(".community_ledger", community_id=c.id))
+    ok, job = attempt(lambda: export_jobs.queue(actor(), c, form.start.data, form.end.data, form.format.data,
+                                                str(get_locale() or "zh"), utcnow()))
+    if not ok:
+        return redirect(url_for(".community_ledger", community_id=c.id))
+    queue.enqueue_after_commit("ledger.export", job.id)  # ledger.cli.run_export, by the job worker
+    return redirect(url_for(".export_job", community_id=c.id, job_id=job.id))
+
+
+@bp.route("/admin/c/<int:community_id>/ledger/exports/<int:job_id>")
+@policy(COMMUNITY_ADMIN)
+def export_job(community_id: int, job_id: int):
+    c = get_community(community_id)
+    job = export_jobs.load(actor(), c, job_id)
+    return render_template("points/export.html", community=c, job=job, progress=export_jobs.progress_of(job),
+                           keep_days=export_jobs.KEEP_DAYS)
+
+
+@bp.route("/admin/c/<int:community_id>/ledger/exports/<int:job_id>/progress")
+@policy(COMMUNITY_ADMIN)
+def export_progress(community_id: int, job_id: int):
+    c = get_community(community_id)
+    return jsonify(export_jobs.progress_of(export_jobs.load(actor(), c, job_id)))
+
+
+@bp.route("/admin/c/<int:community_id>/ledger/exports/<int:job_id>/download")
+@policy(COMMUNITY_ADMIN)
+def export_download(community_id: int, job_id: int):
+    c = get_community(community_id)
+    try:
+        job, body = export_jobs.download(actor(), c, job_id)
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".export_job", community_id=c.id, job_id=job_id))
+    audit.record_read(actor(), "data_exported", c, utcnow(), what="ledger", start=job.start_day, end=job.end_day,
+                      format=job.format, background=True)
+    return current_app.response_class(body, mimetype=export_jobs.MIME[job.format], headers={
+        "Content-Disposition": f"attachment; filename={export_jobs.filename(job)}"})
 
 
 @bp.route("/me/code")

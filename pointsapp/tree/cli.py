@@ -1,6 +1,8 @@
-"""flask --app pointsapp tree …: the retention rule for residents who moved out."""
+"""flask --app pointsapp tree …: the retention rule for residents who moved out (also the nightly job
+retention, 01:30 China time: core/queue.py)."""
 import click
 
+from pointsapp.core import queue
 from pointsapp.core.clock import utcnow
 from pointsapp.core.uow import command_unit_of_work
 from pointsapp.privacy import services as privacy
@@ -22,6 +24,12 @@ def retention(community_id: int | None, dry_run: bool) -> None:
                        + (" (would be erased)" if dry_run else " erased"))
     click.echo(f"{len(done)} residents " + ("would have their personal data erased" if dry_run
                                             else "had their personal data erased"))
+
+
+@queue.periodic("retention", minute="30", hour="1")
+def retention_job(now) -> str:
+    """Personal data of residents who moved out long ago erased: flask tree retention."""
+    return f"{len(privacy.apply_retention(now))} residents had their personal data erased"
 
 
 commands = [group]

@@ -1,7 +1,8 @@
-// A sheet checked or imported in the background: ask how far it has got every 2 s, show it, and reload
-// the page once it is done (the page then shows the result). No inline script: the page's CSP forbids it.
+// A sheet checked or imported, or a ledger export made, in the background (#import-progress or
+// #job-progress): ask how far it has got every 2 s, show it, and reload the page once it is done (the page
+// then shows the result). No inline script: the page's CSP forbids it.
 (function () {
-  var box = document.getElementById("import-progress");
+  var box = document.getElementById("import-progress") || document.getElementById("job-progress");
   if (!box || !window.fetch) return;
   var count = box.querySelector("[data-count]");
   var bar = box.querySelector("progress");

@@ -10,6 +10,8 @@
   the files they write never collide.
 """
 import os
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +80,8 @@ def live_server(tmp_path_factory):
         "SERVER_NAME": None,
         "PASSWORD_HASH_METHOD": passwords.TEST_METHOD,  # every log_in() checks a password
         "PUBLIC_BASE_URL": "http://127.0.0.1",  # the port is added below, once the OS has picked it
+        # the job queue: a SQLite file beside the database, consumed by a real worker process (below)
+        "JOBS_URL": f"sqlite:///{path.parent / 'jobs.sqlite'}",
     })
     with app.app_context():
         upgrade()
@@ -100,9 +104,18 @@ def live_server(tmp_path_factory):
     app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # what the QR codes name
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
+    # the job worker, as `make run` starts it beside the server (big imports run there)
+    worker_log = (path.parent / "worker.log").open("w")
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "pointsapp", "jobs", "worker", "--no-periodic"],
+                              env={**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser-test-secret",
+                                   "JOBS_URL": app.config["JOBS_URL"], "POINTSAPP_INSTANCE": str(path.parent)},
+                              stdout=worker_log, stderr=subprocess.STDOUT)
     try:
         yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, errors=errors)
     finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        worker_log.close()
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()

@@ -164,8 +164,8 @@ def test_import_reports_bad_rows_and_imports_nothing_then_imports_a_good_sheet(p
 
 def test_a_big_sheet_is_checked_and_imported_in_the_background_while_its_page_shows_progress(page, live_server):
     """With the threshold lowered to 5 rows, a 12-row sheet takes the big-file path: the upload only queues
-    it, a background thread checks it, and the page (polling by itself, no reload by hand) turns into the
-    result; the import goes the same way."""
+    it, the job worker (a real `flask jobs worker` process beside the live server) checks it, and the page (polling
+    by itself, no reload by hand) turns into the result; the import goes the same way."""
     live_server.app.config["IMPORT_SYNC_ROWS"] = 5
     try:
         log_in(page, ADMIN_PHONE)

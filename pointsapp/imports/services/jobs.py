@@ -1,5 +1,5 @@
-"""Background runs of big sheets: the steps a runner takes (imports.cli.run_job: a thread started after the
-request's commit, or `flask imports run`), each in the runner's own unit of work; nothing here commits.
+"""Background runs of big sheets: the steps a runner takes (imports.cli.run_job: a task on the job queue
+enqueued after the request's commit, or `flask imports run`), each in the runner's own unit of work; nothing here commits.
 
 A job waits as status "queued" with its task (check | import). claim() takes it with a conditional
 update (queued → running), so of two runners exactly one works on it; process() does the task and

@@ -165,6 +165,26 @@ def checkpoint(community_id: int, now: datetime) -> LedgerCheckpoint:
     return cp
 
 
+def checkpoint_all(now: datetime, community_id: int | None = None, *,
+                   only_if_moved_today: bool = False) -> list[LedgerCheckpoint]:
+    """checkpoint() for the community, or for every community in id order. `only_if_moved_today` (the
+    nightly job): a community whose latest checkpoint was taken the same China-time day over the same
+    chain heads gets no second one, so running the job twice stores one checkpoint."""
+    ids = [community_id] if community_id else list(db.session.scalars(select(Community.id).order_by(Community.id)))
+    stored = []
+    for cid in ids:
+        if only_if_moved_today:
+            last = db.session.scalars(select(LedgerCheckpoint).where(LedgerCheckpoint.community_id == cid)
+                                      .order_by(LedgerCheckpoint.id.desc()).limit(1)).first()
+            if last is not None and local_date(last.created_at) == local_date(now):
+                heads = {str(a.resident_id): [a.entry_count, a.head_hash] for a in db.session.scalars(
+                    select(PointsAccount).where(PointsAccount.community_id == cid, PointsAccount.entry_count > 0))}
+                if heads_root(heads) == last.root:
+                    continue
+        stored.append(checkpoint(cid, now))
+    return stored
+
+
 def _months_ago(moment: datetime, months: int) -> datetime:
     y, m = moment.year, moment.month - months
     while m <= 0:
