@@ -77,3 +77,16 @@ def test_the_checkin_done_page(app, client, login, setup, now):  # noqa: F811
     with count_queries() as log:
         assert client.get(done.headers["Location"]).status_code == 200
     assert log.count <= 4, log.report()  # the login, the attendance with its activity, the balance, the office
+
+
+def test_the_counter_before_the_checkout(app, client, login, shop):  # noqa: F811
+    """The clerk scans the member code (identify), the counter shows her with the shelf."""
+    store, clerk, _, resident, *_ = shop
+    login(client, clerk)
+    with count_queries() as log:
+        assert identify(app, client, store, resident).status_code == 302
+    assert log.count <= 4, log.report()  # the login, the store, the resident, the identification's insert
+    with count_queries() as log:
+        assert client.get(f"/store/{store.id}/counter").status_code == 200
+    # the login, the store, the identification with her and her address, the products, her balance, the office
+    assert log.count <= 6, log.report()

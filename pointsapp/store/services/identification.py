@@ -30,7 +30,7 @@ from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.validation import is_id_tail
 from pointsapp.store.models import CounterIdentification, Store
-from pointsapp.tree.models import Resident
+from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.services import codes
 
 PIN_MAX_FAILURES = 5  # wrong PINs and wrong ID digits together
@@ -252,8 +252,11 @@ def current(actor: User, store: Store, identification_id: int | None, now: datet
     """The identification this clerk's browser holds, if it may still lead to a checkout here."""
     if not identification_id:
         return None
+    # with the resident and her address, which the counter shows (one statement, not four)
     who = db.session.scalar(select(CounterIdentification)
-                            .where(CounterIdentification.id == identification_id, *_usable(actor, store, now)))
+                            .where(CounterIdentification.id == identification_id, *_usable(actor, store, now))
+                            .options(joinedload(CounterIdentification.resident).joinedload(Resident.household)
+                                     .joinedload(Household.building)))
     return who if who is not None and who.resident.moved_out_on is None else None
 
 
