@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
     from .core import (
         clock,
+        dbroles,
         extensions,
         hosts,
         input_edge,
@@ -67,4 +68,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_web(app)
 
     register_cli(app)
+    dbroles.init_app(app)
     return app
