@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "SQLALCHEMY_DATABASE_URI" in test_config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
+    config.database_engines(app.config)
     from .core import (
         clock,
         dbroles,
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         input_edge,
         localtime,
         passwords,
+        replica,
         security_headers,
         sqlite,
         uow,
@@ -66,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         sqlite.install(extensions.db.engine)
 
     init_web(app)
+    replica.init_app(app)  # after the blueprints: it wraps the views that read from the replica
 
     register_cli(app)
     dbroles.init_app(app)
