@@ -8,8 +8,6 @@ refuses UPDATE and DELETE (migrations d11b4bd147b5 and e7d41c2a9b30), for anyone
 privilege. `flask --app pointsapp db grant-app-role ROLE` (run as the owner, after each upgrade: new
 tables need their grants) sets it up; it is idempotent.
 """
-import os
-
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import text
@@ -56,11 +54,11 @@ def problems_with(conn: Connection, role: str) -> list[str]:
     row = conn.execute(text("SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles "
                             "WHERE rolname = :r"), {"r": role}).first()
     if row is None:
-        return [f"role {role} does not exist (add --create)"]
+        return [f"role {role} does not exist: CREATE ROLE {role} LOGIN NOINHERIT (as a superuser)"]
     found = [f"role {role} is {what}" for what, flag in
              zip(("a superuser", "BYPASSRLS", "CREATEROLE", "CREATEDB"), row, strict=True) if flag]
     owned = conn.execute(text("SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
-                              "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace "
+                              "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
                               "ORDER BY 1"), {"r": role}).scalars().all()
     if owned:
         found.append(f"role {role} owns {', '.join(owned[:5])}{' …' if len(owned) > 5 else ''}: "
@@ -70,52 +68,36 @@ def problems_with(conn: Connection, role: str) -> list[str]:
     return found
 
 
-def grant_app_role(conn: Connection, role: str, *, create: bool = False, password: str | None = None) -> list[str]:
-    """Create (if asked) and grant the app role; returns the statements run. Raises ValueError naming what
-    makes the role unfit (a superuser, an owner of tables, the owner itself)."""
-    done = []
-    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is not None
-    who = _ident(conn, role)
-    if create and not exists:
-        done.append(f"CREATE ROLE {who} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
-        conn.execute(text(done[-1]))
+def grant_app_role(conn: Connection, role: str) -> list[str]:
+    """Grant the app role its rights; returns the statements run. Raises ValueError naming what makes the
+    role unfit (missing, a superuser, an owner of tables, the owner itself). Creating the role and setting
+    its password are the superuser's (CREATEROLE), not the owner's: docs/deploy.md."""
     problems = problems_with(conn, role)
     if problems:
         raise ValueError("; ".join(problems))
-    if password is not None:
-        conn.execute(text(f"ALTER ROLE {who} PASSWORD " + conn.execute(
-            text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()))
-        done.append(f"ALTER ROLE {who} PASSWORD '…'")
+    who = _ident(conn, role)
     database = _ident(conn, conn.execute(text("SELECT current_database()")).scalar_one())
     statements = [f"GRANT CONNECT ON DATABASE {database} TO {who}", *grant_statements(conn, role)]
     for statement in statements:
         conn.execute(text(statement))
-    return done + statements
+    return statements
 
 
 @click.command("grant-app-role")
 @click.argument("role")
-@click.option("--create", is_flag=True, help="Create the role (LOGIN, nothing else) if it does not exist.")
-@click.option("--password-env", metavar="VAR",
-              help="Set the role's password from this environment variable (not on the command line).")
 @click.option("--show", is_flag=True, help="Print the statements run.")
 @with_appcontext
-def grant_app_role_command(role: str, create: bool, password_env: str | None, show: bool) -> None:
+def grant_app_role_command(role: str, show: bool) -> None:
     """Give ROLE the app's rights on this database (run as the owner, after each `db upgrade`): SELECT and
     INSERT everywhere, UPDATE and DELETE except on the append-only tables (ledger, checkpoints, stock log,
-    audit log), USAGE on sequences. ROLE must own nothing and not be a superuser."""
+    audit log), USAGE on sequences. ROLE must exist, own nothing and not be a superuser."""
     from pointsapp.core.extensions import db
 
     if db.engine.dialect.name != "postgresql":
         raise click.ClickException("grant-app-role is for PostgreSQL (DATABASE_URL); SQLite has no roles")
-    password = None
-    if password_env:
-        password = os.environ.get(password_env)
-        if not password:
-            raise click.ClickException(f"environment variable {password_env} is empty")
     try:
         with db.engine.begin() as conn:
-            statements = grant_app_role(conn, role, create=create, password=password)
+            statements = grant_app_role(conn, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if show:
