@@ -91,7 +91,7 @@ pidfile =
             yield (url_for("wide", host="127.0.0.1", port=port), url_for("narrow", host="127.0.0.1", port=port))
         finally:
             process.terminate()
-            process.wait(10)
+            process.communicate(timeout=10)  # waits, and closes its output pipe
 
 
 def _user_exists(name: str) -> bool:

@@ -35,6 +35,7 @@ def _seed(url: str, name: str, points: int) -> dict:
         ledger.manual(admin, user.resident, points, "志愿服务", "seed", NOW)
         _db.session.commit()
         ids = dict(community=community.id, resident=user.resident.id, user=user.id)
+        _db.session.remove()
         _db.engine.dispose()
     return ids
 
@@ -49,6 +50,7 @@ def routed():
         install_clock(app, FixedClock(NOW))
         yield app, here
         with app.app_context():
+            _db.session.remove()
             for engine in _db.engines.values():
                 engine.dispose()
 
