@@ -5,6 +5,7 @@ have the privilege, are stopped by the append-only trigger; the app's own flows 
 Two roles and a database of their own (deploy_owner_…, deploy_app_…, deploy_db_…): the owner runs the
 migrations and `flask db grant-app-role`, the app connects as the app role."""
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -183,3 +184,16 @@ def test_grant_app_role_refuses_a_role_that_owns_tables_or_is_a_superuser(roles,
         _db.engine.dispose()
     assert result.exit_code == 1
     assert ("owns" if whom == "owner" else "is a superuser") in result.output
+
+
+def test_a_backup_can_run_as_the_app_role(roles, books, tmp_path):
+    """pg_dump reads every table and sequence: the app role's SELECTs suffice (no owner needed for backups)."""
+    _admin, database, _owner, app_role = roles
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("pg_dump is not installed")
+    url = make_url(url_for(database, app_role))
+    done = subprocess.run([pg_dump, "-h", url.host, "-p", str(url.port or 5432), "-U", app_role, "-d", database,
+                           "-Fc", "-f", str(tmp_path / "backup.pgc")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "backup.pgc").stat().st_size > 10_000

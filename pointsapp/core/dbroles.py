@@ -2,8 +2,8 @@
 
 Two roles (docs/deploy.md): the owner runs `flask db upgrade` and owns every table; the app role, which
 the app servers and workers use, gets SELECT and INSERT on every table, UPDATE and DELETE on every table
-but the append-only ones, and USAGE on the sequences (nextval for new ids). It cannot TRUNCATE, ALTER,
-DROP or disable a trigger (all an owner's rights). The append-only tables also carry a row trigger that
+but the append-only ones, and USAGE and SELECT on the sequences (nextval for new ids; pg_dump reads them).
+It cannot TRUNCATE, ALTER, DROP or disable a trigger (all an owner's rights). The append-only tables also carry a row trigger that
 refuses UPDATE and DELETE (migrations d11b4bd147b5 and e7d41c2a9b30), for anyone who does hold the
 privilege. `flask --app pointsapp db grant-app-role ROLE` (run as the owner, after each upgrade: new
 tables need their grants) sets it up; it is idempotent.
@@ -34,7 +34,8 @@ def grant_statements(conn: Connection, role: str) -> list[str]:
     out = [f"GRANT USAGE ON SCHEMA {schema} TO {who}",
            f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {who}",
            f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {who}",
-           f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {who}"]
+           # USAGE: nextval for new ids; SELECT: read a sequence's position, which pg_dump does (backups)
+           f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}"]
     for table in tables:
         name = f"{schema}.{_ident(conn, table)}"
         if table in READ_ONLY_TABLES:
@@ -45,7 +46,7 @@ def grant_statements(conn: Connection, role: str) -> list[str]:
             out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {who}")
     # tables a later migration adds: readable and insertable at once, the rest when this is run again
     out += [f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT ON TABLES TO {who}",
-            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE ON SEQUENCES TO {who}"]
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {who}"]
     return out
 
 
@@ -90,7 +91,7 @@ def grant_app_role(conn: Connection, role: str) -> list[str]:
 def grant_app_role_command(role: str, show: bool) -> None:
     """Give ROLE the app's rights on this database (run as the owner, after each `db upgrade`): SELECT and
     INSERT everywhere, UPDATE and DELETE except on the append-only tables (ledger, checkpoints, stock log,
-    audit log), USAGE on sequences. ROLE must exist, own nothing and not be a superuser."""
+    audit log), USAGE and SELECT on sequences. ROLE must exist, own nothing and not be a superuser."""
     from pointsapp.core.extensions import db
 
     if db.engine.dialect.name != "postgresql":
@@ -105,7 +106,7 @@ def grant_app_role_command(role: str, show: bool) -> None:
             click.echo(statement + ";")
     append_only = ", ".join(APPEND_ONLY_TABLES)
     click.echo(f"{role}: SELECT, INSERT on every table; UPDATE, DELETE on all but {append_only}; "
-               "USAGE on sequences")
+               "USAGE, SELECT on sequences")
 
 
 def init_app(_app) -> None:
