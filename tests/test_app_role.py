@@ -197,3 +197,18 @@ def test_a_backup_can_run_as_the_app_role(roles, books, tmp_path):
                            "-Fc", "-f", str(tmp_path / "backup.pgc")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "backup.pgc").stat().st_size > 10_000
+
+
+def test_grant_app_role_refuses_a_member_of_the_owners_role(roles):
+    admin, database, owner, app_role = roles
+    app = make_test_app(url_for(database, owner))
+    with admin.connect() as conn:
+        conn.execute(text(f'GRANT "{owner}" TO "{app_role}"'))
+    try:
+        result = app.test_cli_runner().invoke(grant_app_role_command, [app_role])
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'REVOKE "{owner}" FROM "{app_role}"'))
+        with app.app_context():
+            _db.engine.dispose()
+    assert result.exit_code == 1 and "could SET ROLE to the owner" in result.output

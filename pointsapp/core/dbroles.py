@@ -59,13 +59,16 @@ def problems_with(conn: Connection, role: str) -> list[str]:
     found = [f"role {role} is {what}" for what, flag in
              zip(("a superuser", "BYPASSRLS", "CREATEROLE", "CREATEDB"), row, strict=True) if flag]
     owned = conn.execute(text("SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
-                              "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+                              "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace "
+                              "AND c.relkind IN ('r', 'p') "
                               "ORDER BY 1"), {"r": role}).scalars().all()
     if owned:
         found.append(f"role {role} owns {', '.join(owned[:5])}{' …' if len(owned) > 5 else ''}: "
                      "the tables must belong to the role that runs migrations")
     if role == conn.execute(text("SELECT current_user")).scalar_one():
         found.append(f"role {role} is the role running this command (the owner): use a second role")
+    elif conn.execute(text("SELECT pg_has_role(:r, current_user, 'MEMBER')"), {"r": role}).scalar():
+        found.append(f"role {role} is a member of the owner's role: it could SET ROLE to the owner")
     return found
 
 
