@@ -22,14 +22,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "SQLALCHEMY_DATABASE_URI" in test_config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_db_url(test_config["SQLALCHEMY_DATABASE_URI"])
+    config.database_engines(app.config)
     from .core import (
         clock,
+        dbroles,
         extensions,
         hosts,
         input_edge,
         localtime,
         locks,
         passwords,
+        replica,
         security_headers,
         sqlite,
         static_files,
@@ -69,6 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         locks.install(extensions.db.engine, app)
 
     init_web(app)
+    replica.init_app(app)  # after the blueprints: it wraps the views that read from the replica
 
     register_cli(app)
+    dbroles.init_app(app)
     return app

@@ -13,6 +13,27 @@ def normalise_db_url(url: str) -> str:
     return url
 
 
+def database_engines(cfg: dict) -> None:
+    """The engines' options, from the settings (docs/deploy.md), set into `cfg` before the engines exist.
+
+    - DATABASE_PGBOUNCER=1: the app reaches PostgreSQL through PgBouncer in transaction mode, where each
+      transaction may run on another server connection. psycopg 3 prepares a statement on the server after
+      it has run 5 times on a connection ("_pg3_0" …); the next server connection does not know it. So
+      prepared statements are off (prepare_threshold=None). Nothing else in the app keeps state in the
+      server session: the lock timeout is SET LOCAL in every transaction here (core.locks.install), and no advisory lock is held past its
+      transaction.
+    - DATABASE_REPLICA_URL: a read replica, the engine of bind "replica" with the same options; which reads
+      go there is core.replica's business."""
+    options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if cfg.get("DATABASE_PGBOUNCER") and str(cfg.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if cfg.get("DATABASE_REPLICA_URL"):
+        binds = dict(cfg.get("SQLALCHEMY_BINDS") or {})
+        binds["replica"] = {**options, "url": normalise_db_url(cfg["DATABASE_REPLICA_URL"])}
+        cfg["SQLALCHEMY_BINDS"] = binds
+
+
 def load_secret_key(instance_path: str) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in instance/."""
     if os.environ.get("SECRET_KEY"):
@@ -29,6 +50,9 @@ def from_environment(instance_path: str) -> dict:
     db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'pointsapp.sqlite'}"
     return {
         "SQLALCHEMY_DATABASE_URI": normalise_db_url(db_url),
+        # several machines (docs/deploy.md): through PgBouncer in transaction mode; boards and reports from a replica
+        "DATABASE_PGBOUNCER": os.environ.get("DATABASE_PGBOUNCER", "") == "1",
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL") or None,
         "SECRET_KEY": load_secret_key(instance_path),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # Failed logins (and activation codes): free tries per (phone, client address) and per address, then
