@@ -1,6 +1,6 @@
 """The ledger contract: DESIGN.md invariants 1-4 and 9."""
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -255,6 +255,23 @@ def test_verify_cli_exits_non_zero_on_tamper(app, make, db, now):
     result = runner.invoke(args=["ledger", "verify", "--community", str(c.id)])
     assert result.exit_code == 1
     assert f"resident {rs[0].id}" in result.output
+
+
+def test_expiry_run_twice_on_one_day_lapses_once(make, db):
+    """The nightly job at 02:00 and `flask ledger expire` by hand at 10:00 (China time) the same day: the cut-off
+    is the start of the day, so the second run finds nothing. It used to keep the time of day: the 10:00 run's
+    cut-off passed points earned at 08:00 a year before, under the 02:00 run's key (idempotency_key_reused)."""
+    c = make.community()
+    c.points_expire_months = 12
+    r = make.resident(community=c)
+    award(r, 10, "a", datetime(2025, 11, 25, 10, tzinfo=UTC))  # 18:00 on 25 November 2025 in China
+    award(r, 5, "b", datetime(2025, 11, 26, 0, tzinfo=UTC))  # 08:00 on 26 November 2025
+    _db.session.commit()
+    night = datetime(2026, 11, 25, 18, tzinfo=UTC)  # 02:00 on 26 November 2026 in China
+    assert ledger_audit.expire(c.id, night) == (1, 10)
+    _db.session.commit()
+    assert ledger_audit.expire(c.id, night + timedelta(hours=8)) == (0, 0)
+    assert ledger.balance_of(r.id) == 5 == entry_sum(r.id)
 
 
 def test_expiry_lapses_oldest_points_first_and_is_idempotent(make, db, now):

@@ -10,13 +10,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import defer
 
 from pointsapp.core.extensions import db
-from pointsapp.core.periods import local_date
+from pointsapp.core.periods import CHINA, local_date
 from pointsapp.ledger.models import EntryKind, LedgerCheckpoint, LedgerEntry, PointsAccount
 from pointsapp.ledger.services.posting import Posting, entry_hash, post
 from pointsapp.tree.models import Community, Resident
@@ -186,11 +186,14 @@ def checkpoint_all(now: datetime, community_id: int | None = None, *,
 
 
 def _months_ago(moment: datetime, months: int) -> datetime:
-    y, m = moment.year, moment.month - months
+    """The start (00:00 China time) of the day `months` months before `moment`'s day in China: the cut-off is
+    a whole day, so every run of one day plans the same lapses under the same keys (a second run, by hand or
+    by the nightly job forced again, finds nothing left to lapse)."""
+    today = local_date(moment)
+    y, m = today.year, today.month - months
     while m <= 0:
         y, m = y - 1, m + 12
-    day = min(moment.day, 28)
-    return moment.replace(year=y, month=m, day=day)
+    return datetime(y, m, min(today.day, 28), tzinfo=CHINA).astimezone(UTC)
 
 
 @dataclass(frozen=True)
