@@ -32,6 +32,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -665,8 +666,9 @@ def main() -> None:
         worst = max((r["lat"][-1] for r in results if r["target"] == "app" and r["lat"]), default=float("nan"))
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         notes = [
-            f"Run {when} on {machine()}, load average {os.getloadavg()[0]:.2f} at the end; {args.backend}"
-            f"{'' if args.backend == 'sqlite' else ' ' + _pg_version(db)}; `{how}`, {n_workers} workers.",
+            f"Run {when} on {machine()}, load average {os.getloadavg()[0]:.2f} at the end; "
+            f"{_pg_version(db) if args.backend == 'postgresql' else 'SQLite ' + sqlite3.sqlite_version}; "
+            f"`{how}`, {n_workers} workers.",
             f"City: {manifest.residents:,} residents, {manifest.entries:,} ledger entries, {communities} communities, "
             f"seeded in {manifest.seconds['total']:.0f} s (tree and ledger {manifest.seconds['tree_and_ledger']:.0f} s, "
             f"earning totals {manifest.seconds['earning_totals']:.0f} s). {rounds} round(s) of {duration:.0f} s per "
