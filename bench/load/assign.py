@@ -4,8 +4,9 @@ Client w works in community communities[w % C]. Checkout: client w is a clerk of
 login: the counter's session holds one identification) serving its own resident (one resident per client; with
 hot_spot every client serves the same one). Check-in: an attendance is unique per (activity, resident), so each
 measurement has a `slot` of its own and client w walks the activities of its community as one resident (app:
-a resident with a login, `login_offset` + w // C of the community's logins; baselines: a lane of the
-residents without a login, moving to the lane's next resident when the activities run out).
+a resident with a login, `login_offset` + w // C of the community's logins; baselines: the residents without a
+login are split into `slots` equal parts, the slot's part into one block per client of the community, and the
+client moves to its block's next resident when the activities run out).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Assign:
     slots: int = 1  # how many there are in the whole run
     login_offset: int = 0  # app check-in: first login of this measurement in each community
     hot_spot: bool = False
+    clients: int = MAX_CLIENTS  # of this measurement
 
     def community(self, w: int) -> int:
         cs = self.manifest.communities
@@ -50,9 +52,11 @@ class Assign:
         c = self.community(w)
         acts = self.manifest.activities[c]
         first, count = self._others(c)
-        lanes = MAX_CLIENTS * self.slots
-        lane = self.slot * MAX_CLIENTS + w
-        resident = first + (lane + (j // len(acts)) * lanes) % count
+        per_slot = max(1, count // max(1, self.slots))
+        per_community = -(-self.clients // len(self.manifest.communities))
+        block = max(1, per_slot // per_community)
+        base = (self.slot % max(1, self.slots)) * per_slot + (w // len(self.manifest.communities)) * block
+        resident = first + (base + (j // len(acts)) % block) % count
         return c, resident, acts[j % len(acts)][0]
 
     def login(self, w: int) -> list:

@@ -47,7 +47,7 @@ USERS = int(os.environ.get("BENCH_USERS", "8"))
 DURATION = float(os.environ.get("BENCH_DURATION", "20"))
 ASSIGN = Assign(MANIFEST, slot=int(os.environ.get("BENCH_SLOT", "0")), slots=int(os.environ.get("BENCH_SLOTS", "1")),
                 login_offset=int(os.environ.get("BENCH_LOGIN_OFFSET", "0")),
-                hot_spot=os.environ.get("BENCH_HOT_SPOT") == "1")
+                hot_spot=os.environ.get("BENCH_HOT_SPOT") == "1", clients=USERS)
 OUT = os.environ.get("BENCH_OUT")
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

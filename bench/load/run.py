@@ -521,7 +521,23 @@ the measured window (after every client has logged in); "app" counts the flow's 
 POST, the check-in confirm POST, the member-code page, the board), and each checkout / check-in flow also makes
 its other requests (identify, counter page, receipt; scan, confirm page, done page), listed per request in the
 run's output. Figures below are from the machine named with them; the other blocks are replaced only by a run
-on their backend."""
+on their backend.
+
+How to read it, and what the run does not do:
+
+- The headline rate is completed flows per second (checkouts, check-ins), or pages per second; the app's flows
+  make 4 requests each, the minimal endpoint and raw SQL one transaction each, as the issue's comparison does.
+  "app / raw" and "app / minimal" are the ratios of those medians (the issue's targets: ≥ 25 % and ≥ 50 %).
+- Latencies are of the headline request alone (the checkout POST, the confirm POST), pooled over the rounds.
+- Codes are made by the load generator with the app's secret (as a phone reads them off the lead's screen and
+  the resident's 会员码), not decoded from the QR images.
+- The seeded ledger is the generator of bench/ledger_verify.py, checked there against post() and verify(); each
+  chain starts with an opening award of 100,000 points (so checkouts never run out) and ends shortly before the
+  run, so this month's boards have rows. Earning totals are computed from the ledger in SQL. After the run
+  `ledger verify` checks every chain, including what the app and both baselines wrote (skip with --no-verify).
+- Login limits use the default memory:// storage (the app warns: per worker); the login is outside the window.
+- On a 2-core machine the load generator, the server and the database share the CPUs; other work on the machine
+  shows in the load average noted with each run. Rerun on a quiet machine before comparing with targets."""
 
 
 def machine() -> str:
@@ -624,7 +640,7 @@ def main() -> None:
                         plan.append((rnd, n, "checkout_hot", "app", i))
         for k, (rnd, n, scenario, target, i) in enumerate(plan, 1):
             assign = Assign(manifest, slot=slot, slots=checkin_slots, login_offset=login_offset,
-                            hot_spot=scenario == "checkout_hot")
+                            hot_spot=scenario == "checkout_hot", clients=n)
             log(f"[{k}/{len(plan)}] {'warm-up' if rnd < 0 else f'round {rnd + 1}'}, {n} clients: {scenario} on "
                 f"{target} …")
             r = measure(target, "checkout" if scenario == "checkout_hot" else scenario, n,
@@ -700,7 +716,7 @@ def main() -> None:
         block = "\n".join([f"### {'PostgreSQL' if args.backend == 'postgresql' else 'SQLite'}", "",
                            *[f"- {n}" for n in notes], "", table, *per_request, "",
                            f"![latency percentiles, {args.backend}](img/{img.name})", "",
-                           f"Reproduce: `make bench ARGS=\"{' '.join(sys.argv[1:])}\"`"])
+                           f"Reproduce: `make bench{_args_for_docs()}`"])
         print(block)
         if not args.no_docs:
             chart(summary, clients, img, f"pointsapp load, {args.backend}, {when}")
@@ -714,6 +730,18 @@ def main() -> None:
         for s in servers.values():
             s.stop()
         db.drop()
+
+
+def _args_for_docs() -> str:
+    """This run's options as `make bench ARGS=…` takes them, without the ones that only name local files."""
+    argv, out = sys.argv[1:], []
+    while argv:
+        a = argv.pop(0)
+        if a == "--json":
+            argv = argv[1:]
+        elif not a.startswith("--json="):
+            out.append(a)
+    return f' ARGS="{" ".join(out)}"' if out else ""
 
 
 def _pg_version(db: Database) -> str:
