@@ -9,7 +9,7 @@ PORT ?= 5000
 SERVE_PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve worker test test-fast install translations messages db demo lint services browser clean
+.PHONY: run serve worker test test-fast install translations messages db demo lint services browser clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,18 @@ test: install services
 # `make test` still runs everything.
 test-fast: install
 	$(VENV)/bin/pytest $(XDIST) -k "not postgresql" -m "not slow" --ignore=tests/browser
+
+# The load benchmark (not part of `make test`): seeds a synthetic city (100,000 residents, 5,000,000 ledger
+# entries by default) in a throwaway database, serves the app with the production gunicorn config, drives it
+# with locust at 8 and 32 clients against raw-SQL and minimal-endpoint baselines, and writes the tables and a
+# chart into docs/performance.md. Quick run: `make bench ARGS=--small`; SQLite: `make bench ARGS="--backend sqlite"`.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): setup.cfg $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,dev,bench]'
+	touch $@
+
+bench: install $(BENCH_STAMP)
+	$(PY) bench/load/run.py $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
