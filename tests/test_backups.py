@@ -171,6 +171,21 @@ def test_sqlite_restore_into_a_relative_path(app, db, make, now, tmp_path, backe
     assert _scalar(f"sqlite:///{restored}", "SELECT count(*) FROM ledger_entry") == 3
 
 
+def test_a_folder_that_exists_keeps_its_mode_and_a_new_one_is_private(app, db, make, now, tmp_path, pg_tools):
+    """Review: the backup chmod-ed any folder it was given to 0700 (`--dir /tmp` as root would have closed /tmp);
+    a folder it makes is 0700, one that exists keeps its mode, and the file is 0600 either way."""
+    _seed(make, now, residents=1, entries=1)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    made = backups.take_backup(now, directory=shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600
+    fresh = tmp_path / "new" / "backups"
+    backups.take_backup(now, directory=fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+
 def test_retention_keeps_the_newest_and_only_touches_our_files(app, db, make, now, tmp_path, pg_tools):
     _seed(make, now, residents=2, entries=1)
     folder = tmp_path / "b"

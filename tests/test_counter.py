@@ -909,3 +909,31 @@ def test_a_request_id_reused_for_another_resident_is_refused(make, db, now):
         _counter.redeem(clerk, store, identified(clerk, store, b, now).id, _counter.Cart({p.id: 1}), "form-1", now)
     assert err.value.code == "idempotency_key_reused"
     assert _ledger.balance_of(b.id) == 50
+
+
+def test_a_request_id_of_another_counter_of_the_community_is_refused_and_uses_nothing_up(make, db, now):
+    """Review: the web view looks the request id up at its own store only; the service must not take another
+    store's receipt for this checkout's twin (nor use up the new identification on the way)."""
+    from pointsapp.core.errors import DomainError as _DomainError
+    from pointsapp.ledger.models import EntryKind as _Kind
+    from pointsapp.ledger.services import posting as _ledger
+    from pointsapp.store.services import catalogue as _store
+    from pointsapp.store.services import counter as _counter
+    c = make.community()
+    clerk_a, clerk_b = make.clerk(c), make.clerk(c)
+    store_a, store_b = clerk_a.grants[0].store, clerk_b.grants[0].store
+    admin = make.admin(c)
+    r = make.resident(community=c)
+    _ledger.post(_ledger.Posting(r, 50, _Kind.AWARD, "attendance", "s", "x"), None, now)
+    pa = _store.create_product(admin, store_a, _store.ProductFields(name="挂面", price=10), 5, now)
+    pb = _store.create_product(admin, store_b, _store.ProductFields(name="挂面", price=10), 5, now)
+    _counter.redeem(clerk_a, store_a, identified(clerk_a, store_a, r, now).id, _counter.Cart({pa.id: 1}), "f-1", now)
+    db.session.commit()
+    who = identified(clerk_b, store_b, r, now)
+    db.session.commit()
+    with pytest.raises(_DomainError) as err:
+        _counter.redeem(clerk_b, store_b, who.id, _counter.Cart({pb.id: 1}), "f-1", now, request_seen=True)
+    assert err.value.code == "idempotency_key_reused"
+    db.session.rollback()
+    db.session.refresh(who)
+    assert who.consumed_at is None and _ledger.balance_of(r.id) == 40

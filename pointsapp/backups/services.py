@@ -157,8 +157,11 @@ def shown(url: URL) -> str:
 # -- files ----------------------------------------------------------------------------------------------
 
 def _private_dir(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    """A folder made here is 0700 (the umask would widen it); one that exists keeps its mode (it may be a
+    shared mount, or /tmp): each backup file is 0600 whatever the folder."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
 
 
 def _private_new_file(path: Path) -> None:

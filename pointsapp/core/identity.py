@@ -26,8 +26,7 @@ def _loaded(session: Session, instance) -> None:
         session.info.setdefault(_KEPT, []).append(instance)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-def _release(session: Session, *_) -> None:
-    if not session.in_transaction():  # (a savepoint's release or rollback fires these too)
+@event.listens_for(Session, "after_transaction_end")
+def _release(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work's transaction, not a savepoint inside it
         session.info.pop(_KEPT, None)

@@ -113,7 +113,8 @@ class LedgerExport(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
     progress: Mapped[int] = mapped_column(default=0)  # entries written so far
     total: Mapped[int] = mapped_column(default=0)  # entries in the range when it was queued
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the file itself (megabytes): read only by the download, not by the pages that list or poll exports
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     message: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

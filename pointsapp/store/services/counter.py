@@ -144,7 +144,7 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
     who = identification.find(identification_id)
     first = None if request_seen else _by_request(store, request_id)
     if first is not None:
-        return _repeat(first, who)
+        return _repeat(first, who, store)
     if who is None:
         raise identification.refuse_used(actor, store, None, now)
     if not identification.consume(actor, store, who, now):
@@ -152,7 +152,7 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
         # for its row (on PostgreSQL): that is its receipt, not "identify again".
         first = _by_request(store, request_id)
         if first is not None:
-            return _repeat(first, who)
+            return _repeat(first, who, store)
         raise identification.refuse_used(actor, store, who, now)
     resident = identification.resident_for_store(who.resident, store)
     # Lock order for every checkout and void: the resident's points account, then (for products with a
@@ -163,7 +163,7 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
     # while we waited for it, and it must come back as its receipt, not as "limit reached".
     first = _by_request(store, request_id)
     if first is not None:
-        return _repeat(first, who)
+        return _repeat(first, who, store)
     lines = {pid: q for pid, q in cart.lines.items() if q}
     if not lines:
         raise InvalidInput(_l("Add at least one product."), code="empty_cart")
@@ -199,7 +199,7 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
         first = _by_request(store, request_id)
         if first is None:
             raise
-        return _repeat(first, who)
+        return _repeat(first, who, store)
     # Statements are few here (every one costs the counter a round trip): the stock moves one conditional
     # update per product; the lines, the movements, the entry and what the receipt and the identification
     # record of it reach the database in the ledger's flush and one last one, each table's rows in one insert.
@@ -221,10 +221,10 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
     return Checkout(redemption)
 
 
-def _repeat(first: Redemption, who: CounterIdentification | None) -> Checkout:
+def _repeat(first: Redemption, who: CounterIdentification | None, store: Store) -> Checkout:
     """The same request id again: the first receipt (nothing is charged), unless the form was sent for
-    somebody else."""
-    if who is not None and first.resident_id != who.resident_id:
+    somebody else or at another counter of the community (request ids are unique per community)."""
+    if first.store_id != store.id or (who is not None and first.resident_id != who.resident_id):
         raise Conflict(_l("This checkout form was already used for another resident; start again."),
                        code="idempotency_key_reused")
     return Checkout(first, repeated=True)
