@@ -20,6 +20,8 @@ def after_fork(app: Flask) -> None:
     """
     from pointsapp.core.extensions import db
 
+    if "sqlalchemy" not in app.extensions:  # another WSGI app under this config (the benchmark's baseline)
+        return
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
