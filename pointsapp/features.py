@@ -60,7 +60,11 @@ def init_web(app: Flask) -> None:
     @app.before_request
     def _guard():
         sqlite.set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
-        if request.endpoint is None:  # 404s and 405s are answered by Flask
+        # 404s and 405s are answered by Flask; a static file asks nothing of the user (not even who she is: the
+        # login-session query cost a static file 3.0 of its 3.7 ms). Every other endpoint loads her here, before
+        # the view puts anything in the session (Flask-Login's session protection reads a session with content
+        # but no login as a stolen one, and clears it).
+        if request.endpoint in (None, "static"):
             return None
         view = app.view_functions.get(request.endpoint)
         verdict = endpoint_allows(getattr(view, "access_policy", None), current_user, request.view_args or {})

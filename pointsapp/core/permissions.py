@@ -170,9 +170,9 @@ def policy(kind: str) -> Callable:
 
 def endpoint_allows(kind: str | None, user, view_args: dict) -> bool | None:
     """True allowed, False forbidden, None: needs login first. Unknown/absent policy is forbidden."""
-    if kind == PUBLIC:
-        return True  # (before the user is looked at: a static file or a public page asks nothing of her)
     authenticated = user is not None and user.is_authenticated and user.is_active
+    if kind == PUBLIC:
+        return True
     if kind not in POLICIES:
         return False
     if not authenticated:
