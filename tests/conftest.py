@@ -63,9 +63,9 @@ def _pg_admin_engine():
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}), url
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh PostgreSQL database for this run, dropped at the end."""
+def require_postgres():
+    """(admin engine, url) on TEST_DATABASE_URL's server; skips outside CI when there is none, fails under CI.
+    The one check every PostgreSQL-needing fixture and helper makes."""
     engine, url = _pg_admin_engine()
     try:
         with engine.connect() as conn:
@@ -76,6 +76,13 @@ def postgres_url():
         if ON_CI:
             pytest.fail(message + " (CI=true requires PostgreSQL)", pytrace=False)
         pytest.skip(message)
+    return engine, url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    engine, url = require_postgres()
     name = f"pointsapp_test_{uuid.uuid4().hex[:10]}"
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -6,26 +6,15 @@ dropped at the end. No server: the test skips outside CI and fails under CI=true
 import uuid
 from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from .conftest import ON_CI, PG_SERVER_URL, _pg_admin_engine
+from .conftest import PG_SERVER_URL, require_postgres
 
 
 def admin_engine():
     """The server's superuser connection (AUTOCOMMIT), or a skip (a failure under CI) without a server."""
-    engine, _url = _pg_admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
-        engine.dispose()
-        message = f"PostgreSQL not reachable at {PG_SERVER_URL}: {exc.__class__.__name__}"
-        if ON_CI:
-            pytest.fail(message + " (CI=true requires PostgreSQL)", pytrace=False)
-        pytest.skip(message)
-    return engine
+    return require_postgres()[0]
 
 
 def url_for(database: str, user: str | None = None, *, host: str | None = None, port: int | None = None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from .conftest import ON_CI, _pg_admin_engine
+from .conftest import ON_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-m", "gunicorn", "-c", "python:pointsapp.serving.gunicorn_conf", "pointsapp:create_app()"]
@@ -139,18 +139,10 @@ def login(session, base: str, phone: str, password: str) -> None:
 
 
 def require_postgres():
-    """An admin engine on TEST_DATABASE_URL's server; skips outside CI when there is none, fails under CI."""
-    engine, url = _pg_admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
-        engine.dispose()
-        message = f"PostgreSQL not reachable at {url.render_as_string()}: {exc.__class__.__name__}"
-        if ON_CI:
-            pytest.fail(message + " (CI=true requires PostgreSQL)", pytrace=False)
-        pytest.skip(message)
-    return engine, url
+    """(admin engine, url) on TEST_DATABASE_URL's server, or a skip (a failure under CI): conftest's."""
+    from .conftest import require_postgres as required
+
+    return required()
 
 
 def postgres_database(prefix: str):

@@ -31,14 +31,19 @@ def test_checkout_statements(app, client, login, shop):  # noqa: F811
     assert log.count <= budget, log.report()
 
 
-def test_checkin_confirm_statements(app, client, login, setup, now):  # noqa: F811
+def _scanned(app, client, login, setup, now) -> None:  # noqa: F811
+    """The resident logged in has scanned a running activity's code (the confirm page waits)."""
+    from pointsapp.core.extensions import db
     _, _, _, user, new_activity = setup
     a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
     code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
-    from pointsapp.core.extensions import db
     db.session.commit()
     login(client, user)
     client.get(f"/c/{code}")
+
+
+def test_checkin_confirm_statements(app, client, login, setup, now):  # noqa: F811
+    _scanned(app, client, login, setup, now)
     with count_queries() as log:
         done = client.post("/c/confirm")
     assert done.status_code in (302, 303)
@@ -66,13 +71,7 @@ def test_pages_after_the_hot_paths(app, client, login, shop):  # noqa: F811
 
 
 def test_the_checkin_done_page(app, client, login, setup, now):  # noqa: F811
-    _, _, _, user, new_activity = setup
-    a = new_activity(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
-    code = codes.checkin_code(app.secret_key, a, codes.step_of(now, 30))
-    from pointsapp.core.extensions import db
-    db.session.commit()
-    login(client, user)
-    client.get(f"/c/{code}")
+    _scanned(app, client, login, setup, now)
     done = client.post("/c/confirm")
     with count_queries() as log:
         assert client.get(done.headers["Location"]).status_code == 200

@@ -29,7 +29,8 @@ from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
 from pointsapp.tree.models import Resident
 
-from .conftest import ON_CI, make_test_app
+from .conftest import make_test_app
+from .servers import require_redis
 from .test_imports import big_sheet, post_file, xlsx
 
 REDIS_URL = os.environ.get("TEST_JOBS_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -170,17 +171,7 @@ def test_the_backup_job_is_scheduled_at_half_past_three_china_time(app):
 # ---- a real worker process --------------------------------------------------------------------------
 
 def _redis_or_skip():
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no Redis here"
-        message = f"Redis not reachable at {REDIS_URL}: {exc.__class__.__name__}"
-        if ON_CI:
-            pytest.fail(message + " (CI=true requires Redis: .ci/ensure-services starts it)", pytrace=False)
-        pytest.skip(message)
-    return client
+    return require_redis(REDIS_URL)
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from werkzeug.security import generate_password_hash
 from pointsapp.accounts.models import User
 from pointsapp.core.extensions import db
 
-from .conftest import ON_CI, make_test_app, migrate_to_head
+from .conftest import make_test_app, migrate_to_head
+from .servers import require_redis
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 STORAGE = os.environ.get("TEST_LOGIN_STORAGE", REDIS_URL)  # memory:// shows what the finding saw
@@ -32,17 +33,7 @@ ATTACKER, OWNER = "127.0.0.1", "127.0.0.2"  # two source addresses on loopback
 
 
 def _redis():
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no Redis here"
-        message = f"Redis not reachable at {REDIS_URL}: {exc.__class__.__name__}"
-        if ON_CI:
-            pytest.fail(message + " (CI=true requires Redis: .ci/ensure-services starts it)", pytrace=False)
-        pytest.skip(message)
-    return client
+    return require_redis(REDIS_URL)
 
 
 def _free_port() -> int:
