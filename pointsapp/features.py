@@ -9,8 +9,8 @@ from pointsapp.core import sqlite
 from pointsapp.core.extensions import babel, login_manager
 from pointsapp.core.permissions import endpoint_allows
 
-FEATURES = ("tree", "accounts", "audit", "imports", "volunteering", "ledger", "store", "rankings", "recognition",
-            "queries")
+FEATURES = ("tree", "accounts", "audit", "imports", "catalogue", "volunteering", "ledger", "store", "rankings",
+            "recognition", "queries", "claims", "deductions", "groups")
 
 
 # modules that connect to another feature's signals when imported
@@ -28,6 +28,11 @@ def load_features() -> None:
 
 def init_web(app: Flask) -> None:
     from pointsapp.accounts import views as auth
+    from pointsapp.catalogue import views as catalogue
+    from pointsapp.claims import views as claims
+    from pointsapp.deductions import views as deductions
+    from pointsapp.groups import views as groups
+    from pointsapp.reports import views as reports
     from pointsapp.audit import views as audit
     from pointsapp.core import error_pages as errors
     from pointsapp.home import i18n
@@ -50,7 +55,7 @@ def init_web(app: Flask) -> None:
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
     for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store,
-                   rankings, stars, audit, privacy, queries):
+                   rankings, stars, audit, privacy, queries, catalogue, claims, deductions, groups, reports):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

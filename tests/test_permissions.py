@@ -48,6 +48,29 @@ MATRIX = {
     "queries.contact": ("GET", COMMUNITY_A_ADMINS),
     "queries.lead_queue": ("GET", STAFF),  # a lead's own teams only; others see an empty queue
     "queries.lead_answer": ("GET", TEAM_RUNNERS),  # the activity's lead and the office
+    # ---- issue 14: one block per feature (catalogue, claims, deductions, groups, reports) ----
+    # catalogue
+    "catalogue.manage": ("GET", COMMUNITY_A_ADMINS),
+    "catalogue.public": ("GET", EVERYONE),
+    "catalogue.printable": ("GET", EVERYONE),
+    # end catalogue
+    # claims
+    "claims.new": ("GET", LOGGED_IN),
+    "claims.mine": ("GET", LOGGED_IN),
+    "claims.witness_list": ("GET", LOGGED_IN),
+    "claims.review_list": ("GET", LOGGED_IN),
+    "claims.queue": ("GET", COMMUNITY_A_ADMINS),
+    # end claims
+    # deductions
+    "deductions.index": ("GET", COMMUNITY_A_ADMINS),
+    # end deductions
+    # groups
+    "groups.index": ("GET", COMMUNITY_A_ADMINS),
+    "groups.public": ("GET", EVERYONE),
+    # end groups
+    # reports
+    "reports.index": ("GET", COMMUNITY_A_ADMINS),
+    # end reports
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),

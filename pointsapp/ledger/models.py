@@ -27,6 +27,7 @@ class EntryKind(StrEnum):
     MANUAL_DEDUCTION = "manual_deduction"  # an admin's deduction, with a reason
     REVERSAL = "reversal"  # undoes exactly one earlier entry (reverses_id)
     EXPIRY = "expiry"  # points that lapsed under the community's expiry policy
+    DEDUCTION = "deduction"  # taken under a catalogue deduction item (负向扣分), or owed and taken later
 
 
 # Kinds that count as earning for rankings and stars (DESIGN.md invariant 9).
@@ -79,8 +80,12 @@ class PointsAccount(db.Model):
     earned_total: Mapped[int] = mapped_column(default=0)  # earning only; spending never lowers it
     entry_count: Mapped[int] = mapped_column(default=0)  # = seq of the head entry
     head_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    # points of deductions that the balance could not cover (it never goes below zero): taken from the next
+    # earning (deductions.services); read on the locked row, so earning costs no extra statement when 0
+    owed: Mapped[int] = mapped_column(default=0, server_default="0")
 
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),
+                      CheckConstraint("owed >= 0", name="owed_not_negative"))
 
 
 class LedgerCheckpoint(db.Model):

@@ -72,6 +72,9 @@ class Activity(db.Model):  # 志愿活动
     # Part of every code's signature: changing it voids all codes (and posters) of the activity.
     code_salt: Mapped[str] = mapped_column(String(32))
     is_cancelled: Mapped[bool] = mapped_column(default=False)
+    # The catalogue item (积分细则 version) whose points rule the activity took when it was made; None: its
+    # own rule. The rule is copied, so a later version of the item changes nothing here.
+    catalogue_item_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_item.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
