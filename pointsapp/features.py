@@ -28,13 +28,12 @@ def load_features() -> None:
 
 def init_web(app: Flask) -> None:
     from pointsapp.accounts import views as auth
+    from pointsapp.audit import views as audit
     from pointsapp.catalogue import views as catalogue
     from pointsapp.claims import views as claims
+    from pointsapp.core import error_pages as errors
     from pointsapp.deductions import views as deductions
     from pointsapp.groups import views as groups
-    from pointsapp.reports import views as reports
-    from pointsapp.audit import views as audit
-    from pointsapp.core import error_pages as errors
     from pointsapp.home import i18n
     from pointsapp.home import views as home
     from pointsapp.imports import views as imports
@@ -42,6 +41,7 @@ def init_web(app: Flask) -> None:
     from pointsapp.queries import views as queries
     from pointsapp.rankings import views as rankings
     from pointsapp.recognition import views as stars
+    from pointsapp.reports import views as reports
     from pointsapp.store import views as store
     from pointsapp.tree.views import admin, city, people, privacy
     from pointsapp.volunteering.views import checkin, lead, office, volunteer
