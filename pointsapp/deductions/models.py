@@ -1,7 +1,7 @@
 """A deduction recorded by the office against a resident or a household under a catalogue item."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
@@ -23,6 +23,7 @@ class Deduction(db.Model):
     evidence: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # one photo, as claims store them
     is_veto: Mapped[bool] = mapped_column(default=False)  # copied from the item version
     counts_against_earning: Mapped[bool] = mapped_column(default=True)  # copied from the item version
+    request_key: Mapped[str] = mapped_column(String(64))  # the form's request id: a retried form records it once
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # the office may withdraw a deduction (an objection upheld): its entries are reversed, nothing is edited
@@ -39,6 +40,7 @@ class Deduction(db.Model):
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("taken >= 0 AND owed >= 0 AND taken + owed <= points", name="taken_owed_bounded"),
+        UniqueConstraint("community_id", "request_key"),
         Index("ix_deduction_community", "community_id", "created_at"),
         Index("ix_deduction_household", "household_id", "occurred_at"),
         Index("ix_deduction_resident", "resident_id", "created_at"),

@@ -13,6 +13,7 @@ from pointsapp.tree.models import Resident
 class QueryKind(StrEnum):
     ENTRY = "entry"  # about one ledger entry of hers
     MISSED = "missed"  # an activity she attended (she says) without an attendance or points
+    DEDUCTION = "deduction"  # an objection to a deduction recorded against her or her household (负向扣分)
 
 
 class QueryStatus(StrEnum):
@@ -34,6 +35,7 @@ class PointsQuery(db.Model):
     entry_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"),
                                                  ForeignKey("ledger_entry.id"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id"))
+    deduction_id: Mapped[int | None] = mapped_column(ForeignKey("deduction.id"))
     text: Mapped[str] = mapped_column(Text)  # what she says happened (at most TEXT_MAX characters)
     status: Mapped[str] = mapped_column(String(10), default=QueryStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -53,10 +55,11 @@ class PointsQuery(db.Model):
     entry = relationship("LedgerEntry", foreign_keys=[entry_id])
     correction = relationship("LedgerEntry", foreign_keys=[correction_entry_id])
     activity = relationship("Activity")
+    deduction = relationship("Deduction")
 
     __table_args__ = (
-        CheckConstraint("(kind = 'entry' AND entry_id IS NOT NULL) OR (kind = 'missed' AND activity_id IS NOT NULL)",
-                        name="query_names_its_subject"),
+        CheckConstraint("(kind = 'entry' AND entry_id IS NOT NULL) OR (kind = 'missed' AND activity_id IS NOT NULL)"
+                        " OR (kind = 'deduction' AND deduction_id IS NOT NULL)", name="query_names_its_subject"),
         CheckConstraint("proposed_points IS NULL OR proposed_points > 0", name="proposed_points_positive"),
         Index("ix_points_query_queue", "community_id", "status", "id"),  # the office's queue, oldest first
         Index("ix_points_query_resident", "resident_id", "id"),

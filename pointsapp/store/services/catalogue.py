@@ -2,9 +2,7 @@
 
 Stock changes are conditional updates (… SET stock = stock + :d WHERE id = :id AND stock + :d >= 0),
 so stock never goes below zero on either database, and every change writes a StockMovement."""
-import io
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import User
-from pointsapp.core import locks
+from pointsapp.core import locks, photos
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Action, require
@@ -25,10 +23,7 @@ from pointsapp.store.models import Product, ProductPhoto, StockMovement, Store
 
 PHOTO_MAX_PIXELS = 480
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
-# More than any phone camera gives (12-50 MP), far less than what would exhaust a worker when decoded
-# (a 12000x12000 PNG: 144 MP, 432 MB as RGB). Also PIL's own bomb guard, for any path that skips ours.
-PHOTO_MAX_MEGAPIXELS = 40
-PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+PHOTO_MAX_MEGAPIXELS = photos.MAX_MEGAPIXELS
 
 
 class OutOfStock(Conflict):
@@ -150,42 +145,16 @@ def correct_stock(actor: User, product: Product, counted: int, reason: str, now:
 
 
 def set_photo(actor: User, product: Product, data: bytes, now: datetime, *, max_megapixels: int | None = None) -> None:
-    """Resize to at most 480 px and store as JPEG. The size is read from the file's header before anything
-    is decoded: a 12000x12000 PNG of a few hundred KB would take hundreds of MB to open. Raises forbidden,
-    invalid_photo, photo_too_large."""
+    """Resize to at most 480 px and store as JPEG (core.photos). Raises forbidden, invalid_photo,
+    photo_too_large."""
     require(actor, Action.MANAGE_STORE, product)
-    from PIL import Image, UnidentifiedImageError
-
     if max_megapixels is None:  # config PHOTO_MAX_MEGAPIXELS (the store's views pass nothing)
         max_megapixels = current_app.config.get("PHOTO_MAX_MEGAPIXELS", PHOTO_MAX_MEGAPIXELS)
-
-    if not data or len(data) > PHOTO_MAX_BYTES:
-        raise InvalidInput(_l("The photo must be an image file of at most 5 MB."), code="invalid_photo")
-    too_large = InvalidInput(_l("This photo has more than %(mp)d megapixels. Please send a smaller photo "
-                                "(a phone photo is about 12 megapixels)."), code="photo_too_large", mp=max_megapixels)
-    try:
-        with warnings.catch_warnings():
-            # PIL warns from 89 MP and refuses from 179 MP (its guard stays on): below that, our limit decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=PHOTO_FORMATS)  # lazy: reads the header only
-    except Image.DecompressionBombError as exc:
-        raise too_large from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInput(_l("This file is not a photo we can read (use JPEG or PNG)."), code="invalid_photo") from exc
-    with image:
-        width, height = image.size
-        if width * height > max_megapixels * 1_000_000:
-            raise too_large
-        try:
-            if image.format == "JPEG":
-                image.draft("RGB", (PHOTO_MAX_PIXELS, PHOTO_MAX_PIXELS))  # decode at 1/2, 1/4 or 1/8 scale
-            image.thumbnail((PHOTO_MAX_PIXELS, PHOTO_MAX_PIXELS))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=82, optimize=True)
-        except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
-            raise InvalidInput(_l("This file is not a photo we can read (use JPEG or PNG)."),
-                               code="invalid_photo") from exc
-    values = dict(content=out.getvalue(), updated_at=now)
+    # a product photo is taken as the file has it: a shop's pictures are not phone snapshots held sideways
+    picture = photos.resized(data, PHOTO_MAX_PIXELS, max_megapixels=max_megapixels, max_bytes=PHOTO_MAX_BYTES,
+                             upright=False)
+    out = picture.content
+    values = dict(content=out, updated_at=now)
     photo = db.session.get(ProductPhoto, product.id)
     if photo is not None:
         photo.content, photo.updated_at = values["content"], now

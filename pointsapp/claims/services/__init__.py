@@ -1,0 +1,61 @@
+"""Claims (积分申报): the contract the pages are built on. Each function is implemented in a module of this
+package (filing.py, witness.py, review.py, queue.py) and re-exported here; the pages import only this module.
+
+Rules, in one place each:
+- Who may file: the resident herself; the 楼栋长 of her building or the 网格员 of her grid for a resident
+  (for residents without a phone); the office. `filed_by` is recorded.
+- Who may review (`may_review`): the reviewer the item names (building leader of the claimant's building, grid
+  worker of her grid = the account whose login phone is the grid's worker phone, a lead of the item's team, the
+  office) — and the office (community admins, city admins) always. Never the claimant or her household, never
+  the witness, never whoever filed it.
+- Limits (item.limit_count per item.limit_period, catalogue.rules.limit_window around occurred_at) hold at
+  filing (open + approved claims of the item's lineage) and at approval (approved ones), under the claimant's
+  account lock, so two approvals of the last slot at once give exactly one.
+- Approval posts the item version's points as an AWARD, source "claim", key f"claim:{claim.id}".
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+MAX_PHOTOS = 3
+DESCRIPTION_MAX = 500
+REASON_MAX = 500
+FILE_WITHIN_DAYS = 30  # a good deed can be claimed up to this many days later
+
+
+@dataclass(frozen=True)
+class ClaimFields:
+    item_id: int
+    occurred_at: datetime
+    place: str = ""
+    description: str = ""
+    minutes: int | None = None  # per-hour items
+    witness_phone: str = ""  # the witness is named by her phone number (residents do not browse each other)
+    photos: tuple[bytes, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class QueueRow:
+    claim: object  # Claim, with resident, item, photos loaded
+    limit_used: int | None  # claims of the item counted against the limit in its window (None: no limit)
+    limit_count: int | None
+    history: list  # the claimant's earlier claims of the same item (newest first, a few)
+    duplicate_of: list  # earlier claims whose photo matches one of this claim's
+
+
+# Signatures (implemented in the modules; see their docstrings for error codes):
+# file_claim(actor, resident, fields: ClaimFields, now) -> Claim
+# fileable_residents(actor) -> list[Resident]          # whom a leader / grid worker may file for
+# confirm_witness(actor, claim, now) -> Claim           # the witness taps "属实"
+# decline_witness(actor, claim, note, now) -> Claim     # back to the claimant (more_info)
+# approve(actor, claim, now) -> Claim
+# reject(actor, claim, reason, now) -> Claim
+# ask_more(actor, claim, question, now) -> Claim
+# answer_more(actor, claim, text, photos, now) -> Claim # the claimant adds; back to pending
+# withdraw(actor, claim, now) -> Claim
+# may_review(actor, claim) -> bool
+# may_see(actor, claim) -> bool                         # claimant, filer, witness, reviewers, office
+# get_claim(actor, claim_id) -> Claim                   # NotFound unless may_see
+# my_claims(actor) -> list[Claim]
+# witness_requests(actor) -> list[Claim]
+# review_queue(actor, community_id=None, now=...) -> list[QueueRow]   # oldest first
+# photo_content(actor, photo_id) -> bytes
