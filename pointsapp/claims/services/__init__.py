@@ -8,7 +8,7 @@ Rules, in one place each:
   worker of her grid = the account whose login phone is the grid's worker phone, a lead of the item's team, the
   office) — and the office (community admins, city admins) always. Never the claimant or her household, never
   the witness, never whoever filed it.
-- Limits (item.limit_count per item.limit_period, catalogue.rules.limit_window around occurred_at) hold at
+- Limits (item.limit_count per item.limit_period, catalogue.services.rules.limit_window around occurred_at) hold at
   filing (open + approved claims of the item's lineage) and at approval (approved ones), under the claimant's
   account lock, so two approvals of the last slot at once give exactly one.
 - Approval posts the item version's points as an AWARD, source "claim", key f"claim:{claim.id}".
