@@ -2,6 +2,7 @@
 it, the residents' and the notice board's pages, and activities that take an item's rule."""
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -276,7 +277,7 @@ def test_the_printable_page_is_an_a4_notice_with_a_qr_code_and_no_navigation(db,
     page = client.get(f"/communities/{community.id}/catalogue/print").get_data(as_text=True)
     assert "梨园社区积分细则" in page and "<svg" in page and "2026年11月25日" in page
     assert 'class="top"' not in page and "每次 5 分" in page
-    css = client.get("/static/css/app.css").get_data(as_text=True)
+    css = (Path(__file__).resolve().parent.parent / "static/css/app.css").read_text()
     assert "size: A4" in css[css.index("/* catalogue"):]
 
 
