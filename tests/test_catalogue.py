@@ -210,10 +210,10 @@ def test_only_the_communitys_office_keeps_its_catalogue(db, make, office, now):
     lead = make.team_lead(community)
     item = catalogue.create_item(admin, community, HALLWAY, now)
     for user in (other_admin, resident_user, lead):
-        for attempt in (lambda: catalogue.create_item(user, community, WATCH, now),
-                        lambda: catalogue.revise_item(user, item, replace(HALLWAY, points=9), "x", now),
-                        lambda: catalogue.retire_item(user, item, "", now),
-                        lambda: catalogue.adopt_model_catalogue(user, community, now)):
+        for attempt in (lambda u=user: catalogue.create_item(u, community, WATCH, now),
+                        lambda u=user: catalogue.revise_item(u, item, replace(HALLWAY, points=9), "x", now),
+                        lambda u=user: catalogue.retire_item(u, item, "", now),
+                        lambda u=user: catalogue.adopt_model_catalogue(u, community, now)):
             with pytest.raises(PermissionDenied):
                 attempt()
     assert catalogue.create_item(make.city_admin(), community, WATCH, now).community_id == community.id

@@ -10,6 +10,7 @@ from flask import current_app, url_for
 
 from pointsapp.accounts.models import Role
 from pointsapp.accounts.services import sessions
+from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -51,6 +52,9 @@ MATRIX = {
     # ---- issue 14: one block per feature (catalogue, claims, deductions, groups, reports) ----
     # catalogue
     "catalogue.manage": ("GET", COMMUNITY_A_ADMINS),
+    "catalogue.adopt": ("POST", COMMUNITY_A_ADMINS),
+    "catalogue.edit": ("GET", COMMUNITY_A_ADMINS),
+    "catalogue.retire": ("POST", COMMUNITY_A_ADMINS),
     "catalogue.public": ("GET", EVERYONE),
     "catalogue.printable": ("GET", EVERYONE),
     # end catalogue
@@ -208,6 +212,8 @@ def world(make, db, now):
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
+    catalogue_item = catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
+        kind="earn", category="环境卫生", title="楼道广告清理", points=5), now)
     db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
@@ -216,7 +222,8 @@ def world(make, db, now):
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
-            "session_id": revoked_lead.login_session.id, "query_id": query.id}
+            "session_id": revoked_lead.login_session.id, "query_id": query.id,
+            "item_id": catalogue_item.id}
     return users, args
 
 
