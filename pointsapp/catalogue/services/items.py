@@ -265,21 +265,21 @@ MODEL_CATALOGUE: tuple[dict, ...] = (
     dict(kind=_E, category="文明倡导", title="文明倡导", points=3, evidence=Evidence.PHOTO,
          confirmer=Confirmer.BUILDING_LEADER, limit_count=4, limit_period=LimitPeriod.MONTH,
          description="参加文明养犬劝阻、移风易俗等宣传倡导活动。"),
-    dict(kind=_E, category="文明倡导", title="志愿服务活动", points=10, claimable=False,
+    dict(kind=_E, category="志愿服务", title="志愿服务活动", points=10, claimable=False,
          confirmer=Confirmer.OFFICE,
          description="参加志愿服务队组织的活动，签到后由队长确认，无需申报。"),
-    dict(kind=_D, category="负向扣分", title="高空抛物", points=20, evidence=Evidence.PHOTO, is_veto=True,
-         description="从楼上向外抛掷物品。一票否决：当期不能评为星级文明户。"),
-    dict(kind=_D, category="负向扣分", title="乱堆乱放", points=5, evidence=Evidence.PHOTO,
+    dict(kind=_D, category="平安守护", title="高空抛物", points=20, evidence=Evidence.PHOTO, is_veto=True,
+         description="从楼上向外抛掷物品，危及他人安全。"),
+    dict(kind=_D, category="环境卫生", title="乱堆乱放", points=5, evidence=Evidence.PHOTO,
          description="在楼道、消防通道堆放杂物，经提醒不清理。"),
-    dict(kind=_D, category="负向扣分", title="楼道乱贴小广告", points=5, evidence=Evidence.PHOTO,
+    dict(kind=_D, category="环境卫生", title="楼道乱贴小广告", points=5, evidence=Evidence.PHOTO,
          description="在楼道、单元门张贴或喷涂小广告。"),
-    dict(kind=_D, category="负向扣分", title="不文明养犬", points=5, evidence=Evidence.PHOTO,
+    dict(kind=_D, category="文明行为", title="不文明养犬", points=5, evidence=Evidence.PHOTO,
          description="遛狗不拴绳、不清理犬只粪便。"),
-    dict(kind=_D, category="负向扣分", title="破坏绿化", points=5, evidence=Evidence.PHOTO,
+    dict(kind=_D, category="环境卫生", title="破坏绿化", points=5, evidence=Evidence.PHOTO,
          description="毁坏绿地、私自在公共绿地种菜。"),
-    dict(kind=_D, category="负向扣分", title="私搭乱建", points=10, evidence=Evidence.PHOTO, is_veto=True,
-         description="在公共区域私自搭建。一票否决：当期不能评为星级文明户。"),
+    dict(kind=_D, category="环境卫生", title="私搭乱建", points=10, evidence=Evidence.PHOTO, is_veto=True,
+         description="在楼道、绿地等公共区域私自搭建。"),
 )
 
 
@@ -328,11 +328,9 @@ def describe(item: CatalogueItem) -> list[str]:
             words.append(_("Veto: no star household rating for the period"))
         if item.counts_against_earning:
             words.append(_("Also taken off the points counted for rankings"))
-        if item.evidence == Evidence.PHOTO:
-            words.append(_("Recorded with a photo"))
-        elif item.evidence == Evidence.WITNESS:
-            words.append(_("Recorded with a witness"))
-        words.append(_("Recorded by the community office"))
+        words.append({Evidence.PHOTO: _("The community office records it, with a photo"),
+                      Evidence.WITNESS: _("The community office records it, with a witness"),
+                      Evidence.NONE: _("Recorded by the community office")}[Evidence(item.evidence)])
     else:
         if item.per_hour and item.hourly_cap:
             words.append(_("%(n)d points an hour, at most %(cap)d points each time", n=item.points,
