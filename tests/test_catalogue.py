@@ -334,6 +334,7 @@ def test_the_office_edits_an_item_as_a_new_version_and_sees_the_versions(db, cli
     page = response.get_data(as_text=True)
     [v2] = catalogue_rules.current_items(community.id)
     assert (v2.version, v2.points, v2.kind) == (2, 6, "earn") and "改为6分" in page
+    assert 'name="note" type="text" value=""' in page  # the next change's note starts empty
     stale = client.post(f"/admin/communities/{community.id}/catalogue/{v1.id}", data=_form(points="7", note="x"))
     assert stale.status_code == 200 and catalogue_rules.current_items(community.id) == [v2]
 

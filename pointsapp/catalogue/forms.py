@@ -28,7 +28,7 @@ class ItemForm(Form):
     kind = SelectField(_l("Kind"), choices=KINDS, default=ItemKind.EARN)
     category = StringField(_l("Category"), validators=[DataRequired(_l("Please enter a category.")),
                                                        Length(max=CATEGORY_MAX)])
-    title = StringField(_l("Title"), validators=[DataRequired(_l("Please enter a title.")), Length(max=TITLE_MAX)])
+    title = StringField(_l("Item name"), validators=[DataRequired(_l("Please enter a title.")), Length(max=TITLE_MAX)])
     description = TextAreaField(_l("In plain words, for residents"), validators=[Length(max=DESCRIPTION_MAX)])
     points = IntegerField(_l("Points"), validators=[
         DataRequired(_l("Please enter the number of points.")),

@@ -1,6 +1,6 @@
 """Pages of the catalogue (积分细则): the office's page to keep it, the residents' page in plain words, and the
 A4 notice for the board."""
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -83,7 +83,9 @@ def adopt(community_id: int):
 def edit(community_id: int, item_id: int):
     c = tree.get_community(community_id)
     item = _item(c.id, item_id)
-    form = _form(c.id, obj=item, data={"note": ""})
+    form = _form(c.id, obj=item)
+    if request.method == "GET":
+        form.note.data = ""  # the note is this change's, not the version's it starts from
     if item.is_current and form.validate_on_submit():
         ok, new = attempt(lambda: catalogue.revise_item(actor(), item, _fields(form, item.kind), form.note.data,
                                                         utcnow()),

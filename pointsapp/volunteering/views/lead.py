@@ -120,7 +120,7 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
 def _catalogue_choices(form: ActivityForm, community_id: int, kept_item_id: int | None = None) -> None:
     """按积分细则: the community's current earning items; an activity's own earlier version stays choosable."""
     items = catalogue_rules.current_items(community_id, ItemKind.EARN)
-    pairs = [(0, _("No: the activity's own rule below")),
+    pairs = [(0, _("None: the rule below")),
              *((i.id, f"{i.category} · {i.title} ({'; '.join(catalogue.describe(i)[:1])})") for i in items)]
     kept = catalogue_rules.item_in(community_id, kept_item_id) if kept_item_id else None
     if kept is not None and kept not in items:
