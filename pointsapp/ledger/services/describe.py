@@ -44,8 +44,10 @@ def _day(text: str) -> str:
 
 
 def _award(entry: LedgerEntry) -> EntryText:
-    label = _("Volunteer service")
     reason = (entry.reason or "").strip()
+    if entry.source_type == "claim":  # claims.services: the catalogue item's title, as the office wrote it
+        return EntryText(_("Good deed claimed and confirmed"), labelled(reason, _("claim #%(n)s", n=entry.source_id)))
+    label = _("Volunteer service")
     found = ATTENDANCE.match(reason) if entry.source_type == "attendance" else None
     if found:
         return EntryText(label, labelled(word(found["kind"]), found["title"]))
