@@ -112,6 +112,16 @@ def record(resident: Resident, moment: datetime, earning: Earning) -> None:
                                    for kind, sid in subjects], earning)
 
 
+def record_household(household: Household, moment: datetime, earning: Earning) -> None:
+    """Add an earning (a negative one: a deduction against a whole household) to the household's, its building's
+    and its grid's totals of every period of `moment` (one upsert statement), as record() does for a resident."""
+    building_id, grid_id = db.session.execute(select(Building.id, Building.grid_id).where(
+        Building.id == household.building_id)).one()
+    subjects = sorted([("household", household.id), ("building", building_id)] + ([("grid", grid_id)] if grid_id else []))
+    _apply(household.community_id, [(period, kind, sid) for period in sorted(period_keys(moment))
+                                    for kind, sid in subjects], earning)
+
+
 def _apply(community_id: int, rows: list[tuple[str, str, int]], earning: Earning) -> None:
     """Add `earning` to these totals (creating them), in the order given."""
     params = {"community_id": community_id, "points": earning.points, "minutes": earning.minutes,
