@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from pointsapp.audit.models import AuditEvent
 from pointsapp.catalogue.models import CatalogueItem
-from pointsapp.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from pointsapp.core.extensions import db as _db
 from pointsapp.deductions import services as deductions
 from pointsapp.deductions.models import Deduction

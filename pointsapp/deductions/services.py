@@ -26,15 +26,15 @@ from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.core import locks, photos
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
-from pointsapp.core.lookup import get_row
+from pointsapp.core.lookup import get_row, valid_id
 from pointsapp.core.permissions import Action, require
-from pointsapp.core.text import lines
+from pointsapp.core.text import ascii_form, lines
 from pointsapp.deductions.models import Deduction
 from pointsapp.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry, PointsAccount
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services import rules as ledger_rules
 from pointsapp.rankings import services as rankings
-from pointsapp.tree.models import Household, Resident
+from pointsapp.tree.models import Building, Household, Resident
 
 REASON_MAX = 500
 PHOTO_PIXELS = 1280
@@ -235,6 +235,24 @@ def collect(resident: Resident, account: PointsAccount, earning: LedgerEntry, no
     return taken
 
 
+def household_at(community_id: int, building_id, unit: str | None, room: str | None) -> Household:
+    """The household at a building, unit and room typed on the office's form (full-width digits read as
+    ASCII). Raises not_found."""
+    unit, room = ascii_form(unit or "").strip(), ascii_form(room or "").strip()
+    household = db.session.scalar(select(Household).where(
+        Household.community_id == community_id, Household.building_id == building_id,
+        Household.unit == unit, Household.room == room)) if valid_id(building_id) and room else None
+    if household is None:
+        raise NotFound(_l("No household at this building, unit and room."), code="no_such_household")
+    return household
+
+
+def buildings(community_id: int) -> list[Building]:
+    """The community's buildings, by name (the household picker)."""
+    return list(db.session.scalars(select(Building).where(Building.community_id == community_id)
+                                   .order_by(Building.name, Building.id)))
+
+
 # ---- reading ------------------------------------------------------------------------------------------
 
 def get_deduction(community_id: int, deduction_id) -> Deduction:
@@ -252,6 +270,12 @@ def recent(actor: User, community_id: int, limit: int = 100) -> list[Deduction]:
         select(Deduction).where(Deduction.community_id == community_id)
         .options(joinedload(Deduction.item), joinedload(Deduction.resident), joinedload(Deduction.household))
         .order_by(Deduction.created_at.desc(), Deduction.id.desc()).limit(limit)))
+
+
+def with_photo(ids: list[int]) -> set[int]:
+    """Which of these deductions have a photo (without reading the photos)."""
+    return set(db.session.scalars(select(Deduction.id).where(Deduction.id.in_(ids or [-1]),
+                                                             Deduction.evidence.is_not(None))))
 
 
 def concerns(resident: Resident, deduction: Deduction) -> bool:
