@@ -330,3 +330,111 @@ def test_a_photo_is_kept_without_its_metadata_and_a_non_photo_is_refused(place, 
     with pytest.raises(InvalidInput):
         deductions.record_deduction(admin, it, resident=her.resident, occurred_at=now, reason="照片",
                                     evidence=b"%PDF-1.4", request_key="q", now=now)
+
+
+# ---- the pages -----------------------------------------------------------------------------------
+
+def _web(place, db):
+    c, admin, home, her, it = place
+    db.session.commit()
+    return c, admin, home, her, it
+
+
+def test_the_office_records_a_deduction_on_its_page_once_even_when_the_form_is_sent_twice(app, place, db, login,
+                                                                                         now):
+    c, admin, home, her, it = _web(place, db)
+    client = login(app.test_client(), admin)
+    page = client.get(f"/admin/communities/{c.id}/deductions?q={her.resident.name}").get_data(as_text=True)
+    assert "高空抛物" in page and her.resident.name in page and "记录扣分" in page
+    form = {"request_id": "r-web-1", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
+            "occurred_at": "2026-11-25T09:00", "reason": "从3楼扔下花盆"}
+    assert client.post(f"/admin/communities/{c.id}/deductions", data=form).status_code == 302
+    assert client.post(f"/admin/communities/{c.id}/deductions", data=form).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Deduction)) == 1
+    page = client.get(f"/admin/communities/{c.id}/deductions").get_data(as_text=True)
+    assert "从3楼扔下花盆" in page and "撤销" in page
+
+
+def test_the_office_records_against_a_household_typed_with_full_width_digits(app, place, db, login, now):
+    c, admin, home, her, it = _web(place, db)
+    client = login(app.test_client(), admin)
+    done = client.post(f"/admin/communities/{c.id}/deductions", data={
+        "request_id": "r-web-2", "item": str(it.id), "whom": "household", "building": str(home.building_id),
+        "unit": "１", "room": "３０１", "occurred_at": "2026-11-25T09:00", "reason": "乱堆乱放"})
+    assert done.status_code == 302
+    d = db.session.scalar(select(Deduction))
+    assert (d.household_id, d.resident_id) == (home.id, None)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("reason", "x" * 10_000), ("reason", ""), ("item", str(10**20)), ("item", "=cmd|' /C calc'!A0"),
+    ("resident_id", "１２３４５６７８９０１２"), ("occurred_at", "昨天"), ("whom", "household"),
+    ("request_id", "k" * 500)])
+def test_hostile_input_on_the_office_form_gets_a_message_not_a_500(app, place, db, login, field, value):
+    c, admin, home, her, it = _web(place, db)
+    client = login(app.test_client(), admin)
+    form = {"request_id": "r-hostile", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
+            "occurred_at": "2026-11-25T09:00", "reason": "扔花盆", field: value}
+    answer = client.post(f"/admin/communities/{c.id}/deductions", data=form)
+    assert answer.status_code == 422
+    assert 'class="error"' in answer.get_data(as_text=True) or 'class="flash error"' in answer.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Deduction)) == 0
+
+
+def test_a_bad_photo_on_the_office_form_gets_a_message(app, place, db, login):
+    c, admin, home, her, it = _web(place, db)
+    client = login(app.test_client(), admin)
+    answer = client.post(f"/admin/communities/{c.id}/deductions", content_type="multipart/form-data", data={
+        "request_id": "r-photo", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
+        "occurred_at": "2026-11-25T09:00", "reason": "扔花盆", "photo": (io.BytesIO(b"%PDF-1.4"), "x.pdf")})
+    assert answer.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Deduction)) == 0
+
+
+def test_she_is_told_objects_through_a_query_and_the_office_withdraws_it_from_the_answer_page(
+        app, place, db, login, now):
+    c, admin, home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    db.session.commit()
+    resident = login(app.test_client(), her)
+    home_page = resident.get("/").get_data(as_text=True)
+    assert "高空抛物" in home_page and "有异议？" in home_page and "待扣 7 分" in home_page
+    assert "待扣 7 分" in resident.get("/me/points").get_data(as_text=True)
+    assert "高空抛物" in resident.get(f"/me/queries/new?deduction={d.id}").get_data(as_text=True)
+    assert resident.post("/me/queries/new", data={"deduction": str(d.id), "text": "我家没有扔花盆"}).status_code == 302
+    query = db.session.scalar(select(queries.PointsQuery))
+    assert query.deduction_id == d.id
+    office = login(app.test_client(), admin)
+    page = office.get(f"/admin/c/{c.id}/queries/{query.id}").get_data(as_text=True)
+    assert "撤销扣分" in page
+    done = office.post(f"/admin/c/{c.id}/queries/{query.id}", data={"action": "withdraw", "reply": "经核实，撤销扣分。"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deduction, d.id).withdrawn_at is not None
+    assert (account(her.resident).balance, account(her.resident).owed) == (3, 0)
+    assert "已撤销" in resident.get("/").get_data(as_text=True)
+
+
+def test_the_office_withdraws_from_its_page_with_a_reason(app, place, db, login, now):
+    c, admin, home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    db.session.commit()
+    office = login(app.test_client(), admin)
+    url = f"/admin/communities/{c.id}/deductions/{d.id}/withdraw"
+    office.post(url, data={"reason": ""})
+    db.session.expire_all()
+    assert db.session.get(Deduction, d.id).withdrawn_at is None
+    assert office.post(url, data={"reason": "核实有误"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deduction, d.id).withdrawn_at is not None
+    assert office.get(f"/admin/communities/{c.id}/deductions/{10**20}/photo.jpg").status_code == 404
+
+
+def test_another_communitys_office_cannot_see_or_withdraw(app, place, make, db, login, now):
+    c, admin, home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    stranger = make.admin(make.community())
+    db.session.commit()
+    client = login(app.test_client(), stranger)
+    assert client.get(f"/admin/communities/{c.id}/deductions").status_code == 403
+    assert client.post(f"/admin/communities/{c.id}/deductions/{d.id}/withdraw", data={"reason": "x"}).status_code == 403
