@@ -186,6 +186,28 @@ def test_a_deduction_counts_against_earning_totals_and_a_withdrawal_gives_it_bac
     assert total(c, "household", home.id, now) == before["household"]
 
 
+def test_a_rebuild_of_the_totals_keeps_the_deductions_that_stand(place, make, now):
+    from pointsapp.rankings import services as rankings
+    c, admin, home, her, it = place
+    earn(her.resident, 20, "month", now)
+    deduct(admin, it, now, resident=her.resident)
+    withdrawn = deduct(admin, it, now, resident=her.resident, key="second")
+    deductions.withdraw_deduction(admin, withdrawn, "核实有误", now)
+    before = total(c, "household", home.id, now)
+    rankings.rebuild(c.id)
+    assert total(c, "household", home.id, now) == before == 23 - 10
+
+
+def test_the_evaluation_page_shows_the_veto_of_a_deduction(app, place, make, db, login, now):
+    c, admin, home, her, _it = place
+    earn(her.resident, 50, "year", now)
+    evaluation = _evaluation(admin, c, now)
+    deduct(admin, item(make, c, admin, now, veto=True, title="违章搭建"), now, resident=her.resident)
+    db.session.commit()
+    page = login(app.test_client(), admin).get(f"/admin/c/{c.id}/stars/{evaluation.id}").get_data(as_text=True)
+    assert "扣分项：违章搭建（2026-11-25）" in page
+
+
 def test_an_item_that_does_not_count_against_earning_leaves_the_totals_alone(place, make, now):
     c, admin, home, her, _it = place
     mild = item(make, c, admin, now, counts=False, title="未按时缴费")

@@ -195,6 +195,16 @@ def withdraw_deduction(actor: User, deduction: Deduction, reason: str, now: date
     return deduction
 
 
+@rankings.rebuilt.connect
+def _on_rebuilt(community_id: int) -> None:
+    """The totals were rebuilt from the ledger: deductions that count against earning (and stand) count again,
+    in the periods they were recorded in."""
+    for deduction in db.session.scalars(select(Deduction).where(
+            Deduction.community_id == community_id, Deduction.counts_against_earning.is_(True),
+            Deduction.withdrawn_at.is_(None)).order_by(Deduction.id)):
+        _move_earning(deduction, deduction.created_at, -deduction.points)
+
+
 # ---- what is owed: taken from the next earning ------------------------------------------------------
 
 @ledger.posted.connect

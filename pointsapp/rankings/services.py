@@ -7,6 +7,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, and_, delete, func, or_, select, text
 from sqlalchemy.orm import aliased
@@ -19,6 +20,10 @@ from pointsapp.ledger.services.posting import Posting, posted, preparing
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.tree.models import Building, Grid, Household, Resident, household_address
 from pointsapp.volunteering.models import Activity, Attendance, Team
+
+# Sent by rebuild() once the ledger's earning is back in the totals: rebuilt.send(community_id). Features that
+# move the totals themselves (deductions against earning) subscribe and add theirs again.
+rebuilt = Namespace().signal("rankings.rebuilt")
 
 SUBJECTS = ("resident", "household", "building", "grid", "team")
 METRICS = ("points", "minutes", "attendances")
@@ -162,6 +167,7 @@ def rebuild(community_id: int) -> int:
         if earning is not None:
             record(db.session.get(Resident, entry.resident_id), entry.created_at, earning)
             count += 1
+    rebuilt.send(community_id)  # what else moves the totals (deductions against earning) adds itself again
     db.session.flush()
     return count
 
