@@ -421,7 +421,8 @@ def test_she_is_told_objects_through_a_query_and_the_office_withdraws_it_from_th
     resident = login(app.test_client(), her)
     home_page = resident.get("/").get_data(as_text=True)
     assert "高空抛物" in home_page and "有异议？" in home_page and "待扣 7 分" in home_page
-    assert "待扣 7 分" in resident.get("/me/points").get_data(as_text=True)
+    history = resident.get("/me/points").get_data(as_text=True)
+    assert "待扣 7 分" in history and "负向扣分" in history and "从3楼扔下花盆" in history
     assert "高空抛物" in resident.get(f"/me/queries/new?deduction={d.id}").get_data(as_text=True)
     assert resident.post("/me/queries/new", data={"deduction": str(d.id), "text": "我家没有扔花盆"}).status_code == 302
     query = db.session.scalar(select(queries.PointsQuery))

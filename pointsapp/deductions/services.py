@@ -278,7 +278,8 @@ def recent(actor: User, community_id: int, limit: int = 100) -> list[Deduction]:
     require(actor, Action.MANAGE_COMMUNITY, community_id)
     return list(db.session.scalars(
         select(Deduction).where(Deduction.community_id == community_id)
-        .options(joinedload(Deduction.item), joinedload(Deduction.resident), joinedload(Deduction.household))
+        .options(joinedload(Deduction.item), joinedload(Deduction.resident),
+                 joinedload(Deduction.household).joinedload(Household.building))
         .order_by(Deduction.created_at.desc(), Deduction.id.desc()).limit(limit)))
 
 

@@ -187,7 +187,7 @@ def office_queue(actor: User, community: Community, *, answered: bool = False, l
     require(actor, Action.MANAGE_COMMUNITY, community)
     stmt = (select(PointsQuery).where(PointsQuery.community_id == community.id)
             .options(joinedload(PointsQuery.resident), joinedload(PointsQuery.activity),
-                     joinedload(PointsQuery.entry)))
+                     joinedload(PointsQuery.entry), joinedload(PointsQuery.deduction).joinedload(Deduction.item)))
     if answered:
         stmt = stmt.where(PointsQuery.status == QueryStatus.ANSWERED).order_by(PointsQuery.id.desc())
     else:
