@@ -33,12 +33,15 @@ ACTION_LABELS = {
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
     AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
+    AuditAction.DEDUCTION_RECORDED: _l("Deduction recorded"),
+    AuditAction.DEDUCTION_WITHDRAWN: _l("Deduction withdrawn"),
 }
 
 SUBJECT_LABELS = {
     "resident": _l("resident"), "ledger_entry": _l("ledger entry"), "redemption": _l("receipt"),
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
+    "deduction": _l("deduction"),
 }
 
 

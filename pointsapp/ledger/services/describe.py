@@ -106,5 +106,11 @@ def describe(entry: LedgerEntry) -> EntryText:
         return EntryText(_("Award by the community office"), _typed(entry.reason or ""))
     if kind == EntryKind.MANUAL_DEDUCTION:
         return EntryText(_("Deduction by the community office"), entry.reason or "")
+    if kind == EntryKind.DEDUCTION:  # 负向扣分: "<item>：<reason>" as typed, or points owed taken later (no reason)
+        if entry.amount > 0:
+            return EntryText(_("Deduction given back"), entry.reason or "")
+        if entry.idempotency_key.startswith("owed:"):
+            return EntryText(_("Owed points of a deduction taken"), "")
+        return EntryText(_("Deduction"), entry.reason or "")
     return EntryText(kind, entry.reason or "")
 
