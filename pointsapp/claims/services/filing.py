@@ -57,9 +57,10 @@ def refuse_over_limit(item: CatalogueItem, used: int | None) -> None:
                            used=used)
 
 
-def period_word(item: CatalogueItem) -> str:
-    return str({"day": _l("day"), "week": _l("week"), "month": _l("month"), "year": _l("year")}
-               .get(item.limit_period, item.limit_period))
+def period_word(item: CatalogueItem):
+    """The limit's period as a word (lazy: read in the language of whoever sees the message)."""
+    return {"day": _l("day"), "week": _l("week"), "month": _l("month"), "year": _l("year")}.get(
+        item.limit_period, item.limit_period)
 
 
 def _item(resident: Resident, item_id, occurred_at: datetime) -> CatalogueItem:
