@@ -230,6 +230,19 @@ def test_filing_refuses_what_the_catalogue_and_the_clock_do_not_allow(scene, mak
     assert code_of(lambda: scene.file(item(db, scene, evidence="photo"))) == "photo_required"
 
 
+def test_hostile_input_gets_a_coded_refusal_never_a_crash(scene, db, now):
+    it = item(db, scene, per_hour=True, points=2)
+    assert code_of(lambda: scene.file(it, item_id=10**20)) == "unknown_item"
+    assert code_of(lambda: scene.file(it, item_id="1; DROP TABLE claim")) == "unknown_item"
+    assert code_of(lambda: scene.file(it, occurred_at=datetime(2026, 11, 25, 9))) == "invalid_date"  # no zone
+    assert code_of(lambda: scene.file(it, minutes="６０")) == "invalid_minutes"
+    assert code_of(lambda: scene.file(it, minutes=True)) == "invalid_minutes"
+    assert code_of(lambda: scene.file(it, minutes=60, witness_phone="1" * 10_000)) == "invalid_witness_phone"
+    claim = scene.file(it, minutes=60, description="楼道\x00广告\u202e已清理", place="3号楼\n1单元")
+    assert (claim.description, claim.place) == ("楼道广告\u202e已清理", "3号楼 1单元")
+    assert code_of(lambda: claims.reject(scene.leader, claim, "理" * 501, now)) == "reason_too_long"
+
+
 # ---- limits ---------------------------------------------------------------------------------------------
 
 def test_the_limit_counts_open_and_approved_claims_at_filing_and_approved_ones_at_approval(scene, db, now):
@@ -282,7 +295,8 @@ def test_the_community_earning_cap_leaves_the_claim_pending_with_a_clear_message
     with pytest.raises(DomainError) as err:
         claims.approve(scene.leader, claim, now)
     assert err.value.code == "cap_reached"
-    assert "stays in the queue" in str(err.value)
+    assert any(words in str(err.value) for words in ("stays in the queue", "仍留在待审核队列"))
+    assert claim.status == ClaimStatus.PENDING
 
 
 # ---- China-time windows ---------------------------------------------------------------------------------
@@ -446,3 +460,5 @@ def test_the_queue_reads_a_fixed_number_of_statements_however_long_it_is(app, sc
     many = statements()
     assert (few[0], many[0]) == (3, 20)
     assert many[1] == few[1], (few, many)
+    photo_row = claims.review_queue(scene.admin, scene.community.id, now)[0].claim.photos[0]
+    assert "content" not in photo_row.__dict__  # the queue lists photos; their bytes come one by one
