@@ -207,6 +207,20 @@ def test_a_claim_is_seen_by_those_it_concerns_and_looks_absent_to_others(scene, 
     assert claims.my_claims(scene.claimant) == [claim]
 
 
+def test_the_leader_who_filed_for_a_neighbour_answers_the_question_and_a_city_admin_approves(scene, make, db,
+                                                                                              now):
+    neighbour = make.resident(make.household(building=scene.b1, room="602"), name="孙奶奶")
+    claim = scene.file(item(db, scene, confirmer="office"), actor=scene.leader, resident=neighbour)
+    claims.ask_more(scene.admin, claim, "是哪一天？", now)
+    assert code_of(lambda: claims.answer_more(scene.claimant, claim, "周日", [], now)) == "not_claimant"
+    assert code_of(lambda: claims.answer_more(scene.leader, claim, " ", [], now)) == "answer_missing"
+    claims.answer_more(scene.leader, claim, "上周日上午", [], now)
+    city = make.city_admin()
+    assert [r.claim for r in claims.review_queue(city, now=now)] == [claim]
+    claims.approve(city, claim, now)
+    assert ledger.balance_of(neighbour.id) == 5
+
+
 # ---- what may be claimed ------------------------------------------------------------------------------
 
 def test_filing_refuses_what_the_catalogue_and_the_clock_do_not_allow(scene, make, db, now):
