@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     # deductions feature (负向扣分)
     DEDUCTION_RECORDED = "deduction_recorded"  # the office recorded a deduction under a catalogue item
     DEDUCTION_WITHDRAWN = "deduction_withdrawn"  # the office withdrew one (an objection upheld)
+    CLAIM_APPROVED = "claim_approved"  # a reviewer approved a resident's claim (积分申报): points posted
+    CLAIM_REJECTED = "claim_rejected"  # a reviewer rejected a resident's claim, with a reason
 
 
 class AuditEvent(db.Model):

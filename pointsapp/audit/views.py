@@ -35,6 +35,8 @@ ACTION_LABELS = {
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
     AuditAction.DEDUCTION_RECORDED: _l("Deduction recorded"),
     AuditAction.DEDUCTION_WITHDRAWN: _l("Deduction withdrawn"),
+    AuditAction.CLAIM_APPROVED: _l("Claim approved"),  # claims (积分申报)
+    AuditAction.CLAIM_REJECTED: _l("Claim rejected"),
 }
 
 SUBJECT_LABELS = {
@@ -42,6 +44,7 @@ SUBJECT_LABELS = {
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
     "deduction": _l("deduction"),
+    "claim": _l("claim"),
 }
 
 
