@@ -11,6 +11,7 @@ from flask import current_app, url_for
 from pointsapp.accounts.models import Role
 from pointsapp.accounts.services import sessions
 from pointsapp.catalogue.services import items as catalogue_items
+from pointsapp.deductions import services as deduction_services
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -67,6 +68,8 @@ MATRIX = {
     # end claims
     # deductions
     "deductions.index": ("GET", COMMUNITY_A_ADMINS),
+    "deductions.withdraw": ("POST", COMMUNITY_A_ADMINS),  # no reason given: refused with a message
+    "deductions.photo": ("GET", COMMUNITY_A_ADMINS),
     # end deductions
     # groups
     "groups.index": ("GET", COMMUNITY_A_ADMINS),
@@ -215,6 +218,11 @@ def world(make, db, now):
     catalogue_item = catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
         kind="earn", category="环境卫生", title="楼道广告清理", points=5), now)
     db.session.commit()
+    deduction = deduction_services.record_deduction(  # deductions
+        admin, catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
+            kind="deduct", category="文明行为", title="高空抛物", points=5, claimable=False), now),
+        resident=other, occurred_at=now, reason="扔花盆", evidence=None, request_key="matrix", now=now)
+    db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
     args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
@@ -223,7 +231,7 @@ def world(make, db, now):
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id,
-            "item_id": catalogue_item.id}
+            "item_id": catalogue_item.id, "deduction_id": deduction.id}
     return users, args
 
 

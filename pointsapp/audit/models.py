@@ -35,6 +35,11 @@ class AuditAction(StrEnum):
     CATALOGUE_ITEM_CREATED = "catalogue_item_created"
     CATALOGUE_ITEM_REVISED = "catalogue_item_revised"
     CATALOGUE_ITEM_RETIRED = "catalogue_item_retired"
+    # deductions feature (负向扣分)
+    DEDUCTION_RECORDED = "deduction_recorded"  # the office recorded a deduction under a catalogue item
+    DEDUCTION_WITHDRAWN = "deduction_withdrawn"  # the office withdrew one (an objection upheld)
+    CLAIM_APPROVED = "claim_approved"  # a reviewer approved a resident's claim (积分申报): points posted
+    CLAIM_REJECTED = "claim_rejected"  # a reviewer rejected a resident's claim, with a reason
 
 
 class AuditEvent(db.Model):

@@ -37,6 +37,10 @@ ACTION_LABELS = {
     AuditAction.CATALOGUE_ITEM_CREATED: _l("Catalogue item added"),
     AuditAction.CATALOGUE_ITEM_REVISED: _l("Catalogue item changed (new version)"),
     AuditAction.CATALOGUE_ITEM_RETIRED: _l("Catalogue item retired"),
+    AuditAction.DEDUCTION_RECORDED: _l("Deduction recorded"),
+    AuditAction.DEDUCTION_WITHDRAWN: _l("Deduction withdrawn"),
+    AuditAction.CLAIM_APPROVED: _l("Claim approved"),  # claims (积分申报)
+    AuditAction.CLAIM_REJECTED: _l("Claim rejected"),
 }
 
 SUBJECT_LABELS = {
@@ -44,6 +48,8 @@ SUBJECT_LABELS = {
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
     "catalogue_item": _l("catalogue item"),
+    "deduction": _l("deduction"),
+    "claim": _l("claim"),
 }
 
 
