@@ -281,6 +281,16 @@ def test_the_printable_page_is_an_a4_notice_with_a_qr_code_and_no_navigation(db,
     assert "size: A4" in css[css.index("/* catalogue"):]
 
 
+def test_the_version_date_is_the_last_change_a_retirement_included(db, office, now):
+    community, admin = office
+    assert catalogue.latest_change(community.id) is None
+    item = catalogue.create_item(admin, community, HALLWAY, now)
+    catalogue.create_item(admin, community, WATCH, now + timedelta(days=1))
+    assert catalogue.latest_change(community.id) == now + timedelta(days=1)
+    catalogue.retire_item(admin, item, "", now + timedelta(days=3))
+    assert catalogue.latest_change(community.id) == now + timedelta(days=3)
+
+
 def test_a_formula_looking_or_markup_title_is_shown_as_text(db, client, office, now):
     community, admin = office
     catalogue.create_item(admin, community, replace(HALLWAY, title='=HYPERLINK("x")<b>粗</b>'), now)

@@ -225,10 +225,12 @@ def retired_items(community_id: int) -> list[CatalogueItem]:
 
 
 def latest_change(community_id: int) -> datetime | None:
-    """When the community's catalogue last changed (the printed version's date)."""
-    return db.session.scalar(select(db.func.max(CatalogueItem.created_at)).where(
-        CatalogueItem.community_id == community_id, CatalogueItem.superseded_at.is_(None),
-        CatalogueItem.retired_at.is_(None)))
+    """When the community's catalogue last changed (the printed version's date): an item added or revised,
+    or one retired."""
+    added, retired = db.session.execute(select(db.func.max(CatalogueItem.created_at), db.func.max(
+        CatalogueItem.retired_at)).where(CatalogueItem.community_id == community_id,
+                                         CatalogueItem.superseded_at.is_(None))).one()
+    return max((moment for moment in (added, retired) if moment is not None), default=None)
 
 
 # ---- the model catalogue ----------------------------------------------------------------------------
