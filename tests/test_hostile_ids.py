@@ -12,6 +12,7 @@ import pytest
 from flask import current_app
 
 from pointsapp.accounts.services import sessions
+from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.core.extensions import db as _db
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
@@ -64,13 +65,16 @@ def world(make, db, now):
                            rules=sessions.SessionRules.from_config(current_app.config))
     device = admin.login_session  # somebody else's logged-in device
     query = queries.raise_query(resident_user, "少了", now, entry_id=entry.id)
+    catalogue_item = catalogue_items.create_item(admin, c, catalogue_items.ItemFields(
+        kind="earn", category="环境卫生", title="楼道广告清理", points=5), now)
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
            "attendance_id": attendance.id, "store_id": store.id, "product_id": product.id,
            "redemption_id": redemption.id, "entry_id": entry.id, "evaluation_id": evaluation.id,
            "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
-           "session_id": device.id, "query_id": query.id}
+           "session_id": device.id, "query_id": query.id,
+           "item_id": catalogue_item.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

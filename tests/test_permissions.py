@@ -10,7 +10,7 @@ from flask import current_app, url_for
 
 from pointsapp.accounts.models import Role
 from pointsapp.accounts.services import sessions
-from pointsapp.catalogue.models import CatalogueItem
+from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.deductions import services as deduction_services
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
@@ -53,6 +53,9 @@ MATRIX = {
     # ---- issue 14: one block per feature (catalogue, claims, deductions, groups, reports) ----
     # catalogue
     "catalogue.manage": ("GET", COMMUNITY_A_ADMINS),
+    "catalogue.adopt": ("POST", COMMUNITY_A_ADMINS),
+    "catalogue.edit": ("GET", COMMUNITY_A_ADMINS),
+    "catalogue.retire": ("POST", COMMUNITY_A_ADMINS),
     "catalogue.public": ("GET", EVERYONE),
     "catalogue.printable": ("GET", EVERYONE),
     # end catalogue
@@ -212,10 +215,12 @@ def world(make, db, now):
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
+    catalogue_item = catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
+        kind="earn", category="环境卫生", title="楼道广告清理", points=5), now)
     db.session.commit()
     deduction = deduction_services.record_deduction(  # deductions
-        admin, make._add(CatalogueItem(community_id=a.id, lineage_id=1, kind="deduct", category="文明行为",
-                                       title="高空抛物", points=5, created_by_id=admin.id, created_at=now)),
+        admin, catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
+            kind="deduct", category="文明行为", title="高空抛物", points=5, claimable=False), now),
         resident=other, occurred_at=now, reason="扔花盆", evidence=None, request_key="matrix", now=now)
     db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
@@ -226,7 +231,7 @@ def world(make, db, now):
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id,
-            "deduction_id": deduction.id}
+            "item_id": catalogue_item.id, "deduction_id": deduction.id}
     return users, args
 
 

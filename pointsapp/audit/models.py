@@ -31,6 +31,10 @@ class AuditAction(StrEnum):
     ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
     QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
+    # catalogue (积分细则): an item added, its next version written, or taken out
+    CATALOGUE_ITEM_CREATED = "catalogue_item_created"
+    CATALOGUE_ITEM_REVISED = "catalogue_item_revised"
+    CATALOGUE_ITEM_RETIRED = "catalogue_item_retired"
     # deductions feature (负向扣分)
     DEDUCTION_RECORDED = "deduction_recorded"  # the office recorded a deduction under a catalogue item
     DEDUCTION_WITHDRAWN = "deduction_withdrawn"  # the office withdrew one (an objection upheld)

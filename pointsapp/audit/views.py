@@ -33,6 +33,10 @@ ACTION_LABELS = {
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
     AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
+    # catalogue
+    AuditAction.CATALOGUE_ITEM_CREATED: _l("Catalogue item added"),
+    AuditAction.CATALOGUE_ITEM_REVISED: _l("Catalogue item changed (new version)"),
+    AuditAction.CATALOGUE_ITEM_RETIRED: _l("Catalogue item retired"),
     AuditAction.DEDUCTION_RECORDED: _l("Deduction recorded"),
     AuditAction.DEDUCTION_WITHDRAWN: _l("Deduction withdrawn"),
     AuditAction.CLAIM_APPROVED: _l("Claim approved"),  # claims (积分申报)
@@ -43,6 +47,7 @@ SUBJECT_LABELS = {
     "resident": _l("resident"), "ledger_entry": _l("ledger entry"), "redemption": _l("receipt"),
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
+    "catalogue_item": _l("catalogue item"),
     "deduction": _l("deduction"),
     "claim": _l("claim"),
 }

@@ -22,6 +22,8 @@ class ActivityForm(Form):
                                    validators=[DataRequired(_l("Please enter a date and time."))])
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M",
                                  validators=[DataRequired(_l("Please enter a date and time."))])
+    # 按积分细则: a catalogue item's rule replaces rule, points and cap below (choices set by the view)
+    catalogue_item_id = SelectField(_l("Use a catalogue item"), coerce=int, default=0)
     rule = SelectField(_l("Points rule"), choices=options([("fixed", _l("Fixed points per attendance")),
                                                            ("hourly", _l("Points per hour of service"))]))
     points = IntegerField(_l("Points"), validators=[DataRequired(_l("Please enter the number of points.")),

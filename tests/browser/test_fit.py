@@ -61,6 +61,8 @@ PAGES = [
     ("lead", "/lead/activities/{past_activity}"),  # one that is over, with its attendance approved
     ("lead", "/lead/activities/{poster_activity}/poster"),
     ("lead", "/lead/queries"),
+    ("visitor", "/communities/{community}/catalogue"),  # 积分细则 in plain words (public)
+    ("visitor", "/communities/{community}/catalogue/print"),  # its A4 notice
 ]
 
 # placeholder: (who, page to look on, href pattern whose group 1 is the value, which match: 0 the first,
@@ -74,6 +76,7 @@ FIND = {
     "poster_activity": ("lead", "/lead/activities/{past_activity}", r"^/lead/activities/(\d+)/poster$", 0),
     "evaluation": ("resident", "/rankings", r"^/stars/(\d+)$", 0),
     "honour": ("resident", "/rankings", r"^/honours/(\d+)$", 0),
+    "community": ("resident", "/", r"^/communities/(\d+)/catalogue$", 0),  # the resident's own community
 }
 
 PHONE_360 = {"width": 360, "height": 780}
@@ -233,8 +236,27 @@ def notices(live_server):
         db.session.remove()
 
 
+@pytest.fixture(scope="module")
+def catalogue(live_server):
+    """The model catalogue (积分细则) in the demo resident's community, unless it has one already."""
+    from sqlalchemy import select
+
+    from pointsapp.accounts.models import Role, RoleGrant, User
+    from pointsapp.catalogue.services import items, rules
+    from pointsapp.core.extensions import db
+
+    with live_server.app.app_context():
+        community = db.session.scalar(select(User).where(User.phone == RESIDENT_PHONE)).resident.community
+        if not rules.current_items(community.id):
+            admin = db.session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+                RoleGrant.role == Role.COMMUNITY_ADMIN, RoleGrant.community_id == community.id))
+            items.adopt_model_catalogue(admin, community, datetime.now(UTC))
+            db.session.commit()
+        db.session.remove()
+
+
 @pytest.fixture
-def finder(new_context, live_server, history, notices):
+def finder(new_context, live_server, history, notices, catalogue):
     return Finder(new_context, live_server)
 
 

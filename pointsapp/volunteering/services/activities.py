@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import User
+from pointsapp.catalogue.models import ItemKind
+from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -118,10 +120,26 @@ class ActivityFields:
     description: str = ""
     checkin_opens_at: datetime | None = None
     checkin_closes_at: datetime | None = None
+    # 积分细则: the catalogue item version whose rule the activity takes (rule, points and cap are copied)
+    catalogue_item_id: int | None = None
 
 
-def _check(fields: ActivityFields, community_id: int) -> ActivityFields:
-    f = fields
+def _with_item_rule(f: ActivityFields, community_id: int, kept_item_id: int | None) -> ActivityFields:
+    """The fields with the picked catalogue item's rule copied in (per_hour -> hourly). The item must be the
+    community's, an earning one and current, unless it is the version the activity already names (a later
+    version of the item changes nothing here). Raises invalid_catalogue_item."""
+    if f.catalogue_item_id is None:
+        return f
+    item = catalogue_rules.item_in(community_id, f.catalogue_item_id)
+    if item is None or item.kind != ItemKind.EARN or (not item.is_current and item.id != kept_item_id):
+        raise InvalidInput(_l("Choose one of the community's current catalogue items that earn points."),
+                           code="invalid_catalogue_item")
+    return ActivityFields(**{**f.__dict__, "rule": "hourly" if item.per_hour else "fixed", "points": item.points,
+                             "hourly_cap": item.hourly_cap if item.per_hour else None})
+
+
+def _check(fields: ActivityFields, community_id: int, kept_item_id: int | None = None) -> ActivityFields:
+    f = _with_item_rule(fields, community_id, kept_item_id)
     if not (f.title or "").strip():
         raise InvalidInput(_l("Please enter a title."), code="title_missing")
     if f.kind not in labels(community_id, "activity_kind"):
@@ -155,7 +173,7 @@ def _check(fields: ActivityFields, community_id: int) -> ActivityFields:
 
 
 def create_activity(actor: User, team: Team, fields: ActivityFields, now: datetime) -> Activity:
-    """Raises forbidden and the field codes of _check (title_missing, invalid_times, …)."""
+    """Raises forbidden and the field codes of _check (title_missing, invalid_times, invalid_catalogue_item …)."""
     require(actor, Action.RUN_TEAM, team)
     f = _check(fields, team.community_id)
     activity = Activity(community_id=team.community_id, team_id=team.id, code_salt=secrets.token_hex(8),
@@ -168,7 +186,7 @@ def create_activity(actor: User, team: Team, fields: ActivityFields, now: dateti
 def update_activity(actor: User, activity: Activity, fields: ActivityFields, now: datetime) -> Activity:
     """Raises forbidden and _check's codes."""
     require(actor, Action.RUN_TEAM, activity)
-    f = _check(fields, activity.community_id)
+    f = _check(fields, activity.community_id, kept_item_id=activity.catalogue_item_id)
     for key, value in f.__dict__.items():
         setattr(activity, key, value)
     db.session.flush()

@@ -5,6 +5,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from pointsapp.catalogue.models import ItemKind
+from pointsapp.catalogue.services import items as catalogue
+from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.core import qr
 from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
@@ -111,7 +114,19 @@ def _fields(form: ActivityForm) -> activities.ActivityFields:
         starts_at=to_utc(form.starts_at.data), ends_at=to_utc(form.ends_at.data), rule=form.rule.data,
         points=form.points.data, hourly_cap=form.hourly_cap.data, award_on=form.award_on.data,
         capacity=form.capacity.data, signup_closes_minutes=form.signup_closes_minutes.data, allow_poster=bool(form.allow_poster.data),
-        description=form.description.data or "")
+        description=form.description.data or "", catalogue_item_id=form.catalogue_item_id.data or None)
+
+
+def _catalogue_choices(form: ActivityForm, community_id: int, kept_item_id: int | None = None) -> None:
+    """按积分细则: the community's current earning items; an activity's own earlier version stays choosable."""
+    items = catalogue_rules.current_items(community_id, ItemKind.EARN)
+    pairs = [(0, _("None: the rule below")),
+             *((i.id, f"{i.category} · {i.title} ({'; '.join(catalogue.describe(i)[:1])})") for i in items)]
+    kept = catalogue_rules.item_in(community_id, kept_item_id) if kept_item_id else None
+    if kept is not None and kept not in items:
+        pairs.append((kept.id, _("%(title)s (earlier version %(n)d, as when the activity was made)", title=kept.title,
+                                 n=kept.version)))
+    form.catalogue_item_id.choices = options(pairs)
 
 
 @bp.route("/teams/<int:team_id>/activities/new", methods=["GET", "POST"])
@@ -120,6 +135,7 @@ def new_activity(team_id: int):
     t = _team(team_id)
     form = ActivityForm()
     form.kind.choices = options((k, word(k)) for k in activities.labels(t.community_id, "activity_kind"))
+    _catalogue_choices(form, t.community_id)
     if request.method == "GET":
         start = to_local(utcnow()).replace(minute=0, second=0, microsecond=0)
         form.starts_at.data = start.replace(hour=min(start.hour + 1, 22))
@@ -140,6 +156,7 @@ def edit_activity(activity_id: int):
     a = _activity(activity_id)
     form = ActivityForm(obj=a)
     form.kind.choices = options((k, word(k)) for k in activities.labels(a.community_id, "activity_kind"))
+    _catalogue_choices(form, a.community_id, a.catalogue_item_id)
     if a.signup_closes_minutes not in [c.value for c in form.signup_closes_minutes.choices]:
         # a cut-off set elsewhere (an import, the API) stays choosable instead of failing the form
         form.signup_closes_minutes.choices = [*form.signup_closes_minutes.choices, *options(
@@ -163,7 +180,8 @@ def activity(activity_id: int):
     manual = ManualAttendanceForm()
     manual.checked_in_at.data = to_local(a.starts_at)
     manual.checked_out_at.data = to_local(a.ends_at)
-    return render_template("lead/activity.html", activity=a, attendances=checkin.attendance_list(a), q=q,
+    item = catalogue_rules.item_in(a.community_id, a.catalogue_item_id) if a.catalogue_item_id else None
+    return render_template("lead/activity.html", activity=a, catalogue_item=item, attendances=checkin.attendance_list(a), q=q,
                            found=result.residents if result else [], note=result.note if result else "",
                            form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a))
 
