@@ -14,6 +14,7 @@ from flask import current_app
 from pointsapp.accounts.services import sessions
 from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.core.extensions import db as _db
+from pointsapp.deductions import services as deductions
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -67,6 +68,10 @@ def world(make, db, now):
     query = queries.raise_query(resident_user, "少了", now, entry_id=entry.id)
     catalogue_item = catalogue_items.create_item(admin, c, catalogue_items.ItemFields(
         kind="earn", category="环境卫生", title="楼道广告清理", points=5), now)
+    deduction_item = catalogue_items.create_item(admin, c, catalogue_items.ItemFields(
+        kind="deduct", category="文明行为", title="乱堆乱放", points=5, confirmer="office", claimable=False), now)
+    deduction = deductions.record_deduction(admin, deduction_item, resident=resident, occurred_at=now,
+                                            reason="楼道堆放杂物", evidence=None, request_key="hostile", now=now)
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
@@ -74,7 +79,7 @@ def world(make, db, now):
            "redemption_id": redemption.id, "entry_id": entry.id, "evaluation_id": evaluation.id,
            "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
            "session_id": device.id, "query_id": query.id,
-           "item_id": catalogue_item.id}
+           "item_id": catalogue_item.id, "deduction_id": deduction.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 
