@@ -4,6 +4,7 @@ import click
 from pointsapp.core.clock import utcnow
 from pointsapp.core.uow import command_unit_of_work
 from pointsapp.demo import seed
+from pointsapp.demo.seed.catalogue import build_catalogue_demo
 
 
 @click.command("demo")
@@ -27,6 +28,7 @@ def demo(if_empty: bool, buildings: int, months: int) -> None:
         activities = seed.build_activities(now)
         seed.build_points_rules(now)
         products = seed.build_store(now)
+        extra = build_catalogue_demo(now, seed.demo_building(buildings))
         seed.build_stars(now)
         seed.build_notices(now)
     click.echo(f"{entries} ledger entries posted; checkpoint stored; {activities} activities today; "
@@ -34,7 +36,8 @@ def demo(if_empty: bool, buildings: int, months: int) -> None:
     click.echo(f"{result.communities} communities, {result.buildings} buildings, "
                f"{result.households} households, {result.residents} residents.")
     click.echo(f"Demo logins (password {seed.DEMO_PASSWORD}):")
-    for login in result.logins:
+    click.echo(f"积分细则: {extra.items} items; {extra.claims} claims in every state; {extra.deductions} deductions.")
+    for login in result.logins + extra.logins:
         click.echo(f"  {login.phone}  {login.role:<16} {login.name}  {login.note}")
 
 
