@@ -4,9 +4,12 @@ from sqlalchemy import func, select
 
 from pointsapp.accounts.models import User
 from pointsapp.audit.models import AuditEvent
+from pointsapp.catalogue.models import CatalogueItem
+from pointsapp.claims.models import Claim, ClaimStatus
+from pointsapp.deductions.models import Deduction
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
-from pointsapp.recognition.models import Evaluation, HonourList
+from pointsapp.recognition.models import Evaluation, HonourList, StarResult
 from pointsapp.tree.models import Resident
 from pointsapp.volunteering.models import Attendance
 
@@ -30,6 +33,13 @@ def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):
     # the office's award review has a hand record and the lead's own check-in waiting
     assert sorted(db.session.scalars(select(Attendance.hold).where(Attendance.hold != ""))) == ["manual", "self"]
 
+    # 积分细则 and claims in every state, one with a photo sent before; a deduction owed, a veto in the stars
+    assert set(db.session.scalars(select(Claim.status))) == {s.value for s in ClaimStatus}
+    assert db.session.scalar(select(func.count()).select_from(Claim).where(Claim.has_duplicate_photo)) == 1
+    assert db.session.scalar(select(func.sum(Deduction.owed))) > 0
+    assert db.session.scalar(select(func.count()).select_from(StarResult).where(StarResult.vetoed)) >= 1
+    assert db.session.scalar(select(func.count()).select_from(CatalogueItem).where(CatalogueItem.kind == "deduct")) > 0
+
     # the hall's board shows this month's leaders, the star notice and the published honours
     board = client.get("/board/1").get_data(as_text=True)
     assert "公示" in board and "月优秀志愿者" in board
@@ -39,6 +49,10 @@ def test_the_demo_builds_verifies_and_shows_every_part(app, client, db):
         page = client.post("/login", data={"phone": phone, "password": "demo1234"}, follow_redirects=True)
         assert page.status_code == 200 and "退出登录" in page.get_data(as_text=True), phone
     assert db.session.scalar(select(func.count()).select_from(User).where(User.phone.like("138000000%"))) == 6
+    worker = next(line.split()[0] for line in result.output.splitlines() if "grid_worker" in line)
+    client.post("/logout")
+    queue = client.post("/login", data={"phone": worker, "password": "demo1234"}, follow_redirects=True)
+    assert queue.status_code == 200 and "退出登录" in queue.get_data(as_text=True)  # the 网格员 reviews claims
 
     # a second run leaves the data alone (make run runs it every time)
     again = runner.invoke(args=["demo", "--if-empty"])
