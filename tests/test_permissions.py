@@ -67,9 +67,11 @@ MATRIX = {
     # groups
     "groups.index": ("GET", COMMUNITY_A_ADMINS),
     "groups.public": ("GET", EVERYONE),
+    "groups.group": ("GET", COMMUNITY_A_ADMINS),
     # end groups
     # reports
     "reports.index": ("GET", COMMUNITY_A_ADMINS),
+    "reports.download": ("GET", COMMUNITY_A_ADMINS),
     # end reports
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
@@ -217,6 +219,11 @@ def world(make, db, now):
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id}
+    # groups
+    from pointsapp.groups import services as group_service
+    args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
+    db.session.commit()
+    # end groups
     return users, args
 
 

@@ -31,6 +31,15 @@ class AuditAction(StrEnum):
     ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
     QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
+    # groups (organisation groups and their rankings)
+    GROUP_CREATED = "group_created"
+    GROUP_RENAMED = "group_renamed"
+    GROUP_DELETED = "group_deleted"
+    GROUP_PUBLISHED = "group_published"  # its rankings shown on the community's public page
+    GROUP_UNPUBLISHED = "group_unpublished"
+    GROUP_MEMBER_ADDED = "group_member_added"
+    GROUP_MEMBER_REMOVED = "group_member_removed"
+    # end groups
 
 
 class AuditEvent(db.Model):
