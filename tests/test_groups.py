@@ -51,7 +51,7 @@ def scene(make, db, now):
 
 
 def board_of(scene, period=MONTH, by="total", **kw):
-    return [(p.name, p.rank, p.members, p.total) for p in groups.group_board(scene["c"].id, period, by=by, **kw)]
+    return [(p.group_name, p.rank, p.members, p.total) for p in groups.group_board(scene["c"].id, period, by=by, **kw)]
 
 
 def test_groups_are_ranked_by_their_members_points_and_ties_share_a_place(scene):
@@ -61,7 +61,7 @@ def test_groups_are_ranked_by_their_members_points_and_ties_share_a_place(scene)
 
 def test_groups_can_be_ranked_by_the_average_per_member_since_they_differ_in_size(scene):
     places = groups.group_board(scene["c"].id, MONTH, by="average")
-    assert [(p.name, p.rank, p.average_shown) for p in places] == [
+    assert [(p.group_name, p.rank, p.average_shown) for p in places] == [
         ("志愿者协会", 1, "30.0"), ("第一党支部", 2, "25.0"), ("实验小学", 3, "10.0"), ("老年协会", 3, "10.0"),
         ("空小组", 5, "0.0")]
 
@@ -83,10 +83,10 @@ def test_month_ends_at_midnight_china_time(scene, db):
     last_second = datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on 30 November in China
     earn(people["孙丽"], 7, last_second)
     earn(people["孙丽"], 100, last_second + timedelta(seconds=1))  # 00:00 on 1 December in China
-    totals = {p.name: p.total for p in groups.group_board(c.id, "M2026-11")}
+    totals = {p.group_name: p.total for p in groups.group_board(c.id, "M2026-11")}
     assert totals["老年协会"] == 17
-    assert [(p.name, p.total) for p in groups.group_board(c.id, "M2026-12")][0] == ("老年协会", 100)
-    assert {p.name: p.total for p in groups.group_board(c.id, YEAR)}["老年协会"] == 117
+    assert [(p.group_name, p.total) for p in groups.group_board(c.id, "M2026-12")][0] == ("老年协会", 100)
+    assert {p.group_name: p.total for p in groups.group_board(c.id, YEAR)}["老年协会"] == 117
     assert [(m.label, m.points) for m in groups.member_board(g, "M2026-12")] == [("孙丽", 100)]
 
 

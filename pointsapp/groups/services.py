@@ -246,7 +246,7 @@ def add_pasted(actor, group: OrgGroup, text: str | None, now: datetime) -> tuple
 class GroupPlace:
     rank: int
     group_id: int
-    name: str
+    group_name: str
     kind: str
     is_published: bool
     members: int
@@ -288,7 +288,7 @@ def group_board(community_id: int, period: str, *, by: str = "total", published_
     def value(p: GroupPlace):
         return p.total if by == "total" else p.average
 
-    rows.sort(key=lambda p: (-value(p), -p.total if by == "average" else 0, p.name, p.group_id))
+    rows.sort(key=lambda p: (-value(p), -p.total if by == "average" else 0, p.group_name, p.group_id))
     for i, p in enumerate(rows):
         p.rank = rows[i - 1].rank if i and value(p) == value(rows[i - 1]) else i + 1
     return rows

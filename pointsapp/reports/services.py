@@ -90,7 +90,7 @@ def _seconds(start, end):
     """Whole seconds from start to end, in the database's own arithmetic."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", end - start)
-    return cast(func.strftime("%s", end), Integer) - cast(func.strftime("%s", start), Integer)
+    return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Integer)
 
 
 def _percentile_parts(n, rn, value, decided):
