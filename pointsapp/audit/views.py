@@ -33,12 +33,22 @@ ACTION_LABELS = {
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
     AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
+    # groups
+    AuditAction.GROUP_CREATED: _l("Group created"),
+    AuditAction.GROUP_RENAMED: _l("Group renamed"),
+    AuditAction.GROUP_DELETED: _l("Group deleted"),
+    AuditAction.GROUP_PUBLISHED: _l("Group rankings published"),
+    AuditAction.GROUP_UNPUBLISHED: _l("Group rankings taken off the public page"),
+    AuditAction.GROUP_MEMBER_ADDED: _l("Added to a group"),
+    AuditAction.GROUP_MEMBER_REMOVED: _l("Removed from a group"),
+    # end groups
 }
 
 SUBJECT_LABELS = {
     "resident": _l("resident"), "ledger_entry": _l("ledger entry"), "redemption": _l("receipt"),
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
+    "org_group": _l("group"), "org_group_member": _l("group membership"),  # groups
 }
 
 

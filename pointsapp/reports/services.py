@@ -127,6 +127,9 @@ def claims_by_item(community_id: int, start: datetime, end: datetime) -> list[It
                    func.sum(decided).over(partition_by=Claim.lineage_id).label("n"))
             .where(Claim.community_id == community_id, Claim.created_at >= start, Claim.created_at < end)
             .subquery())
+    # the item as it reads now: the newest version of its lineage (one row: unique community, lineage, version)
+    newest = (select(CatalogueItem.lineage_id, func.max(CatalogueItem.version).label("version"))
+              .where(CatalogueItem.community_id == community_id).group_by(CatalogueItem.lineage_id).subquery())
     current = aliased(CatalogueItem)
 
     def count(statuses):
@@ -136,8 +139,9 @@ def claims_by_item(community_id: int, start: datetime, end: datetime) -> list[It
                    count([ClaimStatus.APPROVED]), count([ClaimStatus.REJECTED]), count([ClaimStatus.WITHDRAWN]),
                    count(OPEN), func.max(rows.c.n), *_percentile_parts(rows.c.n, rows.c.rn, rows.c.seconds,
                                                                        rows.c.decided))
+            .outerjoin(newest, newest.c.lineage_id == rows.c.lineage_id)
             .outerjoin(current, and_(current.community_id == community_id, current.lineage_id == rows.c.lineage_id,
-                                     current.superseded_at.is_(None)))
+                                     current.version == newest.c.version))
             .group_by(rows.c.lineage_id, current.title, current.category)
             .order_by(func.count().desc(), current.category, current.title, rows.c.lineage_id))
     out = []
