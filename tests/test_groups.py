@@ -331,3 +331,21 @@ def test_another_communitys_group_is_not_found_through_this_communitys_page(scen
     login(client, scene["admin"])
     assert client.get(f"/admin/communities/{scene['c'].id}/groups/{foreign.id}").status_code == 404
     assert public_page(client, scene["c"], group=foreign.id).status_code == 404
+
+
+def test_each_board_is_one_statement_and_the_public_member_board_two(scene, app, db):
+    c, g = scene["c"], scene["groups"]["实验小学"]
+    assert c.board_mask and g.id  # loaded (the commit expired them): only the boards' statements count
+    with app.test_request_context():
+        with count_queries() as log:
+            groups.group_board(c.id, MONTH)
+        assert log.count == 1, log.report()
+        with count_queries() as log:
+            groups.group_board(c.id, YEAR, by="average", published_only=True)
+        assert log.count == 1, log.report()
+        with count_queries() as log:
+            groups.member_board(g, MONTH)
+        assert log.count == 1, log.report()
+        with count_queries() as log:
+            groups.public_member_board(c, g, MONTH)
+        assert log.count == 2, log.report()
