@@ -231,8 +231,9 @@ def test_the_public_page_shows_this_year_too(scene, client, db, now):
     earn(people["孙丽"], 40, datetime(2026, 3, 1, tzinfo=UTC))
     groups.set_published(admin, g, True, now)
     db.session.commit()
-    assert "老年协会 其他 1 10 10.0" in text_of(public_page(client, c))
-    assert " 1 50 50.0" in text_of(public_page(client, c, period="year"))
+    assert "老年协会 其他 · 1人 · 人均10.0 10" in board_text(public_page(client, c))
+    assert "老年协会 其他 · 1人 · 人均50.0 50" in board_text(public_page(client, c, period="year"))
+    assert "老年协会 其他 · 1人 · 共50分 50.0" in board_text(public_page(client, c, period="year", by="average"))
 
 
 def test_the_public_pages_statements_do_not_grow_with_groups_or_members(scene, client, make, db, now):

@@ -8,6 +8,7 @@ from .pages import ADMIN_PHONE, LIYUAN, log_in, open_page, screenshot, sticking_
 pytestmark = pytest.mark.browser
 
 NARROW = {"width": 360, "height": 780}
+ZOOMED = {"width": 180, "height": 390}  # 200 % zoom on that phone
 
 
 def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_context, two_months_of_points):
@@ -38,6 +39,10 @@ def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_c
     assert sticking_out(phone) == []
     a11y.assert_accessible(phone, "the public group rankings")
     screenshot(phone, "groups-public-360")
+    phone.set_viewport_size(ZOOMED)  # the same phone at 200 % zoom
+    phone.reload()
+    screenshot(phone, "groups-public-200pc")
+    assert sticking_out(phone) == []
 
 
 def test_the_office_reads_the_catalogue_reports_and_downloads_them(new_context, two_months_of_points):
