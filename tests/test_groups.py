@@ -350,3 +350,19 @@ def test_each_board_is_one_statement_and_the_public_member_board_two(scene, app,
         with count_queries() as log:
             groups.public_member_board(c, g, MONTH)
         assert log.count == 2, log.report()
+
+
+def test_the_pages_read_in_english_but_the_data(scene, client, login, db, now):
+    c, admin = scene["c"], scene["admin"]
+    g = scene["groups"]["第一党支部"]
+    groups.set_published(admin, g, True, now)
+    db.session.commit()
+    login(client, admin)
+    client.post("/lang/en", data={"next": "/"})
+    data = [c.name, *scene["people"], *scene["groups"], "王*", "张*明"]
+    for path in (f"/admin/communities/{c.id}/groups", f"/admin/communities/{c.id}/groups/{g.id}?q=王",
+                 f"/communities/{c.id}/groups?group={g.id}", f"/admin/communities/{c.id}/reports"):
+        text = re.sub(r"\d+栋", "", text_of(client.get(path)))  # building names (data)
+        for word in sorted(data, key=len, reverse=True):
+            text = text.replace(word, "")
+        assert not re.search(r"[\u4e00-\u9fff]", text), f"{path}: {text}"
