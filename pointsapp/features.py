@@ -14,7 +14,9 @@ FEATURES = ("tree", "accounts", "audit", "imports", "catalogue", "volunteering",
 
 
 # modules that connect to another feature's signals when imported
-SUBSCRIBERS = ("pointsapp.rankings.services",)  # ledger.posted -> earning totals
+SUBSCRIBERS = ("pointsapp.rankings.services",  # ledger.posted -> earning totals
+               "pointsapp.deductions.services",  # ledger.posted -> owed points taken from the next earning
+               "pointsapp.recognition.services.stars")  # deductions.changed -> star results on notice
 
 
 def load_features() -> None:

@@ -10,6 +10,8 @@ from flask import current_app, url_for
 
 from pointsapp.accounts.models import Role
 from pointsapp.accounts.services import sessions
+from pointsapp.catalogue.models import CatalogueItem
+from pointsapp.deductions import services as deduction_services
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -63,6 +65,8 @@ MATRIX = {
     # end claims
     # deductions
     "deductions.index": ("GET", COMMUNITY_A_ADMINS),
+    "deductions.withdraw": ("POST", COMMUNITY_A_ADMINS),  # no reason given: refused with a message
+    "deductions.photo": ("GET", COMMUNITY_A_ADMINS),
     # end deductions
     # groups
     "groups.index": ("GET", COMMUNITY_A_ADMINS),
@@ -211,6 +215,11 @@ def world(make, db, now):
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
     db.session.commit()
+    deduction = deduction_services.record_deduction(  # deductions
+        admin, make._add(CatalogueItem(community_id=a.id, lineage_id=1, kind="deduct", category="文明行为",
+                                       title="高空抛物", points=5, created_by_id=admin.id, created_at=now)),
+        resident=other, occurred_at=now, reason="扔花盆", evidence=None, request_key="matrix", now=now)
+    db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
     args = {"community_id": a.id, "building_id": building.id, "household_id": household.id,
@@ -218,7 +227,8 @@ def world(make, db, now):
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
-            "session_id": revoked_lead.login_session.id, "query_id": query.id}
+            "session_id": revoked_lead.login_session.id, "query_id": query.id,
+            "deduction_id": deduction.id}
     # groups
     from pointsapp.groups import services as group_service
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id

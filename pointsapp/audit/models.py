@@ -31,6 +31,11 @@ class AuditAction(StrEnum):
     ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
     QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
+    # deductions feature (负向扣分)
+    DEDUCTION_RECORDED = "deduction_recorded"  # the office recorded a deduction under a catalogue item
+    DEDUCTION_WITHDRAWN = "deduction_withdrawn"  # the office withdrew one (an objection upheld)
+    CLAIM_APPROVED = "claim_approved"  # a reviewer approved a resident's claim (积分申报): points posted
+    CLAIM_REJECTED = "claim_rejected"  # a reviewer rejected a resident's claim, with a reason
     # groups (organisation groups and their rankings)
     GROUP_CREATED = "group_created"
     GROUP_RENAMED = "group_renamed"

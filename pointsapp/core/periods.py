@@ -29,3 +29,27 @@ def months_between(first: datetime, last: datetime) -> list[str]:
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out
 
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime] | None:
+    """A period key as rankings and star evaluations write it ("Y2026", "Q2026-4", "M2026-11", in China time)
+    -> its [start, end) in UTC; None for "A" (all time). Raises invalid_period."""
+    try:
+        if period == "A":
+            return None
+        if period[:1] == "M":
+            return month_bounds(period[1:])
+        if period[:1] == "Y" and len(period) == 5:
+            year = int(period[1:])
+            first, months = 1, 12
+        elif period[:1] == "Q" and len(period) == 7 and period[5] == "-" and period[6] in "1234":
+            year, quarter = int(period[1:5]), int(period[6])
+            first, months = 3 * quarter - 2, 3
+        else:
+            raise ValueError(period)
+        start = datetime(year, first, 1, tzinfo=CHINA)
+        last = first + months  # 13 at most: the next year's January
+        end = datetime(year + (last > 12), (last - 1) % 12 + 1, 1, tzinfo=CHINA)
+    except (ValueError, TypeError, InvalidInput) as exc:
+        raise InvalidInput(_l("Unknown period."), code="invalid_period") from exc
+    return start.astimezone(UTC), end.astimezone(UTC)

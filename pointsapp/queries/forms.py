@@ -9,6 +9,7 @@ from pointsapp.queries.services import REPLY_MAX, TEXT_MAX
 
 class RaiseQueryForm(Form):
     entry = HiddenField()  # the entry queried from the points history; empty for a missed activity
+    deduction = HiddenField()  # the deduction objected to (负向扣分), from her home page's notice
     activity = SelectField(_l("Which activity?"), choices=[], validate_choice=False)
     text = TextAreaField(_l("What is wrong?"), validators=[
         DataRequired(_l("Please say what is wrong.")),

@@ -21,6 +21,8 @@ from pointsapp.core.extensions import db
 from pointsapp.core.lookup import get_row, valid_id
 from pointsapp.core.permissions import Action, can, led_team_ids, require
 from pointsapp.core.text import lines
+from pointsapp.deductions import services as deductions
+from pointsapp.deductions.models import Deduction
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services import rules
@@ -81,17 +83,31 @@ def correction_of(entry: LedgerEntry) -> LedgerEntry | None:
                                                        LedgerEntry.reverses_id == entry.id))
 
 
+def own_deduction(user: User, deduction_id: int | None) -> Deduction:
+    """A deduction against the user or her whole household (负向扣分), not withdrawn. Raises not_found (also for
+    another's), already_withdrawn."""
+    deduction = get_row(Deduction, deduction_id)
+    if deduction is None or user.resident is None or not deductions.concerns(user.resident, deduction):
+        raise NotFound(_l("No such deduction against you or your household."))
+    if deduction.withdrawn_at is not None:
+        raise Conflict(_l("This deduction has already been withdrawn."), code="already_withdrawn")
+    return deduction
+
+
 def raise_query(user: User, text: str, now: datetime, *, entry_id: int | None = None,
-                activity_id: int | None = None) -> PointsQuery:
-    """A resident raises a query on one of her entries or on a missed activity. Raises not_resident,
-    not_found, text_missing, text_too_long, query_exists, too_many_queries, invalid_subject."""
+                activity_id: int | None = None, deduction_id: int | None = None) -> PointsQuery:
+    """A resident raises a query on one of her entries, on a missed activity, or an objection to a deduction
+    against her or her household. Raises not_resident, not_found, text_missing, text_too_long, query_exists,
+    too_many_queries, invalid_subject, already_withdrawn."""
     resident = _own_resident(user)
     text = _text(text, TEXT_MAX, _l("Please say what is wrong."))
-    if (entry_id is None) == (activity_id is None):
+    if sum(x is not None for x in (entry_id, activity_id, deduction_id)) != 1:
         raise InvalidInput(_l("Choose one entry or one activity."), code="invalid_subject")
-    entry = activity = None
+    entry = activity = deduction = None
     if entry_id is not None:
         entry = own_entry(user, entry_id)  # another's entry looks like a missing one
+    elif deduction_id is not None:
+        deduction = own_deduction(user, deduction_id)
     else:
         activity = db.session.scalar(select(Activity).where(Activity.id == activity_id, *_queryable(resident, now))
                                      ) if valid_id(activity_id) else None
@@ -100,7 +116,8 @@ def raise_query(user: User, text: str, now: datetime, *, entry_id: int | None = 
     # her row, locked: two queries sent at once are counted one after the other
     locks.lock_row(Resident, resident.id)
     waiting = select(PointsQuery).where(PointsQuery.resident_id == resident.id, PointsQuery.status.in_(WAITING))
-    same = waiting.where(PointsQuery.entry_id == entry.id if entry else PointsQuery.activity_id == activity.id)
+    same = waiting.where(PointsQuery.entry_id == entry.id if entry else PointsQuery.deduction_id == deduction.id
+                         if deduction else PointsQuery.activity_id == activity.id)
     if db.session.scalar(same.limit(1)) is not None:
         raise Conflict(_l("You already have a query about this waiting for an answer."), code="query_exists")
     count = db.session.scalar(select(func.count()).select_from(waiting.subquery()))
@@ -108,8 +125,9 @@ def raise_query(user: User, text: str, now: datetime, *, entry_id: int | None = 
         raise Conflict(_l("You have %(n)d queries waiting for an answer. Please wait for the office to answer "
                           "them before raising another."), code="too_many_queries", n=count)
     query = PointsQuery(community_id=resident.community_id, resident_id=resident.id, raised_by_id=user.id,
-                        kind=QueryKind.ENTRY if entry else QueryKind.MISSED, entry_id=entry.id if entry else None,
-                        activity_id=activity.id if activity else None, text=text, status=QueryStatus.OPEN,
+                        kind=QueryKind.ENTRY if entry else QueryKind.DEDUCTION if deduction else QueryKind.MISSED,
+                        entry_id=entry.id if entry else None, activity_id=activity.id if activity else None,
+                        deduction_id=deduction.id if deduction else None, text=text, status=QueryStatus.OPEN,
                         reply="", created_at=now)
     db.session.add(query)
     db.session.flush()
@@ -139,7 +157,7 @@ def my_queries(user: User, limit: int = 100) -> list[PointsQuery]:
         return []
     return list(db.session.scalars(
         select(PointsQuery).where(PointsQuery.resident_id == user.resident_id)
-        .options(joinedload(PointsQuery.entry), joinedload(PointsQuery.activity))
+        .options(joinedload(PointsQuery.entry), joinedload(PointsQuery.activity), joinedload(PointsQuery.deduction))
         .order_by(PointsQuery.id.desc()).limit(limit)))
 
 
@@ -169,7 +187,7 @@ def office_queue(actor: User, community: Community, *, answered: bool = False, l
     require(actor, Action.MANAGE_COMMUNITY, community)
     stmt = (select(PointsQuery).where(PointsQuery.community_id == community.id)
             .options(joinedload(PointsQuery.resident), joinedload(PointsQuery.activity),
-                     joinedload(PointsQuery.entry)))
+                     joinedload(PointsQuery.entry), joinedload(PointsQuery.deduction).joinedload(Deduction.item)))
     if answered:
         stmt = stmt.where(PointsQuery.status == QueryStatus.ANSWERED).order_by(PointsQuery.id.desc())
     else:
@@ -252,6 +270,21 @@ def answer_with_reversal(actor: User, query: PointsQuery, reply: str, now: datet
     correction = ledger.reverse_by_admin(actor, query.entry_id, query.community_id, reason_for(query), now)
     query.correction_entry_id = correction.id
     return _close(actor, query, reply, now, "reversal")
+
+
+def answer_with_withdrawal(actor: User, query: PointsQuery, reply: str, now: datetime) -> PointsQuery:
+    """The office upholds an objection to a deduction: withdraws it (its entries reversed, what is owed cleared,
+    the earning given back) and answers. Raises not_found, self_answer, not_office, wrong_kind, not_open, and
+    withdraw_deduction's codes (already_withdrawn …)."""
+    _may_answer(actor, query)
+    if not is_office(actor, query):
+        raise PermissionDenied(_l("Only the community office can correct points."), code="not_office")
+    if query.kind != QueryKind.DEDUCTION:
+        raise InvalidInput(_l("Only an objection to a deduction can withdraw it."), code="wrong_kind")
+    reply = _text(reply, REPLY_MAX, _l("Please write a reply."))
+    query = _lock_waiting(query)
+    deductions.withdraw_deduction(actor, query.deduction, reason_for(query), now)
+    return _close(actor, query, reply, now, "withdrawal")
 
 
 def _query_awards_this_month(resident_id: int, now: datetime) -> int:

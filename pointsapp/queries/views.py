@@ -70,21 +70,26 @@ def new():
         return render_template("queries/mine.html", rows=[], form=EmptyForm(), max_open=queries.MAX_OPEN)
     form = RaiseQueryForm()
     entry_id = _id(form.entry.data if request.method == "POST" else request.args.get("entry"))
-    entry = None
+    deduction_id = _id(form.deduction.data if request.method == "POST" else request.args.get("deduction"))
+    entry = deduction = None
     if entry_id is not None:
         entry = queries.own_entry(user, entry_id)
         form.entry.data = str(entry.id)
-    activities = [] if entry else queries.queryable_activities(user.resident, utcnow())
+    elif deduction_id is not None:
+        deduction = queries.own_deduction(user, deduction_id)
+        form.deduction.data = str(deduction.id)
+    activities = [] if entry or deduction else queries.queryable_activities(user.resident, utcnow())
     form.activity.choices = options([("", _("Choose an activity"))] + [
         (str(a.id), f"{format_moment(a.starts_at, 'short_day')} {a.title}") for a in activities])
     if form.validate_on_submit():
         ok, _q = attempt(lambda: queries.raise_query(
             user, form.text.data, utcnow(), entry_id=entry.id if entry else None,
-            activity_id=None if entry else (_id(form.activity.data) or 0)),
+            deduction_id=deduction.id if deduction else None,
+            activity_id=None if entry or deduction else (_id(form.activity.data) or 0)),
             _("Your query has been sent to the community office. You will see the answer here."))
         if ok:
             return redirect(url_for(".mine"))
-    return render_template("queries/new.html", form=form, entry=entry, activities=activities), \
+    return render_template("queries/new.html", form=form, entry=entry, deduction=deduction, activities=activities), \
         200 if request.method == "GET" else 422
 
 
@@ -118,6 +123,9 @@ def _actions(query, office: bool) -> list[tuple[str, str]]:
         choices.append(("reverse", _("Reverse this entry (a correction entry naming this query)")))
     if office:
         choices.append(("award", _("Award points (a manual award naming this query)")))
+    if office and query.kind == QueryKind.DEDUCTION and query.deduction is not None and \
+            query.deduction.withdrawn_at is None:
+        choices.append(("withdraw", _("Withdraw the deduction (its points are given back, nothing more is owed)")))
     if query.kind == QueryKind.MISSED:
         choices.append(("attendance", _("Record her attendance by hand (it then waits for the office's approval)")))
     return choices
@@ -135,6 +143,7 @@ def _answer_page(query, community_id: int | None):
             "reverse": lambda: queries.answer_with_reversal(user, query, reply, now),
             "award": lambda: queries.answer_with_award(user, query, form.points.data or 0, reply, now),
             "attendance": lambda: queries.answer_with_attendance(user, query, reply, now),
+            "withdraw": lambda: queries.answer_with_withdrawal(user, query, reply, now),
         }.get(chosen)
         if work is not None:
             ok, _q = attempt(work, _("Answered. The resident sees your reply on her queries page."))

@@ -7,6 +7,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, and_, delete, func, or_, select, text
 from sqlalchemy.orm import aliased
@@ -19,6 +20,10 @@ from pointsapp.ledger.services.posting import Posting, posted, preparing
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.tree.models import Building, Grid, Household, Resident, household_address
 from pointsapp.volunteering.models import Activity, Attendance, Team
+
+# Sent by rebuild() once the ledger's earning is back in the totals: rebuilt.send(community_id). Features that
+# move the totals themselves (deductions against earning) subscribe and add theirs again.
+rebuilt = Namespace().signal("rankings.rebuilt")
 
 SUBJECTS = ("resident", "household", "building", "grid", "team")
 METRICS = ("points", "minutes", "attendances")
@@ -112,6 +117,16 @@ def record(resident: Resident, moment: datetime, earning: Earning) -> None:
                                    for kind, sid in subjects], earning)
 
 
+def record_household(household: Household, moment: datetime, earning: Earning) -> None:
+    """Add an earning (a negative one: a deduction against a whole household) to the household's, its building's
+    and its grid's totals of every period of `moment` (one upsert statement), as record() does for a resident."""
+    building_id, grid_id = db.session.execute(select(Building.id, Building.grid_id).where(
+        Building.id == household.building_id)).one()
+    subjects = sorted([("household", household.id), ("building", building_id)] + ([("grid", grid_id)] if grid_id else []))
+    _apply(household.community_id, [(period, kind, sid) for period in sorted(period_keys(moment))
+                                    for kind, sid in subjects], earning)
+
+
 def _apply(community_id: int, rows: list[tuple[str, str, int]], earning: Earning) -> None:
     """Add `earning` to these totals (creating them), in the order given."""
     params = {"community_id": community_id, "points": earning.points, "minutes": earning.minutes,
@@ -152,6 +167,7 @@ def rebuild(community_id: int) -> int:
         if earning is not None:
             record(db.session.get(Resident, entry.resident_id), entry.created_at, earning)
             count += 1
+    rebuilt.send(community_id)  # what else moves the totals (deductions against earning) adds itself again
     db.session.flush()
     return count
 

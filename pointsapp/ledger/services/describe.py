@@ -44,8 +44,10 @@ def _day(text: str) -> str:
 
 
 def _award(entry: LedgerEntry) -> EntryText:
-    label = _("Volunteer service")
     reason = (entry.reason or "").strip()
+    if entry.source_type == "claim":  # claims.services: the catalogue item's title, as the office wrote it
+        return EntryText(_("Good deed claimed and confirmed"), labelled(reason, _("claim #%(n)s", n=entry.source_id)))
+    label = _("Volunteer service")
     found = ATTENDANCE.match(reason) if entry.source_type == "attendance" else None
     if found:
         return EntryText(label, labelled(word(found["kind"]), found["title"]))
@@ -104,5 +106,11 @@ def describe(entry: LedgerEntry) -> EntryText:
         return EntryText(_("Award by the community office"), _typed(entry.reason or ""))
     if kind == EntryKind.MANUAL_DEDUCTION:
         return EntryText(_("Deduction by the community office"), entry.reason or "")
+    if kind == EntryKind.DEDUCTION:  # 负向扣分: "<item>：<reason>" as typed, or points owed taken later (no reason)
+        if entry.amount > 0:
+            return EntryText(_("Deduction given back"), entry.reason or "")
+        if entry.idempotency_key.startswith("owed:"):
+            return EntryText(_("Owed points of a deduction taken"), "")
+        return EntryText(_("Deduction"), entry.reason or "")
     return EntryText(kind, entry.reason or "")
 

@@ -11,10 +11,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select
 
 from pointsapp.accounts.models import User
+from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
+from pointsapp.core.localtime import format_local
+from pointsapp.core.periods import period_bounds
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.unique import insert_unique
+from pointsapp.deductions import services as deductions
 from pointsapp.rankings import services as rankings
 from pointsapp.rankings.models import EarningTotal
 from pointsapp.recognition.models import Evaluation, StarResult, StarRuleSet, StarVeto
@@ -88,6 +92,8 @@ def compute(evaluation: Evaluation) -> list[Rating]:
             EarningTotal.subject_type == "household"))}
     vetoes = dict(db.session.execute(select(StarVeto.household_id, StarVeto.reason)
                                      .where(StarVeto.evaluation_id == evaluation.id)).all())
+    for hid, note in deduction_vetoes(evaluation.community_id, evaluation.period).items():
+        vetoes[hid] = f"{vetoes[hid]}; {note}" if hid in vetoes else note
     households = db.session.scalars(select(Household.id).where(Household.community_id == evaluation.community_id)
                                     .order_by(Household.id)).all()
     ratings = []
@@ -102,6 +108,35 @@ def compute(evaluation: Evaluation) -> list[Rating]:
             continue
         ratings.append(Rating(hid, points, attendances, sum(1 for t in thresholds if points >= t), False, ""))
     return ratings
+
+
+def deduction_vetoes(community_id: int, period: str) -> dict[int, str]:
+    """Households vetoed by a deduction under a veto item (一票否决) that happened in the period and was not
+    withdrawn, with the note 扣分项：<item>（<date>）, several joined."""
+    notes: dict[int, list[str]] = {}
+    for d in deductions.vetoes_in(community_id, period_bounds(period)):
+        notes.setdefault(d.household_id, []).append(str(_l("Deduction: %(item)s (%(date)s)", item=d.item.title,
+                                                           date=format_local(d.occurred_at, "%Y-%m-%d"))))
+    return {hid: "; ".join(n) for hid, n in notes.items()}
+
+
+@deductions.changing.connect
+def _lock_for_deduction(community_id: int, *, moment: datetime, now: datetime) -> None:
+    """A deduction is about to be recorded or withdrawn: lock the community's evaluations on notice (first in the
+    lock order, one statement), so a publish waits for it and then sees its results."""
+    locks.lock_matching(Evaluation, Evaluation.community_id == community_id, Evaluation.status == "notice")
+
+
+@deductions.changed.connect
+def _refresh_for_deduction(deduction, *, now: datetime) -> None:
+    """Its veto and its points show in the stored results of evaluations on notice (published ones stay)."""
+    if not (deduction.is_veto or deduction.counts_against_earning):
+        return
+    periods = set(rankings.period_keys(deduction.occurred_at)) | set(rankings.period_keys(deduction.created_at))
+    for evaluation in db.session.scalars(select(Evaluation).where(
+            Evaluation.community_id == deduction.community_id, Evaluation.status == "notice",
+            Evaluation.period.in_(sorted(periods)))):
+        _store(evaluation)
 
 
 def _store(evaluation: Evaluation) -> int:
