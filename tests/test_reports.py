@@ -258,3 +258,30 @@ def test_the_statements_do_not_grow_with_the_data(data, client, login, make, db)
                     reviewer=reviewer)
     db.session.commit()
     assert statements() == few
+
+
+def test_the_claims_and_deductions_services_feed_the_reports_and_the_group_boards(make, db, now):
+    """End to end through the other features' services: a claim filed and approved, a deduction recorded."""
+    from pointsapp.claims import services as claims
+    from pointsapp.deductions import services as deductions
+    from pointsapp.groups import services as groups
+
+    c = make.community()
+    admin = make.admin(c)
+    d = Data(make, db, c, admin)
+    earn_item = d.item("扶老助弱", "邻里互助", points=5)
+    deduct_item = d.item("乱堆乱放", "文明行为", kind="deduct", points=4)
+    neighbour = make.resident_user(community=c)
+    claim = claims.file_claim(neighbour, neighbour.resident, claims.ClaimFields(item_id=earn_item.id,
+                                                                                occurred_at=now), now)
+    claims.approve(admin, claim, now + timedelta(hours=3))
+    deductions.record_deduction(admin, deduct_item, resident=neighbour.resident, occurred_at=now, reason="楼道堆物",
+                                evidence=None, request_key="e2e-1", now=now + timedelta(hours=4))
+    branch = groups.create_group(admin, c, "第一党支部", "party_branch", now)
+    groups.add_members(admin, branch, [neighbour.resident], now)
+    report = reports.build(admin, c.id, ["2026-11"])
+    assert [(r.title, r.filed, r.approved, r.median_hours) for r in report.items] == [("扶老助弱", 1, 1, 3.0)]
+    assert [(r.name, r.decided) for r in report.reviewers] == [(admin.name, 1)]
+    assert [(r.category, r.by_month) for r in report.categories] == [("邻里互助", [5]), ("文明行为", [-4])]
+    # the deduction counts against her earning (the catalogue says so by default): the group has 5 − 4
+    assert [(p.group_name, p.total) for p in groups.group_board(c.id, "M2026-11")] == [("第一党支部", 1)]
