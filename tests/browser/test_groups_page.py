@@ -29,6 +29,16 @@ def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_c
     office.wait_for_load_state()
     assert "已公开" in office.locator("main").inner_text()
 
+    office_phone = new_context("phone").new_page()
+    office_phone.set_viewport_size(NARROW)
+    log_in(office_phone, ADMIN_PHONE)
+    for path, name in ((f"/admin/communities/{LIYUAN}/groups?period=year", "groups-office-360"),
+                       (office.url + "?period=year&q=王", "groups-group-360")):
+        open_page(office_phone, path)
+        screenshot(office_phone, name)
+        # no sideways scrolling (a stacked table's visually hidden header may reach past the edge, clipped)
+        assert office_phone.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), path
+
     phone = new_context("phone").new_page()
     phone.set_viewport_size(NARROW)
     open_page(phone, f"/communities/{LIYUAN}/groups?period=year")
