@@ -74,9 +74,11 @@ MATRIX = {
     # groups
     "groups.index": ("GET", COMMUNITY_A_ADMINS),
     "groups.public": ("GET", EVERYONE),
+    "groups.group": ("GET", COMMUNITY_A_ADMINS),
     # end groups
     # reports
     "reports.index": ("GET", COMMUNITY_A_ADMINS),
+    "reports.download": ("GET", COMMUNITY_A_ADMINS),
     # end reports
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
@@ -232,6 +234,11 @@ def world(make, db, now):
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id,
             "item_id": catalogue_item.id, "deduction_id": deduction.id}
+    # groups
+    from pointsapp.groups import services as group_service
+    args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
+    db.session.commit()
+    # end groups
     return users, args
 
 

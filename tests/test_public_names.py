@@ -85,9 +85,21 @@ SURFACES = {
     "printed honour list (office)": (
         lambda cl, lg, s: as_viewer(cl, lg, s, f"/admin/c/{s['c'].id}/honours/{s['honour'].id}/public", "admin"),
         STAR_MASKED),
+    "group rankings page /communities/<id>/groups": (lambda cl, lg, s: group_page(cl, s), STAR_MASKED),
     "resident schema, public view": (
         lambda cl, lg, s: str(ResidentSchema("public").dump([s["shy"], s["star"]], many=True)), STAR_MASKED),
 }
+
+
+def group_page(client, s):
+    """A published group (党支部) with both of them as members, its members' board on the public page."""
+    from pointsapp.groups import services as groups
+    moment = s["shy"].created_at
+    group = groups.create_group(s["admin"], s["c"], "第一党支部", "party_branch", moment)
+    groups.add_members(s["admin"], group, [s["shy"], s["star"]], moment)
+    groups.set_published(s["admin"], group, True, moment)
+    _db.session.commit()
+    return client.get(f"/communities/{s['c'].id}/groups?group={group.id}").get_data(as_text=True).split("<main", 1)[1]
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -123,7 +135,7 @@ def test_the_rule_is_one_function():
 
 # Templates of pages that show residents to people other than themselves and their office.
 PUBLIC_TEMPLATES = ["rankings/board.html", "rankings/page.html", "stars/notice.html", "stars/honour_notice.html",
-                    "stars/public_list.html"]
+                    "stars/public_list.html", "groups/public.html"]
 # In those templates, a name comes only as the label the rule made (p.label, a row's name): never a
 # resident's, head's or user's own name attribute, nor a masking done in the template.
 RAW_NAME = re.compile(r"\b(?:resident|r|row|person|p|e|entry|user|current_user|h)\.(?:name|head)\b|mask_name|"
@@ -142,7 +154,8 @@ def test_every_public_route_is_in_the_list_of_public_templates():
     known = {"rankings/board.html", "home/index.html", "home/welcome.html", "privacy/notice.html",
              "auth/login.html", "auth/activate.html", "auth/reset.html", "checkin/scan.html",
              "auth/forgot.html",  # 忘记密码: the offices' phones and hours, no resident
-             "catalogue/public.html", "catalogue/printable.html"}  # 积分细则: the items, no resident
+             "catalogue/public.html", "catalogue/printable.html",  # 积分细则: the items, no resident
+             "groups/public.html"}  # group rankings: names through the rule (a surface above)
     public = []
     for path in (ROOT / "pointsapp").rglob("*.py"):
         tree = ast.parse(path.read_text())

@@ -40,6 +40,15 @@ class AuditAction(StrEnum):
     DEDUCTION_WITHDRAWN = "deduction_withdrawn"  # the office withdrew one (an objection upheld)
     CLAIM_APPROVED = "claim_approved"  # a reviewer approved a resident's claim (积分申报): points posted
     CLAIM_REJECTED = "claim_rejected"  # a reviewer rejected a resident's claim, with a reason
+    # groups (organisation groups and their rankings)
+    GROUP_CREATED = "group_created"
+    GROUP_RENAMED = "group_renamed"
+    GROUP_DELETED = "group_deleted"
+    GROUP_PUBLISHED = "group_published"  # its rankings shown on the community's public page
+    GROUP_UNPUBLISHED = "group_unpublished"
+    GROUP_MEMBER_ADDED = "group_member_added"
+    GROUP_MEMBER_REMOVED = "group_member_removed"
+    # end groups
 
 
 class AuditEvent(db.Model):

@@ -41,6 +41,15 @@ ACTION_LABELS = {
     AuditAction.DEDUCTION_WITHDRAWN: _l("Deduction withdrawn"),
     AuditAction.CLAIM_APPROVED: _l("Claim approved"),  # claims (积分申报)
     AuditAction.CLAIM_REJECTED: _l("Claim rejected"),
+    # groups
+    AuditAction.GROUP_CREATED: _l("Group created"),
+    AuditAction.GROUP_RENAMED: _l("Group renamed"),
+    AuditAction.GROUP_DELETED: _l("Group deleted"),
+    AuditAction.GROUP_PUBLISHED: _l("Group rankings published"),
+    AuditAction.GROUP_UNPUBLISHED: _l("Group rankings taken off the public page"),
+    AuditAction.GROUP_MEMBER_ADDED: _l("Added to a group"),
+    AuditAction.GROUP_MEMBER_REMOVED: _l("Removed from a group"),
+    # end groups
 }
 
 SUBJECT_LABELS = {
@@ -50,6 +59,7 @@ SUBJECT_LABELS = {
     "catalogue_item": _l("catalogue item"),
     "deduction": _l("deduction"),
     "claim": _l("claim"),
+    "org_group": _l("group"), "org_group_member": _l("group membership"),  # groups
 }
 
 

@@ -36,7 +36,7 @@ def demo(if_empty: bool, buildings: int, months: int) -> None:
     click.echo(f"{result.communities} communities, {result.buildings} buildings, "
                f"{result.households} households, {result.residents} residents.")
     click.echo(f"Demo logins (password {seed.DEMO_PASSWORD}):")
-    click.echo(f"积分细则: {extra.items} items; {extra.claims} claims in every state; {extra.deductions} deductions.")
+    click.echo(f"积分细则: {extra.items} items; {extra.claims} claims in every state; {extra.deductions} deductions; {extra.groups} groups.")
     for login in result.logins + extra.logins:
         click.echo(f"  {login.phone}  {login.role:<16} {login.name}  {login.note}")
 

@@ -168,8 +168,29 @@ def build_catalogue_demo(now: datetime, building_name: str) -> CatalogueDemo:
     record_deduction(admin, items["高空抛物"], household=vetoed.household, occurred_at=now - timedelta(days=15),
                      reason="从5楼窗口扔下酒瓶，楼下有人经过，监控可查。", evidence=demo_photo(31),
                      request_key="demo-deduction-2", now=now - timedelta(days=14))
+    groups = _groups(community, admin, now)
     logins = [DemoLogin(role="building_leader", name=zhang.name, phone=zhang.phone,
                         note=f"梨园社区 {building_name} 楼栋长（审核本楼的积分申报）"),
               DemoLogin(role="grid_worker", name=worker.name, phone=worker.phone,
                         note=f"梨园社区 {db.session.get(Grid, building.grid_id).name} 网格员")]
-    return CatalogueDemo(items=len(items), claims=len(made), deductions=2, groups=0, logins=logins)
+    return CatalogueDemo(items=len(items), claims=len(made), deductions=2, groups=groups, logins=logins)
+
+
+GROUPS = (("梨园社区第一党支部", "party_branch", 18, True), ("梨园社区第二党支部", "party_branch", 15, True),
+          ("梨园志愿者协会", "association", 30, True), ("梨园小学家长志愿队", "school", 12, False))
+
+
+def _groups(community: Community, admin: User, now: datetime) -> int:
+    """Two 党支部, a volunteer association and a school's parents, ranked (以党支部为单位排名、晾晒); the school's
+    not published yet. Members: residents who earned this year, drawn without regard to building."""
+    from pointsapp.groups import services as groups
+
+    rng = random.Random(14)
+    residents = db.session.scalars(select(Resident).where(Resident.community_id == community.id,
+                                                          Resident.moved_out_on.is_(None)).order_by(Resident.id)).all()
+    for name, kind, size, published in GROUPS:
+        group = groups.create_group(admin, community, name, kind, now - timedelta(days=30))
+        groups.add_members(admin, group, rng.sample(residents, size), now - timedelta(days=30))
+        if published:
+            groups.set_published(admin, group, True, now - timedelta(days=29))
+    return len(GROUPS)
