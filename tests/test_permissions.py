@@ -20,6 +20,8 @@ from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.volunteering.services import activities, checkin
 
+from .test_claims_pages import claim_in_world
+
 ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
     "anonymous", "resident", "team_lead", "clerk", "community_admin", "other_community_admin", "city_admin")
 ROLES = (ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY)
@@ -60,6 +62,13 @@ MATRIX = {
     "claims.witness_list": ("GET", LOGGED_IN),
     "claims.review_list": ("GET", LOGGED_IN),
     "claims.queue": ("GET", COMMUNITY_A_ADMINS),
+    # the claim of the world's resident: others who may not see it get 404 (never told it exists), not 403
+    "claims.show": ("GET", LOGGED_IN),
+    "claims.photo": ("GET", LOGGED_IN),
+    "claims.withdraw": ("POST", LOGGED_IN),
+    "claims.answer": ("POST", LOGGED_IN),
+    "claims.witness": ("POST", LOGGED_IN),
+    "claims.decide": ("POST", LOGGED_IN),  # empty form: no decision, back to the queue
     # end claims
     # deductions
     "deductions.index": ("GET", COMMUNITY_A_ADMINS),
@@ -208,6 +217,7 @@ def world(make, db, now):
     job = ImportJob(community_id=a.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(), status="checked",
                     created_by_id=admin.id, created_at=now)
     db.session.add(job)
+    claim = claim_in_world(resident_user, admin, now)  # claims
     db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
@@ -216,7 +226,8 @@ def world(make, db, now):
             "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
-            "session_id": revoked_lead.login_session.id, "query_id": query.id}
+            "session_id": revoked_lead.login_session.id, "query_id": query.id,
+            "claim_id": claim.id, "photo_id": claim.photos[0].id}
     return users, args
 
 
