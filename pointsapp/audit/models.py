@@ -31,6 +31,8 @@ class AuditAction(StrEnum):
     ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
     QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
+    CLAIM_APPROVED = "claim_approved"  # a reviewer approved a resident's claim (积分申报): points posted
+    CLAIM_REJECTED = "claim_rejected"  # a reviewer rejected a resident's claim, with a reason
 
 
 class AuditEvent(db.Model):

@@ -13,34 +13,32 @@ Rules, in one place each:
   account lock, so two approvals of the last slot at once give exactly one.
 - Approval posts the item version's points as an AWARD, source "claim", key f"claim:{claim.id}".
 """
-from dataclasses import dataclass, field
-from datetime import datetime
+from pointsapp.claims.services.access import fileable_residents, may_file, may_review, may_see
+from pointsapp.claims.services.fields import (
+    DESCRIPTION_MAX,
+    FILE_WITHIN_DAYS,
+    MAX_PHOTOS,
+    REASON_MAX,
+    ClaimFields,
+    QueueRow,
+)
+from pointsapp.claims.services.filing import LimitReached, file_claim
+from pointsapp.claims.services.queue import (
+    get_claim,
+    my_claims,
+    photo_content,
+    review_queue,
+    witness_requests,
+)
+from pointsapp.claims.services.review import answer_more, approve, ask_more, reject, withdraw
+from pointsapp.claims.services.witness import confirm_witness, decline_witness
 
-MAX_PHOTOS = 3
-DESCRIPTION_MAX = 500
-REASON_MAX = 500
-FILE_WITHIN_DAYS = 30  # a good deed can be claimed up to this many days later
-
-
-@dataclass(frozen=True)
-class ClaimFields:
-    item_id: int
-    occurred_at: datetime
-    place: str = ""
-    description: str = ""
-    minutes: int | None = None  # per-hour items
-    witness_phone: str = ""  # the witness is named by her phone number (residents do not browse each other)
-    photos: tuple[bytes, ...] = field(default_factory=tuple)
-
-
-@dataclass
-class QueueRow:
-    claim: object  # Claim, with resident, item, photos loaded
-    limit_used: int | None  # claims of the item counted against the limit in its window (None: no limit)
-    limit_count: int | None
-    history: list  # the claimant's earlier claims of the same item (newest first, a few)
-    duplicate_of: list  # earlier claims whose photo matches one of this claim's
-
+__all__ = [
+    "DESCRIPTION_MAX", "FILE_WITHIN_DAYS", "MAX_PHOTOS", "REASON_MAX", "ClaimFields", "LimitReached", "QueueRow",
+    "answer_more", "approve", "ask_more", "confirm_witness", "decline_witness", "file_claim", "fileable_residents",
+    "get_claim", "may_file", "may_review", "may_see", "my_claims", "photo_content", "reject", "review_queue",
+    "withdraw", "witness_requests",
+]
 
 # Signatures (implemented in the modules; see their docstrings for error codes):
 # file_claim(actor, resident, fields: ClaimFields, now) -> Claim

@@ -1,0 +1,219 @@
+"""Filing a claim: who may, what the item and the day allow, the evidence (photos, a witness), and the item's
+per-resident limit, counted under the resident's account lock so two claims at once cannot both take the last
+slot. Photos are stored resized, without EXIF/GPS, with a perceptual hash that flags the same photo sent twice."""
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from pointsapp.accounts.models import User
+from pointsapp.catalogue.models import CatalogueItem, Evidence, ItemKind
+from pointsapp.catalogue.services import rules as catalogue_rules
+from pointsapp.claims.models import OPEN_STATUSES, Claim, ClaimPhoto, ClaimStatus
+from pointsapp.claims.services.access import may_file, record_event
+from pointsapp.claims.services.fields import DESCRIPTION_MAX, FILE_WITHIN_DAYS, MAX_PHOTOS, ClaimFields
+from pointsapp.core import photos as core_photos
+from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pointsapp.core.extensions import db
+from pointsapp.core.localtime import local_date
+from pointsapp.core.text import lines, one_line
+from pointsapp.core.validation import clean_phone, is_phone
+from pointsapp.ledger.services.posting import lock_account
+from pointsapp.tree.models import Resident
+
+PHOTO_PIXELS = 1280  # the longer side of a stored photo: enough to judge a cleaned hallway, ~200 KB
+DUPLICATE_DISTANCE = 6  # pHash bits: a re-saved or resized copy differs by a few, another photo by ~30
+DUPLICATE_DAYS = 365  # near matches are looked for among the community's photos of this many days
+PLACE_MAX = 100
+MAX_MINUTES = 24 * 60
+COUNTED_AT_FILING = (*OPEN_STATUSES, ClaimStatus.APPROVED)
+
+
+class LimitReached(Conflict):
+    code = "limit_reached"
+
+
+def limit_used(item: CatalogueItem, resident_id: int, occurred_at: datetime, statuses: Sequence[str],
+               *, excluding: int | None = None) -> int | None:
+    """Claims of the item's lineage by the resident in the limit window around `occurred_at` with one of
+    `statuses` (None: the item has no limit)."""
+    window = catalogue_rules.limit_window(item, occurred_at)
+    if window is None:
+        return None
+    stmt = (select(func.count()).select_from(Claim)
+            .where(Claim.resident_id == resident_id, Claim.lineage_id == item.lineage_id,
+                   Claim.occurred_at >= window[0], Claim.occurred_at < window[1],
+                   Claim.status.in_([str(s) for s in statuses])))
+    if excluding is not None:
+        stmt = stmt.where(Claim.id != excluding)
+    return db.session.scalar(stmt)
+
+
+def refuse_over_limit(item: CatalogueItem, used: int | None) -> None:
+    if used is not None and used >= item.limit_count:
+        raise LimitReached(_l("The limit for this item is %(limit)d per %(period)s, and %(used)d are already "
+                              "counted in that period."), limit=item.limit_count, period=period_word(item),
+                           used=used)
+
+
+def period_word(item: CatalogueItem) -> str:
+    return str({"day": _l("day"), "week": _l("week"), "month": _l("month"), "year": _l("year")}
+               .get(item.limit_period, item.limit_period))
+
+
+def _item(resident: Resident, item_id, occurred_at: datetime) -> CatalogueItem:
+    item = catalogue_rules.item_in(resident.community_id, item_id)
+    if item is None:
+        raise NotFound(_l("No such item in your community's catalogue."), code="unknown_item")
+    if item.kind != ItemKind.EARN or not item.claimable:
+        raise InvalidInput(_l("This item cannot be claimed."), code="not_claimable")
+    if not catalogue_rules.is_open_on(item, local_date(occurred_at)):
+        raise InvalidInput(_l("This item was not open on that day (or it has changed: please choose it again "
+                              "from the current catalogue)."), code="item_closed")
+    return item
+
+
+def _occurred(occurred_at, now: datetime) -> datetime:
+    if not isinstance(occurred_at, datetime) or occurred_at.tzinfo is None:
+        raise InvalidInput(_l("Please say when it happened."), code="invalid_date")
+    if occurred_at > now:
+        raise InvalidInput(_l("The time it happened cannot be in the future."), code="occurred_in_future")
+    if occurred_at < now - timedelta(days=FILE_WITHIN_DAYS):
+        raise InvalidInput(_l("A good deed can be claimed up to %(days)d days after it happened."),
+                           code="occurred_too_long_ago", days=FILE_WITHIN_DAYS)
+    return occurred_at
+
+
+def _minutes(item: CatalogueItem, minutes) -> int | None:
+    if not item.per_hour:
+        return None
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_MINUTES:
+        raise InvalidInput(_l("Please say how long it took, in minutes (1 to %(max)d)."), code="invalid_minutes",
+                           max=MAX_MINUTES)
+    return minutes
+
+
+def _text(value, limit: int, code: str, multiline: bool = True) -> str:
+    text = (lines if multiline else one_line)(value or "")
+    if len(text) > limit:
+        raise InvalidInput(_l("Please write at most %(n)d characters."), code=code, n=limit)
+    return text
+
+
+def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident | None:
+    """The active resident of her community whose phone was typed; a phone shared in a family names the one
+    whose login is that phone. Raises invalid_witness_phone, witness_not_found, witness_ambiguous,
+    witness_household, witness_is_filer, witness_no_account."""
+    phone = clean_phone(phone_typed)
+    if not phone:
+        return None
+    if not is_phone(phone):
+        raise InvalidInput(_l("The witness's phone number is not a valid mobile number."),
+                           code="invalid_witness_phone")
+    candidates = list(db.session.scalars(
+        select(Resident).where(Resident.community_id == resident.community_id, Resident.phone == phone,
+                               Resident.moved_out_on.is_(None)).order_by(Resident.id).limit(20)))
+    if not candidates:
+        raise InvalidInput(_l("No resident of your community has this phone number. The witness must be a "
+                              "resident of the community."), code="witness_not_found")
+    login = db.session.scalar(select(User).where(User.phone == phone, User.is_enabled.is_(True)))
+    if len(candidates) > 1:
+        chosen = [c for c in candidates if login is not None and login.resident_id == c.id]
+        if not chosen:
+            raise InvalidInput(_l("Several residents share this phone number and none of them logs in with it: "
+                                  "please name a witness who has their own account."), code="witness_ambiguous")
+        candidates = chosen
+    witness = candidates[0]
+    if witness.id == resident.id or witness.household_id == resident.household_id:
+        raise InvalidInput(_l("The witness cannot be the claimant or someone of her household."),
+                           code="witness_household")
+    if filer.resident_id == witness.id:
+        raise InvalidInput(_l("You filed this claim: please name another resident as the witness."),
+                           code="witness_is_filer")
+    if db.session.scalar(select(User.id).where(User.resident_id == witness.id, User.is_enabled.is_(True))) is None:
+        raise InvalidInput(_l("This witness has no account to confirm with. Please name a witness who uses "
+                              "the app, or ask the community office."), code="witness_no_account")
+    return witness
+
+
+def read_photos(data: Sequence[bytes]) -> list[core_photos.Photo]:
+    """Each upload resized, upright, without metadata. Raises too_many_photos, invalid_photo, photo_too_large."""
+    if len(data) > MAX_PHOTOS:
+        raise InvalidInput(_l("Please send at most %(n)d photos."), code="too_many_photos", n=MAX_PHOTOS)
+    return [core_photos.resized(d, PHOTO_PIXELS) for d in data]
+
+
+def add_photos(claim: Claim, photos: Sequence[core_photos.Photo], now: datetime) -> list[ClaimPhoto]:
+    """Store the photos; one that matches an earlier photo of the community (same hash, or within
+    DUPLICATE_DISTANCE bits) names it and flags the claim for the reviewer."""
+    rows = []
+    for photo in photos:
+        rows.append(ClaimPhoto(community_id=claim.community_id, claim_id=claim.id, content=photo.content,
+                               width=photo.width, height=photo.height,
+                               phash=core_photos.perceptual_hash(photo.content), created_at=now))
+    recent = None
+    for row in rows:
+        exact = db.session.scalar(  # through ix_claim_photo_hash, at any age
+            select(ClaimPhoto.id).where(ClaimPhoto.community_id == claim.community_id,
+                                        ClaimPhoto.phash == row.phash, ClaimPhoto.claim_id != claim.id)
+            .order_by(ClaimPhoto.id).limit(1))
+        if exact is None:
+            if recent is None:  # the hashes of the last year's photos, one column, read once
+                recent = db.session.execute(
+                    select(ClaimPhoto.id, ClaimPhoto.phash)
+                    .where(ClaimPhoto.community_id == claim.community_id, ClaimPhoto.claim_id != claim.id,
+                           ClaimPhoto.created_at >= now - timedelta(days=DUPLICATE_DAYS))
+                    .order_by(ClaimPhoto.id)).all()
+            exact = next((pid for pid, phash in recent
+                          if core_photos.hash_distance(phash, row.phash) <= DUPLICATE_DISTANCE), None)
+        if exact is not None:
+            row.duplicate_of_id = exact
+            claim.has_duplicate_photo = True
+    db.session.add_all(rows)
+    return rows
+
+
+def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: datetime) -> Claim:
+    """A claim of a catalogue item for `resident`, by herself or by whoever may file for her.
+    Raises forbidden, resident_moved_out, unknown_item, not_claimable, item_closed, invalid_date,
+    occurred_in_future, occurred_too_long_ago, invalid_minutes, too_short, description_too_long,
+    place_too_long, photo_required, too_many_photos, invalid_photo, photo_too_large, witness_required,
+    invalid_witness_phone, witness_not_found, witness_ambiguous, witness_household, witness_is_filer,
+    witness_no_account, limit_reached, busy."""
+    if not may_file(actor, resident):
+        raise PermissionDenied(_l("You may file claims only for yourself or for residents of the buildings or "
+                                  "grid you look after."))
+    if resident.moved_out_on is not None:
+        raise InvalidInput(_l("%(name)s has moved out and can no longer earn points."), code="resident_moved_out",
+                           name=resident.name)
+    occurred_at = _occurred(fields.occurred_at, now)
+    item = _item(resident, fields.item_id, occurred_at)
+    minutes = _minutes(item, fields.minutes)
+    points = catalogue_rules.points_for(item, minutes)
+    if points <= 0:
+        raise InvalidInput(_l("This item gives points by the time spent: the time given is too short to earn a whole point."),
+                           code="too_short")
+    description = _text(fields.description, DESCRIPTION_MAX, "description_too_long")
+    place = _text(fields.place, PLACE_MAX, "place_too_long", multiline=False)
+    photos = read_photos(tuple(fields.photos or ()))
+    if item.evidence == Evidence.PHOTO and not photos:
+        raise InvalidInput(_l("This item needs at least one photo."), code="photo_required")
+    witness = witness_for(resident, fields.witness_phone or "", actor)
+    if item.evidence == Evidence.WITNESS and witness is None:
+        raise InvalidInput(_l("This item needs a witness: give the phone number of a neighbour who saw it."),
+                           code="witness_required")
+    lock_account(resident)  # the limit is counted and taken under her account lock (approval takes it too)
+    refuse_over_limit(item, limit_used(item, resident.id, occurred_at, COUNTED_AT_FILING))
+    claim = Claim(community_id=resident.community_id, resident_id=resident.id, item_id=item.id,
+                  lineage_id=item.lineage_id, filed_by_id=actor.id, occurred_at=occurred_at, minutes=minutes,
+                  place=place, description=description, points=points,
+                  witness_id=witness.id if witness else None,
+                  status=ClaimStatus.WITNESS if witness else ClaimStatus.PENDING, submitted_at=now,
+                  created_at=now, reason="", has_duplicate_photo=False)
+    db.session.add(claim)
+    db.session.flush()
+    add_photos(claim, photos, now)
+    record_event(claim, actor, "filed", now)
+    db.session.flush()
+    return claim

@@ -1,0 +1,316 @@
+"""Claims (积分申报, issue 14): filed by a resident or for her, witnessed, reviewed by the reviewer the item names,
+never by the claimant, her household, the witness or the filer; limits at filing and at approval; photos
+resized, stripped of EXIF/GPS and compared for duplicates; limit windows at the edges of China-time periods."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pointsapp.audit.models import AuditEvent
+from pointsapp.claims import services as claims
+from pointsapp.claims.models import ClaimEvent, ClaimStatus
+from pointsapp.core.errors import DomainError
+from pointsapp.ledger.models import LedgerEntry
+from pointsapp.ledger.services import posting as ledger
+from pointsapp.rankings import services as rankings
+from pointsapp.rankings.services import period_keys
+
+from .claim_scenes import build_scene, item, photo
+
+
+@pytest.fixture
+def scene(make, db, now):
+    return build_scene(make, db, now)
+
+
+def code_of(work) -> str:
+    with pytest.raises(DomainError) as err:
+        work()
+    return err.value.code
+
+
+def events(claim) -> list[str]:
+    from pointsapp.core.extensions import db
+    return list(db.session.scalars(select(ClaimEvent.action).where(ClaimEvent.claim_id == claim.id)
+                                   .order_by(ClaimEvent.id)))
+
+
+# ---- every state --------------------------------------------------------------------------------------
+
+def test_a_claim_goes_from_witness_to_pending_to_more_info_and_back_to_approved_with_its_points(scene, db, now):
+    it = item(db, scene, points=8)
+    claim = scene.file(it, witness_phone=scene.witness.phone)
+    assert (claim.status, claim.points, claim.filed_by_id) == (ClaimStatus.WITNESS, 8, scene.claimant.id)
+    assert claims.witness_requests(scene.witness) == [claim]
+    assert claims.review_queue(scene.leader, now=now) == []  # not in the queue before the witness confirms
+
+    claims.confirm_witness(scene.witness, claim, now + timedelta(minutes=5))
+    assert (claim.status, claim.witnessed_at) == (ClaimStatus.PENDING, now + timedelta(minutes=5))
+    submitted = claim.submitted_at
+
+    claims.ask_more(scene.leader, claim, "请补一张清理后的照片", now + timedelta(hours=1))
+    assert (claim.status, claim.reason) == (ClaimStatus.MORE_INFO, "请补一张清理后的照片")
+    assert claims.get_claim(scene.claimant, claim.id).reason == "请补一张清理后的照片"
+
+    claims.answer_more(scene.claimant, claim, "补充了照片", [photo(1)], now + timedelta(hours=2))
+    assert claim.status == ClaimStatus.PENDING
+    assert claim.submitted_at == submitted  # back to its place in the oldest-first queue
+    assert len(claim.photos) == 1
+
+    claims.approve(scene.leader, claim, now + timedelta(hours=3))
+    entry = db.session.get(LedgerEntry, claim.entry_id)
+    assert (entry.idempotency_key, entry.amount, entry.source_type, entry.source_id, entry.reason) == (
+        f"claim:{claim.id}", 8, "claim", str(claim.id), "楼道广告清理")
+    account = ledger.account_of(scene.claimant.resident_id)
+    assert (account.balance, account.earned_total) == (8, 8)
+    place = rankings.rank_of(scene.community.id, period_keys(now)[0], "resident", scene.claimant.resident_id)
+    assert place is not None and place.value == 8
+    assert (claim.status, claim.reviewer_id, claim.decided_at) == (ClaimStatus.APPROVED, scene.leader.id,
+                                                                   now + timedelta(hours=3))
+    assert events(claim) == ["filed", "witnessed", "asked", "answered", "approved"]
+    audit = db.session.scalars(select(AuditEvent.action).where(AuditEvent.subject_type == "claim")).all()
+    assert audit == ["claim_approved"]
+
+
+def test_a_rejected_claim_shows_its_reason_to_the_claimant_and_moves_no_points(scene, db, now):
+    claim = scene.file(item(db, scene))
+    assert code_of(lambda: claims.reject(scene.leader, claim, "  ", now)) == "reason_missing"
+    claims.reject(scene.leader, claim, "照片看不出是哪栋楼", now)
+    seen = claims.my_claims(scene.claimant)[0]
+    assert (seen.status, seen.reason) == (ClaimStatus.REJECTED, "照片看不出是哪栋楼")
+    assert ledger.balance_of(scene.claimant.resident_id) == 0
+    assert code_of(lambda: claims.approve(scene.leader, claim, now)) == "claim_state"
+    assert db.session.scalars(select(AuditEvent.action)).all() == ["claim_rejected"]
+
+
+def test_a_claim_withdrawn_while_open_cannot_be_approved_and_a_decided_one_cannot_be_withdrawn(scene, db, now):
+    it = item(db, scene)
+    claim = scene.file(it)
+    claims.withdraw(scene.claimant, claim, now)
+    assert claim.status == ClaimStatus.WITHDRAWN
+    assert code_of(lambda: claims.approve(scene.leader, claim, now)) == "claim_state"
+    other = scene.file(it)
+    claims.approve(scene.leader, other, now)
+    assert code_of(lambda: claims.withdraw(scene.claimant, other, now)) == "claim_state"
+    assert code_of(lambda: claims.withdraw(scene.witness, scene.file(it), now)) == "not_claimant"
+
+
+def test_a_witness_who_declines_sends_the_claim_back_to_the_claimant_with_the_note(scene, db, now):
+    claim = scene.file(item(db, scene, evidence="witness"), witness_phone=scene.witness.phone)
+    assert code_of(lambda: claims.confirm_witness(scene.spouse, claim, now)) == "not_found"
+    claims.decline_witness(scene.witness, claim, "那天我不在家", now)
+    assert (claim.status, claim.reason) == (ClaimStatus.MORE_INFO, "那天我不在家")
+    assert code_of(lambda: claims.confirm_witness(scene.witness, claim, now)) == "claim_state"
+    assert claims.witness_requests(scene.witness) == []
+    assert events(claim) == ["filed", "witness_declined"]
+
+
+def test_a_witness_item_needs_a_witness_and_the_witness_is_neither_the_claimant_nor_her_household(scene, db, now):
+    it = item(db, scene, evidence="witness")
+    assert code_of(lambda: scene.file(it)) == "witness_required"
+    assert code_of(lambda: scene.file(it, witness_phone=scene.spouse.phone)) == "witness_household"
+    assert code_of(lambda: scene.file(it, witness_phone=scene.claimant.phone)) == "witness_household"
+    assert code_of(lambda: scene.file(it, witness_phone="13800000000")) == "witness_not_found"
+    assert code_of(lambda: scene.file(it, witness_phone="12345")) == "invalid_witness_phone"
+    # full-width digits from a Chinese input method name the same witness
+    wide = scene.witness.phone.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert scene.file(it, witness_phone=wide).witness_id == scene.witness.resident_id
+
+
+def test_a_phone_shared_in_a_family_names_the_member_who_logs_in_with_it(scene, make, db, now):
+    it = item(db, scene, evidence="witness")
+    home = make.household(building=scene.b2, room="505")
+    grandma = make.resident(home, name="王奶奶", phone="13912345678")
+    son = make.resident(home, name="王建国", phone="13912345678")
+    assert code_of(lambda: scene.file(it, witness_phone="13912345678")) == "witness_ambiguous"
+    make.user(name=son.name, resident=son)
+    assert scene.file(it, witness_phone="13912345678").witness_id == son.id
+    assert grandma.id != son.id
+
+
+def test_a_resident_who_moved_out_cannot_claim(scene, db, now):
+    it = item(db, scene)
+    scene.claimant.resident.moved_out_on = now.date()
+    assert code_of(lambda: claims.file_claim(scene.admin, scene.claimant.resident, scene.fields(it.id), now)
+                   ) == "resident_moved_out"
+
+
+# ---- who files, who reviews ---------------------------------------------------------------------------
+
+def test_a_building_leader_and_the_grid_worker_file_for_residents_of_their_building_and_grid(scene, make, db, now):
+    it = item(db, scene)
+    neighbour = make.resident(make.household(building=scene.b1, room="601"), name="赵大爷")  # no phone
+    far = make.resident(make.household(building=scene.b2, room="601"), name="钱大妈")
+    assert neighbour in claims.fileable_residents(scene.leader)
+    assert far not in claims.fileable_residents(scene.leader)
+    assert {neighbour, far} <= set(claims.fileable_residents(scene.grid_worker))
+    claim = scene.file(it, actor=scene.leader, resident=neighbour)
+    assert claim.filed_by_id == scene.leader.id
+    assert scene.file(it, actor=scene.grid_worker, resident=far).resident_id == far.id
+    assert code_of(lambda: scene.file(it, actor=scene.other_leader, resident=neighbour)) == "forbidden"
+    assert code_of(lambda: scene.file(it, actor=scene.witness, resident=neighbour)) == "forbidden"
+    assert scene.file(it, actor=scene.admin, resident=neighbour).filed_by_id == scene.admin.id
+    # she who filed never reviews it, though she leads the building
+    assert code_of(lambda: claims.approve(scene.leader, claim, now)) == "filer_review"
+    assert claims.review_queue(scene.leader, now=now) == [] or all(
+        row.claim.filed_by_id != scene.leader.id for row in claims.review_queue(scene.leader, now=now))
+
+
+@pytest.mark.parametrize(("confirmer", "allowed", "refused"), [
+    ("building_leader", ["leader", "admin"], ["other_leader", "grid_worker", "lead"]),
+    ("grid_worker", ["grid_worker", "admin"], ["leader", "other_leader", "lead"]),
+    ("team_lead", ["lead", "admin"], ["leader", "grid_worker", "other_leader"]),
+    ("office", ["admin"], ["leader", "grid_worker", "lead", "other_leader"]),
+])
+def test_the_reviewer_the_item_names_and_the_office_review_and_nobody_else(scene, db, now, confirmer, allowed,
+                                                                           refused):
+    it = item(db, scene, confirmer=confirmer, team_id=scene.team.id if confirmer == "team_lead" else None)
+    claim = scene.file(it)
+    for who in allowed:
+        user = getattr(scene, who)
+        assert claims.may_review(user, claim), who
+        assert [row.claim for row in claims.review_queue(user, now=now)] == [claim], who
+    for who in refused:
+        user = getattr(scene, who)
+        assert not claims.may_review(user, claim), who
+        assert claims.review_queue(user, now=now) == [], who
+        assert code_of(lambda u=user: claims.approve(u, claim, now)) == "forbidden"
+    claims.approve(getattr(scene, allowed[0]), claim, now)
+    assert claim.status == ClaimStatus.APPROVED
+
+
+def test_the_claimant_her_household_and_the_witness_never_review_even_as_office(scene, make, db, now):
+    it = item(db, scene, confirmer="office")
+    for user in (scene.claimant, scene.spouse, scene.witness):
+        make.grant(user, "community_admin", scene.community)
+    claim = scene.file(it, witness_phone=scene.witness.phone)
+    claims.confirm_witness(scene.witness, claim, now)
+    assert code_of(lambda: claims.approve(scene.claimant, claim, now)) == "self_review"
+    assert code_of(lambda: claims.approve(scene.spouse, claim, now)) == "self_review"
+    assert code_of(lambda: claims.reject(scene.witness, claim, "不行", now)) == "witness_review"
+    for user in (scene.claimant, scene.spouse, scene.witness):
+        assert claims.review_queue(user, now=now) == []
+    assert [r.claim for r in claims.review_queue(scene.admin, now=now)] == [claim]
+
+
+def test_a_claim_is_seen_by_those_it_concerns_and_looks_absent_to_others(scene, make, db, now):
+    claim = scene.file(item(db, scene), witness_phone=scene.witness.phone, photos=(photo(3),))
+    for user in (scene.claimant, scene.witness, scene.leader, scene.admin):
+        assert claims.get_claim(user, claim.id) is claim
+    stranger = make.resident_user(community=scene.community)
+    for user in (stranger, scene.other_leader):
+        assert code_of(lambda u=user: claims.get_claim(u, claim.id)) == "not_found"
+        assert code_of(lambda u=user: claims.photo_content(u, claim.photos[0].id)) == "not_found"
+    assert claims.photo_content(scene.leader, claim.photos[0].id).startswith(b"\xff\xd8")
+    assert code_of(lambda: claims.get_claim(scene.admin, 10**20)) == "not_found"
+    assert claims.my_claims(scene.witness) == []
+    assert claims.my_claims(scene.claimant) == [claim]
+
+
+# ---- what may be claimed ------------------------------------------------------------------------------
+
+def test_filing_refuses_what_the_catalogue_and_the_clock_do_not_allow(scene, make, db, now):
+    earn = item(db, scene)
+    deduct = item(db, scene, kind="deduct", title="高空抛物")
+    closed = item(db, scene, active_until=(now - timedelta(days=10)).date())
+    elsewhere = item(db, scene, community_id=make.community().id)
+    per_hour = item(db, scene, per_hour=True, points=2, hourly_cap=6)
+    assert code_of(lambda: scene.file(deduct)) == "not_claimable"
+    assert code_of(lambda: scene.file(item(db, scene, claimable=False))) == "not_claimable"
+    assert code_of(lambda: scene.file(closed)) == "item_closed"
+    assert code_of(lambda: scene.file(elsewhere)) == "unknown_item"
+    assert code_of(lambda: scene.file(earn, occurred_at=now + timedelta(minutes=1))) == "occurred_in_future"
+    assert code_of(lambda: scene.file(earn, occurred_at=now - timedelta(days=31))) == "occurred_too_long_ago"
+    assert code_of(lambda: scene.file(earn, description="字" * 501)) == "description_too_long"
+    assert code_of(lambda: scene.file(per_hour)) == "invalid_minutes"
+    assert code_of(lambda: scene.file(per_hour, minutes=24 * 60 + 1)) == "invalid_minutes"
+    assert code_of(lambda: scene.file(per_hour, minutes=29)) == "too_short"  # 2 points an hour: 29 minutes earn no whole point
+    assert scene.file(per_hour, minutes=150).points == 5
+    assert scene.file(per_hour, minutes=600).points == 6  # capped
+    assert code_of(lambda: scene.file(item(db, scene, evidence="photo"))) == "photo_required"
+
+
+# ---- limits ---------------------------------------------------------------------------------------------
+
+def test_the_limit_counts_open_and_approved_claims_at_filing_and_approved_ones_at_approval(scene, db, now):
+    it = item(db, scene, limit_count=2, limit_period="month")
+    first, second = scene.file(it), scene.file(it)
+    assert code_of(lambda: scene.file(it)) == "limit_reached"  # two open claims fill the month
+    claims.reject(scene.leader, second, "重复申报", now)
+    third = scene.file(it)  # a rejected claim frees its slot
+    claims.approve(scene.leader, first, now)
+    claims.approve(scene.leader, third, now)
+    assert code_of(lambda: scene.file(it)) == "limit_reached"
+    with pytest.raises(DomainError) as err:
+        scene.file(it)
+    assert err.value.params["used"] == 2
+
+
+def test_approval_refuses_the_claim_past_the_limit_with_how_many_are_used(scene, db, now):
+    it = item(db, scene, limit_count=1, limit_period="month")
+    first = scene.file(it)
+    claims.withdraw(scene.claimant, first, now)
+    a = scene.file(it)
+    claims.withdraw(scene.claimant, a, now)
+    b = scene.file(it)
+    # an office correction: a claim already approved in the month (as if approved before the limit was set)
+    from pointsapp.claims.models import Claim
+    extra = Claim(community_id=b.community_id, resident_id=b.resident_id, item_id=it.id, lineage_id=it.lineage_id,
+                  filed_by_id=scene.admin.id, occurred_at=b.occurred_at, points=5, status="approved",
+                  submitted_at=now, created_at=now)
+    db.session.add(extra)
+    db.session.flush()
+    with pytest.raises(DomainError) as err:
+        claims.approve(scene.leader, b, now)
+    assert (err.value.code, err.value.params["used"], err.value.params["limit"]) == ("limit_reached", 1, 1)
+    assert b.status == ClaimStatus.PENDING
+
+
+def test_the_limit_counts_every_version_of_an_item(scene, db, now):
+    old = item(db, scene, limit_count=1, limit_period="year")
+    claims.approve(scene.leader, scene.file(old), now)
+    old.superseded_at = now
+    new = item(db, scene, limit_count=1, limit_period="year", version=2)
+    new.lineage_id = old.lineage_id
+    db.session.flush()
+    assert code_of(lambda: scene.file(new)) == "limit_reached"
+
+
+def test_the_community_earning_cap_leaves_the_claim_pending_with_a_clear_message(scene, db, now):
+    scene.community.earn_cap_day = 3
+    claim = scene.file(item(db, scene, points=5))
+    with pytest.raises(DomainError) as err:
+        claims.approve(scene.leader, claim, now)
+    assert err.value.code == "cap_reached"
+    assert "stays in the queue" in str(err.value)
+
+
+# ---- China-time windows ---------------------------------------------------------------------------------
+
+def china(y, mo, d, h=12, mi=0) -> datetime:
+    """A China-time wall clock moment, in UTC."""
+    return datetime(y, mo, d, h, mi, tzinfo=UTC) - timedelta(hours=8)
+
+
+@pytest.mark.parametrize(("period", "done", "later", "same_window"), [
+    # month end: 31 Jan 23:30 and 1 Feb 00:10 China time are two months (15:30 and 16:10 UTC on 31 Jan)
+    ("month", china(2027, 1, 31, 23, 30), china(2027, 2, 1, 0, 10), False),
+    # year end
+    ("year", china(2027, 12, 31, 23, 59), china(2028, 1, 1, 0, 1), False),
+    # 00:00-08:00 China time is the previous day in UTC, but the same China day
+    ("day", china(2027, 3, 10, 0, 30), china(2027, 3, 10, 7, 50), True),
+    ("day", china(2027, 3, 9, 23, 50), china(2027, 3, 10, 0, 30), False),
+    # 29 February 2028: 17:30 UTC is already 1 March in China
+    ("month", datetime(2028, 2, 29, 15, 0, tzinfo=UTC), datetime(2028, 2, 29, 17, 30, tzinfo=UTC), False),
+    ("day", china(2028, 2, 29, 0, 5), china(2028, 2, 29, 23, 55), True),
+    ("week", china(2027, 3, 14, 23, 0), china(2027, 3, 15, 1, 0), False),  # Sunday night, Monday morning
+])
+def test_limit_windows_follow_china_time_at_their_edges(scene, db, period, done, later, same_window):
+    it = item(db, scene, limit_count=1, limit_period=period, created_at=done - timedelta(days=400))
+    scene.now = done + timedelta(minutes=1)
+    claims.approve(scene.leader, scene.file(it, occurred_at=done), scene.now)
+    scene.now = later + timedelta(minutes=1)
+    if same_window:
+        assert code_of(lambda: scene.file(it, occurred_at=later)) == "limit_reached"
+    else:
+        assert scene.file(it, occurred_at=later).status == ClaimStatus.PENDING
