@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from pointsapp.catalogue.models import CatalogueItem
 from pointsapp.claims import services as claims
@@ -67,17 +69,25 @@ def here(make, db, now):
                            witnessed=witnessed)
 
 
-def _form(item, **kw):
-    data = {"item": str(item.id), "occurred_at": "2026-11-25T09:00", "place": "3号楼1单元", "description": "扶王奶奶下楼",
+def _form(chosen, **kw):
+    data = {"item": str(chosen.id), "occurred_at": "2026-11-25T09:00", "place": "3号楼1单元", "description": "扶王奶奶下楼",
             "witness_phone": "", "minutes": ""}
     data.update(kw)
     return data
 
 
-def _file(client, item, photos=(), **kw):
-    data = _form(item, **kw)
-    data["photos"] = [(io.BytesIO(p), f"photo{n}.jpg") for n, p in enumerate(photos)]
-    return client.post("/me/claims/new", data=data, content_type="multipart/form-data")
+def _file(client, chosen, photos=(), **kw):
+    return _multipart(client, "/me/claims/new", _form(chosen, **kw), photos)
+
+
+def _multipart(client, url, fields, photos):
+    """A multipart POST as a phone's browser sends it, encoded here in memory (the test client would spool a
+    body of several MB to a temporary file that it never closes)."""
+    data = MultiDict(fields)
+    for n, p in enumerate(photos):
+        data.add("photos", FileStorage(io.BytesIO(p), filename=f"photo{n}.jpg", content_type="image/jpeg"))
+    boundary, body = encode_multipart(data)
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def _claims(db):
@@ -109,7 +119,8 @@ def test_a_resident_files_with_a_photo_the_office_approves_and_her_balance_moves
     assert "已用 0" in queue or "已用0" in queue  # the limit used, 0 of 4 this month
     photo = office.get(f"/claims/photos/{claim.photos[0].id}.jpg")
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data[:2] == b"\xff\xd8"
-    assert "private" in photo.headers["Cache-Control"]
+    # never kept by a shared cache (the app's headers make any logged-in response no-store)
+    assert re.search(r"\b(private|no-store)\b", photo.headers["Cache-Control"])
     before = ledger.balance_of(here.her.resident_id)
     decided = office.post(f"/claims/{claim.id}/decide", data={"decision": "approve",
                                                               "next": f"/admin/communities/{here.community.id}/claims"})
@@ -130,9 +141,7 @@ def test_a_rejection_shows_her_the_reason_and_a_question_lets_her_add_more(app, 
     assert _claims(db)[0].status == ClaimStatus.MORE_INFO
     mine = resident.get("/me/claims").get_data(as_text=True)
     assert "需要补充" in mine and "请补充一张药店小票的照片" in mine
-    resident.post(f"/me/claims/{claim.id}/answer", data={"text": "小票照片在这里",
-                                                        "photos": [(io.BytesIO(jpeg((20, 90, 200), pattern=8)), "r.jpg")]},
-                  content_type="multipart/form-data")
+    _multipart(resident, f"/me/claims/{claim.id}/answer", {"text": "小票照片在这里"}, [jpeg((20, 90, 200), pattern=8)])
     assert _claims(db)[0].status == ClaimStatus.PENDING
     no_reason = office.post(f"/claims/{claim.id}/decide", data={"decision": "reject", "reason": ""})
     assert no_reason.status_code == 302 and _claims(db)[0].status == ClaimStatus.PENDING  # a reason is required

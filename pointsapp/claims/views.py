@@ -93,12 +93,12 @@ def limit_word(item) -> str:
 
 
 def event_word(event) -> str:
+    """A step of the history (the actions claims.services records)."""
     return {
-        "filed": _("Claimed"), "witness_confirmed": _("The witness confirmed"), "witnessed": _("The witness confirmed"),
+        "filed": _("Claimed"), "witnessed": _("The witness confirmed"),
         "witness_declined": _("The witness said it is not true"), "asked": _("Reviewer asked for more"),
-        "ask_more": _("Reviewer asked for more"), "more_info": _("Reviewer asked for more"),
-        "answered": _("More added"), "answer_more": _("More added"), "approved": _("Approved"),
-        "rejected": _("Not approved"), "withdrawn": _("Withdrawn"),
+        "answered": _("More added"), "approved": _("Approved"), "rejected": _("Not approved"),
+        "withdrawn": _("Withdrawn"),
     }.get(event.action, event.action)
 
 
