@@ -72,7 +72,7 @@ class Scene:
 
     def file(self, it, actor=None, resident=None, **overrides):
         return claims.file_claim(actor or self.claimant, resident or self.claimant.resident,
-                                 self.fields(it.id, **overrides), self.now)
+                                 self.fields(overrides.pop("item_id", it.id), **overrides), self.now)
 
 
 def build_scene(make, db, now) -> Scene:

@@ -33,12 +33,15 @@ ACTION_LABELS = {
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
     AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
+    AuditAction.CLAIM_APPROVED: _l("Claim approved"),  # claims (积分申报)
+    AuditAction.CLAIM_REJECTED: _l("Claim rejected"),
 }
 
 SUBJECT_LABELS = {
     "resident": _l("resident"), "ledger_entry": _l("ledger entry"), "redemption": _l("receipt"),
     "import_job": _l("import"), "role_grant": _l("role"), "community": _l("community"), "store": _l("store"),
     "evaluation": _l("star evaluation"), "user": _l("account"), "points_query": _l("query"),
+    "claim": _l("claim"),
 }
 
 

@@ -57,9 +57,10 @@ def refuse_over_limit(item: CatalogueItem, used: int | None) -> None:
                            used=used)
 
 
-def period_word(item: CatalogueItem) -> str:
-    return str({"day": _l("day"), "week": _l("week"), "month": _l("month"), "year": _l("year")}
-               .get(item.limit_period, item.limit_period))
+def period_word(item: CatalogueItem):
+    """The limit's period as a word (lazy: read in the language of whoever sees the message)."""
+    return {"day": _l("day"), "week": _l("week"), "month": _l("month"), "year": _l("year")}.get(
+        item.limit_period, item.limit_period)
 
 
 def _item(resident: Resident, item_id, occurred_at: datetime) -> CatalogueItem:
@@ -137,21 +138,21 @@ def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident |
     return witness
 
 
-def read_photos(data: Sequence[bytes]) -> list[core_photos.Photo]:
-    """Each upload resized, upright, without metadata. Raises too_many_photos, invalid_photo, photo_too_large."""
+def read_photos(data: Sequence[bytes]) -> list[tuple[core_photos.Photo, str]]:
+    """Each upload resized, upright, without metadata, with its perceptual hash (all before any lock is taken:
+    decoding takes a moment). Raises too_many_photos, invalid_photo, photo_too_large."""
     if len(data) > MAX_PHOTOS:
         raise InvalidInput(_l("Please send at most %(n)d photos."), code="too_many_photos", n=MAX_PHOTOS)
-    return [core_photos.resized(d, PHOTO_PIXELS) for d in data]
+    photos = [core_photos.resized(d, PHOTO_PIXELS) for d in data]
+    return [(photo, core_photos.perceptual_hash(photo.content)) for photo in photos]
 
 
-def add_photos(claim: Claim, photos: Sequence[core_photos.Photo], now: datetime) -> list[ClaimPhoto]:
-    """Store the photos; one that matches an earlier photo of the community (same hash, or within
-    DUPLICATE_DISTANCE bits) names it and flags the claim for the reviewer."""
-    rows = []
-    for photo in photos:
-        rows.append(ClaimPhoto(community_id=claim.community_id, claim_id=claim.id, content=photo.content,
-                               width=photo.width, height=photo.height,
-                               phash=core_photos.perceptual_hash(photo.content), created_at=now))
+def add_photos(claim: Claim, photos: Sequence[tuple[core_photos.Photo, str]], now: datetime) -> list[ClaimPhoto]:
+    """Store the photos (from read_photos); one that matches an earlier photo of the community (same hash, or
+    within DUPLICATE_DISTANCE bits) names it and flags the claim for the reviewer."""
+    rows = [ClaimPhoto(community_id=claim.community_id, claim_id=claim.id, content=photo.content,
+                       width=photo.width, height=photo.height, phash=phash, created_at=now)
+            for photo, phash in photos]
     recent = None
     for row in rows:
         exact = db.session.scalar(  # through ix_claim_photo_hash, at any age
