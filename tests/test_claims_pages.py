@@ -70,7 +70,7 @@ def here(make, db, now):
 
 
 def _form(chosen, **kw):
-    data = {"item": str(chosen.id), "occurred_at": "2026-11-25T09:00", "place": "3号楼1单元", "description": "扶王奶奶下楼",
+    data = {"item": str(chosen.id), "day": "2026-11-25", "time": "09:00", "place": "3号楼1单元", "description": "扶王奶奶下楼",
             "witness_phone": "", "minutes": ""}
     data.update(kw)
     return data
@@ -201,8 +201,9 @@ def _zip_bomb_png() -> bytes:
     ("a phone that is not a phone", {"witness_phone": "１２３"}, [jpeg()], "11位"),
     ("no item", {"item": ""}, [jpeg()], "请选择"),
     ("an item id no column can hold", {"item": "1" + "0" * 20}, [jpeg()], None),
-    ("a date that does not exist", {"occurred_at": "2026-13-45T99:99"}, [jpeg()], None),
-    ("a year no one means", {"occurred_at": "0001-01-01T00:00"}, [jpeg()], "1900"),
+    ("a date that does not exist", {"day": "2026-13-45"}, [jpeg()], None),
+    ("a time that does not exist", {"time": "99:99"}, [jpeg()], None),
+    ("a year no one means", {"day": "0001-01-01"}, [jpeg()], "1900"),
     ("10 MB of garbage as a photo", {}, ["garbage"], "MB"),
     ("a PNG with huge dimensions", {}, ["zip-bomb"], "像素"),
     ("too many photos", {}, [jpeg()] * (claims.MAX_PHOTOS + 1), f"最多 {claims.MAX_PHOTOS} 张"),

@@ -1,7 +1,7 @@
 """WTForms classes of claims (CSRF comes with FlaskForm). The photos are read from request.files by the view
 (a multiple file input); everything else is here."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from pointsapp.claims.services import DESCRIPTION_MAX, REASON_MAX
@@ -16,8 +16,9 @@ class ClaimForm(Form):
     resident = SelectField(_l("For whom?"), choices=[], validate_choice=False)  # leaders and grid workers only
     item = RadioField(_l("What did you do?"), choices=[], validate_choice=False,
                       validators=[DataRequired(_l("Please choose what you did."))])
-    occurred_at = DateTimeLocalField(_l("When?"), format="%Y-%m-%dT%H:%M",
-                                     validators=[DataRequired(_l("Please enter the date and time."))])
+    # a day and a time, not one datetime-local box: on a narrow phone that box hides its time
+    day = DateField(_l("Which day?"), validators=[DataRequired(_l("Please enter the day."))])
+    time = TimeField(_l("What time?"), validators=[DataRequired(_l("Please enter the time."))])
     minutes = IntegerField(_l("How many minutes?"), validators=[
         Optional(), NumberRange(1, MAX_MINUTES, _l("Between 1 and %(max)d minutes."))])
     place = StringField(_l("Where?"), validators=[Length(max=100, message=TOO_LONG)])

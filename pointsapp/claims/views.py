@@ -1,5 +1,7 @@
 """Pages of 积分申报: the claim form (a resident on a phone, or a building leader or grid worker for her), her
 claims, the witness's confirmation, the reviewers' queues, one claim's page and its photos."""
+from datetime import datetime
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -160,7 +162,8 @@ def new():
              if catalogue_rules.is_open_on(i, today)]
     form.item.choices = options([(str(i.id), i.title) for i in items])
     if request.method == "GET":
-        form.occurred_at.data = local_naive(now).replace(second=0, microsecond=0)
+        moment = local_naive(now)
+        form.day.data, form.time.data = moment.date(), moment.time().replace(second=0, microsecond=0)
         wanted = _id(request.args.get("item"))
         preselected = next((i for i in items if i.id == wanted or i.lineage_id == wanted), None)
         if preselected is not None:
@@ -178,7 +181,7 @@ def new():
 
 
 def _fields(form, item_id, photos) -> claims.ClaimFields:
-    occurred = from_local_naive(form.occurred_at.data)
+    occurred = from_local_naive(datetime.combine(form.day.data, form.time.data))
     if item_id is None:
         raise InvalidInput(_("Please choose what you did."), code="invalid_item")
     return claims.ClaimFields(item_id=item_id, occurred_at=occurred, place=form.place.data or "",
