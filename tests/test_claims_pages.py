@@ -282,3 +282,39 @@ def test_a_building_leader_files_for_a_resident_and_sees_the_review_link(app, he
 def test_the_review_link_is_only_for_those_who_review(app, here, login, db):
     assert "/claims/review" not in login(app.test_client(), here.her).get("/").get_data(as_text=True)
     assert "/claims/review" in login(app.test_client(), here.admin).get("/").get_data(as_text=True)
+
+
+def test_the_queue_page_asks_the_same_number_of_statements_for_3_and_12_claims(app, here, make, login, db, now):
+    from .querycount import count_queries
+
+    office = login(app.test_client(), here.admin)
+    url = f"/admin/communities/{here.community.id}/claims"
+    counts = []
+    for n in range(12):
+        household = make.household(building=make.building(here.community), unit="1", room=str(200 + n))
+        person = make.resident_user(household=household)
+        claims.file_claim(person, person.resident, claims.ClaimFields(
+            item_id=here.item.id, occurred_at=now, photos=(jpeg((n * 20, 40, 40), pattern=3 + n),)), now)
+        db.session.commit()
+        if n + 1 in (3, 12):
+            with count_queries() as log:
+                assert office.get(url).status_code == 200
+            counts.append(log.count)
+    assert counts[0] == counts[1], log.report()
+
+
+def test_her_claims_page_asks_the_same_number_of_statements_for_2_and_8_claims(app, here, login, db, now):
+    from .querycount import count_queries
+
+    client = login(app.test_client(), here.her)
+    counts = []
+    for n in range(8):
+        claim = claims.file_claim(here.her, here.her.resident, claims.ClaimFields(
+            item_id=here.witnessed.id, occurred_at=now, witness_phone=here.neighbour.phone), now)
+        claims.withdraw(here.her, claim, now)
+        db.session.commit()
+        if n + 1 in (2, 8):
+            with count_queries() as log:
+                assert client.get("/me/claims").status_code == 200
+            counts.append(log.count)
+    assert counts[0] == counts[1], log.report()

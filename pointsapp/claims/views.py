@@ -5,13 +5,14 @@ from datetime import datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, inspect, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from pointsapp.catalogue.models import Confirmer, Evidence, LimitPeriod
 from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.claims import services as claims
 from pointsapp.claims.forms import AnswerForm, ClaimForm, EmptyForm, ReasonForm, options
-from pointsapp.claims.models import ClaimStatus
+from pointsapp.claims.models import Claim, ClaimEvent, ClaimStatus
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import from_local_naive, local_date, local_naive
@@ -20,7 +21,8 @@ from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
 from pointsapp.tree import services as tree
-from pointsapp.tree.models import Building, Grid
+from pointsapp.accounts.models import User
+from pointsapp.tree.models import Building, Grid, Household
 
 bp = Blueprint("claims", __name__)
 
@@ -194,8 +196,11 @@ def _fields(form, item_id, photos) -> claims.ClaimFields:
 @bp.route("/me/claims")
 @policy(AUTHENTICATED)
 def mine():
-    return render_template("claims/mine.html", rows=claims.my_claims(actor()), form=EmptyForm(),
-                           answer_form=AnswerForm(formdata=None), max_photos=claims.MAX_PHOTOS)
+    rows = claims.my_claims(actor())
+    kept = _prefetch(rows)
+    page = render_template("claims/mine.html", rows=rows, form=EmptyForm(), max_photos=claims.MAX_PHOTOS)
+    del kept
+    return page
 
 
 @bp.route("/me/claims/<int:claim_id>/withdraw", methods=["POST"])
@@ -258,9 +263,32 @@ def witness(claim_id: int):
 
 # ---- reviewers -----------------------------------------------------------------------------------
 
+def _prefetch(listed) -> list:
+    """The claims' history with its people (her own list comes without it), the claimants' households with their
+    buildings and the filers, in one statement each: the page's lazy loads (address, "filed for her by", who did
+    each step) then find them in the session instead of asking once per claim. The caller keeps the returned rows
+    while rendering (the session holds its objects weakly)."""
+    kept = []
+    unloaded = [c.id for c in listed if "events" in inspect(c).unloaded]
+    if unloaded:
+        kept += db.session.scalars(select(Claim).where(Claim.id.in_(unloaded))
+                                   .options(selectinload(Claim.events).joinedload(ClaimEvent.actor))).all()
+    households = {c.resident.household_id for c in listed}
+    people = {c.filed_by_id for c in listed} | {e.actor_id for c in listed for e in c.events if e.actor_id}
+    if households:
+        kept += db.session.scalars(select(Household).options(joinedload(Household.building))
+                                   .where(Household.id.in_(households))).all()
+    if people:
+        kept += db.session.scalars(select(User).where(User.id.in_(people))).all()
+    return kept
+
+
 def _queue_page(rows, community=None):
-    return render_template("claims/queue.html", rows=rows, community=community, form=ReasonForm(formdata=None),
+    kept = _prefetch([row.claim for row in rows])
+    page = render_template("claims/queue.html", rows=rows, community=community, form=ReasonForm(formdata=None),
                            next_url=request.full_path.rstrip("?"))
+    del kept
+    return page
 
 
 @bp.route("/claims/review")
