@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import exists, inspect, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from pointsapp.accounts.models import User
 from pointsapp.catalogue.models import Confirmer, Evidence, LimitPeriod
 from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.claims import services as claims
@@ -21,7 +22,6 @@ from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
 from pointsapp.tree import services as tree
-from pointsapp.accounts.models import User
 from pointsapp.tree.models import Building, Grid, Household
 
 bp = Blueprint("claims", __name__)
