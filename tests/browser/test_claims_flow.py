@@ -56,8 +56,9 @@ def _balance(page) -> int:
 
 def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_moves(new_context, live_server, tmp_path):
     item_id = _item(live_server)
-    photo = tmp_path / "买菜.jpg"
-    Image.new("RGB", (1200, 900), (40, 120, 60)).save(photo, "JPEG")
+    photo = tmp_path / "买菜.jpg"  # a phone camera's photo: 4000x3000, a few MB of detail
+    Image.effect_noise((4000, 3000), 80).convert("RGB").save(photo, "JPEG", quality=95)
+    assert photo.stat().st_size > 2 * 1024 * 1024
 
     resident = new_context("phone").new_page()
     resident.set_viewport_size(NARROW)
@@ -75,8 +76,11 @@ def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_move
     resident.get_by_label("具体经过").fill("给502的李奶奶买了菜，送到家门口。")
     resident.locator("input[type=file][name=photos]").set_input_files(str(photo))
     screenshot(resident, "claim-form-360")
+    sent = []
+    resident.on("request", lambda r: sent.append(len(r.post_data_buffer or b"")) if r.method == "POST" else None)
     with resident.expect_navigation():
         resident.get_by_role("button", name="提交申报").click()
+    assert sent and sent[-1] < 1024 * 1024, f"the photo went as it was ({sent} bytes): static/js/claims.js shrinks it"
     expect(resident.locator("main h1")).to_have_text("已提交")
     expect(resident.locator("main")).to_contain_text("等待社区审核")
     number = re.search(r"/claims/(\d+)", resident.url).group(1)
