@@ -62,6 +62,8 @@ def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_move
 
     resident = new_context("phone").new_page()
     resident.set_viewport_size(NARROW)
+    refused = []  # the CSP refusing a script or a style shows in the console
+    resident.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     log_in(resident, RESIDENT_PHONE)
     before = _balance(resident)
     open_page(resident, "/")
@@ -109,3 +111,4 @@ def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_move
     assert _balance(resident) == before + POINTS
     open_page(resident, "/me/claims")
     expect(resident.locator(f"#claim-{number}")).to_contain_text(f"已通过：+{POINTS} 分")
+    assert refused == []
