@@ -22,6 +22,8 @@ from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter
 from pointsapp.volunteering.services import activities, checkin
 
+from .test_claims_pages import claim_in_world
+
 ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY = (
     "anonymous", "resident", "team_lead", "clerk", "community_admin", "other_community_admin", "city_admin")
 ROLES = (ANON, RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY)
@@ -65,6 +67,13 @@ MATRIX = {
     "claims.witness_list": ("GET", LOGGED_IN),
     "claims.review_list": ("GET", LOGGED_IN),
     "claims.queue": ("GET", COMMUNITY_A_ADMINS),
+    # the claim of the world's resident: others who may not see it get 404 (never told it exists), not 403
+    "claims.show": ("GET", LOGGED_IN),
+    "claims.photo": ("GET", LOGGED_IN),
+    "claims.withdraw": ("POST", LOGGED_IN),
+    "claims.answer": ("POST", LOGGED_IN),
+    "claims.witness": ("POST", LOGGED_IN),
+    "claims.decide": ("POST", LOGGED_IN),  # empty form: no decision, back to the queue
     # end claims
     # deductions
     "deductions.index": ("GET", COMMUNITY_A_ADMINS),
@@ -224,6 +233,7 @@ def world(make, db, now):
         admin, catalogue_items.create_item(admin, a, catalogue_items.ItemFields(
             kind="deduct", category="文明行为", title="高空抛物", points=5, claimable=False), now),
         resident=other, occurred_at=now, reason="扔花盆", evidence=None, request_key="matrix", now=now)
+    claim = claim_in_world(resident_user, admin, now)  # claims
     db.session.commit()
     users = {ANON: None, RESIDENT: resident_user, LEAD: lead, CLERK: clerk, ADMIN: admin,
              OTHER_ADMIN: other_admin, CITY: city}
@@ -233,7 +243,8 @@ def world(make, db, now):
             "product_id": product.id, "redemption_id": sale.id, "evaluation_id": evaluation.id, "honour_id": honour.id,
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id,
-            "item_id": catalogue_item.id, "deduction_id": deduction.id}
+            "item_id": catalogue_item.id, "deduction_id": deduction.id,
+            "claim_id": claim.id, "photo_id": claim.photos[0].id}
     # groups
     from pointsapp.groups import services as group_service
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id

@@ -41,6 +41,9 @@ PAGES = [
     ("resident", "/store/shelf"),  # 我能换什么
     ("resident", "/me/queries"),  # 我的疑问
     ("resident", "/me/queries/new"),
+    ("resident", "/me/claims/new"),  # 申报积分 (issue 14)
+    ("resident", "/me/claims"),  # 我的申报
+    ("resident", "/me/witness"),  # 作证
     ("resident", "/stars/{evaluation}"),
     ("resident", "/honours/{honour}"),
     ("resident", "/c/{checkin_code}"),  # the check-in confirm page (it redirects to /c/confirm)
@@ -63,6 +66,7 @@ PAGES = [
     ("lead", "/lead/queries"),
     ("visitor", "/communities/{community}/catalogue"),  # 积分细则 in plain words (public)
     ("visitor", "/communities/{community}/catalogue/print"),  # its A4 notice
+    ("lead", "/claims/review"),  # 待审核的申报 (issue 14)
 ]
 
 # placeholder: (who, page to look on, href pattern whose group 1 is the value, which match: 0 the first,
