@@ -312,3 +312,22 @@ def test_her_claims_page_asks_the_same_number_of_statements_for_2_and_8_claims(a
                 assert client.get("/me/claims").status_code == 200
             counts.append(log.count)
     assert counts[0] == counts[1], log.report()
+
+
+def test_her_home_page_tells_her_what_waits_for_her_and_stops_once_done(app, here, login, db, now):
+    """A question from the reviewer and a neighbour's request to witness are shown where she starts, until answered."""
+    asked = claims.file_claim(here.her, here.her.resident, claims.ClaimFields(
+        item_id=here.item.id, occurred_at=now, description="帮邻居取药", photos=(jpeg(),)), now)
+    witnessed = claims.file_claim(here.neighbour, here.neighbour.resident, claims.ClaimFields(
+        item_id=here.witnessed.id, occurred_at=now, description="扫楼道", witness_phone=here.her.phone), now)
+    claims.ask_more(here.admin, asked, "请补充一张药店小票的照片", now)
+    db.session.commit()
+    resident = login(app.test_client(), here.her)
+    home = resident.get("/").get_data(as_text=True)
+    assert "1 条申报：审核人请您补充材料" in home and "1 位邻居请您作证" in home
+    neighbour_home = login(app.test_client(), here.neighbour).get("/").get_data(as_text=True)
+    assert "等您处理" not in neighbour_home  # nothing waits for him: his claim waits for her
+    claims.answer_more(here.her, asked, "小票照片在这里", [], now)
+    claims.confirm_witness(here.her, witnessed, now)
+    db.session.commit()
+    assert "等您处理" not in resident.get("/").get_data(as_text=True)

@@ -15,6 +15,7 @@ from pointsapp.accounts.services import sessions
 from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.core.extensions import db as _db
 from pointsapp.deductions import services as deductions
+from pointsapp.groups import services as groups
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
 from pointsapp.ledger.services import posting as ledger
@@ -24,6 +25,8 @@ from pointsapp.rankings.services import period_keys
 from pointsapp.recognition.services import honours, stars
 from pointsapp.store.services import catalogue, counter
 from pointsapp.volunteering.services import activities, checkin
+
+from .test_claims_pages import claim_in_world
 
 HOSTILE_IDS = ("0", "-1", str(10**20), "999999")
 HOSTILE_VALUES = ("\x00", "a\x00b", "x" * 10_000, "１２３", "9999-12", "0000-00", "2026-02-30", "9999-12-31",
@@ -72,6 +75,8 @@ def world(make, db, now):
         kind="deduct", category="文明行为", title="乱堆乱放", points=5, confirmer="office", claimable=False), now)
     deduction = deductions.record_deduction(admin, deduction_item, resident=resident, occurred_at=now,
                                             reason="楼道堆放杂物", evidence=None, request_key="hostile", now=now)
+    claim = claim_in_world(resident_user, admin, now)
+    group = groups.create_group(admin, c, "第一党支部", "party_branch", now)
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
@@ -79,7 +84,8 @@ def world(make, db, now):
            "redemption_id": redemption.id, "entry_id": entry.id, "evaluation_id": evaluation.id,
            "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
            "session_id": device.id, "query_id": query.id,
-           "item_id": catalogue_item.id, "deduction_id": deduction.id}
+           "item_id": catalogue_item.id, "deduction_id": deduction.id,
+           "claim_id": claim.id, "photo_id": claim.photos[0].id, "group_id": group.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

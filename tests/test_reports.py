@@ -208,7 +208,7 @@ def test_the_xlsx_holds_the_same_three_tables_with_headers_in_the_readers_langua
     book = read_back(client.get(url))
     assert book.sheetnames == ["按项目的申报", "按审核人的申报", "按类别的积分"]
     items = [[cell.value for cell in row] for row in book["按项目的申报"].iter_rows()]
-    assert items[0] == ["细则项目", "类别", "申报", "通过", "驳回", "已撤回", "待处理", "通过率", "处理时长中位数（小时）",
+    assert items[0] == ["积分细则项目", "类别", "申报", "通过", "驳回", "已撤回", "待处理", "通过率", "处理时长中位数（小时）",
                         "处理时长第90百分位（小时）"]
     assert items[1] == ["楼道广告清理（每周）", "环境卫生", 6, 2, 1, 1, 2, 0.6667, 4, 8.8]
     assert items[2] == ["'=1+1", "邻里互助", 2, 2, 0, 0, 0, 1, 4, 4.8]

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import exists, inspect, or_, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from pointsapp.accounts.models import User
@@ -17,12 +17,12 @@ from pointsapp.claims.models import Claim, ClaimEvent, ClaimStatus
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import from_local_naive, local_date, local_naive
-from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, Role, policy, scopes_of
+from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
 from pointsapp.tree import services as tree
-from pointsapp.tree.models import Building, Grid, Household
+from pointsapp.tree.models import Household
 
 bp = Blueprint("claims", __name__)
 
@@ -114,16 +114,14 @@ def _helpers():
 
 @bp.app_template_global()
 def reviews_claims() -> bool:
-    """Whether the home page shows "Claims I review": a team lead or the office (from the grants already
-    loaded), else one query: does she lead a building, or is her login phone a grid's worker phone."""
-    user = current_user
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if any(s.role in (Role.TEAM_LEAD, Role.COMMUNITY_ADMIN, Role.CITY_ADMIN) for s in scopes_of(user)):
-        return True
-    leads = exists().where(Building.leader_id == user.resident_id) if user.resident_id else None
-    works = exists().where(Grid.worker_phone == user.phone, Grid.worker_phone != "")
-    return bool(db.session.scalar(select(or_(leads, works) if leads is not None else works)))
+    """Whether the home page shows "Claims I review"."""
+    return claims.may_review_any(current_user)
+
+
+@bp.app_template_global()
+def claims_waiting_on_me() -> tuple[int, int]:
+    """(her claims asked for more, claims waiting for her as witness): the home page's reminders."""
+    return claims.waiting_on(current_user)
 
 
 # ---- filing --------------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ from pointsapp.claims.services.fields import (
 from pointsapp.claims.services.filing import LimitReached, file_claim
 from pointsapp.claims.services.queue import (
     get_claim,
+    may_review_any,
     my_claims,
     photo_content,
     review_queue,
+    waiting_on,
     witness_requests,
 )
 from pointsapp.claims.services.review import answer_more, approve, ask_more, reject, withdraw
@@ -36,8 +38,8 @@ from pointsapp.claims.services.witness import confirm_witness, decline_witness
 __all__ = [
     "DESCRIPTION_MAX", "FILE_WITHIN_DAYS", "MAX_PHOTOS", "REASON_MAX", "ClaimFields", "LimitReached", "QueueRow",
     "answer_more", "approve", "ask_more", "confirm_witness", "decline_witness", "file_claim", "fileable_residents",
-    "get_claim", "may_file", "may_review", "may_see", "my_claims", "photo_content", "reject", "review_queue",
-    "withdraw", "witness_requests",
+    "get_claim", "may_file", "may_review", "may_review_any", "may_see", "my_claims", "photo_content", "reject", "review_queue",
+    "waiting_on", "withdraw", "witness_requests",
 ]
 
 # Signatures (implemented in the modules; see their docstrings for error codes):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, or_, select, tuple_
+from sqlalchemy import and_, case, false, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from pointsapp.accounts.models import User
@@ -47,6 +47,36 @@ def my_claims(actor: User) -> list[Claim]:
     if actor.resident_id is not None:
         mine.append(Claim.resident_id == actor.resident_id)
     return list(db.session.scalars(_listed(select(Claim).where(or_(*mine)))))
+
+
+def waiting_on(actor: User) -> tuple[int, int]:
+    """(her claims the reviewer asked more about, claims waiting for her to confirm as witness): what the home
+    page reminds her of, in one statement."""
+    if not getattr(actor, "is_authenticated", False):
+        return 0, 0
+    mine = [Claim.filed_by_id == actor.id]
+    witness = false()
+    if actor.resident_id is not None:
+        mine.append(Claim.resident_id == actor.resident_id)
+        witness = and_(Claim.witness_id == actor.resident_id, Claim.status == ClaimStatus.WITNESS)
+    asked = and_(or_(*mine), Claim.status == ClaimStatus.MORE_INFO)
+    row = db.session.execute(select(func.coalesce(func.sum(case((asked, 1), else_=0)), 0),
+                                    func.coalesce(func.sum(case((witness, 1), else_=0)), 0))
+                             .where(or_(asked, witness))).one()
+    return int(row[0]), int(row[1])
+
+
+def may_review_any(actor: User) -> bool:
+    """Whether the actor reviews claims at all (the home page's link): a team lead or the office (from the grants
+    already loaded), else one query: does she lead a building, or is her login phone a grid's worker phone."""
+    if not getattr(actor, "is_authenticated", False):
+        return False
+    if led_team_ids(actor) or admin_community_ids(actor) != set():
+        return True
+    works = and_(Grid.worker_phone == actor.phone, Grid.worker_phone != "")
+    leads = Building.leader_id == actor.resident_id if actor.resident_id else false()
+    return bool(db.session.scalar(select(or_(select(Building.id).where(leads).exists(),
+                                             select(Grid.id).where(works).exists()))))
 
 
 def witness_requests(actor: User) -> list[Claim]:
