@@ -182,12 +182,14 @@ GROUPS = (("梨园社区第一党支部", "party_branch", 18, True), ("梨园社
 
 def _groups(community: Community, admin: User, now: datetime) -> int:
     """Two 党支部, a volunteer association and a school's parents, ranked (以党支部为单位排名、晾晒); the school's
-    not published yet. Members: residents who earned this year, drawn without regard to building."""
+    not published yet. Members: residents who have volunteered, drawn without regard to building."""
     from pointsapp.groups import services as groups
+    from pointsapp.ledger.models import PointsAccount
 
     rng = random.Random(14)
-    residents = db.session.scalars(select(Resident).where(Resident.community_id == community.id,
-                                                          Resident.moved_out_on.is_(None)).order_by(Resident.id)).all()
+    residents = db.session.scalars(select(Resident).join(PointsAccount, PointsAccount.resident_id == Resident.id).where(
+        Resident.community_id == community.id, Resident.moved_out_on.is_(None), PointsAccount.earned_total > 0)
+        .order_by(Resident.id)).all()
     for name, kind, size, published in GROUPS:
         group = groups.create_group(admin, community, name, kind, now - timedelta(days=30))
         groups.add_members(admin, group, rng.sample(residents, size), now - timedelta(days=30))
