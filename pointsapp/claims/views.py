@@ -14,6 +14,7 @@ from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.claims import services as claims
 from pointsapp.claims.forms import AnswerForm, ClaimForm, EmptyForm, ReasonForm, options
 from pointsapp.claims.models import Claim, ClaimEvent, ClaimStatus
+from pointsapp.core import photos
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import from_local_naive, local_date, local_naive
@@ -29,7 +30,7 @@ bp = Blueprint("claims", __name__)
 # Up to MAX_PHOTOS phone photos of a few MB each (core.photos refuses any one above its MAX_BYTES with a message):
 # the app's 8 MB request limit would refuse three of them with an error page before the form could say anything.
 UPLOAD_ENDPOINTS = {"claims.new", "claims.answer"}
-UPLOAD_LIMIT = claims.MAX_PHOTOS * 8 * 1024 * 1024 + 1024 * 1024
+UPLOAD_LIMIT = claims.MAX_PHOTOS * photos.MAX_BYTES + 1024 * 1024
 
 
 @bp.url_value_preprocessor
