@@ -309,7 +309,7 @@ def _form(**change):
 def test_the_office_adds_an_item_with_full_width_digits(db, client, login, office):
     community, admin = office
     login(client, admin)
-    response = client.post(f"/admin/communities/{community.id}/catalogue", data=_form(points="１２", limit_count="４",
+    response = client.post(f"/admin/c/{community.id}/catalogue", data=_form(points="１２", limit_count="４",
                                                                                        limit_period="month"),
                            follow_redirects=True)
     assert response.status_code == 200
@@ -322,7 +322,7 @@ def test_the_office_adds_an_item_with_full_width_digits(db, client, login, offic
 def test_hostile_input_in_the_office_form_gets_a_message_and_adds_nothing(db, client, login, office, change):
     community, admin = office
     login(client, admin)
-    response = client.post(f"/admin/communities/{community.id}/catalogue", data=_form(**change))
+    response = client.post(f"/admin/c/{community.id}/catalogue", data=_form(**change))
     assert response.status_code == 200 and ('class="error"' in response.get_data(as_text=True)
                                             or 'class="flash error"' in response.get_data(as_text=True))
     assert catalogue_rules.current_items(community.id) == []
@@ -331,7 +331,7 @@ def test_hostile_input_in_the_office_form_gets_a_message_and_adds_nothing(db, cl
 def test_a_nul_in_the_title_is_refused_before_the_form(db, client, login, office):
     community, admin = office
     login(client, admin)
-    response = client.post(f"/admin/communities/{community.id}/catalogue", data=_form(title="楼道\x00清理"))
+    response = client.post(f"/admin/c/{community.id}/catalogue", data=_form(title="楼道\x00清理"))
     assert response.status_code == 400 and catalogue_rules.current_items(community.id) == []
 
 
@@ -339,21 +339,21 @@ def test_the_office_edits_an_item_as_a_new_version_and_sees_the_versions(db, cli
     community, admin = office
     v1 = catalogue.create_item(admin, community, HALLWAY, now)
     login(client, admin)
-    response = client.post(f"/admin/communities/{community.id}/catalogue/{v1.id}",
+    response = client.post(f"/admin/c/{community.id}/catalogue/{v1.id}",
                            data=_form(points="6", note="改为6分", kind="deduct"), follow_redirects=True)
     page = response.get_data(as_text=True)
     [v2] = catalogue_rules.current_items(community.id)
     assert (v2.version, v2.points, v2.kind) == (2, 6, "earn") and "改为6分" in page
     assert 'name="note" type="text" value=""' in page  # the next change's note starts empty
-    stale = client.post(f"/admin/communities/{community.id}/catalogue/{v1.id}", data=_form(points="7", note="x"))
+    stale = client.post(f"/admin/c/{community.id}/catalogue/{v1.id}", data=_form(points="7", note="x"))
     assert stale.status_code == 200 and catalogue_rules.current_items(community.id) == [v2]
 
 
 def test_the_office_starts_from_the_model_catalogue_with_one_button(db, client, login, office):
     community, admin = office
     login(client, admin)
-    assert "/catalogue/model" in client.get(f"/admin/communities/{community.id}/catalogue").get_data(as_text=True)
-    client.post(f"/admin/communities/{community.id}/catalogue/model")
+    assert "/catalogue/model" in client.get(f"/admin/c/{community.id}/catalogue").get_data(as_text=True)
+    client.post(f"/admin/c/{community.id}/catalogue/model")
     assert len(catalogue_rules.current_items(community.id)) == len(catalogue.MODEL_CATALOGUE)
 
 
@@ -363,8 +363,8 @@ def test_another_communitys_admin_and_a_resident_cannot_open_or_post_the_office_
     item = catalogue.create_item(admin, community, HALLWAY, now)
     for user in (make.admin(make.community()), make.resident_user(community)):
         login(client, user)
-        assert client.get(f"/admin/communities/{community.id}/catalogue").status_code == 403
-        assert client.post(f"/admin/communities/{community.id}/catalogue/{item.id}/retire").status_code == 403
+        assert client.get(f"/admin/c/{community.id}/catalogue").status_code == 403
+        assert client.post(f"/admin/c/{community.id}/catalogue/{item.id}/retire").status_code == 403
     assert item.is_current
 
 
@@ -373,7 +373,7 @@ def test_an_item_of_another_community_is_not_found_under_this_one(db, client, lo
     other = make.community()
     foreign = catalogue.create_item(make.admin(other), other, HALLWAY, now)
     login(client, admin)
-    assert client.get(f"/admin/communities/{community.id}/catalogue/{foreign.id}").status_code == 404
+    assert client.get(f"/admin/c/{community.id}/catalogue/{foreign.id}").status_code == 404
 
 
 # ---- activities take an item's rule --------------------------------------------------------------------

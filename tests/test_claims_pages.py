@@ -107,7 +107,7 @@ def test_a_resident_files_with_a_photo_the_office_approves_and_her_balance_moves
     assert "已提交" in done and "等待社区审核" in done
 
     office = login(app.test_client(), here.admin)
-    queue = office.get(f"/admin/communities/{here.community.id}/claims").get_data(as_text=True)
+    queue = office.get(f"/admin/c/{here.community.id}/claims").get_data(as_text=True)
     assert "扶王奶奶下楼" in queue and here.her.resident.name in queue
     assert f"/claims/photos/{claim.photos[0].id}.jpg" in queue
     assert "已用 0" in queue or "已用0" in queue  # the limit used, 0 of 4 this month
@@ -117,8 +117,8 @@ def test_a_resident_files_with_a_photo_the_office_approves_and_her_balance_moves
     assert re.search(r"\b(private|no-store)\b", photo.headers["Cache-Control"])
     before = ledger.balance_of(here.her.resident_id)
     decided = office.post(f"/claims/{claim.id}/decide", data={"decision": "approve",
-                                                              "next": f"/admin/communities/{here.community.id}/claims"})
-    assert decided.status_code == 302 and decided.headers["Location"].endswith(f"/admin/communities/{here.community.id}/claims")
+                                                              "next": f"/admin/c/{here.community.id}/claims"})
+    assert decided.status_code == 302 and decided.headers["Location"].endswith(f"/admin/c/{here.community.id}/claims")
     db.session.expire_all()
     assert ledger.balance_of(here.her.resident_id) == before + 5
     mine = resident.get("/me/claims").get_data(as_text=True)
@@ -237,8 +237,8 @@ def test_another_communitys_office_sees_nothing_of_the_claim(app, here, make, lo
     stranger = make.admin(other)
     db.session.commit()
     client = login(app.test_client(), stranger)
-    assert client.get(f"/admin/communities/{here.community.id}/claims").status_code == 403
-    assert "扶王奶奶下楼" not in client.get(f"/admin/communities/{other.id}/claims").get_data(as_text=True)
+    assert client.get(f"/admin/c/{here.community.id}/claims").status_code == 403
+    assert "扶王奶奶下楼" not in client.get(f"/admin/c/{other.id}/claims").get_data(as_text=True)
     assert "扶王奶奶下楼" not in client.get("/claims/review").get_data(as_text=True)
     assert client.get(f"/claims/{claim.id}").status_code in (403, 404)
     assert client.get(f"/claims/photos/{claim.photos[0].id}.jpg").status_code in (403, 404)
@@ -282,7 +282,7 @@ def test_the_queue_page_asks_the_same_number_of_statements_for_3_and_12_claims(a
     from .querycount import count_queries
 
     office = login(app.test_client(), here.admin)
-    url = f"/admin/communities/{here.community.id}/claims"
+    url = f"/admin/c/{here.community.id}/claims"
     counts = []
     for n in range(12):
         household = make.household(building=make.building(here.community), unit="1", room=str(200 + n))

@@ -366,21 +366,21 @@ def test_the_office_records_a_deduction_on_its_page_once_even_when_the_form_is_s
                                                                                          now):
     c, admin, home, her, it = _web(place, db)
     client = login(app.test_client(), admin)
-    page = client.get(f"/admin/communities/{c.id}/deductions?q={her.resident.name}").get_data(as_text=True)
+    page = client.get(f"/admin/c/{c.id}/deductions?q={her.resident.name}").get_data(as_text=True)
     assert "高空抛物" in page and her.resident.name in page and "记录扣分" in page
     form = {"request_id": "r-web-1", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
             "occurred_at": "2026-11-25T09:00", "reason": "从3楼扔下花盆"}
-    assert client.post(f"/admin/communities/{c.id}/deductions", data=form).status_code == 302
-    assert client.post(f"/admin/communities/{c.id}/deductions", data=form).status_code == 302
+    assert client.post(f"/admin/c/{c.id}/deductions", data=form).status_code == 302
+    assert client.post(f"/admin/c/{c.id}/deductions", data=form).status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Deduction)) == 1
-    page = client.get(f"/admin/communities/{c.id}/deductions").get_data(as_text=True)
+    page = client.get(f"/admin/c/{c.id}/deductions").get_data(as_text=True)
     assert "从3楼扔下花盆" in page and "撤销" in page
 
 
 def test_the_office_records_against_a_household_typed_with_full_width_digits(app, place, db, login, now):
     c, admin, home, her, it = _web(place, db)
     client = login(app.test_client(), admin)
-    done = client.post(f"/admin/communities/{c.id}/deductions", data={
+    done = client.post(f"/admin/c/{c.id}/deductions", data={
         "request_id": "r-web-2", "item": str(it.id), "whom": "household", "building": str(home.building_id),
         "unit": "１", "room": "３０１", "occurred_at": "2026-11-25T09:00", "reason": "乱堆乱放"})
     assert done.status_code == 302
@@ -397,7 +397,7 @@ def test_hostile_input_on_the_office_form_gets_a_message_not_a_500(app, place, d
     client = login(app.test_client(), admin)
     form = {"request_id": "r-hostile", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
             "occurred_at": "2026-11-25T09:00", "reason": "扔花盆", field: value}
-    answer = client.post(f"/admin/communities/{c.id}/deductions", data=form)
+    answer = client.post(f"/admin/c/{c.id}/deductions", data=form)
     assert answer.status_code == 422
     assert 'class="error"' in answer.get_data(as_text=True) or 'class="flash error"' in answer.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Deduction)) == 0
@@ -406,7 +406,7 @@ def test_hostile_input_on_the_office_form_gets_a_message_not_a_500(app, place, d
 def test_a_bad_photo_on_the_office_form_gets_a_message(app, place, db, login):
     c, admin, home, her, it = _web(place, db)
     client = login(app.test_client(), admin)
-    answer = client.post(f"/admin/communities/{c.id}/deductions", content_type="multipart/form-data", data={
+    answer = client.post(f"/admin/c/{c.id}/deductions", content_type="multipart/form-data", data={
         "request_id": "r-photo", "item": str(it.id), "whom": "resident", "resident_id": str(her.resident_id),
         "occurred_at": "2026-11-25T09:00", "reason": "扔花盆", "photo": (io.BytesIO(b"%PDF-1.4"), "x.pdf")})
     assert answer.status_code == 422
@@ -443,14 +443,14 @@ def test_the_office_withdraws_from_its_page_with_a_reason(app, place, db, login,
     d = deduct(admin, it, now, resident=her.resident)
     db.session.commit()
     office = login(app.test_client(), admin)
-    url = f"/admin/communities/{c.id}/deductions/{d.id}/withdraw"
+    url = f"/admin/c/{c.id}/deductions/{d.id}/withdraw"
     office.post(url, data={"reason": ""})
     db.session.expire_all()
     assert db.session.get(Deduction, d.id).withdrawn_at is None
     assert office.post(url, data={"reason": "核实有误"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Deduction, d.id).withdrawn_at is not None
-    assert office.get(f"/admin/communities/{c.id}/deductions/{10**20}/photo.jpg").status_code == 404
+    assert office.get(f"/admin/c/{c.id}/deductions/{10**20}/photo.jpg").status_code == 404
 
 
 def test_another_communitys_office_cannot_see_or_withdraw(app, place, make, db, login, now):
@@ -459,5 +459,5 @@ def test_another_communitys_office_cannot_see_or_withdraw(app, place, make, db, 
     stranger = make.admin(make.community())
     db.session.commit()
     client = login(app.test_client(), stranger)
-    assert client.get(f"/admin/communities/{c.id}/deductions").status_code == 403
-    assert client.post(f"/admin/communities/{c.id}/deductions/{d.id}/withdraw", data={"reason": "x"}).status_code == 403
+    assert client.get(f"/admin/c/{c.id}/deductions").status_code == 403
+    assert client.post(f"/admin/c/{c.id}/deductions/{d.id}/withdraw", data={"reason": "x"}).status_code == 403

@@ -269,8 +269,8 @@ def test_the_office_pages_statements_do_not_grow_with_groups_or_members(scene, c
 
     def statements():
         with count_queries() as log:
-            assert client.get(f"/admin/communities/{c.id}/groups").status_code == 200
-            assert client.get(f"/admin/communities/{c.id}/groups/{first.id}").status_code == 200
+            assert client.get(f"/admin/c/{c.id}/groups").status_code == 200
+            assert client.get(f"/admin/c/{c.id}/groups/{first.id}").status_code == 200
         return log.count
 
     few = statements()
@@ -290,7 +290,7 @@ def test_the_office_pages_statements_do_not_grow_with_groups_or_members(scene, c
 def test_the_office_creates_a_group_adds_members_and_publishes_it(scene, client, login, db):
     c, people, admin = scene["c"], scene["people"], scene["admin"]
     login(client, admin)
-    response = client.post(f"/admin/communities/{c.id}/groups", data={"name": "第二党支部", "kind": "party_branch"})
+    response = client.post(f"/admin/c/{c.id}/groups", data={"name": "第二党支部", "kind": "party_branch"})
     assert response.status_code == 302
     url = response.headers["Location"]
     group_id = int(url.rstrip("/").rsplit("/", 1)[1])
@@ -304,7 +304,7 @@ def test_the_office_creates_a_group_adds_members_and_publishes_it(scene, client,
         == {people["张小明"].id, people["王芳"].id}
     client.post(url, data={"what": "publish"})
     assert "第二党支部" in text_of(public_page(client, c))
-    office = text_of(client.get(f"/admin/communities/{c.id}/groups"))
+    office = text_of(client.get(f"/admin/c/{c.id}/groups"))
     assert "第二党支部" in office and "50" in office
 
 
@@ -314,14 +314,14 @@ def test_the_office_is_told_plainly_about_hostile_input(scene, client, login, db
     g = scene["groups"]["空小组"]
     for data in ({"name": "长" * 10_000, "kind": "school"}, {"name": "", "kind": "school"},
                  {"name": "学校", "kind": "church"}):
-        response = client.post(f"/admin/communities/{c.id}/groups", data=data, follow_redirects=True)
+        response = client.post(f"/admin/c/{c.id}/groups", data=data, follow_redirects=True)
         assert response.status_code == 200
         assert "flash error" in response.get_data(as_text=True)
-    url = f"/admin/communities/{c.id}/groups/{g.id}"
+    url = f"/admin/c/{c.id}/groups/{g.id}"
     for data in ({"what": "add", "resident_id": "10" * 10}, {"what": "explode"}, {"what": "remove"},
                  {"what": "paste", "lines": ""}):
         assert client.post(url, data=data, follow_redirects=True).status_code == 200
-    assert client.get(f"/admin/communities/{c.id}/groups/99999999999").status_code == 404
+    assert client.get(f"/admin/c/{c.id}/groups/99999999999").status_code == 404
 
 
 def test_another_communitys_group_is_not_found_through_this_communitys_page(scene, client, login, make, db, now):
@@ -330,7 +330,7 @@ def test_another_communitys_group_is_not_found_through_this_communitys_page(scen
     foreign = groups.create_group(other_admin, other_c, "别的支部", "party_branch", now)
     db.session.commit()
     login(client, scene["admin"])
-    assert client.get(f"/admin/communities/{scene['c'].id}/groups/{foreign.id}").status_code == 404
+    assert client.get(f"/admin/c/{scene['c'].id}/groups/{foreign.id}").status_code == 404
     assert public_page(client, scene["c"], group=foreign.id).status_code == 404
 
 
@@ -360,8 +360,8 @@ def test_the_pages_read_in_english_but_the_data(scene, client, login, db, now):
     login(client, admin)
     client.post("/lang/en", data={"next": "/"})
     data = [c.name, *scene["people"], *scene["groups"], "王*", "张*明"]
-    for path in (f"/admin/communities/{c.id}/groups", f"/admin/communities/{c.id}/groups/{g.id}?q=王",
-                 f"/communities/{c.id}/groups?group={g.id}", f"/admin/communities/{c.id}/reports"):
+    for path in (f"/admin/c/{c.id}/groups", f"/admin/c/{c.id}/groups/{g.id}?q=王",
+                 f"/communities/{c.id}/groups?group={g.id}", f"/admin/c/{c.id}/reports"):
         text = re.sub(r"\d+栋", "", text_of(client.get(path)))  # building names (data)
         for word in sorted(data, key=len, reverse=True):
             text = text.replace(word, "")

@@ -126,7 +126,11 @@ def _main_text(html: str) -> str:
 def _data_words(scene) -> list[str]:
     """Everything on the pages that is data, not UI: names, titles, addresses, typed reasons."""
     from pointsapp.accounts.models import User
+    from pointsapp.catalogue.models import CatalogueItem
+    from pointsapp.claims.models import Claim
     from pointsapp.core.extensions import db
+    from pointsapp.deductions.models import Deduction
+    from pointsapp.groups.models import OrgGroup
     from pointsapp.store.models import Product, Store
     from pointsapp.tree.models import Building, Community, Household, Resident, Subdistrict
     from pointsapp.volunteering.models import Activity, Team
@@ -135,7 +139,9 @@ def _data_words(scene) -> list[str]:
     words = list(TYPED)
     for model, fields in [(Subdistrict, ("name", "city")), (Community, ("name",)), (Building, ("name",)),
                           (Resident, ("name",)), (User, ("name",)), (Team, ("name",)), (Store, ("name", "address")),
-                          (Product, ("name",)), (Activity, ("title", "place"))]:
+                          (Product, ("name",)), (Activity, ("title", "place")),
+                          (CatalogueItem, ("title", "category", "description")), (Claim, ("place", "description", "reason")),
+                          (Deduction, ("reason",)), (OrgGroup, ("name",))]:
         for row in db.session.query(model):
             words += [getattr(row, f) for f in fields if getattr(row, f)]
     words += [h.address for h in db.session.query(Household)]
@@ -145,22 +151,50 @@ def _data_words(scene) -> list[str]:
 def _pages(scene) -> dict[str, tuple[object, list[str]]]:
     c, r = scene.community, scene.user.resident
     return {
-        "resident": (scene.user, ["/", "/me/points", "/activities", "/rankings", "/me/code"]),
+        "resident": (scene.user, ["/", "/me/points", "/activities", "/rankings", "/me/code", "/me/claims/new",
+                                  "/me/claims", "/me/witness"]),
         "lead": (scene.lead, ["/lead/", f"/lead/teams/{scene.team.id}", f"/lead/activities/{scene.activity.id}",
                               f"/lead/teams/{scene.team.id}/activities/new"]),
         "clerk": (scene.clerk, ["/store/", f"/store/{scene.store.id}/counter", f"/store/{scene.store.id}/report"]),
         "office": (scene.admin, [f"/admin/c/{c.id}/", f"/admin/c/{c.id}/ledger", f"/admin/c/{c.id}/awards/",
                                  f"/admin/c/{c.id}/residents/{r.id}/points", f"/admin/c/{c.id}/teams",
-                                 f"/admin/c/{c.id}/stars", f"/admin/c/{c.id}/honours", f"/admin/c/{c.id}/stats"]),
-        "board": (None, [f"/board/{c.id}"]),
+                                 f"/admin/c/{c.id}/stars", f"/admin/c/{c.id}/honours", f"/admin/c/{c.id}/stats",
+                                 f"/admin/c/{c.id}/catalogue", f"/admin/c/{c.id}/claims", "/claims/review",
+                                 f"/admin/c/{c.id}/deductions", f"/admin/c/{c.id}/groups", f"/admin/c/{c.id}/reports"]),
+        "board": (None, [f"/board/{c.id}", f"/communities/{c.id}/catalogue", f"/communities/{c.id}/catalogue/print",
+                         f"/communities/{c.id}/groups"]),
     }
 
 
 @pytest.fixture
 def scene(make, db, now):
+    """Every kind of ledger entry, and issue 14's parts: the model catalogue, a claim waiting for the office with a
+    photo, one asked about, a deduction (partly owed) and a published group."""
+    from pointsapp.catalogue.services import items as catalogue_items
+    from pointsapp.catalogue.services import rules as catalogue_rules
+    from pointsapp.claims import services as claims
+    from pointsapp.deductions import services as deductions
+    from pointsapp.groups import services as groups
     from tests.scenes import every_kind_of_entry
+    from tests.test_claims_pages import jpeg
 
-    return every_kind_of_entry(make, now)
+    scene = every_kind_of_entry(make, now)
+    c, admin, user = scene.community, scene.admin, scene.user
+    catalogue_items.adopt_model_catalogue(admin, c, now)
+    items = {i.title: i for i in catalogue_rules.current_items(c.id)}
+    waiting = claims.file_claim(user, user.resident, claims.ClaimFields(
+        item_id=items["楼道广告清理"].id, occurred_at=now, place="3号楼", description="清理小广告", photos=(jpeg(),)), now)
+    asked = claims.file_claim(user, user.resident, claims.ClaimFields(
+        item_id=items["文明倡导"].id, occurred_at=now, place="广场", description="劝导", photos=(jpeg(pattern=5),)), now)
+    claims.ask_more(admin, asked, "请补充照片", now)
+    deductions.record_deduction(admin, items["乱堆乱放"], resident=user.resident, occurred_at=now, reason="堆放纸箱",
+                                evidence=None, request_key="i18n", now=now)
+    group = groups.create_group(admin, c, "第一党支部", "party_branch", now)
+    groups.add_members(admin, group, [user.resident], now)
+    groups.set_published(admin, group, True, now)
+    db.session.commit()
+    assert waiting.status == "pending"
+    return scene
 
 
 @pytest.mark.parametrize("role", ["resident", "lead", "clerk", "office", "board"])

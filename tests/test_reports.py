@@ -184,14 +184,14 @@ def test_the_default_range_is_the_last_six_months_in_china_time():
 
 def test_the_page_shows_the_three_tables(data, client, login):
     login(client, data["admin"])
-    page = client.get(f"/admin/communities/{data['c'].id}/reports?from=2026-10&to=2026-11").get_data(as_text=True)
+    page = client.get(f"/admin/c/{data['c'].id}/reports?from=2026-10&to=2026-11").get_data(as_text=True)
     for text in ("楼道广告清理（每周）", "=1+1", "67%", "8.8", "网格员小王", "环境整治", "文明行为", "-4"):
         assert text in page
-    assert client.get(f"/admin/communities/{data['c'].id}/reports").status_code == 200  # the last six months
-    refused = client.get(f"/admin/communities/{data['c'].id}/reports?from=2026-13&to=2026-11",
+    assert client.get(f"/admin/c/{data['c'].id}/reports").status_code == 200  # the last six months
+    refused = client.get(f"/admin/c/{data['c'].id}/reports?from=2026-13&to=2026-11",
                          follow_redirects=True)
     assert refused.status_code == 200 and "flash error" in refused.get_data(as_text=True)
-    too_long = client.get(f"/admin/communities/{data['c'].id}/reports?from=2020-01&to=2026-11",
+    too_long = client.get(f"/admin/c/{data['c'].id}/reports?from=2020-01&to=2026-11",
                           follow_redirects=True)
     assert "flash error" in too_long.get_data(as_text=True)
 
@@ -204,7 +204,7 @@ def read_back(response):
 
 def test_the_xlsx_holds_the_same_three_tables_with_headers_in_the_readers_language(data, client, login):
     login(client, data["admin"])
-    url = f"/admin/communities/{data['c'].id}/reports.xlsx?from=2026-10&to=2026-11"
+    url = f"/admin/c/{data['c'].id}/reports.xlsx?from=2026-10&to=2026-11"
     book = read_back(client.get(url))
     assert book.sheetnames == ["按项目的申报", "按审核人的申报", "按类别的积分"]
     items = [[cell.value for cell in row] for row in book["按项目的申报"].iter_rows()]
@@ -234,7 +234,7 @@ def test_the_download_is_recorded_in_the_audit_log(data, client, login, db):
 
     from pointsapp.audit.models import AuditEvent
     login(client, data["admin"])
-    client.get(f"/admin/communities/{data['c'].id}/reports.xlsx")
+    client.get(f"/admin/c/{data['c'].id}/reports.xlsx")
     assert db.session.scalars(select(AuditEvent.action).where(AuditEvent.community_id == data["c"].id,
                                                               AuditEvent.action == "data_exported")).all()
 
@@ -245,8 +245,8 @@ def test_the_statements_do_not_grow_with_the_data(data, client, login, make, db)
 
     def statements():
         with count_queries() as log:
-            assert client.get(f"/admin/communities/{c.id}/reports?from=2026-10&to=2026-11").status_code == 200
-            assert client.get(f"/admin/communities/{c.id}/reports.xlsx?from=2026-10&to=2026-11").status_code == 200
+            assert client.get(f"/admin/c/{c.id}/reports?from=2026-10&to=2026-11").status_code == 200
+            assert client.get(f"/admin/c/{c.id}/reports.xlsx?from=2026-10&to=2026-11").status_code == 200
         return log.count
 
     few = statements()

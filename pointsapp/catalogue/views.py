@@ -50,7 +50,7 @@ def _fields(form: ItemForm, kind: str) -> catalogue.ItemFields:
         is_veto=bool(form.is_veto.data) and deduct, counts_against_earning=bool(form.counts_against_earning.data))
 
 
-@bp.route("/admin/communities/<int:community_id>/catalogue", methods=["GET", "POST"])
+@bp.route("/admin/c/<int:community_id>/catalogue", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def manage(community_id: int):
     c = tree.get_community(community_id)
@@ -68,7 +68,7 @@ def manage(community_id: int):
                            retired=catalogue.retired_items(c.id), button=EmptyForm(), describe=catalogue.describe)
 
 
-@bp.route("/admin/communities/<int:community_id>/catalogue/model", methods=["POST"])
+@bp.route("/admin/c/<int:community_id>/catalogue/model", methods=["POST"])
 @policy(COMMUNITY_ADMIN)
 def adopt(community_id: int):
     c = tree.get_community(community_id)
@@ -78,7 +78,7 @@ def adopt(community_id: int):
     return redirect(url_for(".manage", community_id=c.id))
 
 
-@bp.route("/admin/communities/<int:community_id>/catalogue/<int:item_id>", methods=["GET", "POST"])
+@bp.route("/admin/c/<int:community_id>/catalogue/<int:item_id>", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def edit(community_id: int, item_id: int):
     c = tree.get_community(community_id)
@@ -96,7 +96,7 @@ def edit(community_id: int, item_id: int):
                            history=catalogue.versions(item), describe=catalogue.describe)
 
 
-@bp.route("/admin/communities/<int:community_id>/catalogue/<int:item_id>/retire", methods=["POST"])
+@bp.route("/admin/c/<int:community_id>/catalogue/<int:item_id>/retire", methods=["POST"])
 @policy(COMMUNITY_ADMIN)
 def retire(community_id: int, item_id: int):
     c = tree.get_community(community_id)

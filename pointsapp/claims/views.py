@@ -296,7 +296,7 @@ def review_list():
     return _queue_page(claims.review_queue(actor(), now=utcnow()))
 
 
-@bp.route("/admin/communities/<int:community_id>/claims")
+@bp.route("/admin/c/<int:community_id>/claims")
 @policy(COMMUNITY_ADMIN)
 def queue(community_id):
     community = tree.get_community(community_id)

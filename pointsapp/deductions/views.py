@@ -61,7 +61,7 @@ def _record(form: DeductionForm, community, items: dict) -> bool:
     return True
 
 
-@bp.route("/admin/communities/<int:community_id>/deductions", methods=["GET", "POST"])
+@bp.route("/admin/c/<int:community_id>/deductions", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def index(community_id):
     community = tree.get_community(community_id)
@@ -91,7 +91,7 @@ def index(community_id):
                            has_items=bool(items)), 200 if request.method == "GET" else 422
 
 
-@bp.route("/admin/communities/<int:community_id>/deductions/<int:deduction_id>/withdraw", methods=["POST"])
+@bp.route("/admin/c/<int:community_id>/deductions/<int:deduction_id>/withdraw", methods=["POST"])
 @policy(COMMUNITY_ADMIN)
 def withdraw(community_id: int, deduction_id: int):
     tree.get_community(community_id)
@@ -107,7 +107,7 @@ def withdraw(community_id: int, deduction_id: int):
     return redirect(url_for(".index", community_id=community_id))
 
 
-@bp.route("/admin/communities/<int:community_id>/deductions/<int:deduction_id>/photo.jpg")
+@bp.route("/admin/c/<int:community_id>/deductions/<int:deduction_id>/photo.jpg")
 @policy(COMMUNITY_ADMIN)
 def photo(community_id: int, deduction_id: int):
     deduction = deductions.get_deduction(community_id, deduction_id)

@@ -63,7 +63,7 @@ def public(community_id: int):
 
 # ---- the office --------------------------------------------------------------------------------------
 
-@bp.route("/admin/communities/<int:community_id>/groups", methods=["GET", "POST"])
+@bp.route("/admin/c/<int:community_id>/groups", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def index(community_id: int):
     community = tree.get_community(community_id)
@@ -99,7 +99,7 @@ def _pasted_message(pasted: groups.Pasted, made: list) -> str:
     return " ".join(parts)
 
 
-@bp.route("/admin/communities/<int:community_id>/groups/<int:group_id>", methods=["GET", "POST"])
+@bp.route("/admin/c/<int:community_id>/groups/<int:group_id>", methods=["GET", "POST"])
 @policy(COMMUNITY_ADMIN)
 def group(community_id: int, group_id: int):
     community = tree.get_community(community_id)

@@ -42,7 +42,7 @@ def rate(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
-@bp.route("/admin/communities/<int:community_id>/reports")
+@bp.route("/admin/c/<int:community_id>/reports")
 @policy(COMMUNITY_ADMIN)
 def index(community_id: int):
     community, report = _report(community_id)
@@ -70,7 +70,7 @@ def sheets(report: reports.Report) -> list[tuple[str, list[list]]]:
             (_("Points by category"), categories)]
 
 
-@bp.route("/admin/communities/<int:community_id>/reports.xlsx")
+@bp.route("/admin/c/<int:community_id>/reports.xlsx")
 @policy(COMMUNITY_ADMIN)
 def download(community_id: int):
     community, report = _report(community_id)

@@ -94,7 +94,7 @@ def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_move
     office = new_context("phone").new_page()
     office.set_viewport_size(NARROW)
     log_in(office, ADMIN_PHONE)
-    open_page(office, f"/admin/communities/{LIYUAN}/claims")
+    open_page(office, f"/admin/c/{LIYUAN}/claims")
     card = office.locator(f"#claim-{number}")
     expect(card).to_contain_text("给502的李奶奶买了菜")
     image = card.locator(".claim-photos img").first

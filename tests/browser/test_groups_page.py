@@ -14,7 +14,7 @@ ZOOMED = {"width": 180, "height": 390}  # 200 % zoom on that phone
 def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_context, two_months_of_points):
     office = new_context("desktop").new_page()
     log_in(office, ADMIN_PHONE)
-    open_page(office, f"/admin/communities/{LIYUAN}/groups")
+    open_page(office, f"/admin/c/{LIYUAN}/groups")
     a11y.assert_accessible(office, "the office's groups page")
     office.fill("#name", "梨园社区第一党支部")
     office.select_option("#kind", "party_branch")
@@ -32,7 +32,7 @@ def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_c
     office_phone = new_context("phone").new_page()
     office_phone.set_viewport_size(NARROW)
     log_in(office_phone, ADMIN_PHONE)
-    for path, name in ((f"/admin/communities/{LIYUAN}/groups?period=year", "groups-office-360"),
+    for path, name in ((f"/admin/c/{LIYUAN}/groups?period=year", "groups-office-360"),
                        (office.url + "?period=year&q=王", "groups-group-360")):
         open_page(office_phone, path)
         screenshot(office_phone, name)
@@ -58,7 +58,7 @@ def test_the_office_publishes_a_party_branch_and_a_phone_reads_its_ranking(new_c
 def test_the_office_reads_the_catalogue_reports_and_downloads_them(new_context, two_months_of_points):
     office = new_context("desktop").new_page()
     log_in(office, ADMIN_PHONE)
-    open_page(office, f"/admin/communities/{LIYUAN}/reports?from=2026-10&to=2026-11")
+    open_page(office, f"/admin/c/{LIYUAN}/reports?from=2026-10&to=2026-11")
     text = office.locator("main").inner_text()
     assert "按细则类别统计的积分" in text and "2026年10月" in text
     a11y.assert_accessible(office, "the catalogue reports")

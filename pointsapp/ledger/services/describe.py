@@ -27,6 +27,7 @@ VOID = re.compile(r"^作废兑换单 (?P<no>\S+)：(?P<why>.*)$", re.S)  # f"作
 REJECT = re.compile(r"^签到不予认可：(?P<why>.*)$", re.S)  # f"签到不予认可：{typed}"
 # queries.services.reason_for: 「疑问 #12」 (entries before 2026-12-02 also carried her words after a colon)
 QUERY = re.compile(r"^疑问 #(?P<id>\d+)(?:：(?P<text>.*))?$", re.S)
+DEDUCTED = re.compile(r"^(?P<item>[^：]{1,80})：(?P<why>.*)$", re.S)  # deductions.services: f"{item.title}：{reason}"
 EXPIRY = re.compile(r"^积分有效期 (?P<months>\d+) 个月，(?P<day>\d{4}-\d{2}-\d{2}) 前获得的积分到期$")
 
 
@@ -111,6 +112,8 @@ def describe(entry: LedgerEntry) -> EntryText:
             return EntryText(_("Deduction given back"), entry.reason or "")
         if entry.idempotency_key.startswith("owed:"):
             return EntryText(_("Owed points of a deduction taken"), "")
-        return EntryText(_("Deduction"), entry.reason or "")
+        reason = entry.reason or ""
+        found = DEDUCTED.match(reason)  # the item and the reason are data; the colon between is the reader's
+        return EntryText(_("Deduction"), labelled(found["item"], found["why"]) if found else reason)
     return EntryText(kind, entry.reason or "")
 
