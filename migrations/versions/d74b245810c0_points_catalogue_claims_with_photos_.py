@@ -100,6 +100,7 @@ def upgrade():
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('has_duplicate_photo', sa.Boolean(), nullable=False),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
     sa.CheckConstraint("status IN ('witness', 'pending', 'more_info', 'approved', 'rejected', 'withdrawn')", name=op.f('ck_claim_status_known')),
     sa.CheckConstraint('minutes IS NULL OR minutes > 0', name=op.f('ck_claim_minutes_positive')),
     sa.CheckConstraint('points > 0', name=op.f('ck_claim_points_positive')),
@@ -111,7 +112,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_claim_resident_id_resident')),
     sa.ForeignKeyConstraint(['reviewer_id'], ['user.id'], name=op.f('fk_claim_reviewer_id_user')),
     sa.ForeignKeyConstraint(['witness_id'], ['resident.id'], name=op.f('fk_claim_witness_id_resident')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_claim'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_claim')),
+    sa.UniqueConstraint('community_id', 'filed_by_id', 'request_key', name=op.f('uq_claim_community_id_filed_by_id_request_key'))
     )
     with op.batch_alter_table('claim', schema=None) as batch_op:
         batch_op.create_index('ix_claim_queue', ['community_id', 'status', 'submitted_at'], unique=False)
@@ -127,6 +129,7 @@ def upgrade():
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('taken', sa.Integer(), nullable=False),
     sa.Column('owed', sa.Integer(), nullable=False),
+    sa.Column('owed_by_id', sa.Integer(), nullable=True),
     sa.Column('occurred_at', sa.DateTime(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('evidence', sa.LargeBinary(), nullable=True),
@@ -143,6 +146,7 @@ def upgrade():
     sa.CheckConstraint('taken >= 0 AND owed >= 0 AND taken + owed <= points', name=op.f('ck_deduction_taken_owed_bounded')),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_deduction_community_id_community')),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_deduction_created_by_id_user')),
+    sa.ForeignKeyConstraint(['owed_by_id'], ['resident.id'], name=op.f('fk_deduction_owed_by_id_resident')),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], name=op.f('fk_deduction_household_id_household')),
     sa.ForeignKeyConstraint(['item_id'], ['catalogue_item.id'], name=op.f('fk_deduction_item_id_catalogue_item')),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_deduction_resident_id_resident')),

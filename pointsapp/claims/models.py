@@ -2,7 +2,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pointsapp.core.extensions import db
@@ -45,6 +45,8 @@ class Claim(db.Model):
     entry_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"),
                                                  ForeignKey("ledger_entry.id"))
     has_duplicate_photo: Mapped[bool] = mapped_column(default=False)  # a photo matches an earlier claim's
+    # the form's request id: a retried or twice-tapped form files one claim (None: filed by a service call)
+    request_key: Mapped[str | None] = mapped_column(String(64))
 
     resident: Mapped[Resident] = relationship(foreign_keys=[resident_id])
     witness: Mapped[Resident | None] = relationship(foreign_keys=[witness_id])
@@ -60,6 +62,7 @@ class Claim(db.Model):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("witness_id IS NULL OR witness_id <> resident_id", name="witness_not_claimant"),
         CheckConstraint("minutes IS NULL OR minutes > 0", name="minutes_positive"),
+        UniqueConstraint("community_id", "filed_by_id", "request_key"),
         Index("ix_claim_queue", "community_id", "status", "submitted_at"),  # reviewers' queues, oldest first
         Index("ix_claim_resident", "resident_id", "lineage_id", "occurred_at"),  # her claims; limits
         Index("ix_claim_witness", "witness_id", "status"),

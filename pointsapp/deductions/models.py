@@ -18,6 +18,9 @@ class Deduction(db.Model):
     points: Mapped[int]  # what the item takes
     taken: Mapped[int] = mapped_column(default=0)  # taken from balances so far
     owed: Mapped[int] = mapped_column(default=0)  # the rest: taken from the next earning
+    # whose account carries what is owed (the resident, or the household's payer when it was recorded): the one
+    # account a withdrawal clears and collection takes from, whoever heads the household later
+    owed_by_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text)
     evidence: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # one photo, as claims store them
@@ -33,7 +36,8 @@ class Deduction(db.Model):
     status_note: Mapped[str] = mapped_column(String(200), default="")
 
     household: Mapped[Household] = relationship()
-    resident: Mapped[Resident | None] = relationship()
+    resident: Mapped[Resident | None] = relationship(foreign_keys=[resident_id])
+    owed_by: Mapped[Resident | None] = relationship(foreign_keys=[owed_by_id])
     item = relationship("CatalogueItem")
     created_by = relationship("User", foreign_keys=[created_by_id])
 
