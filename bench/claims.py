@@ -584,8 +584,8 @@ def table(photo: dict, results: dict) -> str:
     def row(label, cells):
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    for key, label in (("camera", "photo 4000x3000 ({mb:.1f} MB) → resized 1280 px + perceptual_hash"),
-                       ("browser", "photo 1600 px ({mb:.2f} MB, as claims.js sends it) → the same")):
+    for key, label in (("camera", "photo 4000x3000 ({mb:.1f} MB) → resized 1280 px + perceptual_hash (no database)"),
+                       ("browser", "photo 1600 px ({mb:.2f} MB, as claims.js sends it) → the same (no database)")):
         p = photo[key]
         row(label.format(mb=p["bytes"] / 1e6), [f"{p['ms']:.0f}", "–"] * len(backends))
     row("`file_claim`, 1 photo of 1600 px (photo work included), + commit",
@@ -631,12 +631,14 @@ def block(photo: dict, results: dict, header: str, args) -> str:
     ]
     for b in backends:
         r = results[b]
-        scan = r["scan"]["select_ms"] + r["scan"]["loop_ms"]
-        verdict = "above" if scan > SCAN_TARGET_MS else "below"
+        alone = r["scan"]["select_ms"] + r["scan"]["loop_ms"]
+        in_service = r["file10k"]["ms"] - r["file10k_exact"]["ms"]
+        verdict = "above" if max(alone, in_service) > SCAN_TARGET_MS else "below"
         lines.append(f"- {b}: the queue takes {r['queue20']['ratio']:.0f}× the raw query's time at 20 pending and "
                      f"{r['queue200']['ratio']:.0f}× at 200, in {r['queue20']['stmts']:.0f} and "
-                     f"{r['queue200']['stmts']:.0f} statements; the near-match scan over {r['scan']['hashes']:,} "
-                     f"hashes costs {scan:.1f} ms, {verdict} {SCAN_TARGET_MS:.0f} ms.")
+                     f"{r['queue200']['stmts']:.0f} statements. The near-match scan over {r['scan']['hashes']:,} "
+                     f"hashes costs {in_service:.0f} ms inside file_claim (new photo minus photo sent before) and "
+                     f"{alone:.0f} ms alone: {verdict} {SCAN_TARGET_MS:.0f} ms.")
     return "\n".join(lines)
 
 
