@@ -56,6 +56,20 @@ def total(community, subject, sid, when):
         EarningTotal.subject_type == subject, EarningTotal.subject_id == sid))
 
 
+def assert_owed_agrees(community):
+    """The invariant of what is owed: every resident's PointsAccount.owed is the sum of what the standing
+    deductions she carries (Deduction.owed_by) still owe, no more and no less."""
+    _db.session.expire_all()
+    carried = dict(_db.session.execute(select(PointsAccount.resident_id, PointsAccount.owed).where(
+        PointsAccount.community_id == community.id)).all())
+    owing = dict(_db.session.execute(select(Deduction.owed_by_id, func.sum(Deduction.owed)).where(
+        Deduction.community_id == community.id, Deduction.withdrawn_at.is_(None))
+        .group_by(Deduction.owed_by_id)).all())
+    assert None not in owing, "a deduction that owes names no account"
+    for rid in carried.keys() | owing.keys():
+        assert carried.get(rid, 0) == int(owing.get(rid) or 0), (rid, carried, owing)
+
+
 @pytest.fixture
 def place(make, db, now):
     """A community with its office, a grid and building, and a resident (户主) with 3 points."""
@@ -93,6 +107,7 @@ def test_a_deduction_takes_what_the_balance_has_and_the_rest_is_owed_then_collec
     assert (account(her.resident).balance, account(her.resident).owed) == (4, 0)
     assert _db.session.get(Deduction, d.id).owed == 0
     assert _db.session.scalar(select(func.min(LedgerEntry.balance_after))) >= 0
+    assert_owed_agrees(c)
 
 
 def test_a_check_in_after_a_deduction_pays_what_is_owed(place, make, now):
@@ -105,6 +120,7 @@ def test_a_check_in_after_a_deduction_pays_what_is_owed(place, make, now):
     checkin.check_in(her, her.resident, activity, now)
     assert entries(her.resident)[-2:] == [("award", 10), ("deduction", -7)]
     assert (account(her.resident).balance, account(her.resident).owed) == (3, 0)
+    assert_owed_agrees(c)
 
 
 def test_a_redemption_or_a_voided_receipt_never_pays_what_is_owed(place, make, now):
@@ -118,6 +134,7 @@ def test_a_redemption_or_a_voided_receipt_never_pays_what_is_owed(place, make, n
     ledger.post(Posting(her.resident, -5, EntryKind.REDEMPTION, "redemption", "spend-2", "兑换单 2"), None, now)
     assert (account(her.resident).balance, account(her.resident).owed) == (5, 17)
     assert _db.session.scalar(select(func.min(LedgerEntry.balance_after))) >= 0
+    assert_owed_agrees(c)
 
 
 def test_a_household_deduction_takes_from_the_head_first_then_the_others_and_the_head_owes_the_rest(
@@ -133,6 +150,67 @@ def test_a_household_deduction_takes_from_the_head_first_then_the_others_and_the
     keys = set(_db.session.scalars(select(LedgerEntry.idempotency_key).where(LedgerEntry.kind == "deduction")))
     assert keys == {f"deduction:{d.id}:{her.resident_id}", f"deduction:{d.id}:{son.id}"}
     assert (account(her.resident).owed, account(son).owed) == (5, 0)
+    assert _db.session.get(Deduction, d.id).owed_by_id == her.resident_id
+    assert_owed_agrees(c)
+
+
+# ---- one account carries what is owed ------------------------------------------------------------
+
+def _family(make, place, now):
+    """A household of two with no points: the head (户主) and his wife, each her own account."""
+    c, admin, home, her, _it = place
+    flat = make.household(building=home.building, unit="1", room="808")
+    head = make.resident(flat, name="老王")
+    wife = make.resident(flat, name="王妻")
+    wife.relation = "配偶"
+    _db.session.flush()
+    d_item = item(make, c, admin, now, points=20, title="乱堆乱放")
+    household = deduct(admin, d_item, now, key="h1", household=flat)
+    own = deduct(admin, d_item, now, key="w1", resident=wife)
+    return c, admin, head, wife, household, own
+
+
+def test_each_deduction_names_the_account_that_owes_its_rest(place, make, now):
+    c, _admin, head, wife, household, own = _family(make, place, now)
+    assert (household.owed_by_id, own.owed_by_id) == (head.id, wife.id)
+    assert (household.owed, own.owed) == (20, 20)
+    assert (account(head).owed, account(wife).owed) == (20, 20)
+    assert_owed_agrees(c)
+
+
+def test_her_earning_pays_her_own_deduction_not_the_households_the_head_owes(place, make, now):
+    c, _admin, head, wife, household, own = _family(make, place, now)
+    earn(wife, 5, "wife-earns", now + timedelta(minutes=1))  # the household's deduction is older: not hers
+    assert (_db.session.get(Deduction, own.id).taken, _db.session.get(Deduction, own.id).owed) == (5, 15)
+    assert (_db.session.get(Deduction, household.id).taken, _db.session.get(Deduction, household.id).owed) == (0, 20)
+    assert (account(wife).balance, account(wife).owed) == (0, 15)
+    assert account(head).owed == 20
+    assert_owed_agrees(c)
+
+
+def test_withdrawing_a_household_deduction_after_the_head_moved_out_clears_only_his_account(place, make, now):
+    c, admin, head, wife, household, own = _family(make, place, now)
+    head.moved_out_on = (now - timedelta(days=1)).date()  # the wife is the household's first payer now
+    _db.session.flush()
+    deductions.withdraw_deduction(admin, household, "异议成立", now + timedelta(minutes=5))
+    assert (account(head).owed, account(wife).owed) == (0, 20)
+    assert _db.session.get(Deduction, own.id).owed == 20
+    assert_owed_agrees(c)
+    earn(wife, 15, "wife-earns", now + timedelta(minutes=6))
+    assert (_db.session.get(Deduction, own.id).taken, _db.session.get(Deduction, own.id).owed) == (15, 5)
+    assert (account(wife).balance, account(wife).owed) == (0, 5)
+    assert_owed_agrees(c)
+
+
+def test_the_household_deduction_stays_on_the_heads_account_after_he_moves_out(place, make, now):
+    c, _admin, head, wife, household, own = _family(make, place, now)
+    head.moved_out_on = (now - timedelta(days=1)).date()  # the wife is the household's first payer now
+    _db.session.flush()
+    earn(wife, 30, "wife-earns", now + timedelta(minutes=2))
+    assert (_db.session.get(Deduction, own.id).owed, _db.session.get(Deduction, household.id).owed) == (0, 20)
+    assert (account(wife).balance, account(wife).owed) == (10, 0)
+    assert account(head).owed == 20
+    assert_owed_agrees(c)
 
 
 # ---- a retried form records once -------------------------------------------------------------------
@@ -196,6 +274,33 @@ def test_a_rebuild_of_the_totals_keeps_the_deductions_that_stand(place, make, no
     before = total(c, "household", home.id, now)
     rankings.rebuild(c.id)
     assert total(c, "household", home.id, now) == before == 23 - 10
+
+
+def test_a_rebuild_after_withdrawing_a_household_deduction_whose_head_moved_out_agrees_with_the_live_totals(
+        place, make, now):
+    from pointsapp.rankings import services as rankings
+    c, admin, head, wife, household, own = _family(make, place, now)
+    earn(head, 30, "head-earns", now - timedelta(hours=2))
+    earn(wife, 12, "wife-earns", now - timedelta(hours=2))
+    standing = deduct(admin, item(make, c, admin, now, points=6, title="楼道堆物"), now, key="h2",
+                      household=household.household)
+    head.moved_out_on = (now - timedelta(days=1)).date()
+    _db.session.flush()
+    deductions.withdraw_deduction(admin, household, "异议成立", now + timedelta(minutes=5))
+    assert standing.withdrawn_at is None
+
+    def totals():
+        _db.session.expire_all()
+        return sorted(_db.session.execute(select(
+            EarningTotal.period, EarningTotal.subject_type, EarningTotal.subject_id, EarningTotal.points).where(
+            EarningTotal.community_id == c.id, EarningTotal.points != 0)).all())
+
+    live = totals()
+    # the household earned 42; the withdrawn 20 no longer counts against it, her own 20 and the 6 still do
+    assert (period_keys(now)[0], "household", household.household_id, 42 - 20 - 6) in live
+    rankings.rebuild(c.id)
+    assert totals() == live
+    assert_owed_agrees(c)
 
 
 def test_the_evaluation_page_shows_the_veto_of_a_deduction(app, place, make, db, login, now):
@@ -289,11 +394,49 @@ def test_an_objection_through_a_query_withdraws_the_deduction(place, make, now):
         LedgerEntry.kind == "reversal")))
     assert len(reversed_keys) == 2 and all(k.startswith("withdraw:") for k in reversed_keys)
     assert (account(her.resident).balance, account(her.resident).owed) == (8, 0)  # 3 + 5, nothing owed
+    assert_owed_agrees(c)
     assert total(c, "resident", her.resident_id, now) == 3 + 5
     with pytest.raises(Conflict):
         deductions.withdraw_deduction(admin, d, "再撤一次", now)
     assert _db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "deduction_withdrawn")) == 1
+
+
+# ---- a deduction's entries are undone by withdrawing it, never by reversing one -----------------------
+
+def test_the_office_cannot_reverse_a_deductions_entry_and_withdraws_the_deduction_instead(place, now):
+    c, admin, _home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)  # takes 3, owes 7
+    earn(her.resident, 5, "later", now + timedelta(minutes=1))  # pays 5 of the 7
+    taken = _db.session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "deduction")
+                                .order_by(LedgerEntry.id)).all()
+    assert [e.amount for e in taken] == [-3, -5] and {e.source_type for e in taken} == {"deduction"}
+    for entry in taken:  # the one it took when recorded, and the one collected later
+        with pytest.raises(Conflict) as refused:
+            ledger.reverse_by_admin(admin, entry.id, c.id, "居民疑问成立", now + timedelta(minutes=2))
+        assert refused.value.code == "withdraw_deduction_instead"
+    assert _db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "reversal")) == 0
+    assert (account(her.resident).balance, account(her.resident).owed) == (0, 2)
+    deductions.withdraw_deduction(admin, d, "异议成立", now + timedelta(minutes=3))
+    assert (account(her.resident).balance, account(her.resident).owed) == (8, 0)
+    assert total(c, "resident", her.resident_id, now) == 3 + 5
+    assert_owed_agrees(c)
+
+
+def test_a_query_about_a_deductions_entry_is_answered_by_withdrawing_the_deduction(place, now):
+    c, admin, _home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    entry = _db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "deduction"))
+    query = queries.raise_query(her, "这笔扣分不对", now, entry_id=entry.id)
+    assert query.kind == "entry" and queries.queried_deduction(query) == d
+    with pytest.raises(Conflict) as refused:
+        queries.answer_with_reversal(admin, query, "已冲正", now)
+    assert refused.value.code == "withdraw_deduction_instead" and query.status == "open"
+    queries.answer_with_withdrawal(admin, query, "经核实，撤销扣分。", now)
+    d = _db.session.get(Deduction, d.id)
+    assert d.withdrawn_at is not None and query.status == "answered"
+    assert (account(her.resident).balance, account(her.resident).owed) == (3, 0)
+    assert_owed_agrees(c)
 
 
 def test_only_the_resident_or_her_household_may_object(place, make, now):
@@ -461,3 +604,45 @@ def test_another_communitys_office_cannot_see_or_withdraw(app, place, make, db, 
     client = login(app.test_client(), stranger)
     assert client.get(f"/admin/c/{c.id}/deductions").status_code == 403
     assert client.post(f"/admin/c/{c.id}/deductions/{d.id}/withdraw", data={"reason": "x"}).status_code == 403
+
+
+def test_the_ledger_page_offers_no_reversal_of_a_deductions_entry_but_points_to_the_deductions_page(
+        app, place, db, login, now):
+    c, admin, home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "deduction"))
+    seed = db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == "seed"))
+    db.session.commit()
+    office = login(app.test_client(), admin)
+    page = office.get(f"/admin/c/{c.id}/residents/{her.resident_id}/points").get_data(as_text=True)
+    assert f"/entries/{seed.id}/reverse" in page  # an ordinary entry keeps its correction form
+    assert f"/entries/{entry.id}/reverse" not in page
+    assert f"/admin/c/{c.id}/deductions#deduction-{d.id}" in page
+    assert f'id="deduction-{d.id}"' in office.get(f"/admin/c/{c.id}/deductions").get_data(as_text=True)
+    office.post(f"/admin/c/{c.id}/entries/{entry.id}/reverse", data={"reason": "疑问成立"})  # a stale page
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "reversal")) == 0
+    told = office.get(f"/admin/c/{c.id}/residents/{her.resident_id}/points").get_data(as_text=True)
+    assert "请到“扣分”页面撤销该扣分" in told  # the refusal, in her language
+
+
+def test_the_answer_page_for_a_query_about_a_deductions_entry_offers_the_withdrawal_not_a_reversal(
+        app, place, db, login, now):
+    c, admin, home, her, it = place
+    d = deduct(admin, it, now, resident=her.resident)
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "deduction"))
+    query = queries.raise_query(her, "这笔扣分不对", now, entry_id=entry.id)
+    db.session.commit()
+    office = login(app.test_client(), admin)
+    url = f"/admin/c/{c.id}/queries/{query.id}"
+    page = office.get(url).get_data(as_text=True)
+    assert 'value="withdraw"' in page and 'value="reverse"' not in page
+    office.post(url, data={"action": "reverse", "reply": "已冲正"})  # not offered: nothing is reversed
+    db.session.expire_all()
+    assert db.session.get(queries.PointsQuery, query.id).status == "open"
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "reversal")) == 0
+    assert office.post(url, data={"action": "withdraw", "reply": "经核实，撤销扣分。"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deduction, d.id).withdrawn_at is not None
+    assert (account(her.resident).balance, account(her.resident).owed) == (3, 0)
+    assert_owed_agrees(c)

@@ -1,8 +1,11 @@
 """负向扣分: the office records a deduction under a catalogue deduction item against a resident or a household.
 
 Points are taken through the ledger and never below zero: what the balance cannot cover is owed
-(Deduction.owed, PointsAccount.owed) and taken from the next earning (_on_posted, a subscriber of
-ledger.posted). The item version decides the rest: counts_against_earning lowers the earning totals
+(Deduction.owed) by one account, Deduction.owed_by (the resident, or the household's first payer when it was
+recorded, whoever heads the household later): its PointsAccount.owed is the sum of what its standing deductions
+owe, cleared by a withdrawal and taken from its next earning (_on_posted, a subscriber of ledger.posted).
+Its entries (source_type "deduction") are undone only by withdrawing it: ledger.reverse_by_admin refuses them.
+The item version decides the rest: counts_against_earning lowers the earning totals
 (rankings) of the period by the full points; is_veto vetoes the household in star evaluations of the
 period of occurred_at (recognition.services.stars reads the deductions). A withdrawal (an objection upheld)
 reverses the entries, clears what is still owed and gives the earning back; nothing is edited or deleted.
@@ -10,7 +13,6 @@ reverses the entries, clears what is still owed and gives the earning back; noth
 Locks (core.locks' order): evaluations on notice that the deduction moves (subscribers of `changing`,
 order 0), then the points accounts (order 3), then the deduction's row and the earning totals.
 """
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from blinker import Namespace
@@ -39,7 +41,7 @@ from pointsapp.tree.models import Building, Household, Resident
 REASON_MAX = 500
 PHOTO_PIXELS = 1280
 NOTICE_DAYS = 90  # a resident sees the deductions of this many days on her home page
-SOURCE = "deduction"
+SOURCE = ledger.DEDUCTION_SOURCE  # "deduction"
 
 # Sent before a deduction is recorded or withdrawn, before any account is locked: changing.send(community_id,
 # moment=occurred_at, now=…). Star evaluations on public notice that cover the moment are locked now (they come
@@ -114,6 +116,7 @@ def record_deduction(actor: User, item: CatalogueItem | None, *, resident: Resid
         household_id=resident.household_id if resident else household.id, resident_id=resident.id if resident else None, points=item.points,
         taken=0, owed=0, occurred_at=occurred_at, reason=reason, evidence=photo, is_veto=bool(item.is_veto),
         counts_against_earning=bool(item.counts_against_earning), request_key=request_key,
+        owed_by_id=paying[0].id,
         created_by_id=actor.id, created_at=now, withdrawn_reason="", status_note="")
     db.session.add(deduction)
     db.session.flush()
@@ -149,15 +152,10 @@ def _move_earning(deduction: Deduction, moment: datetime, points: int) -> None:
         rankings.record_household(deduction.household, moment, earning)
 
 
-def _owing_accounts(deduction: Deduction) -> Iterable[Resident]:
-    """The residents whose accounts may hold what this deduction still owes: hers, or the household's (the
-    first payer, and anyone who moved in or out since, after her)."""
-    if deduction.resident_id is not None:
-        return [deduction.resident]
-    rest = db.session.scalars(select(Resident).where(Resident.household_id == deduction.household_id)
-                              .order_by(Resident.id)).all()
-    first = payers(deduction.household_id)[:1]
-    return first + [r for r in rest if r not in first]
+def _owed_by(deduction: Deduction) -> Resident:
+    """The one account that carries what the deduction still owes: hers, or the household's payer when it was
+    recorded (even if she has moved out or someone else heads the household now)."""
+    return deduction.owed_by or deduction.resident or payers(deduction.household_id)[0]
 
 
 def withdraw_deduction(actor: User, deduction: Deduction, reason: str, now: datetime) -> Deduction:
@@ -165,34 +163,45 @@ def withdraw_deduction(actor: User, deduction: Deduction, reason: str, now: date
     Raises forbidden, self_award, reason_missing, text_too_long, already_withdrawn, busy."""
     require(actor, Action.MANAGE_COMMUNITY, deduction.community_id)
     reason = _reason(reason)
-    owing = list(_owing_accounts(deduction))
-    if owing:
-        ledger_rules.refuse_self_award(actor, owing[0])  # giving points back is deciding her points
+    owner = _owed_by(deduction)
+    ledger_rules.refuse_self_award(actor, owner)  # giving points back is deciding her points
     changing.send(deduction.community_id, moment=deduction.occurred_at, now=now)
-    accounts = ledger.lock_accounts(owing)
+    # the owing account and every account the deduction took from (one call, in resident-id order); the
+    # entries cannot change meanwhile: only this withdrawal (under the deduction's row lock) and collection
+    # (under the owing account's lock) write them
+    entries = _entries(deduction)
+    accounts = ledger.lock_accounts([owner, *(e.resident for e in entries)])
     deduction = locks.lock_rows(Deduction, [deduction.id])[0]
     if deduction.withdrawn_at is not None:
         raise Conflict(_l("This deduction has already been withdrawn."), code="already_withdrawn")
-    entries = db.session.scalars(select(LedgerEntry).where(
-        LedgerEntry.community_id == deduction.community_id, LedgerEntry.source_type == SOURCE,
-        LedgerEntry.source_id == str(deduction.id), LedgerEntry.kind == EntryKind.DEDUCTION)
-        .order_by(LedgerEntry.id)).all()
-    ledger.lock_accounts(e.resident for e in entries)  # (the same accounts, unless someone moved since)
-    for entry in entries:
+    for entry in _entries(deduction):  # read again under the locks
         ledger.reverse(actor, entry, reason, now, key=f"withdraw:{entry.id}")
-    left = deduction.owed
-    for resident in owing:
-        clear = min(left, accounts[resident.id].owed)
-        accounts[resident.id].owed -= clear
-        left -= clear
+    accounts[owner.id].owed -= deduction.owed
     deduction.owed = 0
     deduction.withdrawn_at, deduction.withdrawn_by_id, deduction.withdrawn_reason = now, actor.id, reason
     if deduction.counts_against_earning:
         _move_earning(deduction, deduction.created_at, deduction.points)  # back where it was taken from
     db.session.flush()
-    audit.record(actor, AuditAction.DEDUCTION_WITHDRAWN, deduction, now, entries=len(entries))
+    audit.record(actor, AuditAction.DEDUCTION_WITHDRAWN, deduction, now, entries=len(_entries(deduction)))
     changed.send(deduction, now=now)
     return deduction
+
+
+def _entries(deduction: Deduction) -> list[LedgerEntry]:
+    """The entries that took the deduction's points (when recorded, and collected since), oldest first."""
+    return list(db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.community_id == deduction.community_id, LedgerEntry.source_type == SOURCE,
+        LedgerEntry.source_id == str(deduction.id), LedgerEntry.kind == EntryKind.DEDUCTION)
+        .order_by(LedgerEntry.id)))
+
+
+def of_entry(entry: LedgerEntry | None) -> Deduction | None:
+    """The deduction that took this entry's points (None when the entry is not a deduction's)."""
+    if entry is None or entry.source_type != SOURCE or not (entry.source_id or "").isascii() \
+            or not entry.source_id.isdigit():
+        return None
+    deduction = get_row(Deduction, int(entry.source_id))
+    return deduction if deduction is not None and deduction.community_id == entry.community_id else None
 
 
 @rankings.rebuilt.connect
@@ -226,9 +235,8 @@ def collect(resident: Resident, account: PointsAccount, earning: LedgerEntry, no
     if left <= 0:
         return 0
     owing = db.session.scalars(select(Deduction).where(
-        Deduction.community_id == resident.community_id, Deduction.owed > 0, Deduction.withdrawn_at.is_(None),
-        or_(Deduction.resident_id == resident.id,
-            (Deduction.resident_id.is_(None)) & (Deduction.household_id == resident.household_id)))
+        Deduction.community_id == resident.community_id, Deduction.owed_by_id == resident.id, Deduction.owed > 0,
+        Deduction.withdrawn_at.is_(None))
         .order_by(Deduction.created_at, Deduction.id)).all()
     taken = 0
     for i, deduction in enumerate(owing):

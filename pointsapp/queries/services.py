@@ -252,7 +252,8 @@ def answer(actor: User, query: PointsQuery, reply: str, now: datetime) -> Points
 
 def answer_with_reversal(actor: User, query: PointsQuery, reply: str, now: datetime) -> PointsQuery:
     """The office reverses the queried entry (a new entry naming it and the query) and answers. Raises
-    not_found, self_answer, not_office, wrong_kind, not_open, and reverse_by_admin's codes."""
+    not_found, self_answer, not_office, wrong_kind, void_instead, withdraw_deduction_instead (a deduction's entry:
+    answer_with_withdrawal), not_open, and reverse_by_admin's codes."""
     _may_answer(actor, query)
     if not is_office(actor, query):
         raise PermissionDenied(_l("Only the community office can correct points."), code="not_office")
@@ -265,6 +266,9 @@ def answer_with_reversal(actor: User, query: PointsQuery, reply: str, now: datet
         # a purchase is undone by voiding its receipt, which also puts the goods back on the shelf
         raise InvalidInput(_l("A purchase is undone by voiding its receipt at the supermarket (receipt and stock "
                               "together), not by reversing the entry."), code="void_instead")
+    if deductions.of_entry(entry) is not None:
+        raise Conflict(_l("These points were taken under a deduction: withdraw the deduction instead (on the "
+                          "Deductions page), which gives back everything it took."), code="withdraw_deduction_instead")
     if entry is not None and correction_of(entry) is not None:
         raise Conflict(_l("This entry has already been reversed."), code="already_reversed")
     correction = ledger.reverse_by_admin(actor, query.entry_id, query.community_id, reason_for(query), now)
@@ -272,18 +276,29 @@ def answer_with_reversal(actor: User, query: PointsQuery, reply: str, now: datet
     return _close(actor, query, reply, now, "reversal")
 
 
+def queried_deduction(query: PointsQuery):
+    """The deduction a query is about: the one objected to, or the one that took the queried entry's points
+    (such an entry is undone by withdrawing the deduction, never by reversing it). None otherwise."""
+    if query.kind == QueryKind.DEDUCTION:
+        return query.deduction
+    if query.kind == QueryKind.ENTRY:
+        return deductions.of_entry(query.entry)
+    return None
+
+
 def answer_with_withdrawal(actor: User, query: PointsQuery, reply: str, now: datetime) -> PointsQuery:
-    """The office upholds an objection to a deduction: withdraws it (its entries reversed, what is owed cleared,
-    the earning given back) and answers. Raises not_found, self_answer, not_office, wrong_kind, not_open, and
+    """The office upholds an objection to a deduction (or a query about one of its entries): withdraws it (its
+    entries reversed, what is owed cleared, the earning given back) and answers. Raises not_found, self_answer, not_office, wrong_kind, not_open, and
     withdraw_deduction's codes (already_withdrawn …)."""
     _may_answer(actor, query)
     if not is_office(actor, query):
         raise PermissionDenied(_l("Only the community office can correct points."), code="not_office")
-    if query.kind != QueryKind.DEDUCTION:
+    deduction = queried_deduction(query)
+    if deduction is None:
         raise InvalidInput(_l("Only an objection to a deduction can withdraw it."), code="wrong_kind")
     reply = _text(reply, REPLY_MAX, _l("Please write a reply."))
     query = _lock_waiting(query)
-    deductions.withdraw_deduction(actor, query.deduction, reason_for(query), now)
+    deductions.withdraw_deduction(actor, deduction, reason_for(query), now)
     return _close(actor, query, reply, now, "withdrawal")
 
 

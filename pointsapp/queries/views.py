@@ -119,12 +119,12 @@ def lead_queue():
 
 def _actions(query, office: bool) -> list[tuple[str, str]]:
     choices = [("reply", _("Reply only: nothing to correct"))]
-    if office and query.kind == QueryKind.ENTRY and query.correction_entry_id is None:
+    deduction = queries.queried_deduction(query)  # a deduction's entry is undone by withdrawing the deduction
+    if office and query.kind == QueryKind.ENTRY and query.correction_entry_id is None and deduction is None:
         choices.append(("reverse", _("Reverse this entry (a correction entry naming this query)")))
     if office:
         choices.append(("award", _("Award points (a manual award naming this query)")))
-    if office and query.kind == QueryKind.DEDUCTION and query.deduction is not None and \
-            query.deduction.withdrawn_at is None:
+    if office and deduction is not None and deduction.withdrawn_at is None:
         choices.append(("withdraw", _("Withdraw the deduction (its points are given back, nothing more is owed)")))
     if query.kind == QueryKind.MISSED:
         choices.append(("attendance", _("Record her attendance by hand (it then waits for the office's approval)")))

@@ -32,6 +32,7 @@ from pointsapp.ledger.models import EARNING_KINDS, GENESIS_HASH, EntryKind, Ledg
 from pointsapp.ledger.services import rules
 from pointsapp.tree.models import Resident
 
+DEDUCTION_SOURCE = "deduction"  # the source_type of a 负向扣分's entries: undone by withdrawing it, not reversing
 MAX_AMOUNT = 100_000  # one entry never moves more points than this
 
 # Sent inside post(), after the entry is flushed, in the same transaction: posted.send(entry,
@@ -222,12 +223,17 @@ def manual(actor: User, resident: Resident, amount: int, reason: str, key: str, 
 
 
 def reverse_by_admin(actor: User, entry_id: int, community_id: int, reason: str, now: datetime) -> LedgerEntry:
-    """Raises forbidden, not_found, self_award (undoing a deduction or a spend gives points back) and
-    reverse()'s codes."""
+    """Raises forbidden, not_found, withdraw_deduction_instead, self_award (undoing a deduction or a spend gives
+    points back) and reverse()'s codes."""
     entry = db.session.get(LedgerEntry, entry_id)
     if entry is None or entry.community_id != community_id:
         raise NotFound(_l("No such entry."))
     require(actor, Action.MANAGE_COMMUNITY, entry)
+    if entry.source_type == DEDUCTION_SOURCE:
+        # reversing one entry would leave the deduction standing (still owed, still counted against earning
+        # and vetoing) and its withdrawal refused: the deductions service undoes all of it at once
+        raise Conflict(_l("These points were taken under a deduction: withdraw the deduction instead (on the "
+                          "Deductions page), which gives back everything it took."), code="withdraw_deduction_instead")
     if entry.amount < 0:
         rules.refuse_self_award(actor, entry.resident)
     retried = _existing(entry.community_id, f"reverse:{entry.id}") is not None
