@@ -158,6 +158,7 @@ def upgrade():
         batch_op.create_index('ix_deduction_community', ['community_id', 'created_at'], unique=False)
         batch_op.create_index('ix_deduction_household', ['household_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_deduction_resident', ['resident_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_deduction_owed_by', ['owed_by_id'], unique=False)
 
     op.create_table('org_group_member',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -259,6 +260,7 @@ def downgrade():
 
     op.drop_table('org_group_member')
     with op.batch_alter_table('deduction', schema=None) as batch_op:
+        batch_op.drop_index('ix_deduction_owed_by')
         batch_op.drop_index('ix_deduction_resident')
         batch_op.drop_index('ix_deduction_household')
         batch_op.drop_index('ix_deduction_community')

@@ -48,4 +48,5 @@ class Deduction(db.Model):
         Index("ix_deduction_community", "community_id", "created_at"),
         Index("ix_deduction_household", "household_id", "occurred_at"),
         Index("ix_deduction_resident", "resident_id", "created_at"),
+        Index("ix_deduction_owed_by", "owed_by_id"),  # what an account still owes, read when it earns
     )
