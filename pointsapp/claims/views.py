@@ -1,5 +1,6 @@
 """Pages of 积分申报: the claim form (a resident on a phone, or a building leader or grid worker for her), her
 claims, the witness's confirmation, the reviewers' queues, one claim's page and its photos."""
+import uuid
 from datetime import datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -138,13 +139,21 @@ def _photos(field: str = "photos") -> list[bytes] | None:
 
 
 def _for_whom(user, form):
-    """(residents she may file for, the chosen one or None). Herself first when she is a resident."""
+    """(residents she may file for, the chosen one or None). Herself first when she is a resident. On POST the
+    chosen resident must be on her list (an unknown id, or a neighbour gone from it while the form was open, is
+    None: never a claim for someone else); only a page opened afresh (GET) starts with the first."""
     others = [r for r in claims.fileable_residents(user) if r.id != user.resident_id]
     people = ([user.resident] if user.resident is not None and user.resident.moved_out_on is None else []) + others
     form.resident.choices = options([(str(r.id), _("Myself") if r.id == user.resident_id else
                                       f"{r.name} · {r.household.address}") for r in people])
-    wanted = _id(form.resident.data) if request.method == "POST" else None
-    chosen = next((r for r in people if r.id == wanted), people[0] if people else None)
+    if request.method == "POST":
+        raw = (form.resident.data or "").strip()
+        wanted = _id(raw)
+        chosen = next((r for r in people if r.id == wanted), None)
+        if chosen is None and not raw and len(people) == 1:
+            chosen = people[0]  # (a form without the field: she files for herself, the only one she may)
+    else:
+        chosen = people[0] if people else None
     if chosen is not None:
         form.resident.data = str(chosen.id)
     return people, chosen
@@ -156,24 +165,32 @@ def new():
     user, now = actor(), utcnow()
     form = ClaimForm()
     people, whom = _for_whom(user, form)
-    if whom is None:
+    if not people:
         return render_template("claims/new.html", form=form, people=[], groups=[], max_photos=claims.MAX_PHOTOS)
     today = local_date(now)
-    items = [i for i in catalogue_rules.current_items(whom.community_id, "earn", claimable=True)
+    items = [i for i in catalogue_rules.current_items((whom or people[0]).community_id, "earn", claimable=True)
              if catalogue_rules.is_open_on(i, today)]
     form.item.choices = options([(str(i.id), i.title) for i in items])
     if request.method == "GET":
+        form.request_id.data = uuid.uuid4().hex
         moment = local_naive(now)
         form.day.data, form.time.data = moment.date(), moment.time().replace(second=0, microsecond=0)
         wanted = _id(request.args.get("item"))
         preselected = next((i for i in items if i.id == wanted or i.lineage_id == wanted), None)
         if preselected is not None:
             form.item.data = str(preselected.id)
-    if request.method == "POST" and form.validate_on_submit():
+    elif whom is None:
+        form.validate()
+        message = _("This resident is not on your list (any more): please choose again.")
+        form.resident.errors = [*form.resident.errors, message]
+        if len(people) == 1:  # the field is hidden: say it at the top
+            flash(message, "error")
+    elif form.validate_on_submit():
         photos = _photos()
         item_id = _id(form.item.data)
         if photos is not None:
-            ok, claim = attempt(lambda: claims.file_claim(user, whom, _fields(form, item_id, photos), now))
+            ok, claim = attempt(lambda: claims.file_claim(user, whom, _fields(form, item_id, photos), now,
+                                                          request_key=form.request_id.data or None))
             if ok:
                 return redirect(url_for(".show", claim_id=claim.id, filed=1))
     return render_template("claims/new.html", form=form, people=people, items=items, max_photos=claims.MAX_PHOTOS,

@@ -7,7 +7,7 @@ Rules, in one place each:
 - Who may review (`may_review`): the reviewer the item names (building leader of the claimant's building, grid
   worker of her grid = the account whose login phone is the grid's worker phone, a lead of the item's team, the
   office) — and the office (community admins, city admins) always. Never the claimant or her household, never
-  the witness, never whoever filed it.
+  the witness or her household, never whoever filed it.
 - Limits (item.limit_count per item.limit_period, catalogue.services.rules.limit_window around occurred_at) hold at
   filing (open + approved claims of the item's lineage) and at approval (approved ones), under the claimant's
   account lock, so two approvals of the last slot at once give exactly one.

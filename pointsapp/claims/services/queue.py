@@ -122,8 +122,10 @@ def _reviewable(actor: User, community_id: int | None):
         where.append(Claim.community_id == community_id)
     if actor.resident_id is not None:
         own = db.session.get(Resident, actor.resident_id)
+        housemate = aliased(Resident)  # (not the outer query's Resident: no correlation)
         where += [Claim.resident_id != actor.resident_id, Household.id != own.household_id,
-                  or_(Claim.witness_id.is_(None), Claim.witness_id != actor.resident_id)]
+                  or_(Claim.witness_id.is_(None),
+                      Claim.witness_id.not_in(select(housemate.id).where(housemate.household_id == own.household_id)))]
     return where
 
 
