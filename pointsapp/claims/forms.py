@@ -1,7 +1,16 @@
 """WTForms classes of claims (CSRF comes with FlaskForm). The photos are read from request.files by the view
 (a multiple file input); everything else is here."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from pointsapp.claims.services import DESCRIPTION_MAX, REASON_MAX

@@ -23,6 +23,7 @@ from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
+from pointsapp.rankings import services as rankings
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household
 
@@ -108,10 +109,26 @@ def event_word(event) -> str:
     }.get(event.action, event.action)
 
 
+def witness_name(claim) -> str:
+    """The witness's name as this reader may see it. The claimant (and whoever filed for her) named the witness
+    by a phone number: until the witness confirms, she reads the name only as the public boards show it
+    (rankings' public-name rule, 张*明), so the field cannot be used to learn whose a phone is. The witness
+    herself, the reviewers and the office read the whole name."""
+    user = current_user
+    claimant_side = (getattr(user, "resident_id", None) == claim.resident_id
+                     or getattr(user, "id", None) == claim.filed_by_id)
+    if claim.witnessed_at is not None or not claimant_side or user.resident_id == claim.witness_id:
+        return claim.witness.name
+    community = tree.get_community(claim.community_id)
+    return rankings.named_in_public(community, claim.witness.name, claim.witness.hide_from_board) \
+        or _("a neighbour")
+
+
 @bp.app_context_processor
 def _helpers():
     return {"claim_status": status_label, "claim_reviewer": reviewer_word, "claim_evidence": evidence_word,
-            "claim_points": points_word, "claim_limit": limit_word, "claim_event": event_word}
+            "claim_points": points_word, "claim_limit": limit_word, "claim_event": event_word,
+            "claim_witness": witness_name}
 
 
 @bp.app_template_global()
@@ -271,7 +288,7 @@ def witness(claim_id: int):
         form = ReasonForm()
         if form.validate_on_submit():
             attempt(lambda: claims.decline_witness(user, claims.get_claim(user, claim_id), form.reason.data, now),
-                    _("Recorded. The claim goes back to the claimant."))
+                    _("Recorded. The claim is closed as not approved."))
         else:
             flash(_("Please say what is not true."), "error")
     return redirect(url_for(".witness_list"))

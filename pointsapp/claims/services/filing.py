@@ -128,10 +128,16 @@ def _text(value, limit: int, code: str, multiline: bool = True) -> str:
     return text
 
 
+WITNESS_UNKNOWN = _l("This phone number cannot be a witness: it must belong to a registered neighbour outside "
+                     "your household.")
+
+
 def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident | None:
     """The active resident of her community whose phone was typed; a phone shared in a family names the one
-    whose login is that phone. Raises invalid_witness_phone, witness_not_found, witness_ambiguous,
-    witness_household, witness_is_filer, witness_no_account."""
+    whose login is that phone. Whatever is wrong with a phone that is not of her household (nobody has it, she
+    moved out, she has no account, several share it without a login) gives ONE refusal, witness_unknown: the
+    field must not tell a claimant whose number a phone is. Raises invalid_witness_phone, witness_unknown,
+    witness_household (a phone of her own household: she knows it anyway), witness_is_filer."""
     phone = clean_phone(phone_typed)
     if not phone:
         return None
@@ -141,26 +147,20 @@ def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident |
     candidates = list(db.session.scalars(
         select(Resident).where(Resident.community_id == resident.community_id, Resident.phone == phone,
                                Resident.moved_out_on.is_(None)).order_by(Resident.id).limit(20)))
-    if not candidates:
-        raise InvalidInput(_l("No resident of your community has this phone number. The witness must be a "
-                              "resident of the community."), code="witness_not_found")
-    login = db.session.scalar(select(User).where(User.phone == phone, User.is_enabled.is_(True)))
-    if len(candidates) > 1:
-        chosen = [c for c in candidates if login is not None and login.resident_id == c.id]
-        if not chosen:
-            raise InvalidInput(_l("Several residents share this phone number and none of them logs in with it: "
-                                  "please name a witness who has their own account."), code="witness_ambiguous")
-        candidates = chosen
-    witness = candidates[0]
-    if witness.id == resident.id or witness.household_id == resident.household_id:
+    if any(c.id == resident.id or c.household_id == resident.household_id for c in candidates):
         raise InvalidInput(_l("The witness cannot be the claimant or someone of her household."),
                            code="witness_household")
+    if len(candidates) > 1:
+        login = db.session.scalar(select(User).where(User.phone == phone, User.is_enabled.is_(True)))
+        candidates = [c for c in candidates if login is not None and login.resident_id == c.id]
+    if not candidates:
+        raise InvalidInput(WITNESS_UNKNOWN, code="witness_unknown")
+    witness = candidates[0]
     if filer.resident_id == witness.id:
         raise InvalidInput(_l("You filed this claim: please name another resident as the witness."),
                            code="witness_is_filer")
     if db.session.scalar(select(User.id).where(User.resident_id == witness.id, User.is_enabled.is_(True))) is None:
-        raise InvalidInput(_l("This witness has no account to confirm with. Please name a witness who uses "
-                              "the app, or ask the community office."), code="witness_no_account")
+        raise InvalidInput(WITNESS_UNKNOWN, code="witness_unknown")
     return witness
 
 
@@ -216,7 +216,7 @@ def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: dateti
     Raises forbidden, resident_moved_out, unknown_item, not_claimable, item_closed, invalid_date,
     occurred_in_future, occurred_too_long_ago, invalid_minutes, too_short, description_too_long,
     place_too_long, photo_required, too_many_photos, invalid_photo, photo_too_large, witness_required,
-    invalid_witness_phone, witness_unknown, witness_ambiguous, witness_household, witness_is_filer,
+    invalid_witness_phone, witness_unknown, witness_household, witness_is_filer,
     limit_reached, hours_not_served, hours_overlap, busy."""
     if not may_file(actor, resident):
         raise PermissionDenied(_l("You may file claims only for yourself or for residents of the buildings or "
