@@ -402,6 +402,7 @@ def test_the_review_card_says_the_item_was_changed_since_the_claim_was_filed(app
     catalogue_items.retire_item(here.admin, revised, "停用", now)
     db.session.commit()
     assert "此项目已停用" in office.get(f"/admin/c/{here.community.id}/claims").get_data(as_text=True)
+    assert "此项目已停用" in office.get(f"/claims/{claim.id}").get_data(as_text=True)  # its page, as she reviews
     assert claim.points == 5
 
 

@@ -119,9 +119,7 @@ def witness_name(claim) -> str:
                      or getattr(user, "id", None) == claim.filed_by_id)
     if claim.witnessed_at is not None or not claimant_side or user.resident_id == claim.witness_id:
         return claim.witness.name
-    community = tree.get_community(claim.community_id)
-    return rankings.named_in_public(community, claim.witness.name, claim.witness.hide_from_board) \
-        or _("a neighbour")
+    return rankings.public_name(tree.get_community(claim.community_id), claim.witness.name) or _("a neighbour")
 
 
 @bp.app_context_processor
@@ -344,7 +342,7 @@ def show(claim_id: int):
     claim = claims.get_claim(user, claim_id)
     reviewing = claim.status == ClaimStatus.PENDING and claims.may_review(user, claim)
     return render_template("claims/show.html", claim=claim, filed=request.args.get("filed") == "1",
-                           reviewing=reviewing, mine=claim.resident_id == user.resident_id or claim.filed_by_id == user.id,
+                           reviewing=reviewing, item_now=claims.item_now(claim) if reviewing else None, mine=claim.resident_id == user.resident_id or claim.filed_by_id == user.id,
                            form=ReasonForm(formdata=None), button_form=EmptyForm(),
                            next_url=url_for(".show", claim_id=claim.id))
 

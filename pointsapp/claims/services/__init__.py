@@ -35,6 +35,7 @@ from pointsapp.claims.services.fields import (
 from pointsapp.claims.services.filing import HoursOverlap, LimitReached, file_claim
 from pointsapp.claims.services.queue import (
     get_claim,
+    item_now,
     may_review_any,
     my_claims,
     photo_content,
@@ -48,7 +49,7 @@ from pointsapp.claims.services.witness import confirm_witness, decline_witness
 __all__ = [
     "DESCRIPTION_MAX", "FILE_WITHIN_DAYS", "MAX_PHOTOS", "REASON_MAX", "ClaimFields", "HoursOverlap", "LimitReached", "QueueRow",
     "answer_more", "approve", "ask_more", "confirm_witness", "decline_witness", "file_claim", "fileable_residents",
-    "get_claim", "may_file", "may_review", "may_review_any", "may_see", "my_claims", "photo_content", "reject", "review_queue",
+    "get_claim", "item_now", "may_file", "may_review", "may_review_any", "may_see", "my_claims", "photo_content", "reject", "review_queue",
     "waiting_on", "withdraw", "witness_requests",
 ]
 
@@ -65,6 +66,7 @@ __all__ = [
 # may_review(actor, claim) -> bool
 # may_see(actor, claim) -> bool                         # claimant, filer, witness, reviewers, office
 # get_claim(actor, claim_id) -> Claim                   # NotFound unless may_see
+# item_now(claim) -> CatalogueItem | None               # the item's newer version or retired row, if changed
 # my_claims(actor) -> list[Claim]
 # witness_requests(actor) -> list[Claim]
 # review_queue(actor, community_id=None, now=...) -> list[QueueRow]   # oldest first

@@ -195,6 +195,12 @@ def _items_now(claims: list[Claim]) -> dict[int, CatalogueItem]:
     return {row.lineage_id: row for row in rows}
 
 
+def item_now(claim: Claim) -> CatalogueItem | None:
+    """The claim's item lineage as it stands now, when it changed since the claim was filed (QueueRow.item_now
+    for one claim: its page)."""
+    return _changed(claim, _items_now([claim]).get(claim.lineage_id))
+
+
 def review_queue(actor: User, community_id: int | None = None, now: datetime | None = None) -> list[QueueRow]:
     """Pending claims the actor may review, oldest first (submitted_at, id), each with its item, resident,
     photos (not their content), history events, the limit used in its window, the claimant's last claims of the
