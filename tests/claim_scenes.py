@@ -70,9 +70,10 @@ class Scene:
         values.update(overrides)
         return ClaimFields(**values)
 
-    def file(self, it, actor=None, resident=None, **overrides):
+    def file(self, it, actor=None, resident=None, request_key=None, **overrides):
         return claims.file_claim(actor or self.claimant, resident or self.claimant.resident,
-                                 self.fields(overrides.pop("item_id", it.id), **overrides), self.now)
+                                 self.fields(overrides.pop("item_id", it.id), **overrides), self.now,
+                                 request_key=request_key)
 
 
 def build_scene(make, db, now) -> Scene:

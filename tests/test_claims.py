@@ -1,14 +1,16 @@
 """Claims (积分申报, issue 14): filed by a resident or for her, witnessed, reviewed by the reviewer the item names,
 never by the claimant, her household, the witness or the filer; limits at filing and at approval; photos
 resized, stripped of EXIF/GPS and compared for duplicates; limit windows at the edges of China-time periods."""
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from pointsapp.audit.models import AuditEvent
+from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.claims import services as claims
-from pointsapp.claims.models import ClaimEvent, ClaimStatus
+from pointsapp.claims.models import Claim, ClaimEvent, ClaimStatus
 from pointsapp.core.errors import DomainError
 from pointsapp.ledger.models import LedgerEntry
 from pointsapp.ledger.services import posting as ledger
@@ -95,14 +97,29 @@ def test_a_claim_withdrawn_while_open_cannot_be_approved_and_a_decided_one_canno
     assert code_of(lambda: claims.withdraw(scene.witness, scene.file(it), now)) == "not_claimant"
 
 
-def test_a_witness_who_declines_sends_the_claim_back_to_the_claimant_with_the_note(scene, db, now):
-    claim = scene.file(item(db, scene, evidence="witness"), witness_phone=scene.witness.phone)
+def test_a_witness_who_declines_ends_the_claim_with_her_note_and_the_claimant_may_name_another(scene, make, db,
+                                                                                                now):
+    it = item(db, scene, evidence="witness")
+    claim = scene.file(it, witness_phone=scene.witness.phone)
     assert code_of(lambda: claims.confirm_witness(scene.spouse, claim, now)) == "not_found"
     claims.decline_witness(scene.witness, claim, "那天我不在家", now)
-    assert (claim.status, claim.reason) == (ClaimStatus.MORE_INFO, "那天我不在家")
+    assert (claim.status, claim.reason) == (ClaimStatus.REJECTED, "证明人表示不属实：那天我不在家")
     assert code_of(lambda: claims.confirm_witness(scene.witness, claim, now)) == "claim_state"
+    assert code_of(lambda: claims.answer_more(scene.claimant, claim, "我确实做了", (), now)) == "claim_state"
     assert claims.witness_requests(scene.witness) == []
+    assert claims.review_queue(scene.leader, now=now) == []
     assert events(claim) == ["filed", "witness_declined"]
+    other = make.resident_user(household=make.household(building=scene.b1, room="303"))
+    again = scene.file(it, witness_phone=other.phone)
+    assert (again.status, again.witness_id) == (ClaimStatus.WITNESS, other.resident_id)
+
+
+def test_an_answer_never_sends_an_unwitnessed_claim_of_a_witness_item_to_the_queue(scene, db, now):
+    claim = scene.file(item(db, scene, evidence="witness"), witness_phone=scene.witness.phone)
+    claim.status = ClaimStatus.MORE_INFO  # however it came there (a row from before decline_witness ended claims)
+    db.session.flush()
+    assert code_of(lambda: claims.answer_more(scene.claimant, claim, "我确实做了", (), now)) == "witness_missing"
+    assert claim.status == ClaimStatus.MORE_INFO and claims.review_queue(scene.leader, now=now) == []
 
 
 def test_a_witness_item_needs_a_witness_and_the_witness_is_neither_the_claimant_nor_her_household(scene, db, now):
@@ -110,7 +127,7 @@ def test_a_witness_item_needs_a_witness_and_the_witness_is_neither_the_claimant_
     assert code_of(lambda: scene.file(it)) == "witness_required"
     assert code_of(lambda: scene.file(it, witness_phone=scene.spouse.phone)) == "witness_household"
     assert code_of(lambda: scene.file(it, witness_phone=scene.claimant.phone)) == "witness_household"
-    assert code_of(lambda: scene.file(it, witness_phone="13800000000")) == "witness_not_found"
+    assert code_of(lambda: scene.file(it, witness_phone="13800000000")) == "witness_unknown"
     assert code_of(lambda: scene.file(it, witness_phone="12345")) == "invalid_witness_phone"
     # full-width digits from a Chinese input method name the same witness
     wide = scene.witness.phone.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
@@ -122,7 +139,7 @@ def test_a_phone_shared_in_a_family_names_the_member_who_logs_in_with_it(scene, 
     home = make.household(building=scene.b2, room="505")
     grandma = make.resident(home, name="王奶奶", phone="13912345678")
     son = make.resident(home, name="王建国", phone="13912345678")
-    assert code_of(lambda: scene.file(it, witness_phone="13912345678")) == "witness_ambiguous"
+    assert code_of(lambda: scene.file(it, witness_phone="13912345678")) == "witness_unknown"
     make.user(name=son.name, resident=son)
     assert scene.file(it, witness_phone="13912345678").witness_id == son.id
     assert grandma.id != son.id
@@ -193,6 +210,33 @@ def test_the_claimant_her_household_and_the_witness_never_review_even_as_office(
     assert [r.claim for r in claims.review_queue(scene.admin, now=now)] == [claim]
 
 
+def test_the_witness_household_of_the_reviewer_never_lets_her_review(scene, make, db, now):
+    husband = make.resident_user(household=scene.leader.resident.household)  # the 楼栋长's husband
+    claim = scene.file(item(db, scene, evidence="witness", confirmer="building_leader"), witness_phone=husband.phone)
+    claims.confirm_witness(husband, claim, now)
+    assert not claims.may_review(scene.leader, claim)
+    assert claims.review_queue(scene.leader, now=now) == []
+    assert code_of(lambda: claims.approve(scene.leader, claim, now)) == "witness_household_review"
+    assert [r.claim for r in claims.review_queue(scene.admin, now=now)] == [claim]
+
+
+def test_a_phone_that_cannot_witness_gets_one_refusal_whatever_the_reason(scene, make, db, now):
+    it = item(db, scene, evidence="witness")
+    no_account = make.resident(make.household(building=scene.b2, room="601"), name="赵丽华", phone="13700000001")
+    moved = make.resident_user(household=make.household(building=scene.b2, room="602"))
+    moved.resident.moved_out_on = now.date()
+    elsewhere = make.resident_user(community=make.community("别的社区"))
+    db.session.flush()
+    refusals = []
+    for phone in ("13800000000", no_account.phone, moved.phone, elsewhere.phone):
+        with pytest.raises(DomainError) as err:
+            scene.file(it, witness_phone=phone)
+        refusals.append((err.value.code, str(err.value)))
+    assert {code for code, _ in refusals} == {"witness_unknown"}
+    assert len({message for _, message in refusals}) == 1
+    assert code_of(lambda: scene.file(it, witness_phone=scene.spouse.phone)) == "witness_household"
+
+
 def test_a_claim_is_seen_by_those_it_concerns_and_looks_absent_to_others(scene, make, db, now):
     claim = scene.file(item(db, scene), witness_phone=scene.witness.phone, photos=(photo(3),))
     for user in (scene.claimant, scene.witness, scene.leader, scene.admin):
@@ -240,7 +284,7 @@ def test_filing_refuses_what_the_catalogue_and_the_clock_do_not_allow(scene, mak
     assert code_of(lambda: scene.file(per_hour, minutes=24 * 60 + 1)) == "invalid_minutes"
     assert code_of(lambda: scene.file(per_hour, minutes=29)) == "too_short"  # 2 points an hour: 29 minutes earn no whole point
     assert scene.file(per_hour, minutes=150).points == 5
-    assert scene.file(per_hour, minutes=600).points == 6  # capped
+    assert scene.file(per_hour, minutes=600, occurred_at=now - timedelta(hours=14)).points == 6  # capped
     assert code_of(lambda: scene.file(item(db, scene, evidence="photo"))) == "photo_required"
 
 
@@ -479,3 +523,61 @@ def test_the_queue_reads_a_fixed_number_of_statements_however_long_it_is(app, sc
     assert many[1] == few[1], (few, many)
     photo_row = claims.review_queue(scene.admin, scene.community.id, now)[0].claim.photos[0]
     assert "content" not in photo_row.__dict__  # the queue lists photos; their bytes come one by one
+
+
+# ---- review fixes: hours served once, one claim per form, the reviewer told of a changed item ---------------
+
+def test_per_hour_claims_never_overlap_in_time_whatever_the_item_and_end_by_now(scene, db, now):
+    watch = item(db, scene, per_hour=True, points=10, title="安全值守")
+    escort = item(db, scene, per_hour=True, points=6, title="护送老人")
+    first = scene.file(watch, occurred_at=now - timedelta(hours=3), minutes=60)
+    with pytest.raises(DomainError) as err:
+        scene.file(watch, occurred_at=now - timedelta(hours=2, minutes=30), minutes=60)
+    assert err.value.code == "hours_overlap" and "07:30 – 08:30" in str(err.value)  # her own time, local
+    assert code_of(lambda: scene.file(escort, occurred_at=now - timedelta(hours=3, minutes=30), minutes=45)) \
+        == "hours_overlap"
+    assert code_of(lambda: scene.file(watch, occurred_at=now - timedelta(minutes=30), minutes=60)) \
+        == "hours_not_served"
+    after = scene.file(watch, occurred_at=now - timedelta(hours=2), minutes=60)  # starts when the first ends
+    until_now = scene.file(escort, occurred_at=now - timedelta(hours=1), minutes=60)  # ends at this moment
+    claims.withdraw(scene.claimant, first, now)
+    again = scene.file(escort, occurred_at=now - timedelta(hours=2, minutes=50), minutes=30)  # a withdrawn one frees it
+    assert {after.status, until_now.status, again.status} == {ClaimStatus.PENDING}
+
+
+def test_approval_refuses_hours_that_overlap_an_approved_claim(scene, db, now):
+    watch = item(db, scene, per_hour=True, points=10, title="安全值守")
+    early = scene.file(watch, occurred_at=now - timedelta(hours=10), minutes=60)
+    late = scene.file(watch, occurred_at=now - timedelta(hours=8), minutes=60)
+    late.occurred_at = now - timedelta(hours=9, minutes=30)  # a claim filed before the rule, overlapping
+    db.session.flush()
+    claims.approve(scene.leader, early, now)
+    assert code_of(lambda: claims.approve(scene.leader, late, now)) == "hours_overlap"
+    assert late.status == ClaimStatus.PENDING
+
+
+def test_the_same_form_filed_twice_gives_one_claim(scene, db, now):
+    it = item(db, scene, points=5)
+    first = scene.file(it, request_key="req-1")
+    again = claims.file_claim(scene.claimant, scene.claimant.resident, scene.fields(it.id), now, request_key="req-1")
+    assert again.id == first.id
+    other = claims.file_claim(scene.claimant, scene.claimant.resident, scene.fields(it.id), now, request_key="req-2")
+    assert other.id != first.id
+    assert len(db.session.scalars(select(Claim).where(Claim.resident_id == scene.claimant.resident_id)).all()) == 2
+
+
+def test_the_review_card_says_when_the_item_was_revised_or_retired_and_the_claim_keeps_its_version(scene, db,
+                                                                                                   now):
+    it = item(db, scene, points=5)
+    claim = scene.file(it)
+    [row] = claims.review_queue(scene.leader, now=now)
+    assert row.item_now is None
+    revised = catalogue_items.revise_item(scene.admin, it, replace(catalogue_items.ItemFields.of(it), points=8),
+                                          "调整分值", now)
+    [row] = claims.review_queue(scene.leader, now=now)
+    assert (row.item_now.version, row.item_now.points, row.item_now.retired_at) == (2, 8, None)
+    catalogue_items.retire_item(scene.admin, revised, "停用", now)
+    [row] = claims.review_queue(scene.leader, now=now)
+    assert row.item_now.retired_at is not None
+    claims.approve(scene.leader, claim, now)
+    assert (claim.points, claim.item_id) == (5, it.id)

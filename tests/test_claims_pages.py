@@ -169,7 +169,9 @@ def test_a_witness_who_says_it_is_not_true_must_say_why(app, here, login, db, no
     witness.post(f"/me/witness/{claim.id}", data={"answer": "false", "reason": ""})
     assert _claims(db)[0].status == ClaimStatus.WITNESS
     witness.post(f"/me/witness/{claim.id}", data={"answer": "false", "reason": "那天我不在家"})
-    assert _claims(db)[0].status == ClaimStatus.MORE_INFO
+    assert _claims(db)[0].status == ClaimStatus.REJECTED
+    mine = login(app.test_client(), here.her).get("/me/claims").get_data(as_text=True)
+    assert "证明人表示不属实：那天我不在家" in mine and "填写其他证明人" in mine
 
 
 def test_she_withdraws_her_claim(app, here, login, db, now):
@@ -226,7 +228,8 @@ def test_full_width_minutes_are_read_as_digits(app, here, login, db, now):
                             per_hour=True, hourly_cap=8, evidence="none")
     db.session.commit()
     client = login(app.test_client(), here.her)
-    assert _file(client, hourly, [], minutes="１２０").status_code == 302
+    # (08:00 to 10:00 China time, before the test's now of 10:30: the hours must be over when claimed)
+    assert _file(client, hourly, [], minutes="１２０", time="08:00").status_code == 302
     assert [(c.minutes, c.points) for c in _claims(db)] == [(120, 4)]
 
 
@@ -331,3 +334,83 @@ def test_her_home_page_tells_her_what_waits_for_her_and_stops_once_done(app, her
     claims.confirm_witness(here.her, witnessed, now)
     db.session.commit()
     assert "等您处理" not in resident.get("/").get_data(as_text=True)
+
+
+# ---- review fixes --------------------------------------------------------------------------------------
+
+def test_the_same_form_sent_twice_files_one_claim(app, here, login, db):
+    resident = login(app.test_client(), here.her)
+    form = resident.get("/me/claims/new").get_data(as_text=True)
+    request_id = re.search(r'name="request_id"[^>]*value="([0-9a-f]{32})"', form).group(1)
+    first = _file(resident, here.item, [jpeg()], request_id=request_id)
+    again = _file(resident, here.item, [jpeg()], request_id=request_id)
+    assert first.status_code == again.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"]
+    assert _count(db) == 1
+
+
+def test_a_resident_not_on_the_leaders_list_is_refused_never_filed_for_someone_else(app, here, make, login, db, now):
+    leader = make.resident_user(household=make.household(building=here.building, unit="1", room="302"))
+    here.building.leader_id = leader.resident_id
+    gone = make.resident(make.household(building=here.building, unit="3", room="402"), name="孙奶奶")
+    db.session.commit()
+    client = login(app.test_client(), leader)
+    assert f'value="{gone.id}"' in client.get("/me/claims/new").get_data(as_text=True)
+    gone.moved_out_on = now.date()  # off her list while the form is open
+    db.session.commit()
+    for chosen in (str(gone.id), "999999", "", "1" + "0" * 20):
+        sent = _file(client, here.item, [jpeg()], resident=chosen)
+        assert sent.status_code == 422 and "请重新选择" in sent.get_data(as_text=True), chosen
+    assert _count(db) == 0
+
+
+def test_the_claimant_reads_the_witness_name_masked_until_she_confirms(app, here, login, db, now):
+    here.neighbour.resident.name = "赵丽华"
+    claim = claims.file_claim(here.her, here.her.resident, claims.ClaimFields(
+        item_id=here.witnessed.id, occurred_at=now, witness_phone=here.neighbour.phone), now)
+    db.session.commit()
+    resident = login(app.test_client(), here.her)
+    for url in (f"/claims/{claim.id}", "/me/claims"):
+        page = resident.get(url).get_data(as_text=True)
+        assert "赵丽华" not in page and "赵*华" in page, url
+    claims.confirm_witness(here.neighbour, claims.get_claim(here.neighbour, claim.id), now)
+    db.session.commit()
+    assert "赵丽华" in resident.get(f"/claims/{claim.id}").get_data(as_text=True)
+
+
+def test_a_phone_that_cannot_witness_gets_the_same_message_on_the_page(app, here, make, login, db):
+    no_account = make.resident(make.household(building=here.building, unit="4", room="101"), phone="13700000001")
+    db.session.commit()
+    resident = login(app.test_client(), here.her)
+    said = set()
+    for phone in ("13800000000", no_account.phone):
+        page = _file(resident, here.witnessed, [], witness_phone=phone).get_data(as_text=True)
+        said.add(bool(re.search("这个手机号不能作为证明人", page)))
+    assert said == {True} and _count(db) == 0
+
+
+def test_the_review_card_says_the_item_was_changed_since_the_claim_was_filed(app, here, login, db, now):
+    from dataclasses import replace
+    claim = claims.file_claim(here.her, here.her.resident, claims.ClaimFields(
+        item_id=here.item.id, occurred_at=now, photos=(jpeg(),)), now)
+    fields = catalogue_items.ItemFields.of(here.item)
+    revised = catalogue_items.revise_item(here.admin, here.item, replace(fields, points=8), "调整分值", now)
+    db.session.commit()
+    office = login(app.test_client(), here.admin)
+    queue = office.get(f"/admin/c/{here.community.id}/claims").get_data(as_text=True)
+    assert "此项目已修改为第2版（现为8分）" in queue and "+5" in queue  # judged under the version it was filed under
+    catalogue_items.retire_item(here.admin, revised, "停用", now)
+    db.session.commit()
+    assert "此项目已停用" in office.get(f"/admin/c/{here.community.id}/claims").get_data(as_text=True)
+    assert "此项目已停用" in office.get(f"/claims/{claim.id}").get_data(as_text=True)  # its page, as she reviews
+    assert claim.points == 5
+
+
+def test_withdrawing_asks_first_with_a_clearly_labelled_second_button(app, here, login, db, now):
+    claims.file_claim(here.her, here.her.resident, claims.ClaimFields(
+        item_id=here.item.id, occurred_at=now, photos=(jpeg(),)), now)
+    db.session.commit()
+    page = login(app.test_client(), here.her).get("/me/claims").get_data(as_text=True)
+    confirm = re.search(r'<details class="withdraw">\s*<summary>[^<]+</summary>\s*<form method="post" '
+                        r'action="/me/claims/\d+/withdraw">.*?</form>\s*</details>', page, re.S)
+    assert confirm and "确定撤回这条申报" in confirm.group(0)

@@ -91,3 +91,21 @@ def test_two_claims_filed_at_once_for_the_last_slot_are_not_both_accepted(app, b
     results = race(app, backend, filing, filing)
     assert sorted(r[0] for r in results) == ["limit_reached", "ok"], results
     assert _db.session.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+def test_ten_filings_of_one_form_at_once_give_one_claim(app, backend, scene, db, now):
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writing units of work: the race needs PostgreSQL")
+    it = item(db, scene, points=5)
+    _db.session.commit()
+    user_id, resident_id, fields = scene.claimant.id, scene.claimant.resident_id, scene.fields(it.id)
+
+    def filing():
+        from pointsapp.tree.models import Resident
+        return claims.file_claim(_db.session.get(User, user_id), _db.session.get(Resident, resident_id), fields,
+                                 now, request_key="one-form").id
+
+    results = run_threads(app, *[filing] * 10, together=True)
+    assert {r[0] for r in results} == {"ok"}, results
+    assert len({r[1] for r in results}) == 1
+    assert _db.session.scalar(select(func.count()).select_from(Claim)) == 1

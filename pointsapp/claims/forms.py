@@ -1,7 +1,16 @@
 """WTForms classes of claims (CSRF comes with FlaskForm). The photos are read from request.files by the view
 (a multiple file input); everything else is here."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from pointsapp.claims.services import DESCRIPTION_MAX, REASON_MAX
@@ -13,6 +22,7 @@ TOO_LONG = _l("Please write at most %(max)d characters.")
 
 
 class ClaimForm(Form):
+    request_id = HiddenField()  # a twice-tapped or retried form files one claim (Claim.request_key)
     resident = SelectField(_l("For whom?"), choices=[], validate_choice=False)  # leaders and grid workers only
     item = RadioField(_l("What did you do?"), choices=[], validate_choice=False,
                       validators=[DataRequired(_l("Please choose what you did."))])

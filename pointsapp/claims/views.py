@@ -1,5 +1,6 @@
 """Pages of 积分申报: the claim form (a resident on a phone, or a building leader or grid worker for her), her
 claims, the witness's confirmation, the reviewers' queues, one claim's page and its photos."""
+import uuid
 from datetime import datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -22,6 +23,7 @@ from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
 from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
+from pointsapp.rankings import services as rankings
 from pointsapp.tree import services as tree
 from pointsapp.tree.models import Household
 
@@ -107,10 +109,24 @@ def event_word(event) -> str:
     }.get(event.action, event.action)
 
 
+def witness_name(claim) -> str:
+    """The witness's name as this reader may see it. The claimant (and whoever filed for her) named the witness
+    by a phone number: until the witness confirms, she reads the name only as the public boards show it
+    (rankings' public-name rule, 张*明), so the field cannot be used to learn whose a phone is. The witness
+    herself, the reviewers and the office read the whole name."""
+    user = current_user
+    claimant_side = (getattr(user, "resident_id", None) == claim.resident_id
+                     or getattr(user, "id", None) == claim.filed_by_id)
+    if claim.witnessed_at is not None or not claimant_side or user.resident_id == claim.witness_id:
+        return claim.witness.name
+    return rankings.public_name(tree.get_community(claim.community_id), claim.witness.name) or _("a neighbour")
+
+
 @bp.app_context_processor
 def _helpers():
     return {"claim_status": status_label, "claim_reviewer": reviewer_word, "claim_evidence": evidence_word,
-            "claim_points": points_word, "claim_limit": limit_word, "claim_event": event_word}
+            "claim_points": points_word, "claim_limit": limit_word, "claim_event": event_word,
+            "claim_witness": witness_name}
 
 
 @bp.app_template_global()
@@ -138,13 +154,21 @@ def _photos(field: str = "photos") -> list[bytes] | None:
 
 
 def _for_whom(user, form):
-    """(residents she may file for, the chosen one or None). Herself first when she is a resident."""
+    """(residents she may file for, the chosen one or None). Herself first when she is a resident. On POST the
+    chosen resident must be on her list (an unknown id, or a neighbour gone from it while the form was open, is
+    None: never a claim for someone else); only a page opened afresh (GET) starts with the first."""
     others = [r for r in claims.fileable_residents(user) if r.id != user.resident_id]
     people = ([user.resident] if user.resident is not None and user.resident.moved_out_on is None else []) + others
     form.resident.choices = options([(str(r.id), _("Myself") if r.id == user.resident_id else
                                       f"{r.name} · {r.household.address}") for r in people])
-    wanted = _id(form.resident.data) if request.method == "POST" else None
-    chosen = next((r for r in people if r.id == wanted), people[0] if people else None)
+    if request.method == "POST":
+        raw = (form.resident.data or "").strip()
+        wanted = _id(raw)
+        chosen = next((r for r in people if r.id == wanted), None)
+        if chosen is None and not raw and len(people) == 1:
+            chosen = people[0]  # (a form without the field: she files for herself, the only one she may)
+    else:
+        chosen = people[0] if people else None
     if chosen is not None:
         form.resident.data = str(chosen.id)
     return people, chosen
@@ -156,24 +180,32 @@ def new():
     user, now = actor(), utcnow()
     form = ClaimForm()
     people, whom = _for_whom(user, form)
-    if whom is None:
+    if not people:
         return render_template("claims/new.html", form=form, people=[], groups=[], max_photos=claims.MAX_PHOTOS)
     today = local_date(now)
-    items = [i for i in catalogue_rules.current_items(whom.community_id, "earn", claimable=True)
+    items = [i for i in catalogue_rules.current_items((whom or people[0]).community_id, "earn", claimable=True)
              if catalogue_rules.is_open_on(i, today)]
     form.item.choices = options([(str(i.id), i.title) for i in items])
     if request.method == "GET":
+        form.request_id.data = uuid.uuid4().hex
         moment = local_naive(now)
         form.day.data, form.time.data = moment.date(), moment.time().replace(second=0, microsecond=0)
         wanted = _id(request.args.get("item"))
         preselected = next((i for i in items if i.id == wanted or i.lineage_id == wanted), None)
         if preselected is not None:
             form.item.data = str(preselected.id)
-    if request.method == "POST" and form.validate_on_submit():
+    elif whom is None:
+        form.validate()
+        message = _("This resident is not on your list (any more): please choose again.")
+        form.resident.errors = [*form.resident.errors, message]
+        if len(people) == 1:  # the field is hidden: say it at the top
+            flash(message, "error")
+    elif form.validate_on_submit():
         photos = _photos()
         item_id = _id(form.item.data)
         if photos is not None:
-            ok, claim = attempt(lambda: claims.file_claim(user, whom, _fields(form, item_id, photos), now))
+            ok, claim = attempt(lambda: claims.file_claim(user, whom, _fields(form, item_id, photos), now,
+                                                          request_key=form.request_id.data or None))
             if ok:
                 return redirect(url_for(".show", claim_id=claim.id, filed=1))
     return render_template("claims/new.html", form=form, people=people, items=items, max_photos=claims.MAX_PHOTOS,
@@ -254,7 +286,7 @@ def witness(claim_id: int):
         form = ReasonForm()
         if form.validate_on_submit():
             attempt(lambda: claims.decline_witness(user, claims.get_claim(user, claim_id), form.reason.data, now),
-                    _("Recorded. The claim goes back to the claimant."))
+                    _("Recorded. The claim is closed as not approved."))
         else:
             flash(_("Please say what is not true."), "error")
     return redirect(url_for(".witness_list"))
@@ -310,7 +342,7 @@ def show(claim_id: int):
     claim = claims.get_claim(user, claim_id)
     reviewing = claim.status == ClaimStatus.PENDING and claims.may_review(user, claim)
     return render_template("claims/show.html", claim=claim, filed=request.args.get("filed") == "1",
-                           reviewing=reviewing, mine=claim.resident_id == user.resident_id or claim.filed_by_id == user.id,
+                           reviewing=reviewing, item_now=claims.item_now(claim) if reviewing else None, mine=claim.resident_id == user.resident_id or claim.filed_by_id == user.id,
                            form=ReasonForm(formdata=None), button_form=EmptyForm(),
                            next_url=url_for(".show", claim_id=claim.id))
 

@@ -90,6 +90,15 @@ def test_a_resident_claims_with_a_photo_the_office_approves_and_her_balance_move
     expect(resident.locator(f"#claim-{number}")).to_contain_text("等待社区审核")
     assert_accessible(resident, "my claims")
     _fits(resident, "my claims")
+    # withdrawing asks first: one tap opens the question, a second, labelled button withdraws; both >= 44 px tall
+    ask = resident.locator(f"#claim-{number} details.withdraw > summary")
+    assert ask.bounding_box()["height"] >= 44
+    ask.click()
+    really = resident.locator(f"#claim-{number}").get_by_role("button", name="确定撤回这条申报")
+    expect(really).to_be_visible()
+    assert really.bounding_box()["height"] >= 44
+    assert_accessible(resident, "my claims, asked whether to withdraw")
+    expect(resident.locator(f"#claim-{number}")).to_contain_text("等待社区审核")  # opening it withdrew nothing
 
     office = new_context("phone").new_page()
     office.set_viewport_size(NARROW)

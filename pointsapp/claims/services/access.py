@@ -75,9 +75,16 @@ def is_named_reviewer(actor: User | None, claim: Claim) -> bool:
     return False
 
 
+def _same_household(actor: User, resident_id: int) -> bool:
+    own = db.session.get(Resident, actor.resident_id)
+    other = db.session.get(Resident, resident_id)
+    return own is not None and other is not None and own.household_id == other.household_id
+
+
 def review_refusal(actor: User | None, claim: Claim) -> PermissionDenied | None:
     """Why the actor may not review this claim, or None when she may. Separation of duties first: the claimant
-    and her household, the witness and whoever filed it never decide it, whatever role they hold."""
+    and her household, the witness and her household, and whoever filed it never decide it, whatever role they
+    hold."""
     if not _active(actor):
         return PermissionDenied(_l("You do not have permission to do this."))
     if ledger_rules.acts_for_self(actor, claim.resident):
@@ -86,6 +93,9 @@ def review_refusal(actor: User | None, claim: Claim) -> PermissionDenied | None:
     if claim.witness_id is not None and actor.resident_id == claim.witness_id:
         return PermissionDenied(_l("You are the witness of this claim: someone else must review it."),
                                 code="witness_review")
+    if claim.witness_id is not None and actor.resident_id is not None and _same_household(actor, claim.witness_id):
+        return PermissionDenied(_l("The witness of this claim lives in your household: someone else must "
+                                   "review it."), code="witness_household_review")
     if actor.id == claim.filed_by_id:
         return PermissionDenied(_l("You filed this claim: someone else must review it."), code="filer_review")
     if not is_named_reviewer(actor, claim):
@@ -94,7 +104,8 @@ def review_refusal(actor: User | None, claim: Claim) -> PermissionDenied | None:
 
 
 def may_review(actor: User | None, claim: Claim) -> bool:
-    """The reviewer the item names or the office; never the claimant or her household, the witness, the filer."""
+    """The reviewer the item names or the office; never the claimant or her household, the witness or her
+    household, the filer."""
     return review_refusal(actor, claim) is None
 
 

@@ -26,3 +26,6 @@ class QueueRow:
     limit_count: int | None
     history: list  # the claimant's earlier claims of the same item (newest first, a few)
     duplicate_of: list  # earlier claims whose photo matches one of this claim's
+    # the item's lineage as it stands now when it changed since the claim was filed: its current version
+    # (a newer one) or its retired row; None while the claim's version is still the current one
+    item_now: object | None = None

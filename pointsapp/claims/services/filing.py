@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from pointsapp.accounts.models import User
 from pointsapp.catalogue.models import CatalogueItem, Evidence, ItemKind
@@ -16,7 +17,7 @@ from pointsapp.claims.services.fields import DESCRIPTION_MAX, FILE_WITHIN_DAYS, 
 from pointsapp.core import photos as core_photos
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from pointsapp.core.extensions import db
-from pointsapp.core.localtime import local_date
+from pointsapp.core.localtime import format_span, local_date
 from pointsapp.core.text import lines, one_line
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.ledger.services.posting import lock_account
@@ -32,6 +33,31 @@ COUNTED_AT_FILING = (*OPEN_STATUSES, ClaimStatus.APPROVED)
 
 class LimitReached(Conflict):
     code = "limit_reached"
+
+
+class HoursOverlap(Conflict):
+    code = "hours_overlap"
+
+
+def overlapping(resident_id: int, start: datetime, minutes: int, statuses: Sequence[str],
+                *, excluding: int | None = None) -> Claim | None:
+    """The resident's earliest per-hour claim (of any item) with one of `statuses` whose time
+    [occurred_at, occurred_at + minutes) meets [start, start + minutes): the same hour is served once."""
+    end = start + timedelta(minutes=minutes)
+    stmt = (select(Claim).where(Claim.resident_id == resident_id, Claim.minutes.is_not(None),
+                                Claim.occurred_at > start - timedelta(minutes=MAX_MINUTES), Claim.occurred_at < end,
+                                Claim.status.in_([str(s) for s in statuses]))
+            .order_by(Claim.occurred_at, Claim.id))
+    if excluding is not None:
+        stmt = stmt.where(Claim.id != excluding)
+    return next((c for c in db.session.scalars(stmt) if c.occurred_at + timedelta(minutes=c.minutes) > start), None)
+
+
+def refuse_overlap(other: Claim | None) -> None:
+    if other is not None:
+        raise HoursOverlap(_l("These hours overlap claim #%(id)d (%(span)s): the same hours can be claimed only "
+                              "once."), id=other.id,
+                           span=format_span(other.occurred_at, other.occurred_at + timedelta(minutes=other.minutes)))
 
 
 def limit_used(item: CatalogueItem, resident_id: int, occurred_at: datetime, statuses: Sequence[str],
@@ -102,10 +128,16 @@ def _text(value, limit: int, code: str, multiline: bool = True) -> str:
     return text
 
 
+WITNESS_UNKNOWN = _l("This phone number cannot be a witness: it must belong to a registered neighbour outside "
+                     "your household.")
+
+
 def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident | None:
     """The active resident of her community whose phone was typed; a phone shared in a family names the one
-    whose login is that phone. Raises invalid_witness_phone, witness_not_found, witness_ambiguous,
-    witness_household, witness_is_filer, witness_no_account."""
+    whose login is that phone. Whatever is wrong with a phone that is not of her household (nobody has it, she
+    moved out, she has no account, several share it without a login) gives ONE refusal, witness_unknown: the
+    field must not tell a claimant whose number a phone is. Raises invalid_witness_phone, witness_unknown,
+    witness_household (a phone of her own household: she knows it anyway), witness_is_filer."""
     phone = clean_phone(phone_typed)
     if not phone:
         return None
@@ -115,26 +147,20 @@ def witness_for(resident: Resident, phone_typed: str, filer: User) -> Resident |
     candidates = list(db.session.scalars(
         select(Resident).where(Resident.community_id == resident.community_id, Resident.phone == phone,
                                Resident.moved_out_on.is_(None)).order_by(Resident.id).limit(20)))
-    if not candidates:
-        raise InvalidInput(_l("No resident of your community has this phone number. The witness must be a "
-                              "resident of the community."), code="witness_not_found")
-    login = db.session.scalar(select(User).where(User.phone == phone, User.is_enabled.is_(True)))
-    if len(candidates) > 1:
-        chosen = [c for c in candidates if login is not None and login.resident_id == c.id]
-        if not chosen:
-            raise InvalidInput(_l("Several residents share this phone number and none of them logs in with it: "
-                                  "please name a witness who has their own account."), code="witness_ambiguous")
-        candidates = chosen
-    witness = candidates[0]
-    if witness.id == resident.id or witness.household_id == resident.household_id:
+    if any(c.id == resident.id or c.household_id == resident.household_id for c in candidates):
         raise InvalidInput(_l("The witness cannot be the claimant or someone of her household."),
                            code="witness_household")
+    if len(candidates) > 1:
+        login = db.session.scalar(select(User).where(User.phone == phone, User.is_enabled.is_(True)))
+        candidates = [c for c in candidates if login is not None and login.resident_id == c.id]
+    if not candidates:
+        raise InvalidInput(WITNESS_UNKNOWN, code="witness_unknown")
+    witness = candidates[0]
     if filer.resident_id == witness.id:
         raise InvalidInput(_l("You filed this claim: please name another resident as the witness."),
                            code="witness_is_filer")
     if db.session.scalar(select(User.id).where(User.resident_id == witness.id, User.is_enabled.is_(True))) is None:
-        raise InvalidInput(_l("This witness has no account to confirm with. Please name a witness who uses "
-                              "the app, or ask the community office."), code="witness_no_account")
+        raise InvalidInput(WITNESS_UNKNOWN, code="witness_unknown")
     return witness
 
 
@@ -175,22 +201,39 @@ def add_photos(claim: Claim, photos: Sequence[tuple[core_photos.Photo, str]], no
     return rows
 
 
-def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: datetime) -> Claim:
-    """A claim of a catalogue item for `resident`, by herself or by whoever may file for her.
+def _filed_before(resident: Resident, actor: User, request_key: str | None) -> Claim | None:
+    if not request_key:
+        return None
+    return db.session.scalar(select(Claim).where(Claim.community_id == resident.community_id,
+                                                 Claim.filed_by_id == actor.id, Claim.request_key == request_key))
+
+
+def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: datetime,
+               request_key: str | None = None) -> Claim:
+    """A claim of a catalogue item for `resident`, by herself or by whoever may file for her. With a
+    `request_key` (the form's hidden request id) filing is idempotent: the same (community, filer, key) returns
+    the first claim and files nothing (a twice-tapped or retried form).
     Raises forbidden, resident_moved_out, unknown_item, not_claimable, item_closed, invalid_date,
     occurred_in_future, occurred_too_long_ago, invalid_minutes, too_short, description_too_long,
     place_too_long, photo_required, too_many_photos, invalid_photo, photo_too_large, witness_required,
-    invalid_witness_phone, witness_not_found, witness_ambiguous, witness_household, witness_is_filer,
-    witness_no_account, limit_reached, busy."""
+    invalid_witness_phone, witness_unknown, witness_household, witness_is_filer,
+    limit_reached, hours_not_served, hours_overlap, busy."""
     if not may_file(actor, resident):
         raise PermissionDenied(_l("You may file claims only for yourself or for residents of the buildings or "
                                   "grid you look after."))
+    request_key = (request_key or "").strip()[:64] or None
+    first = _filed_before(resident, actor, request_key)
+    if first is not None:
+        return first
     if resident.moved_out_on is not None:
         raise InvalidInput(_l("%(name)s has moved out and can no longer earn points."), code="resident_moved_out",
                            name=resident.name)
     occurred_at = _occurred(fields.occurred_at, now)
     item = _item(resident, fields.item_id, occurred_at)
     minutes = _minutes(item, fields.minutes)
+    if minutes is not None and occurred_at + timedelta(minutes=minutes) > now:
+        raise InvalidInput(_l("The time claimed must already be over: it started at the time given and cannot end "
+                              "later than now."), code="hours_not_served")
     points = catalogue_rules.points_for(item, minutes)
     if points <= 0:
         raise InvalidInput(_l("This item gives points by the time spent: the time given is too short to earn a whole point."),
@@ -205,15 +248,27 @@ def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: dateti
         raise InvalidInput(_l("This item needs a witness: give the phone number of a neighbour who saw it."),
                            code="witness_required")
     lock_account(resident)  # the limit is counted and taken under her account lock (approval takes it too)
+    first = _filed_before(resident, actor, request_key)  # under the lock: a twin of this form committed first
+    if first is not None:
+        return first
     refuse_over_limit(item, limit_used(item, resident.id, occurred_at, COUNTED_AT_FILING))
+    if minutes is not None:
+        refuse_overlap(overlapping(resident.id, occurred_at, minutes, COUNTED_AT_FILING))
     claim = Claim(community_id=resident.community_id, resident_id=resident.id, item_id=item.id,
                   lineage_id=item.lineage_id, filed_by_id=actor.id, occurred_at=occurred_at, minutes=minutes,
                   place=place, description=description, points=points,
                   witness_id=witness.id if witness else None,
                   status=ClaimStatus.WITNESS if witness else ClaimStatus.PENDING, submitted_at=now,
-                  created_at=now, reason="", has_duplicate_photo=False)
-    db.session.add(claim)
-    db.session.flush()
+                  created_at=now, reason="", has_duplicate_photo=False, request_key=request_key)
+    try:
+        with db.session.begin_nested():  # the unique (community, filer, request_key) stands behind the check
+            db.session.add(claim)
+            db.session.flush()
+    except IntegrityError:
+        first = _filed_before(resident, actor, request_key)
+        if first is None:
+            raise
+        return first
     add_photos(claim, photos, now)
     record_event(claim, actor, "filed", now)
     db.session.flush()

@@ -2,8 +2,8 @@
 
 The queue is read in a fixed number of statements whatever its length: the claims with their item and
 resident (one join), their photos and history events (one select each), the limits used (one statement for
-every claim's window), the claimants' earlier claims of the same items (one, with a window function) and the
-earlier claims a duplicate photo matches (one)."""
+every claim's window), the claimants' earlier claims of the same items (one, with a window function), the
+earlier claims a duplicate photo matches (one) and the current row of each item's lineage (one)."""
 from collections import defaultdict
 from datetime import datetime
 
@@ -122,8 +122,10 @@ def _reviewable(actor: User, community_id: int | None):
         where.append(Claim.community_id == community_id)
     if actor.resident_id is not None:
         own = db.session.get(Resident, actor.resident_id)
+        housemate = aliased(Resident)  # (not the outer query's Resident: no correlation)
         where += [Claim.resident_id != actor.resident_id, Household.id != own.household_id,
-                  or_(Claim.witness_id.is_(None), Claim.witness_id != actor.resident_id)]
+                  or_(Claim.witness_id.is_(None),
+                      Claim.witness_id.not_in(select(housemate.id).where(housemate.household_id == own.household_id)))]
     return where
 
 
@@ -176,6 +178,29 @@ def _duplicates(claims: list[Claim]) -> dict[int, Claim]:
     return {photo_id: claim for photo_id, claim in rows}
 
 
+def _changed(claim: Claim, now_row: CatalogueItem | None) -> CatalogueItem | None:
+    if now_row is None or (now_row.id == claim.item_id and now_row.retired_at is None):
+        return None
+    return now_row
+
+
+def _items_now(claims: list[Claim]) -> dict[int, CatalogueItem]:
+    """lineage id -> its latest row (superseded_at NULL; retired_at set when it was retired), for every lineage
+    in the queue (one statement)."""
+    lineages = {c.lineage_id for c in claims}
+    if not lineages:
+        return {}
+    rows = db.session.scalars(select(CatalogueItem).where(CatalogueItem.lineage_id.in_(lineages),
+                                                          CatalogueItem.superseded_at.is_(None)))
+    return {row.lineage_id: row for row in rows}
+
+
+def item_now(claim: Claim) -> CatalogueItem | None:
+    """The claim's item lineage as it stands now, when it changed since the claim was filed (QueueRow.item_now
+    for one claim: its page)."""
+    return _changed(claim, _items_now([claim]).get(claim.lineage_id))
+
+
 def review_queue(actor: User, community_id: int | None = None, now: datetime | None = None) -> list[QueueRow]:
     """Pending claims the actor may review, oldest first (submitted_at, id), each with its item, resident,
     photos (not their content), history events, the limit used in its window, the claimant's last claims of the
@@ -193,6 +218,7 @@ def review_queue(actor: User, community_id: int | None = None, now: datetime | N
     used = _limits_used(claims)
     histories = _histories(claims)
     duplicates = _duplicates(claims)
+    items_now = _items_now(claims)
     rows = []
     for claim in claims:
         history = [c for c in histories.get((claim.resident_id, claim.lineage_id), []) if c.id != claim.id][:HISTORY]
@@ -200,5 +226,6 @@ def review_queue(actor: User, community_id: int | None = None, now: datetime | N
                    if p.duplicate_of_id in duplicates and duplicates[p.duplicate_of_id].id != claim.id}
         rows.append(QueueRow(claim=claim, limit_used=used.get(claim.id),
                              limit_count=claim.item.limit_count if claim.item.limit_period else None,
-                             history=history, duplicate_of=sorted(matched.values(), key=lambda c: c.id)))
+                             history=history, duplicate_of=sorted(matched.values(), key=lambda c: c.id),
+                             item_now=_changed(claim, items_now.get(claim.lineage_id))))
     return rows

@@ -12,10 +12,18 @@ from flask_babel import lazy_gettext as _l
 from pointsapp.accounts.models import User
 from pointsapp.audit import services as audit
 from pointsapp.audit.models import AuditAction
+from pointsapp.catalogue.models import Evidence
 from pointsapp.claims.models import OPEN_STATUSES, Claim, ClaimStatus
 from pointsapp.claims.services.access import is_claimant_side, locked_in, record_event, review_refusal
 from pointsapp.claims.services.fields import REASON_MAX
-from pointsapp.claims.services.filing import add_photos, limit_used, read_photos, refuse_over_limit
+from pointsapp.claims.services.filing import (
+    add_photos,
+    limit_used,
+    overlapping,
+    read_photos,
+    refuse_over_limit,
+    refuse_overlap,
+)
 from pointsapp.core.errors import Conflict, InvalidInput, PermissionDenied
 from pointsapp.core.extensions import db
 from pointsapp.core.text import lines
@@ -56,7 +64,7 @@ def _early(claim: Claim, *statuses: str) -> None:
 
 def approve(actor: User, claim: Claim, now: datetime) -> Claim:
     """Post the claim's points (an award, key claim:<id>). Raises forbidden, self_review, witness_review,
-    filer_review, claim_state, limit_reached, cap_reached, resident_moved_out, busy."""
+    filer_review, claim_state, limit_reached, hours_overlap, cap_reached, resident_moved_out, busy."""
     _as_reviewer(actor, claim)
     _early(claim, ClaimStatus.PENDING)
     resident = claim.resident
@@ -65,6 +73,9 @@ def approve(actor: User, claim: Claim, now: datetime) -> Claim:
     item = claim.item
     refuse_over_limit(item, limit_used(item, claim.resident_id, claim.occurred_at, (ClaimStatus.APPROVED,),
                                        excluding=claim.id))
+    if claim.minutes is not None:
+        refuse_overlap(overlapping(claim.resident_id, claim.occurred_at, claim.minutes, (ClaimStatus.APPROVED,),
+                                   excluding=claim.id))
     try:
         entry = post(Posting(resident, claim.points, EntryKind.AWARD, "claim", f"claim:{claim.id}",
                              reason=item.title, source_id=str(claim.id)), actor, now)
@@ -117,7 +128,7 @@ def ask_more(actor: User, claim: Claim, question: str, now: datetime) -> Claim:
 def answer_more(actor: User, claim: Claim, text: str, photos: Sequence[bytes], now: datetime) -> Claim:
     """The claimant (or her filer) adds text and/or photos; the claim goes back to its place in the queue
     (submitted_at is kept). Raises not_claimant, answer_missing, answer_too_long, too_many_photos,
-    invalid_photo, photo_too_large, claim_state, busy."""
+    invalid_photo, photo_too_large, claim_state, witness_missing, busy."""
     _as_claimant(actor, claim)
     text = lines(text or "")
     if len(text) > ANSWER_MAX:
@@ -126,6 +137,11 @@ def answer_more(actor: User, claim: Claim, text: str, photos: Sequence[bytes], n
     if not text and not read:
         raise InvalidInput(_l("Please add an answer or a photo."), code="answer_missing")
     claim = locked_in(claim, ClaimStatus.MORE_INFO)
+    if claim.item.evidence == Evidence.WITNESS and claim.witnessed_at is None:
+        # (decline_witness ends such a claim; this guards any other way one could come here unwitnessed)
+        raise Conflict(_l("This claim still needs its witness's confirmation: it cannot go to the reviewer "
+                          "without it. Please withdraw it and claim again naming another witness."),
+                       code="witness_missing")
     add_photos(claim, read, now)
     claim.status = ClaimStatus.PENDING
     claim.reason = ""  # the question stays in the history

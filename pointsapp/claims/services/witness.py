@@ -1,6 +1,11 @@
-"""The witness's tap: 属实 sends the claim to the reviewer's queue; 不属实 sends it back to the claimant."""
+"""The witness's tap: 属实 sends the claim to the reviewer's queue; 不属实 ends it (rejected, the witness's note as
+the reason): a claim whose witness says it is not so never reaches a reviewer unwitnessed. The claimant may file a
+new claim naming another witness."""
 from datetime import datetime
 
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.accounts.models import User
@@ -30,15 +35,19 @@ def confirm_witness(actor: User, claim: Claim, now: datetime) -> Claim:
 
 
 def decline_witness(actor: User, claim: Claim, note: str, now: datetime) -> Claim:
-    """The named witness says it is not so: back to the claimant, the note as the reason. Raises not_found,
+    """The named witness says it is not so: the claim ends, rejected, with the reason
+    "证明人表示不属实：<note>" (stored in the community's language, the note as typed). Raises not_found,
     note_too_long, claim_state."""
     _as_witness(actor, claim)
     note = lines(note or "")
     if len(note) > REASON_MAX:
         raise InvalidInput(_l("Please write at most %(n)d characters."), code="note_too_long", n=REASON_MAX)
     claim = locked_in(claim, ClaimStatus.WITNESS)
-    claim.status = ClaimStatus.MORE_INFO
-    claim.reason = note  # (may be empty: the event "witness_declined" says what happened)
+    claim.status = ClaimStatus.REJECTED
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE") or "zh"):  # stored: the community's language
+        claim.reason = (_("The witness says it is not true: %(note)s", note=note) if note
+                        else _("The witness says it is not true."))
+    claim.decided_at = now
     record_event(claim, actor, "witness_declined", now, note)
     db.session.flush()
     return claim
