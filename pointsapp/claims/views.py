@@ -19,8 +19,8 @@ from pointsapp.core import photos
 from pointsapp.core.errors import InvalidInput
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import from_local_naive, local_date, local_naive
+from pointsapp.core.lookup import typed_id
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, policy
-from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, safe_path, utcnow
 from pointsapp.rankings import services as rankings
@@ -41,10 +41,6 @@ def _upload_limit(endpoint, values):
     if endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = max(UPLOAD_LIMIT, current_app.config.get("MAX_CONTENT_LENGTH") or 0)
 
-
-def _id(value) -> int | None:
-    text = ascii_form(str(value or ""))
-    return int(text) if text.isdigit() and len(text) <= 10 else None
 
 
 # ---- words ---------------------------------------------------------------------------------------
@@ -163,7 +159,7 @@ def _for_whom(user, form):
                                       f"{r.name} · {r.household.address}") for r in people])
     if request.method == "POST":
         raw = (form.resident.data or "").strip()
-        wanted = _id(raw)
+        wanted = typed_id(raw)
         chosen = next((r for r in people if r.id == wanted), None)
         if chosen is None and not raw and len(people) == 1:
             chosen = people[0]  # (a form without the field: she files for herself, the only one she may)
@@ -190,7 +186,7 @@ def new():
         form.request_id.data = uuid.uuid4().hex
         moment = local_naive(now)
         form.day.data, form.time.data = moment.date(), moment.time().replace(second=0, microsecond=0)
-        wanted = _id(request.args.get("item"))
+        wanted = typed_id(request.args.get("item"))
         preselected = next((i for i in items if i.id == wanted or i.lineage_id == wanted), None)
         if preselected is not None:
             form.item.data = str(preselected.id)
@@ -202,14 +198,14 @@ def new():
             flash(message, "error")
     elif form.validate_on_submit():
         photos = _photos()
-        item_id = _id(form.item.data)
+        item_id = typed_id(form.item.data)
         if photos is not None:
             ok, claim = attempt(lambda: claims.file_claim(user, whom, _fields(form, item_id, photos), now,
                                                           request_key=form.request_id.data or None))
             if ok:
                 return redirect(url_for(".show", claim_id=claim.id, filed=1))
     return render_template("claims/new.html", form=form, people=people, items=items, max_photos=claims.MAX_PHOTOS,
-                           within_days=claims.FILE_WITHIN_DAYS, chosen=_id(form.item.data)), \
+                           within_days=claims.FILE_WITHIN_DAYS, chosen=typed_id(form.item.data)), \
         200 if request.method == "GET" else 422
 
 

@@ -3,6 +3,7 @@ SQLite or "integer out of range" on PostgreSQL)."""
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
 from pointsapp.core.extensions import db
+from pointsapp.core.text import ascii_form
 
 # Primary keys are INTEGER: 32-bit on PostgreSQL, and anything wider overflows SQLite's driver.
 MAX_ID = 2**31 - 1
@@ -10,6 +11,13 @@ MAX_ID = 2**31 - 1
 
 def valid_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def typed_id(value) -> int | None:
+    """An id a person typed or a form sent ("１２", " 12"), or None when it is empty, not digits or too long to be
+    one (the service then says what is missing, and get_row finds nothing for an id no row can have)."""
+    text = ascii_form(str(value or "")).strip()
+    return int(text) if text.isdigit() and len(text) <= 10 else None
 
 
 def get_row(model, row_id):

@@ -9,11 +9,10 @@ from flask_login import current_user
 from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.core.errors import NotFound
 from pointsapp.core.localtime import from_local_naive, to_local
-from pointsapp.core.lookup import get_row
+from pointsapp.core.lookup import get_row, typed_id
 from pointsapp.core.permissions import COMMUNITY_ADMIN, policy
 from pointsapp.core.photos import MAX_BYTES
 from pointsapp.core.schemas import read_query
-from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.deductions import services as deductions
@@ -33,10 +32,6 @@ def my_deductions() -> list:
     return deductions.of_resident(resident, utcnow()) if resident is not None else []
 
 
-def _id(value) -> int | None:
-    text = ascii_form(str(value or "")).strip()
-    return int(text) if text.isdigit() and len(text) <= 10 else None
-
 
 def _photo() -> bytes | None:
     upload = request.files.get("photo")
@@ -49,13 +44,13 @@ def _record(form: DeductionForm, community, items: dict) -> bool:
     whom = form.whom.data
     resident = household = None
     if whom == "household":
-        household = deductions.household_at(community.id, _id(form.building.data), form.unit.data, form.room.data)
+        household = deductions.household_at(community.id, typed_id(form.building.data), form.unit.data, form.room.data)
     else:
-        resident = get_row(Resident, _id(form.resident_id.data))
+        resident = get_row(Resident, typed_id(form.resident_id.data))
         if resident is None or resident.community_id != community.id:
             raise NotFound(_("Find the resident and choose her first."), code="no_such_resident")
     occurred = from_local_naive(form.occurred_at.data)
-    deductions.record_deduction(actor(), items.get(_id(form.item.data)), resident=resident, household=household,
+    deductions.record_deduction(actor(), items.get(typed_id(form.item.data)), resident=resident, household=household,
                                 occurred_at=occurred, reason=form.reason.data, evidence=_photo(),
                                 request_key=form.request_id.data or "", now=utcnow())
     return True
@@ -82,7 +77,7 @@ def index(community_id):
         if ok:
             return redirect(url_for(".index", community_id=community.id))
     rows = deductions.recent(actor(), community.id)
-    chosen = get_row(Resident, _id(form.resident_id.data))
+    chosen = get_row(Resident, typed_id(form.resident_id.data))
     if chosen is not None and chosen.community_id != community.id:
         chosen = None
     return render_template("deductions/index.html", community=community, form=form, q=q,

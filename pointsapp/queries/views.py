@@ -6,8 +6,8 @@ from flask_login import current_user
 
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_moment
+from pointsapp.core.lookup import typed_id
 from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, STAFF, policy
-from pointsapp.core.text import ascii_form
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
@@ -19,11 +19,6 @@ from pointsapp.tree.models import Community
 
 bp = Blueprint("queries", __name__)
 
-
-def _id(value) -> int | None:
-    """A typed id, or None (empty, not digits, too long: the service then says what is missing)."""
-    text = ascii_form(str(value or ""))
-    return int(text) if text.isdigit() and len(text) <= 10 else None
 
 
 def status_label(query) -> str:
@@ -69,8 +64,8 @@ def new():
     if user.resident is None:
         return render_template("queries/mine.html", rows=[], form=EmptyForm(), max_open=queries.MAX_OPEN)
     form = RaiseQueryForm()
-    entry_id = _id(form.entry.data if request.method == "POST" else request.args.get("entry"))
-    deduction_id = _id(form.deduction.data if request.method == "POST" else request.args.get("deduction"))
+    entry_id = typed_id(form.entry.data if request.method == "POST" else request.args.get("entry"))
+    deduction_id = typed_id(form.deduction.data if request.method == "POST" else request.args.get("deduction"))
     entry = deduction = None
     if entry_id is not None:
         entry = queries.own_entry(user, entry_id)
@@ -85,7 +80,7 @@ def new():
         ok, _q = attempt(lambda: queries.raise_query(
             user, form.text.data, utcnow(), entry_id=entry.id if entry else None,
             deduction_id=deduction.id if deduction else None,
-            activity_id=None if entry or deduction else (_id(form.activity.data) or 0)),
+            activity_id=None if entry or deduction else (typed_id(form.activity.data) or 0)),
             _("Your query has been sent to the community office. You will see the answer here."))
         if ok:
             return redirect(url_for(".mine"))
