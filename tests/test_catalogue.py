@@ -433,3 +433,21 @@ def test_the_lead_picks_a_catalogue_item_in_the_activity_form_and_sees_it_on_the
     activity = db.session.scalars(select(Activity).where(Activity.title == "周末值守")).one()
     assert (activity.catalogue_item_id, activity.rule, activity.points) == (item.id, "hourly", 4)
     assert "平安守护 · 安全值守" in response.get_data(as_text=True)
+
+
+def test_an_activity_cannot_take_an_item_outside_its_active_dates(db, make, office, now):
+    """An item open only in the winter holidays does not lend its points to a November activity."""
+    community, admin = office
+    lead = make.team_lead(community)
+    winter = catalogue.create_item(admin, community, replace(WATCH, active_from=date(2026, 1, 20),
+                                                             active_until=date(2026, 2, 10)), now)
+    with pytest.raises(InvalidInput) as refused:
+        activities.create_activity(lead, lead.grants[0].team, _activity_fields(now, catalogue_item_id=winter.id), now)
+    assert refused.value.code == "invalid_catalogue_item"
+    ending = catalogue.create_item(admin, community, replace(WATCH, title="值守到今天", active_until=now.date()), now)
+    late = _activity_fields(now, catalogue_item_id=ending.id, starts_at=now + timedelta(days=2),
+                            ends_at=now + timedelta(days=2, hours=3))
+    with pytest.raises(InvalidInput):
+        activities.create_activity(lead, lead.grants[0].team, late, now)
+    assert activities.create_activity(lead, lead.grants[0].team, _activity_fields(now, catalogue_item_id=ending.id),
+                                      now).catalogue_item_id == ending.id

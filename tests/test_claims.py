@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pointsapp.audit.models import AuditEvent
 from pointsapp.catalogue.services import items as catalogue_items
@@ -581,3 +581,41 @@ def test_the_review_card_says_when_the_item_was_revised_or_retired_and_the_claim
     assert row.item_now.retired_at is not None
     claims.approve(scene.leader, claim, now)
     assert (claim.points, claim.item_id) == (5, it.id)
+
+
+def test_a_form_sent_again_for_another_resident_or_item_is_refused_not_answered_with_the_first_claim(scene, db, now):
+    """The Back button shows the cached form with its request id: the leader picks another neighbour and sends it.
+    That must not come back as the first neighbour's claim with nothing filed for the second."""
+    it = item(db, scene, points=5)
+    other = item(db, scene, points=3, title="文明倡导")
+    first = scene.file(it, actor=scene.leader, resident=scene.claimant.resident, request_key="req-1")
+    assert code_of(lambda: scene.file(it, actor=scene.leader, resident=scene.witness.resident,
+                                      request_key="req-1")) == "form_reused"
+    assert code_of(lambda: scene.file(other, actor=scene.leader, resident=scene.claimant.resident,
+                                      request_key="req-1")) == "form_reused"
+    assert scene.file(it, actor=scene.leader, resident=scene.claimant.resident, request_key="req-1").id == first.id
+    assert db.session.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+def test_hours_an_activity_paid_for_cannot_be_claimed_again(scene, db, now):
+    """She checked in to the team's 安全值守 (its hours are paid by the activity): a per-hour claim of the same hours
+    is refused at filing, and at approval when the attendance came after the claim; other hours are fine."""
+    from pointsapp.volunteering.services import activities, checkin
+
+    watch = item(db, scene, per_hour=True, points=4, title="安全值守")
+    shift = activities.create_activity(scene.lead, scene.team, activities.ActivityFields(
+        title="东门值守", kind=activities.labels(scene.community.id, "activity_kind")[0], place="东门",
+        starts_at=now - timedelta(hours=5), ends_at=now - timedelta(hours=3)), now - timedelta(days=1))
+    checkin.check_in(scene.claimant, scene.claimant.resident, shift, now - timedelta(hours=5))
+    with pytest.raises(DomainError) as err:
+        scene.file(watch, occurred_at=now - timedelta(hours=4), minutes=60)
+    assert err.value.code == "hours_overlap" and "东门值守" in str(err.value)
+    later = scene.file(watch, occurred_at=now - timedelta(hours=2), minutes=60)  # after the shift: her own hours
+    assert later.status == ClaimStatus.PENDING
+    # a claim filed before the lead recorded the attendance is refused at approval
+    evening = activities.create_activity(scene.lead, scene.team, activities.ActivityFields(
+        title="晚间巡逻", kind=activities.labels(scene.community.id, "activity_kind")[0], place="小区",
+        starts_at=now - timedelta(hours=2, minutes=30), ends_at=now - timedelta(minutes=30)), now - timedelta(days=1))
+    checkin.check_in(scene.lead, scene.claimant.resident, evening, now - timedelta(hours=2), method="lead_scan")
+    assert code_of(lambda: claims.approve(scene.leader, later, now)) == "hours_overlap"
+    assert later.status == ClaimStatus.PENDING

@@ -646,3 +646,17 @@ def test_the_answer_page_for_a_query_about_a_deductions_entry_offers_the_withdra
     assert db.session.get(Deduction, d.id).withdrawn_at is not None
     assert (account(her.resident).balance, account(her.resident).owed) == (3, 0)
     assert_owed_agrees(c)
+
+
+def test_the_same_form_sent_again_for_another_resident_is_refused_not_answered_with_the_first(place, make, now):
+    """The office changed the resident (or the address) and sent the form again without reloading it."""
+    c, admin, home, her, it = place
+    first = deduct(admin, it, now, resident=her.resident, key="form-1")
+    neighbour = make.resident(make.household(building=home.building, unit="1", room="302"))
+    with pytest.raises(Conflict) as refused:
+        deduct(admin, it, now, resident=neighbour, key="form-1")
+    assert refused.value.code == "form_reused"
+    with pytest.raises(Conflict):
+        deduct(admin, it, now, household=home, key="form-1")
+    assert deduct(admin, it, now, resident=her.resident, key="form-1").id == first.id
+    assert _db.session.scalar(select(func.count()).select_from(Deduction)) == 1

@@ -67,9 +67,16 @@ def payers(household_id: int) -> list[Resident]:
     return sorted(residents, key=lambda r: (r.relation != "户主", r.id))
 
 
-def _existing(community_id: int, request_key: str) -> Deduction | None:
-    return db.session.scalar(select(Deduction).where(Deduction.community_id == community_id,
-                                                     Deduction.request_key == request_key))
+def _existing(community_id: int, request_key: str, subject: tuple) -> Deduction | None:
+    """The deduction this form (its request key) already recorded. The same form sent again for another resident,
+    household or item (the office changed the address and sent it without reloading) is refused."""
+    first = db.session.scalar(select(Deduction).where(Deduction.community_id == community_id,
+                                                      Deduction.request_key == request_key))
+    if first is not None and (first.resident_id, first.household_id if first.resident_id is None else None,
+                              first.item_id) != subject:
+        raise Conflict(_l("This form was already sent for another deduction. Please open the page again."),
+                       code="form_reused")
+    return first
 
 
 def _against(item: CatalogueItem | None, community_id: int) -> CatalogueItem:
@@ -92,7 +99,8 @@ def record_deduction(actor: User, item: CatalogueItem | None, *, resident: Resid
     request_key = (request_key or "").strip()
     if not request_key or len(request_key) > 64:
         raise InvalidInput(_l("Missing request key."), code="invalid_idempotency_key")
-    first = _existing(community_id, request_key)
+    subject = (resident.id if resident else None, household.id if household else None, getattr(item, "id", None))
+    first = _existing(community_id, request_key, subject)
     if first is not None:
         return first
     item = _against(catalogue_rules.item_in(community_id, getattr(item, "id", None)), community_id)
@@ -108,7 +116,7 @@ def record_deduction(actor: User, item: CatalogueItem | None, *, resident: Resid
         raise InvalidInput(_l("Nobody lives in this household any more."), code="household_empty")
     changing.send(community_id, moment=occurred_at, now=now)
     accounts = ledger.lock_accounts(paying)  # one call, in resident-id order
-    first = _existing(community_id, request_key)  # under the locks: a twin of this form has committed or waits
+    first = _existing(community_id, request_key, subject)  # under the locks: a twin of this form has committed or waits
     if first is not None:
         return first
     deduction = Deduction(

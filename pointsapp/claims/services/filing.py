@@ -22,6 +22,7 @@ from pointsapp.core.text import lines, one_line
 from pointsapp.core.validation import clean_phone, is_phone
 from pointsapp.ledger.services.posting import lock_account
 from pointsapp.tree.models import Resident
+from pointsapp.volunteering.models import Activity, Attendance
 
 PHOTO_PIXELS = 1280  # the longer side of a stored photo: enough to judge a cleaned hallway, ~200 KB
 DUPLICATE_DISTANCE = 6  # pHash bits: a re-saved or resized copy differs by a few, another photo by ~30
@@ -51,6 +52,33 @@ def overlapping(resident_id: int, start: datetime, minutes: int, statuses: Seque
     if excluding is not None:
         stmt = stmt.where(Claim.id != excluding)
     return next((c for c in db.session.scalars(stmt) if c.occurred_at + timedelta(minutes=c.minutes) > start), None)
+
+
+def attended_during(resident_id: int, start: datetime, minutes: int) -> tuple[Attendance, Activity] | None:
+    """The resident's attendance (not rejected) at an activity whose served time (check-in to check-out, within the
+    activity's hours; to its end while not checked out) meets [start, start + minutes): hours an activity pays for
+    are not claimed again."""
+    end = start + timedelta(minutes=minutes)
+    rows = db.session.execute(
+        select(Attendance, Activity).join(Activity, Activity.id == Attendance.activity_id)
+        .where(Attendance.resident_id == resident_id, Attendance.status != "rejected", Attendance.checked_in_at < end,
+               Activity.starts_at < end, Activity.ends_at > start)
+        .order_by(Attendance.checked_in_at, Attendance.id)).all()
+    for attendance, activity in rows:
+        served_from = max(attendance.checked_in_at, activity.starts_at)
+        served_to = min(attendance.checked_out_at or activity.ends_at, activity.ends_at)
+        if served_from < end and served_to > start:
+            return attendance, activity
+    return None
+
+
+def refuse_attended(found: tuple[Attendance, Activity] | None) -> None:
+    if found is not None:
+        attendance, activity = found
+        raise HoursOverlap(_l("These hours overlap the activity %(title)s (%(span)s) you attended: its hours are "
+                              "counted there."), title=activity.title,
+                           span=format_span(max(attendance.checked_in_at, activity.starts_at),
+                                            min(attendance.checked_out_at or activity.ends_at, activity.ends_at)))
 
 
 def refuse_overlap(other: Claim | None) -> None:
@@ -201,11 +229,17 @@ def add_photos(claim: Claim, photos: Sequence[tuple[core_photos.Photo, str]], no
     return rows
 
 
-def _filed_before(resident: Resident, actor: User, request_key: str | None) -> Claim | None:
+def _filed_before(resident: Resident, actor: User, request_key: str | None, item_id=None) -> Claim | None:
+    """The claim this form (its request key) already filed. A form sent again for another resident or another item
+    (the Back button shows the cached form with its key) is refused, never answered with the first claim."""
     if not request_key:
         return None
-    return db.session.scalar(select(Claim).where(Claim.community_id == resident.community_id,
-                                                 Claim.filed_by_id == actor.id, Claim.request_key == request_key))
+    first = db.session.scalar(select(Claim).where(Claim.community_id == resident.community_id,
+                                                  Claim.filed_by_id == actor.id, Claim.request_key == request_key))
+    if first is not None and (first.resident_id != resident.id or (item_id is not None and first.item_id != item_id)):
+        raise Conflict(_l("This form was already sent for another claim. Please open the claim form again."),
+                       code="form_reused")
+    return first
 
 
 def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: datetime,
@@ -222,7 +256,7 @@ def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: dateti
         raise PermissionDenied(_l("You may file claims only for yourself or for residents of the buildings or "
                                   "grid you look after."))
     request_key = (request_key or "").strip()[:64] or None
-    first = _filed_before(resident, actor, request_key)
+    first = _filed_before(resident, actor, request_key, fields.item_id)
     if first is not None:
         return first
     if resident.moved_out_on is not None:
@@ -248,12 +282,13 @@ def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: dateti
         raise InvalidInput(_l("This item needs a witness: give the phone number of a neighbour who saw it."),
                            code="witness_required")
     lock_account(resident)  # the limit is counted and taken under her account lock (approval takes it too)
-    first = _filed_before(resident, actor, request_key)  # under the lock: a twin of this form committed first
+    first = _filed_before(resident, actor, request_key, fields.item_id)  # under the lock: a twin of this form committed first
     if first is not None:
         return first
     refuse_over_limit(item, limit_used(item, resident.id, occurred_at, COUNTED_AT_FILING))
     if minutes is not None:
         refuse_overlap(overlapping(resident.id, occurred_at, minutes, COUNTED_AT_FILING))
+        refuse_attended(attended_during(resident.id, occurred_at, minutes))
     claim = Claim(community_id=resident.community_id, resident_id=resident.id, item_id=item.id,
                   lineage_id=item.lineage_id, filed_by_id=actor.id, occurred_at=occurred_at, minutes=minutes,
                   place=place, description=description, points=points,
@@ -265,7 +300,7 @@ def file_claim(actor: User, resident: Resident, fields: ClaimFields, now: dateti
             db.session.add(claim)
             db.session.flush()
     except IntegrityError:
-        first = _filed_before(resident, actor, request_key)
+        first = _filed_before(resident, actor, request_key, fields.item_id)
         if first is None:
             raise
         return first

@@ -18,9 +18,11 @@ from pointsapp.claims.services.access import is_claimant_side, locked_in, record
 from pointsapp.claims.services.fields import REASON_MAX
 from pointsapp.claims.services.filing import (
     add_photos,
+    attended_during,
     limit_used,
     overlapping,
     read_photos,
+    refuse_attended,
     refuse_over_limit,
     refuse_overlap,
 )
@@ -76,6 +78,7 @@ def approve(actor: User, claim: Claim, now: datetime) -> Claim:
     if claim.minutes is not None:
         refuse_overlap(overlapping(claim.resident_id, claim.occurred_at, claim.minutes, (ClaimStatus.APPROVED,),
                                    excluding=claim.id))
+        refuse_attended(attended_during(claim.resident_id, claim.occurred_at, claim.minutes))
     try:
         entry = post(Posting(resident, claim.points, EntryKind.AWARD, "claim", f"claim:{claim.id}",
                              reason=item.title, source_id=str(claim.id)), actor, now)

@@ -13,6 +13,7 @@ from pointsapp.catalogue.services import rules as catalogue_rules
 from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
+from pointsapp.core.localtime import local_date
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.unique import insert_unique
 from pointsapp.tree.models import Community, Resident
@@ -131,21 +132,22 @@ def _with_item_rule(f: ActivityFields, community_id: int, kept_item_id: int | No
     if f.catalogue_item_id is None:
         return f
     item = catalogue_rules.item_in(community_id, f.catalogue_item_id)
-    if item is None or item.kind != ItemKind.EARN or (not item.is_current and item.id != kept_item_id):
-        raise InvalidInput(_l("Choose one of the community's current catalogue items that earn points."),
-                           code="invalid_catalogue_item")
+    if item is None or item.kind != ItemKind.EARN or (item.id != kept_item_id and not (
+            catalogue_rules.is_open_on(item, local_date(f.starts_at)) and catalogue_rules.is_open_on(item, local_date(f.ends_at)))):
+        raise InvalidInput(_l("Choose one of the community's current catalogue items that earn points on the "
+                              "activity's days."), code="invalid_catalogue_item")
     return ActivityFields(**{**f.__dict__, "rule": "hourly" if item.per_hour else "fixed", "points": item.points,
                              "hourly_cap": item.hourly_cap if item.per_hour else None})
 
 
 def _check(fields: ActivityFields, community_id: int, kept_item_id: int | None = None) -> ActivityFields:
+    if fields.starts_at is None or fields.ends_at is None or fields.ends_at <= fields.starts_at:
+        raise InvalidInput(_l("The activity must end after it starts."), code="invalid_times")
     f = _with_item_rule(fields, community_id, kept_item_id)
     if not (f.title or "").strip():
         raise InvalidInput(_l("Please enter a title."), code="title_missing")
     if f.kind not in labels(community_id, "activity_kind"):
         raise InvalidInput(_l("Choose one of the activity kinds."), code="invalid_kind")
-    if f.starts_at is None or f.ends_at is None or f.ends_at <= f.starts_at:
-        raise InvalidInput(_l("The activity must end after it starts."), code="invalid_times")
     if f.ends_at - f.starts_at > timedelta(days=31):
         raise InvalidInput(_l("An activity lasts at most 31 days."), code="invalid_times")
     if f.rule not in ("fixed", "hourly"):
