@@ -212,6 +212,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_claim_photo_claim_id'), ['claim_id'], unique=False)
         batch_op.create_index('ix_claim_photo_hash', ['community_id', 'phash'], unique=False)
 
+    # the attendance behind an award: the reports join ledger entries to it by key
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.create_index('ix_attendance_ledger_entry', ['ledger_entry_id'], unique=False)
+
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.add_column(sa.Column('catalogue_item_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_activity_catalogue_item_id_catalogue_item'), 'catalogue_item', ['catalogue_item_id'], ['id'])
@@ -241,6 +245,9 @@ def downgrade():
     with op.batch_alter_table('points_account', schema=None) as batch_op:
         batch_op.drop_constraint('owed_not_negative', type_='check')
         batch_op.drop_column('owed')
+
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.drop_index('ix_attendance_ledger_entry')
 
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_activity_catalogue_item_id_catalogue_item'), type_='foreignkey')

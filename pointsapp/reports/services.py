@@ -17,7 +17,6 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Integer,
-    String,
     and_,
     case,
     cast,
@@ -219,9 +218,13 @@ def points_by_category(community_id: int, months: list[str]) -> list[CategoryRow
     total = func.sum(LedgerEntry.amount)
     stmt = (select(row_kind, category, month, total)
             .outerjoin(undone, and_(reversal, undone.id == LedgerEntry.reverses_id))
-            .outerjoin(Claim, and_(source_type == "claim", cast(Claim.id, String) == source_id))
-            .outerjoin(Deduction, and_(source_type == "deduction", cast(Deduction.id, String) == source_id))
-            .outerjoin(Attendance, and_(source_type == "attendance", cast(Attendance.id, String) == source_id))
+            # each join looks its row up by key (an index): the id read out of the entry's source id for claims and
+            # deductions (whose services write only numbers there), the attendance by the award it posted. (Casting
+            # the table's id to text instead read every claim and attendance for every entry: quadratic.)
+            .outerjoin(Claim, Claim.id == cast(case((source_type == "claim", source_id)), Integer))
+            .outerjoin(Deduction, Deduction.id == cast(case((source_type == "deduction", source_id)), Integer))
+            .outerjoin(Attendance, and_(source_type == "attendance",
+                                        Attendance.ledger_entry_id == func.coalesce(undone.id, LedgerEntry.id)))
             .outerjoin(Activity, Activity.id == Attendance.activity_id)
             .outerjoin(item, item.id == func.coalesce(Claim.item_id, Deduction.item_id, Activity.catalogue_item_id))
             .where(LedgerEntry.community_id == community_id, LedgerEntry.created_at >= start,

@@ -164,6 +164,7 @@ class Attendance(db.Model):  # 签到 / 签退
         CheckConstraint("hold IN ('', 'self', 'manual', 'ceiling')", name="hold_known"),
         Index("ix_attendance_review", "community_id", "status", "hold"),
         Index("ix_attendance_activity", "activity_id", "checked_in_at"),
+        Index("ix_attendance_ledger_entry", "ledger_entry_id"),  # the attendance behind an award (reports)
     )
 
 
