@@ -18,6 +18,7 @@ from pointsapp.deductions import services as deductions
 from pointsapp.groups import services as groups
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import by_hand
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
 from pointsapp.queries import services as queries
@@ -77,6 +78,7 @@ def world(make, db, now):
                                             reason="楼道堆放杂物", evidence=None, request_key="hostile", now=now)
     claim = claim_in_world(resident_user, admin, now)
     group = groups.create_group(admin, c, "第一党支部", "party_branch", now)
+    big = by_hand.award_by_hand(admin, resident, 500, "抢险救灾", "hostile-big", now)
     _db.session.commit()
     ids = {"community_id": c.id, "building_id": building.id, "household_id": household.id,
            "resident_id": resident.id, "team_id": team.id, "activity_id": activity.id,
@@ -85,7 +87,8 @@ def world(make, db, now):
            "honour_id": honour.id, "job_id": job.id, "grant_id": admin.grants[0].id,
            "session_id": device.id, "query_id": query.id,
            "item_id": catalogue_item.id, "deduction_id": deduction.id,
-           "claim_id": claim.id, "photo_id": claim.photos[0].id, "group_id": group.id}
+           "claim_id": claim.id, "photo_id": claim.photos[0].id, "group_id": group.id,
+           "award_request_id": big.id}
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

@@ -14,6 +14,7 @@ from pointsapp.catalogue.services import items as catalogue_items
 from pointsapp.deductions import services as deduction_services
 from pointsapp.imports.models import ImportJob
 from pointsapp.ledger.models import EntryKind
+from pointsapp.ledger.services import by_hand
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.posting import Posting
 from pointsapp.queries import services as queries
@@ -126,6 +127,7 @@ MATRIX = {
     "awards.review": ("GET", COMMUNITY_A_ADMINS),
     "awards.decide": ("POST", COMMUNITY_A_ADMINS),
     "awards.save_rules": ("POST", COMMUNITY_A_ADMINS),
+    "awards.decide_by_hand": ("POST", COMMUNITY_A_ADMINS),
     "points.my_code": ("GET", LOGGED_IN),
     "points.my_code_svg": ("GET", LOGGED_IN),
     "points.member_cards": ("GET", COMMUNITY_A_ADMINS),
@@ -244,7 +246,8 @@ def world(make, db, now):
             "filename": "css/app.css",
             "session_id": revoked_lead.login_session.id, "query_id": query.id,
             "item_id": catalogue_item.id, "deduction_id": deduction.id,
-            "claim_id": claim.id, "photo_id": claim.photos[0].id}
+            "claim_id": claim.id, "photo_id": claim.photos[0].id,
+            "award_request_id": by_hand.award_by_hand(admin, other, 500, "抢险救灾", "matrix-big", now).id}
     # groups
     from pointsapp.groups import services as group_service
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id

@@ -39,7 +39,7 @@ KNOWN_GAPS = {
     # table. Every unique constraint already includes community_id; the primary keys do not: on Citus they
     # become (community_id, id) (and (community_id, resident_id) / (community_id, product_id)).
     "primary_key_without_community_id": frozenset({
-        "activity", "attendance", "audit_event", "building", "catalogue_item", "claim", "claim_event",
+        "activity", "attendance", "audit_event", "award_request", "building", "catalogue_item", "claim", "claim_event",
         "claim_photo", "deduction", "org_group", "org_group_member", "counter_identification", "earning_total",
         "evaluation", "grid", "honour_entry", "honour_list", "household", "import_job", "label",
         "ledger_checkpoint", "ledger_entry", "ledger_export", "objection", "points_account", "points_query", "product",

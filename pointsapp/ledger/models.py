@@ -126,3 +126,33 @@ class LedgerExport(db.Model):
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ledger_export_community", "community_id", "created_at"),)
+
+
+class AwardRequest(db.Model):
+    """An office member's award by hand above the community's award ceiling: it posts only when another office
+    member confirms it (invariant 10: a second person behind every path that creates points)."""
+    __tablename__ = "award_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    request_key: Mapped[str] = mapped_column(String(64))  # the form's request id: a retried form asks once
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting | confirmed | refused
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refuse_reason: Mapped[str] = mapped_column(Text, default="")
+    entry_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"),
+                                                 ForeignKey("ledger_entry.id"))
+
+    resident: Mapped[Resident] = relationship()
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "request_key"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('waiting', 'confirmed', 'refused')", name="status_known"),
+        Index("ix_award_request_waiting", "community_id", "status", "requested_at"),
+    )

@@ -23,8 +23,8 @@ from pointsapp.ledger.forms import ExportForm, PointsForm, ReverseForm
 from pointsapp.ledger.models import LedgerEntry, LedgerExport
 from pointsapp.ledger.schemas import ShowMonthSchema, ShowServiceRecordSchema
 from pointsapp.ledger.services import audit as ledger_audit
+from pointsapp.ledger.services import by_hand, export_jobs
 from pointsapp.ledger.services import export as ledger_export
-from pointsapp.ledger.services import export_jobs
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services.describe import describe
 from pointsapp.ledger.services.history import month_history
@@ -76,9 +76,18 @@ def resident_points(community_id: int, resident_id: int):
     form = _new_points_form()
     if form.validate_on_submit():
         amount = form.amount.data if form.direction.data == "award" else -form.amount.data
-        key = f"manual:{form.request_id.data}"
-        ok, _e = attempt(lambda: ledger.manual(actor(), r, amount, form.reason.data, key, utcnow()),
-                        _("Saved: %(n)+d points for %(name)s.", n=amount, name=r.name))
+        if amount > 0:  # up to the ceiling at once; above it another office member confirms (by_hand)
+            ok, made = attempt(lambda: by_hand.award_by_hand(actor(), r, amount, form.reason.data,
+                                                             form.request_id.data or "", utcnow()))
+            if ok:
+                flash(_("Saved: %(n)+d points for %(name)s.", n=amount, name=r.name) if isinstance(made, LedgerEntry)
+                      else _("%(n)d points for %(name)s are more than the community's ceiling of %(max)d at once: "
+                             "they wait for another office member to confirm them (Award review).",
+                             n=amount, name=r.name, max=c.award_ceiling), "success")
+        else:
+            key = f"manual:{form.request_id.data}"
+            ok, _e = attempt(lambda: ledger.manual(actor(), r, amount, form.reason.data, key, utcnow()),
+                            _("Saved: %(n)+d points for %(name)s.", n=amount, name=r.name))
         if ok:
             return redirect(url_for(".resident_points", community_id=c.id, resident_id=r.id))
     month = _month_arg()
