@@ -52,6 +52,7 @@ for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from docs_block import write_block  # noqa: E402
 from synthetic import NOW, Databases, dispose, generate, make_app  # noqa: E402
 
 SECTION = "## Claims (积分申报)"
@@ -653,21 +654,7 @@ counted as tests/querycount.py counts them. The block below is rewritten by each
 
 
 def write_docs(text_block: str) -> Path:
-    doc = ROOT / "docs" / "performance.md"
-    text = doc.read_text()
-    body = f"{BEGIN}\n{text_block.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        section, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
-        text = head + SECTION + section.rstrip() + "\n\n" + body + "\n" + tail
-    else:
-        text = text.rstrip() + "\n\n" + SECTION + "\n\n" + INTRO + "\n\n" + body + "\n"
-    doc.write_text(text)
-    return doc
+    return write_block(text_block, BEGIN, END, SECTION, INTRO)
 
 
 def main() -> None:

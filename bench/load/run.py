@@ -54,6 +54,7 @@ import city  # noqa: E402
 import raw_sql  # noqa: E402
 import txn  # noqa: E402
 from assign import MAX_CLIENTS, Assign  # noqa: E402
+from docs_block import write_block  # noqa: E402
 
 PG_SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
@@ -493,22 +494,8 @@ def chart(summary: dict, clients: list[int], path: Path, title: str) -> None:
 
 
 def write_docs(block: str, backend: str) -> Path:
-    doc = ROOT / "docs" / "performance.md"
-    text = doc.read_text() if doc.exists() else "# Performance\n"
-    begin, end = f"<!-- load-bench:{backend}:begin -->", f"<!-- load-bench:{backend}:end -->"
-    body = f"{begin}\n{block.rstrip()}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        section, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
-        text = head + SECTION + section.rstrip() + "\n\n" + body + "\n" + tail
-    else:
-        text = text.rstrip() + "\n\n" + SECTION + "\n\n" + INTRO + "\n\n" + body + "\n"
-    doc.write_text(text)
-    return doc
+    return write_block(block, f"<!-- load-bench:{backend}:begin -->", f"<!-- load-bench:{backend}:end -->", SECTION,
+                       INTRO)
 
 
 INTRO = """`make bench` (bench/load/run.py; `make bench ARGS=--small` for a quick run, `ARGS="--backend sqlite"` for
