@@ -10,7 +10,7 @@ from pointsapp.core.extensions import babel, login_manager
 from pointsapp.core.permissions import endpoint_allows
 
 FEATURES = ("tree", "accounts", "audit", "imports", "catalogue", "volunteering", "ledger", "store", "rankings",
-            "recognition", "queries", "claims", "deductions", "groups")
+            "recognition", "queries", "claims", "deductions", "groups", "integrations")
 
 
 # modules that connect to another feature's signals when imported

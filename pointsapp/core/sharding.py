@@ -24,6 +24,8 @@ REFERENCE_TABLES = frozenset({
 # last-seen time), which a reference table would make a write on every worker.
 COORDINATOR_TABLES = frozenset({
     "login_session",
+    "api_token",  # looked up by its hash before any community is known; its last use written as it is used
+    "idempotency_record",  # one per unsafe API request, keyed by the client (a user or a token), not a community
 })
 
 
@@ -40,11 +42,12 @@ KNOWN_GAPS = {
     # become (community_id, id) (and (community_id, resident_id) / (community_id, product_id)).
     "primary_key_without_community_id": frozenset({
         "activity", "attendance", "audit_event", "award_request", "building", "catalogue_item", "claim", "claim_event",
-        "claim_photo", "deduction", "org_group", "org_group_member", "counter_identification", "earning_total",
+        "claim_photo", "deduction", "org_group", "org_group_member", "outbox_event", "counter_identification", "earning_total",
         "evaluation", "grid", "honour_entry", "honour_list", "household", "import_job", "label",
         "ledger_checkpoint", "ledger_entry", "ledger_export", "objection", "points_account", "points_query", "product",
         "product_photo", "redemption", "redemption_line", "resident", "signup", "star_result", "star_rule_set",
         "star_veto", "stock_movement", "stocktake", "stocktake_line", "store", "team", "team_member",
+        "webhook_attempt", "webhook_delivery", "webhook_endpoint",
     }),
     # The distribution column must never be NULL: the audit log's city-wide events (a city admin granted)
     # have none. On Citus they move to a reference table of their own (or community 0, a "city" tenant).
