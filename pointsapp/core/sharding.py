@@ -55,7 +55,7 @@ KNOWN_GAPS = {
     # A reference table cannot refer to a distributed one: these foreign keys are dropped on Citus and the
     # services keep them (they already check the community of what they link).
     "reference_to_distributed_foreign_key": frozenset({
-        "user.resident_id -> resident", "role_grant.store_id -> store", "role_grant.team_id -> team",
+        "api_token.store_id -> store", "user.resident_id -> resident", "role_grant.store_id -> store", "role_grant.team_id -> team",
     }),
 }
 
