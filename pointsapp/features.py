@@ -5,7 +5,7 @@ import importlib
 from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
-from pointsapp.core import sqlite
+from pointsapp.core import api, sqlite
 from pointsapp.core.extensions import babel, login_manager
 from pointsapp.core.permissions import endpoint_allows
 
@@ -53,6 +53,7 @@ def init_web(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.user_loader(auth.load_user)
     login_manager.login_message = None
+    _init_api(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: None,
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
@@ -76,10 +77,34 @@ def init_web(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint)
         verdict = endpoint_allows(getattr(view, "access_policy", None), current_user, request.view_args or {})
         if verdict is None:
+            if api.is_api_request():
+                raise api.Unauthenticated()
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if not verdict:
             abort(403)
         return None
+
+    api.finish_init(app)  # after the guard: only a request that may run claims its Idempotency-Key
+
+
+def api_blueprints() -> list:
+    """Every feature's API operations: the `blueprints` of its api module, if it has one."""
+    found = []
+    for feature in FEATURES:
+        try:
+            module = importlib.import_module(f"pointsapp.{feature}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pointsapp.{feature}.api":
+                raise
+            continue
+        found.extend(module.blueprints)
+    return found
+
+
+def _init_api(app: Flask) -> None:
+    from pointsapp.integrations.services import idempotency, tokens
+    api.init_app(app, api.Hooks(authenticate=tokens.authenticate, claim=idempotency.claim,
+                                complete=idempotency.complete), api_blueprints())
 
 
 def register_cli(app: Flask) -> None:

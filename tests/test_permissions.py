@@ -90,6 +90,11 @@ MATRIX = {
     "reports.index": ("GET", COMMUNITY_A_ADMINS),
     "reports.download": ("GET", COMMUNITY_A_ADMINS),
     # end reports
+    # ---- issue 15: the API, one block per feature ----
+    "api-docs.openapi_json": ("GET", EVERYONE),
+    # api_me
+    "api_me.whoami": ("GET", LOGGED_IN),
+    # end api_me
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -289,8 +294,8 @@ def test_route_matrix(app, client, login, world, role):
             # let in: anything but a refusal, a login redirect or a crash (a 400/404/422 about the
             # request itself is the page answering)
             ok = status not in (401, 403, 500) and not went_to_login
-        elif role == ANON:
-            ok = went_to_login
+        elif role == ANON:  # a page sends her to log in; the API answers 401
+            ok = went_to_login or (status == 401 and url.startswith("/api/"))
         else:
             ok = status == 403
         if not ok:

@@ -49,6 +49,11 @@ class AuditAction(StrEnum):
     GROUP_MEMBER_ADDED = "group_member_added"
     GROUP_MEMBER_REMOVED = "group_member_removed"
     # end groups
+    API_TOKEN_CREATED = "api_token_created"  # a personal or device token for the API
+    API_TOKEN_REVOKED = "api_token_revoked"
+    WEBHOOK_ADDED = "webhook_added"  # an office's endpoint for events
+    WEBHOOK_CHANGED = "webhook_changed"  # its events, address or state changed, or its secret renewed
+    WEBHOOK_REDELIVERED = "webhook_redelivered"  # a delivery sent again by hand
 
 
 class AuditEvent(db.Model):

@@ -49,6 +49,11 @@ ACTION_LABELS = {
     AuditAction.GROUP_UNPUBLISHED: _l("Group rankings taken off the public page"),
     AuditAction.GROUP_MEMBER_ADDED: _l("Added to a group"),
     AuditAction.GROUP_MEMBER_REMOVED: _l("Removed from a group"),
+    AuditAction.API_TOKEN_CREATED: _l("API token created"),
+    AuditAction.API_TOKEN_REVOKED: _l("API token revoked"),
+    AuditAction.WEBHOOK_ADDED: _l("Webhook added"),
+    AuditAction.WEBHOOK_CHANGED: _l("Webhook changed"),
+    AuditAction.WEBHOOK_REDELIVERED: _l("Webhook delivery sent again"),
     # end groups
 }
 

@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from pointsapp.core import sqlite
+from pointsapp.core.api import domain_error_response, error_response, http_error_response, is_api_request
 from pointsapp.core.errors import Busy, DomainError
 from pointsapp.core.hosts import refused_host_page
 from pointsapp.core.locks import is_busy, is_duplicate
@@ -37,6 +38,9 @@ def busy_page(exc: BaseException | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if is_api_request():
+            settle(exc)
+            return domain_error_response(exc)
         if isinstance(exc, Busy):
             return busy_page(exc)
         settle(exc)  # rolled back, or committed when the refusal's record must stay
@@ -46,16 +50,25 @@ def init_app(app: Flask) -> None:
     def _database(exc: DBAPIError):
         if is_busy(exc):  # a deadlock or a lock wait that ran out, wherever it surfaced
             app.logger.warning("busy: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            if is_api_request():
+                abandon()
+                return domain_error_response(Busy())
             return busy_page()
         if is_duplicate(exc):  # a twin request (a double click) wrote the same row a moment earlier
             app.logger.warning("duplicate: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
             abandon()
+            if is_api_request():
+                return error_response(409, "conflict", _("Someone made the same change a moment ago. "
+                                                          "Please reload and check."))
             return _page(409, _("Sorry"), _("Someone made the same change a moment ago. "
                                             "Please reload the page and check."))
         return _unexpected(exc)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
+        if is_api_request():
+            return error_response(400, "csrf_failed", _("The page had been open too long. Please reload it and "
+                                                        "try again."))
         flash(_("The page had been open too long or was sent twice. Please try again."), "error")
         target = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else None
         return redirect(target or url_for("home.index"))
@@ -63,7 +76,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if is_busy(getattr(exc, "original_exception", None)):  # (an error Flask wrapped as a 500)
+            if is_api_request():
+                abandon()
+                return domain_error_response(Busy())
             return busy_page()
+        if is_api_request():
+            return http_error_response(exc)
         if isinstance(exc, SecurityError):  # a Host header not in TRUSTED_HOSTS: no URL can be built
             return refused_host_page()
         messages = {
@@ -83,5 +101,7 @@ def init_app(app: Flask) -> None:
         if app.config.get("TESTING") and not app.config.get("FRIENDLY_500_IN_TESTS"):
             raise exc  # let tests see the real error
         app.logger.exception("unhandled error")
+        if is_api_request():
+            return error_response(500, "internal_error")
         return _page(500, _("Sorry"), _("Something went wrong on our side. Please try again; "
                                         "if it keeps happening, tell the community office."))

@@ -51,8 +51,37 @@ class Scope:
     store_id: int | None = None
 
 
+@dataclass(frozen=True)
+class TokenLimit:
+    """What an API token lets its user do: at most `roles`, in one community (and, for the counter, one
+    store). A city admin's token acts as the community's admin; an office member's token for a store acts as
+    that store's clerk."""
+
+    roles: frozenset[str]
+    community_id: int
+    store_id: int | None = None
+
+    def narrow(self, scopes: list[Scope]) -> list[Scope]:
+        kept: list[Scope] = []
+        for s in scopes:
+            if s.role == Role.CITY_ADMIN:
+                s = Scope(Role.COMMUNITY_ADMIN, self.community_id)
+            if s.community_id != self.community_id:
+                continue
+            if self.store_id is not None and s.role == Role.COMMUNITY_ADMIN:
+                s = Scope(Role.CLERK, self.community_id, store_id=self.store_id)
+            if s.role not in self.roles:
+                continue
+            if self.store_id is not None and s.role == Role.CLERK and s.store_id != self.store_id:
+                continue
+            if s not in kept:
+                kept.append(s)
+        return kept
+
+
 def scopes_of(user) -> list[Scope]:
-    """Every role the user holds, the implied resident role included."""
+    """Every role the user holds, the implied resident role included; on a request that came with an API
+    token, only those the token allows (`user._token_limit`)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return []
     cached = getattr(user, "_scopes_cache", None)
@@ -61,6 +90,9 @@ def scopes_of(user) -> list[Scope]:
     scopes = [Scope(g.role, g.community_id, g.team_id, g.store_id) for g in user.grants]
     if user.resident is not None and user.resident.moved_out_on is None:
         scopes.append(Scope(Role.RESIDENT, user.resident.community_id))
+    limit = getattr(user, "_token_limit", None)
+    if limit is not None:
+        scopes = limit.narrow(scopes)
     user._scopes_cache = scopes
     return scopes
 
@@ -152,8 +184,9 @@ AUTHENTICATED = "authenticated"
 STAFF = "staff"
 CITY_ADMIN = "city_admin"
 COMMUNITY_ADMIN = "community_admin"  # needs a community_id view argument
+RESIDENT = "resident"  # a resident's own things (an API token without the resident role is refused)
 
-POLICIES = (PUBLIC, AUTHENTICATED, STAFF, CITY_ADMIN, COMMUNITY_ADMIN)
+POLICIES = (PUBLIC, AUTHENTICATED, STAFF, CITY_ADMIN, COMMUNITY_ADMIN, RESIDENT)
 
 
 def policy(kind: str) -> Callable:
@@ -181,6 +214,8 @@ def endpoint_allows(kind: str | None, user, view_args: dict) -> bool | None:
         return True
     if kind == STAFF:
         return is_staff(user)
+    if kind == RESIDENT:
+        return has_role(user, Role.RESIDENT)
     if kind == CITY_ADMIN:
         return can(user, Action.MANAGE_CITY)
     if kind == COMMUNITY_ADMIN:

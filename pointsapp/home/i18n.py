@@ -14,6 +14,8 @@ bp = Blueprint("i18n", __name__)
 def select_locale() -> str:
     if not has_request_context():  # CLI commands and services run outside a request: the default
         return "zh"
+    if request.path.startswith("/api/"):  # API clients say which language they read
+        return request.accept_languages.best_match(tuple(LANGUAGES), default="zh")
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "zh"
 

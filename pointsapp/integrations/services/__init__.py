@@ -1,0 +1,1 @@
+"""Integrations' services: tokens, idempotency records, webhooks."""
