@@ -1,0 +1,1 @@
+"""Pages: API tokens (tokens.py), webhooks (webhooks.py)."""
