@@ -95,6 +95,14 @@ MATRIX = {
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
     # end api_me
+    # api_tokens
+    "api_tokens.index": ("GET", LOGGED_IN),
+    "api_tokens.revoke": ("POST", LOGGED_IN),  # somebody else's token: 404, never revoked
+    "tokens.mine": ("GET", LOGGED_IN),
+    "tokens.revoke_mine": ("POST", LOGGED_IN),
+    "tokens.office": ("GET", COMMUNITY_A_ADMINS),
+    "tokens.revoke_office": ("POST", COMMUNITY_A_ADMINS),
+    # end api_tokens
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -258,6 +266,13 @@ def world(make, db, now):
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
     db.session.commit()
     # end groups
+    # api_tokens
+    from pointsapp.integrations.services import tokens as token_service
+    args["token_id"] = token_service.create(admin, user=admin, kind="personal", name="matrix", roles=["community_admin"],
+                                            community_id=a.id, store_id=None, days=30, rate_per_minute=100,
+                                            now=now)[0].id
+    db.session.commit()
+    # end api_tokens
     return users, args
 
 
