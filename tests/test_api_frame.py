@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select, text
 
 from pointsapp.core.errors import InvalidInput, PermissionDenied
-from pointsapp.core.extensions import db
 from pointsapp.core.permissions import Role, TokenLimit
 from pointsapp.integrations.models import ApiToken, IdempotencyRecord
 from pointsapp.integrations.services import tokens
@@ -282,13 +281,12 @@ def test_a_key_whose_first_request_still_runs_is_409(app, client, make, db, back
     release = threading.Event()
 
     def first_request_holding_its_key():  # what a request does while it runs: its record inserted, uncommitted
-        with app.app_context():
-            with db.engine.connect() as conn:
-                conn.execute(IdempotencyRecord.__table__.insert().values(
-                    owner=owner, key="k-5", fingerprint="f", state="running", created_at=make.now))
-                running.set()
-                release.wait(20)
-                conn.rollback()
+        with app.app_context(), db.engine.connect() as conn:
+            conn.execute(IdempotencyRecord.__table__.insert().values(
+                owner=owner, key="k-5", fingerprint="f", state="running", created_at=make.now))
+            running.set()
+            release.wait(20)
+            conn.rollback()
 
     holder = threading.Thread(target=first_request_holding_its_key)
     holder.start()

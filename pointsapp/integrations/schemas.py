@@ -3,7 +3,13 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
 from pointsapp.core.schemas import Choice, Id, InputSchema, Text, Whole
-from pointsapp.integrations.services.tokens import DEFAULT_DAYS, DEFAULT_RATE, MAX_DAYS, MAX_RATE, ROLE_CHOICES
+from pointsapp.integrations.services.tokens import (
+    DEFAULT_DAYS,
+    DEFAULT_RATE,
+    MAX_DAYS,
+    MAX_RATE,
+    ROLE_CHOICES,
+)
 
 
 class CreateTokenSchema(InputSchema):
