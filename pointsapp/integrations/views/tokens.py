@@ -65,7 +65,7 @@ def mine():
                            roles=role_labels(), held={s.role for s in tokens._unlimited_scopes(user)},
                            store_names=_names(Store, {r.store_id for r in rows}),
                            community_names=_names(Community, {r.community_id for r in rows}),
-                           now=utcnow(), live=tokens.is_live)
+                           now=utcnow(), live=tokens.is_live, entered=request.form if secret is None else {})
 
 
 @bp.route("/me/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -101,7 +101,9 @@ def office(community_id: int):
     return render_template("integrations/tokens_office.html", community=community, rows=rows, secret=secret,
                            form=form, staff=tokens.staff_of(community.id), stores=_stores_of([community.id]),
                            roles=role_labels(), user_names=_names(User, {r.user_id for r in rows}),
-                           store_names=_names(Store, {r.store_id for r in rows}), now=utcnow(), live=tokens.is_live)
+                           store_names=_names(Store, {r.store_id for r in rows}),
+                           community_names={community.id: community.name}, now=utcnow(), live=tokens.is_live,
+                           entered=request.form if secret is None else {})
 
 
 @bp.route("/admin/c/<int:community_id>/tokens/<int:token_id>/revoke", methods=["POST"])
