@@ -98,8 +98,7 @@ def index(community_id: int):
     periods = rankings.current_periods(utcnow())
     return render_template("stars/index.html", community=c, form=EmptyForm(), periods=periods,
                            rule_sets=db.session.scalars(select(StarRuleSet).where(StarRuleSet.community_id == c.id)).all(),
-                           evaluations=db.session.scalars(select(Evaluation).where(Evaluation.community_id == c.id)
-                                                          .order_by(Evaluation.created_at.desc())).all())
+                           evaluations=stars.evaluations_of(c.id))
 
 
 @bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>", methods=["GET", "POST"])
