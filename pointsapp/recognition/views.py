@@ -37,10 +37,7 @@ bp = Blueprint("stars", __name__)
 
 
 def _evaluation(community_id: int, evaluation_id: int) -> Evaluation:
-    evaluation = db.session.get(Evaluation, evaluation_id)
-    if evaluation is None or evaluation.community_id != community_id:
-        raise NotFound(_("No such evaluation."))
-    return evaluation
+    return stars.evaluation_in(community_id, evaluation_id)
 
 
 def _answer_objection(subject: Evaluation | HonourList) -> None:
