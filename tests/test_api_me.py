@@ -96,6 +96,7 @@ def test_ranks_are_her_places_as_the_rankings_page_has_them(client, her, now):
         assert body["metric"] == metric and body["frozen"] is False and body["community_id"] == r.community_id
         assert [p["period"] for p in body["periods"]] == ["month", "quarter", "year", "all"]
         for shown, (name, key) in zip(body["periods"], rankings.current_periods(now).items(), strict=True):
+            assert shown["period"] == name
             places = rankings.own_places(r.community, r, key, metric, None)
             assert shown["key"] == key
             assert shown["mine"] == (None if places.mine is None else
