@@ -79,8 +79,7 @@ def ranks(wanted: dict):
     for name, key in rankings.current_periods(utcnow()).items():
         places = rankings.own_places(community, own, key, metric, None)
         periods.append({"period": name, "key": key, "mine": shown(places.mine), "household": shown(places.household)})
-    return {"community_id": community.id, "metric": metric, "frozen": frozen,
-            "hidden_from_board": bool(resident.hide_from_board), "periods": periods}
+    return {"community_id": community.id, "metric": metric, "frozen": frozen, "periods": periods}
 
 
 @bp.route("/history")

@@ -84,7 +84,6 @@ class RanksSchema(Schema):
     community_id = fields.Integer(required=True)
     metric = fields.String(required=True, **_d("points, minutes or attendances"))
     frozen = fields.Boolean(required=True, **_d("The board is closed until the announcement: places are hidden"))
-    hidden_from_board = fields.Boolean(required=True, **_d("She keeps her name off public boards"))
     periods = fields.List(fields.Nested(PeriodPlacesSchema), required=True)
 
 
