@@ -94,6 +94,11 @@ MATRIX = {
     "api-docs.openapi_json": ("GET", EVERYONE),
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
+    "api_me.balance": ("GET", {RESIDENT}),  # a resident's own things: staff without a resident record get 403
+    "api_me.ranks": ("GET", {RESIDENT}),
+    "api_me.history": ("GET", {RESIDENT}),
+    "api_me.member_code": ("GET", {RESIDENT}),
+    "api_me.service_record": ("GET", {RESIDENT}),
     # end api_me
     # api_tokens
     "api_tokens.index": ("GET", LOGGED_IN),
@@ -103,6 +108,19 @@ MATRIX = {
     "tokens.office": ("GET", COMMUNITY_A_ADMINS),
     "tokens.revoke_office": ("POST", COMMUNITY_A_ADMINS),
     # end api_tokens
+    # api_public
+    "api_public.board": ("GET", EVERYONE),
+    "api_public_recognition.notices": ("GET", EVERYONE),
+    "api_public_recognition.public_honours": ("GET", EVERYONE),
+    "api_checkpoints.checkpoints": ("GET", EVERYONE),
+    # end api_public
+    # api_recognition
+    "api_recognition.evaluations": ("GET", COMMUNITY_A_ADMINS),
+    "api_recognition.start_notice": ("POST", COMMUNITY_A_ADMINS),  # already on notice: 409, not let in
+    "api_recognition.publish": ("POST", COMMUNITY_A_ADMINS),  # the notice still runs: 409
+    "api_recognition.veto": ("POST", COMMUNITY_A_ADMINS),  # no body: 422
+    "api_recognition.lift_veto": ("POST", COMMUNITY_A_ADMINS),
+    # end api_recognition
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
