@@ -27,8 +27,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from pointsapp.core import api as core_api
 from pointsapp.core.extensions import db as _db
@@ -146,31 +149,9 @@ def test_every_operation_keeps_its_contract(app, backend, seeded, tmp_path):
 
     for result in schema.get_all_operations():
         operation = result.ok()
-        policy = policies.get((operation.method.upper(), operation.path))
-        roles = _roles(policy)
         figures["operations"] += 1
-        seen_failures: set[str] = set()
-
-        @_settings(EXAMPLES)
-        @given(case=operation.as_strategy(), role=st.sampled_from(roles), world=st.booleans())
-        def run(case, role, world):
-            if world:  # the seeded world's ids, so the operation gets past its 404s
-                for name in list(case.path_parameters or {}):
-                    if name in ids:
-                        case.path_parameters[name] = ids[name]
-            figures["examples"] += 1
-            figures["roles"][role or "anonymous"] += 1
-            response = case.call(headers=_headers(tokens, role))
-            figures["statuses"][f"{operation.method.upper()} {response.status_code}"] += 1
-            try:
-                case.validate_response(response, checks=CHECKS, headers=_headers(tokens, role))
-            except AssertionError as error:  # schemathesis' FailureGroup and its single failures
-                key = f"{operation.label} {type(error).__name__} {str(error)[:200]}"
-                if key not in seen_failures:
-                    seen_failures.add(key)
-                    failures.append(_describe(case, role, error))
-
-        run()
+        _fuzz(operation, _roles(policies.get((operation.method.upper(), operation.path))), tokens, ids, figures,
+              failures)
 
     figures["failures"] = len(failures)
     figures["seconds"] = round(time.monotonic() - started, 1)
@@ -179,16 +160,55 @@ def test_every_operation_keeps_its_contract(app, backend, seeded, tmp_path):
     assert failures == [], "\n\n".join(failures)
 
 
+def _fuzz(operation, roles, tokens, ids, figures, failures) -> None:
+    """EXAMPLES generated requests to one operation, each as one of `roles`; failures collected, not raised."""
+    seen: set[str] = set()
+
+    @_settings(EXAMPLES)
+    @given(case=operation.as_strategy(), role=st.sampled_from(roles), world=st.booleans())
+    def run(case, role, world):
+        if world:  # the seeded world's ids, so the operation gets past its 404s
+            for name in list(case.path_parameters or {}):
+                if name in ids:
+                    case.path_parameters[name] = ids[name]
+        figures["examples"] += 1
+        figures["roles"][role or "anonymous"] += 1
+        response = case.call(headers=_headers(tokens, role))
+        figures["statuses"][f"{operation.method.upper()} {response.status_code}"] += 1
+        try:
+            case.validate_response(response, checks=CHECKS, headers=_headers(tokens, role))
+        except AssertionError as error:  # schemathesis' FailureGroup and its single failures
+            key = f"{type(error).__name__} {str(error)[:200]}"
+            if key not in seen:
+                seen.add(key)
+                failures.append(_describe(case, role, error))
+
+    run()
+
+
 def test_stateful_runs_follow_the_links(app, backend, seeded, tmp_path):
     tokens, ids = seeded
     document = _document(app)
-    policies = _policies(app, document)
-    linked = [(path, method) for path, item in document["paths"].items() for method, operation in item.items()
-              if method in METHODS and any(r.get("links") for r in operation.get("responses", {}).values())]
-    if not linked:
+    if not _linked(document):
         pytest.skip("the document declares no links yet (core/api.py link())")
+    figures, failures = _run_stateful(app, document, tokens, ids)
+    _report(tmp_path / f"api-fuzz-stateful-{backend}.txt", "stateful", backend, figures, failures)
+    assert figures["linked_steps"] > 0, "no step followed a link"
+    assert failures == [], "\n\n".join(failures)
+
+
+def _linked(document) -> list:
+    return [(path, method) for path, item in document["paths"].items() for method, operation in item.items()
+            if method in METHODS and any(r.get("links") for r in operation.get("responses", {}).values())]
+
+
+def _run_stateful(app, document, tokens, ids):
+    """schemathesis' state machine over the document's links, each step as the role its path suggests."""
+    from schemathesis.generation.stateful.state_machine import StepOutput
+
+    policies = _policies(app, document)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    figures = {"links": sum(len(r.get("links", {})) for p, m in linked
+    figures = {"links": sum(len(r.get("links", {})) for p, m in _linked(document)
                             for r in document["paths"][p][m]["responses"].values()),
                "scenarios": 0, "steps": 0, "linked_steps": 0, "statuses": Counter(), "failures": 0}
     failures: list[str] = []
@@ -200,13 +220,12 @@ def test_stateful_runs_follow_the_links(app, backend, seeded, tmp_path):
 
         def step(self, input):
             case = input.case
-            policy = policies.get((case.operation.method.upper(), case.operation.path))
-            role = _stateful_role(case.operation.path, policy)
+            role = _stateful_role(case.operation.path, policies.get((case.operation.method.upper(), case.operation.path)))
             if input.transition is None:  # a first step: the world's ids
                 for name in list(case.path_parameters or {}):
                     if name in ids:
                         case.path_parameters[name] = ids[name]
-            else:
+            elif input.is_applied:
                 figures["linked_steps"] += 1
             figures["steps"] += 1
             response = case.call(headers=_headers(tokens, role))
@@ -216,14 +235,79 @@ def test_stateful_runs_follow_the_links(app, backend, seeded, tmp_path):
                 case.validate_response(response, checks=CHECKS, headers=_headers(tokens, role))
             except AssertionError as error:
                 failures.append(_describe(case, role, error))
-            from schemathesis.generation.stateful.state_machine import StepOutput
             return StepOutput(response, case)
 
     Machine.run(settings=_settings(STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS))
     figures["failures"] = len(failures)
     figures["seconds"] = round(time.monotonic() - started, 1)
-    _report(tmp_path / f"api-fuzz-stateful-{backend}.txt", "stateful", backend, figures, failures)
-    assert failures == [], "\n\n".join(failures)
+    return figures, failures
+
+
+# ---- the mechanism, on a small app of its own: links declared with link() reach the document and the runs
+
+
+@pytest.fixture
+def linked_app(database_url, monkeypatch):
+    """The app with two more operations, create -> read, joined by a link()."""
+    from marshmallow import Schema, fields
+
+    from pointsapp import features
+    from pointsapp.core.api import ApiBlueprint, link
+    from pointsapp.core.permissions import PUBLIC, policy
+
+    from .conftest import make_test_app
+
+    bp = ApiBlueprint("api_linkdemo", __name__, url_prefix="/api/v1/linkdemo", description="Links, tested")
+    notes: dict[int, str] = {}
+
+    class NoteIn(Schema):
+        text = fields.String(required=True)
+
+    class Note(Schema):
+        id = fields.Integer(required=True)
+        text = fields.String(required=True)
+
+    @bp.route("", methods=["POST"])
+    @bp.arguments(NoteIn, location="json")
+    @bp.response(201, Note)
+    @policy(PUBLIC)
+    def create_note(data):
+        """Make a note."""
+        notes[len(notes) + 1] = data["text"]
+        return {"id": len(notes), "text": data["text"]}
+
+    @bp.route("/<int:note_id>")
+    @bp.response(200, Note)
+    @policy(PUBLIC)
+    def read_note(note_id):
+        """Read a note."""
+        if note_id not in notes:
+            from pointsapp.core.errors import NotFound
+            raise NotFound()
+        return {"id": note_id, "text": notes[note_id]}
+
+    real = features.api_blueprints
+    monkeypatch.setattr(features, "api_blueprints", lambda: [*real(), bp])
+    monkeypatch.setattr(core_api, "LINKS", list(core_api.LINKS))
+    link("api_linkdemo.create_note", 201, "read", "api_linkdemo.read_note", {"note_id": "$response.body#/id"},
+         description="The note just made")
+    made = make_test_app(database_url, API_RATE_LIMIT_ANONYMOUS="100000/minute")
+    return made, notes
+
+
+def test_a_declared_link_is_in_the_document_and_the_stateful_run_follows_it(linked_app, backend, tmp_path):
+    app, notes = linked_app
+    document = _document(app)
+    post = document["paths"]["/api/v1/linkdemo"]["post"]
+    assert post["operationId"] == "api_linkdemo.create_note"
+    assert post["security"] == []  # public: no credentials asked for
+    assert post["responses"]["201"]["links"] == {"read": {
+        "operationId": "api_linkdemo.read_note", "parameters": {"note_id": "$response.body#/id"},
+        "description": "The note just made"}}
+    figures, failures = _run_stateful(app, document, {None: None}, {})
+    _report(tmp_path / f"api-fuzz-linkdemo-{backend}.txt", "stateful (link demo)", backend, figures, failures)
+    assert failures == []
+    assert figures["linked_steps"] > 0 and figures["statuses"]["GET 200"] > 0, figures  # read what it made
 
 
 def _report(path, kind, backend, figures, failures) -> None:
