@@ -26,6 +26,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -148,7 +149,8 @@ def test_every_operation_keeps_its_contract(app, backend, seeded, tmp_path):
     tokens, ids = seeded
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     policies = _policies(app, _document(app))
-    figures = {"operations": 0, "examples": 0, "failures": 0, "statuses": Counter(), "roles": Counter()}
+    figures = {"operations": 0, "examples": 0, "failures": 0, "statuses": Counter(), "roles": Counter(),
+               "modes": Counter()}
     failures: list[str] = []
     started = time.monotonic()
 
@@ -156,8 +158,9 @@ def test_every_operation_keeps_its_contract(app, backend, seeded, tmp_path):
     # deletions last (a revoked token or a deleted product would turn the later runs into 401s and 404s)
     for operation in sorted(operations, key=lambda o: o.method.lower() == "delete"):
         figures["operations"] += 1
+        raw = operation.definition.raw
         _fuzz(operation, _roles(policies.get((operation.method.upper(), operation.path))), tokens, ids, figures,
-              failures)
+              failures, negative=bool(raw.get("parameters") or raw.get("requestBody")))
 
     figures["failures"] = len(failures)
     figures["seconds"] = round(time.monotonic() - started, 1)
@@ -166,13 +169,18 @@ def test_every_operation_keeps_its_contract(app, backend, seeded, tmp_path):
     assert failures == [], "\n\n".join(failures)
 
 
-def _fuzz(operation, roles, tokens, ids, figures, failures) -> None:
-    """EXAMPLES generated requests to one operation, each as one of `roles`; failures collected, not raised."""
+def _fuzz(operation, roles, tokens, ids, figures, failures, negative: bool) -> None:
+    """EXAMPLES generated requests to one operation, each as one of `roles`, valid input and (when it takes
+    any) invalid input; failures collected, not raised."""
     seen: set[str] = set()
+    cases = operation.as_strategy(GenerationMode.POSITIVE)
+    if negative:
+        cases = st.one_of(cases, operation.as_strategy(GenerationMode.NEGATIVE))
 
     @_settings(EXAMPLES)
-    @given(case=operation.as_strategy(), role=st.sampled_from(roles), world=st.booleans())
+    @given(case=cases, role=st.sampled_from(roles), world=st.booleans())
     def run(case, role, world):
+        figures["modes"][str(case.meta.generation.mode) if case.meta else "?"] += 1
         if world:  # the seeded world's ids, so the operation gets past its 404s
             for name in list(case.path_parameters or {}):
                 if name in ids:
@@ -312,8 +320,21 @@ def test_a_declared_link_is_in_the_document_and_the_stateful_run_follows_it(link
         "description": "The note just made"}}
     figures, failures = _run_stateful(app, document, {None: None}, {})
     _report(tmp_path / f"api-fuzz-linkdemo-{backend}.txt", "stateful (link demo)", backend, figures, failures)
-    assert failures == []
+    assert failures == [], "\n\n".join(failures)
     assert figures["linked_steps"] > 0 and figures["statuses"]["GET 200"] > 0, figures  # read what it made
+
+    # and the stateless run, with valid and invalid bodies and ids
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    stateless = {"operations": 0, "examples": 0, "statuses": Counter(), "roles": Counter(), "modes": Counter()}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if "linkdemo" in operation.path:
+            stateless["operations"] += 1
+            _fuzz(operation, [None], {None: None}, {}, stateless, failures, negative=True)
+    _report(tmp_path / f"api-fuzz-linkdemo-stateless-{backend}.txt", "stateless (link demo)", backend, stateless,
+            failures)
+    assert failures == [], "\n\n".join(failures)
+    assert stateless["modes"]["negative"] > 0 and stateless["statuses"]["POST 201"] > 0, stateless
 
 
 def _report(path, kind, backend, figures, failures) -> None:
