@@ -381,7 +381,9 @@ def operations_of(app: Flask, spec: dict) -> dict:
                 if method.upper() in rule.methods:
                     served = [m for m in METHODS if m.upper() in rule.methods]
                     view = app.view_functions[rule.endpoint]
-                    view = getattr(getattr(view, "view_class", None), method, view)
+                    handler = getattr(getattr(view, "view_class", None), method, None)  # a MethodView's method
+                    if getattr(handler, "access_policy", None) is not None:
+                        view = handler
                     found[path, method] = (rule.endpoint if len(served) == 1 else f"{rule.endpoint}.{method}", view)
                     break
     return found
