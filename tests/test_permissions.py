@@ -98,6 +98,14 @@ MATRIX = {
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
     # end api_me
+    # api_tokens
+    "api_tokens.index": ("GET", LOGGED_IN),
+    "api_tokens.revoke": ("POST", LOGGED_IN),  # somebody else's token: 404, never revoked
+    "tokens.mine": ("GET", LOGGED_IN),
+    "tokens.revoke_mine": ("POST", LOGGED_IN),
+    "tokens.office": ("GET", COMMUNITY_A_ADMINS),
+    "tokens.revoke_office": ("POST", COMMUNITY_A_ADMINS),
+    # end api_tokens
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -261,6 +269,13 @@ def world(make, db, now):
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
     db.session.commit()
     # end groups
+    # api_tokens
+    from pointsapp.integrations.services import tokens as token_service
+    args["token_id"] = token_service.create(admin, user=admin, kind="personal", name="matrix", roles=["community_admin"],
+                                            community_id=a.id, store_id=None, days=30, rate_per_minute=100,
+                                            now=now)[0].id
+    db.session.commit()
+    # end api_tokens
     return users, args
 
 
@@ -325,3 +340,59 @@ def test_a_view_without_a_policy_is_refused(app, client, make, login, db):
     finally:
         with fresh.app_context():
             db.engine.dispose()  # this app's own pool: close it now, not at garbage collection
+
+
+# ---- the API through bearer tokens (issue 15): the same matrix, each role's token narrowed to its roles and
+# community; a city admin's token for another community is that community's office only ----
+
+CITY_ELSEWHERE = "city_admin_token_for_community_b"
+
+
+@pytest.mark.parametrize("role", [RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY, CITY_ELSEWHERE])
+def test_api_route_matrix_with_tokens(app, client, world, role):
+    from .api_helpers import bearer, token_for
+
+    users, args = world
+    a = args["community_id"]
+    b = users[OTHER_ADMIN].grants[0].community_id
+    user = users[CITY if role == CITY_ELSEWHERE else role]
+    roles, community, store = {
+        RESIDENT: (["resident"], a, None), LEAD: (["team_lead"], a, None), CLERK: (["clerk"], a, args["store_id"]),
+        ADMIN: (["community_admin"], a, None), OTHER_ADMIN: (["community_admin"], b, None),
+        CITY: (["community_admin"], a, None), CITY_ELSEWHERE: (["community_admin"], b, None)}[role]
+    headers = bearer(token_for(user, community, roles, store=store))
+    expected_as = OTHER_ADMIN if role == CITY_ELSEWHERE else role
+    wrong = []
+    for endpoint, (method, allowed) in sorted(MATRIX.items()):
+        url = _url(app, endpoint, args)
+        if not url.startswith("/api/") or endpoint.startswith("api-docs."):
+            continue
+        status = client.open(url, method=method, json={}, headers=headers).status_code
+        ok = status not in (401, 403, 500) if expected_as in allowed else status == 403
+        if not ok:
+            wrong.append(f"{method} {url} ({endpoint}) -> {status}")
+    assert wrong == [], f"{role}'s token: " + "; ".join(wrong)
+
+
+def test_a_token_narrowed_to_the_resident_role_cannot_use_its_users_office_operations(app, client, world, make, db):
+    from .api_helpers import bearer, token_for
+
+    users, args = world
+    admin = users[ADMIN]
+    from pointsapp.core.permissions import forget_scopes
+    from pointsapp.tree.models import Community
+
+    resident = make.resident(community=db.session.get(Community, args["community_id"]))
+    admin.resident_id = resident.id
+    db.session.commit()
+    db.session.expire(admin)
+    forget_scopes(admin)
+    headers = bearer(token_for(admin, args["community_id"], ["resident"]))
+    refused = []
+    for endpoint, (method, allowed) in sorted(MATRIX.items()):
+        url = _url(app, endpoint, args)
+        if url.startswith("/api/") and allowed <= COMMUNITY_A_ADMINS | {OTHER_ADMIN}:
+            status = client.open(url, method=method, json={}, headers=headers).status_code
+            if status != 403:
+                refused.append(f"{method} {url} -> {status}")
+    assert refused == []

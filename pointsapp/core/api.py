@@ -41,7 +41,7 @@ from pointsapp.core.errors import DomainError, InvalidInput
 PREFIX = "/api/v1"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r'"?([\x21\x23-\x7e]{1,255})"?')  # an sf-string (quoted) or bare token of printable ASCII
+_KEY = re.compile(r'"([\x21\x23-\x7e]{1,255})"|([\x21\x23-\x7e]{1,255})')  # an sf-string (quoted), or bare
 ERROR_STATUSES = (400, 401, 403, 404, 409, 422, 429, 503)
 
 
@@ -280,7 +280,7 @@ def _claim_key():
     if owner is None:
         return None
     from pointsapp.core.clock import utcnow
-    key, fingerprint = found[1], _fingerprint()
+    key, fingerprint = found[1] or found[2], _fingerprint()
     stored = _hooks().claim(owner, key, fingerprint, utcnow())
     if stored is None:
         g.idempotency = (owner, key, fingerprint)
@@ -456,7 +456,7 @@ def init_app(app: Flask, hooks: Hooks, blueprints: list[ApiBlueprint]) -> None:
     })
     app.before_request(_authenticate)
     api = app.extensions["pointsapp.api"] = Api(app)
-    limiter = Limiter(key_func=_limit_key, strategy="fixed-window", headers_enabled=True)
+    limiter = Limiter(key_func=_limit_key, strategy="moving-window", headers_enabled=True)
     _document_fields(api)
     from pointsapp.core.extensions import csrf
     every_operation = limiter.shared_limit(_limit_value, scope="api", key_func=_limit_key)
