@@ -412,6 +412,9 @@ def test_every_declared_link_resolves(app, db):
     operations = {o["operationId"]: (path, o) for path, item in document["paths"].items()
                   for m, o in item.items() if m in METHODS}
     problems = []
+    named = Counter((d.source, d.status, d.name) for d in core_api.LINKS)
+    problems += [f"link {name!r} of {source} {status} declared {n} times" for (source, status, name), n in named.items()
+                 if n > 1]
     for declared in core_api.LINKS:
         where = f"link {declared.name!r} {declared.source} {declared.status} -> {declared.target}"
         if declared.source not in operations:
