@@ -92,6 +92,9 @@ MATRIX = {
     # end reports
     # ---- issue 15: the API, one block per feature ----
     "api-docs.openapi_json": ("GET", EVERYONE),
+    # api_reference
+    "api_reference.docs": ("GET", EVERYONE),
+    # end api_reference
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
     "api_me.balance": ("GET", {RESIDENT}),  # a resident's own things: staff without a resident record get 403
