@@ -1,7 +1,11 @@
 """What the points pages read from query strings (the admin's award and reversal are WTForms)."""
 from flask_babel import lazy_gettext as _l
 
-from pointsapp.core.schemas import Day, InputSchema, Month
+from marshmallow import Schema, fields
+
+from pointsapp.core.schemas import Choice, Day, InputSchema, Month, Text, Whole
+from pointsapp.ledger.services.by_hand import REASON_MAX
+from pointsapp.ledger.services.posting import MAX_AMOUNT
 
 
 class ShowMonthSchema(InputSchema):
@@ -15,3 +19,80 @@ class ShowServiceRecordSchema(InputSchema):
 
     start = Day(data_key="from", load_default=None, metadata={"label": _l("From")})
     end = Day(data_key="to", load_default=None, metadata={"label": _l("To")})
+
+
+# ---- the office's API (ledger/api.py, api_office_points) -----------------------------------------------------
+
+class AwardByHandSchema(InputSchema):
+    """An award by hand, as the resident's points page sends it: up to the community's ceiling it posts, above it
+    it waits for another office member. `request_key`: a retried request awards once (default: the
+    Idempotency-Key header)."""
+
+    amount = Whole(min=1, max=MAX_AMOUNT, required=True, metadata={"label": _l("Points")})
+    reason = Text(max_length=REASON_MAX, required=True, metadata={"label": _l("Reason")})
+    request_key = Text(max_length=64, ascii=True)
+
+
+class RefuseSchema(InputSchema):
+    reason = Text(max_length=REASON_MAX, required=True, metadata={"label": _l("Reason")})
+
+
+class QueueExportSchema(InputSchema):
+    """A ledger export of `start`..`end` (China dates), as the ledger page's form."""
+
+    start = Day(required=True, metadata={"label": _l("From")})
+    end = Day(required=True, metadata={"label": _l("To")})
+    format = Choice(("xlsx", "csv"), load_default="xlsx")
+
+
+class EntrySchema(Schema):
+    id = fields.Integer(required=True)
+    resident_id = fields.Integer(required=True)
+    amount = fields.Integer(required=True, metadata={"description": "Signed whole points"})
+    balance_after = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    reason = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class AwardRequestSchema(Schema):
+    id = fields.Integer(required=True)
+    resident_id = fields.Integer(required=True)
+    resident_name = fields.Function(lambda a: a.resident.name, required=True, metadata={"type": "string"})
+    amount = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "waiting | confirmed | refused"})
+    requested_by_id = fields.Integer(required=True)
+    requested_at = fields.DateTime(required=True)
+    decided_by_id = fields.Integer(allow_none=True, required=True)
+    decided_at = fields.DateTime(allow_none=True, required=True)
+    refuse_reason = fields.String(required=True)
+    entry_id = fields.Integer(allow_none=True, required=True, metadata={"description": "The entry, once confirmed"})
+
+
+class AwardOutcomeSchema(Schema):
+    """What an award by hand made: the entry (201), or the request waiting for a second office member (202)."""
+
+    status = fields.String(required=True, metadata={"description": "posted | waiting", "enum": ["posted", "waiting"]})
+    entry = fields.Nested(EntrySchema, allow_none=True, required=True)
+    award_request = fields.Nested(AwardRequestSchema, allow_none=True, required=True)
+
+
+class AwardRequestListSchema(Schema):
+    award_requests = fields.List(fields.Nested(AwardRequestSchema), required=True)
+
+
+class ExportJobSchema(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "queued | running | done | failed"})
+    format = fields.String(required=True)
+    start = fields.Date(attribute="start_day", required=True)
+    end = fields.Date(attribute="end_day", required=True)
+    progress = fields.Integer(required=True, metadata={"description": "Entries written so far"})
+    total = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(allow_none=True, required=True)
+    purged = fields.Boolean(required=True, metadata={"description": "The file was deleted (kept 3 days)"})
+    message = fields.String(required=True)
+    download_url = fields.String(allow_none=True, required=True,
+                                 metadata={"description": "GET it for the file, once done and not purged"})
