@@ -15,8 +15,8 @@ from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Resident
 from pointsapp.tree.schemas import (
     FindResidentsSchema,
+    OfficeResidentSchema,
     ResidentListSchema,
-    ResidentSchema,
     ShowTreeSchema,
     TreePageSchema,
     tree_of,
@@ -56,14 +56,14 @@ def find_residents(wanted, community_id: int):
 
 
 @bp.route("/residents/<int:resident_id>")
-@bp.response(200, ResidentSchema("office_card"))
+@bp.response(200, OfficeResidentSchema)
 @policy(COMMUNITY_ADMIN)
 def show_resident(community_id: int, resident_id: int):
     """One resident as her page first shows her to the office: phone masked, ID tail and birth year "****"."""
     c = tree.get_community(community_id)
     r = tree.get_in_community(Resident, c.id, resident_id)
     require(actor(), Action.VIEW_RESIDENT, r)
-    response = jsonify(ResidentSchema("office_card", balances={r.id: balance_of(r.id)}).dump(r))
+    response = jsonify(OfficeResidentSchema(balances={r.id: balance_of(r.id)}).dump(r))
     response.headers["Cache-Control"] = "no-store"  # personal data, as her page
     return response
 

@@ -103,12 +103,28 @@ def audience(viewer, resident, *, listing: bool = False) -> str:
 
 # ---- the API's answers for the office (tree/api.py) ----------------------------------------------------------
 
+class OfficeResidentRowSchema(ResidentSchema):
+    """A resident in the office's lists (the `office_list` view), under its own name in the OpenAPI document."""
+
+    def __init__(self, **kwargs):
+        kwargs.pop("only", None)  # (marshmallow's Nested passes only=None): the view decides
+        super().__init__("office_list", **kwargs)
+
+
+class OfficeResidentSchema(ResidentSchema):
+    """A resident as her page first shows her to the office (the `office_card` view)."""
+
+    def __init__(self, **kwargs):
+        kwargs.pop("only", None)  # (marshmallow's Nested passes only=None): the view decides
+        super().__init__("office_card", **kwargs)
+
+
 class ResidentListSchema(Schema):
     """Residents found by a search: at most `limit`, with how many match in all and what the page would say."""
 
     total = fields.Integer(required=True, metadata={"description": "Residents matching, all of them"})
     note = fields.String(required=True, metadata={"description": "Why the list is cut or widened; empty if whole"})
-    residents = fields.List(fields.Nested(ResidentSchema("office_list")), required=True)
+    residents = fields.List(fields.Nested(OfficeResidentRowSchema), required=True)
 
 
 class TreeHouseholdSchema(Schema):
@@ -116,7 +132,7 @@ class TreeHouseholdSchema(Schema):
     unit = fields.String(required=True)
     room = fields.String(required=True)
     address = fields.String(required=True)
-    residents = fields.List(fields.Nested(ResidentSchema("office_list")), required=True,
+    residents = fields.List(fields.Nested(OfficeResidentRowSchema), required=True,
                             metadata={"description": "Phones masked, no ID digits (as the office's lists)"})
 
 
