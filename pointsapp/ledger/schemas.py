@@ -1,6 +1,5 @@
-"""What the points pages read from query strings (the admin's award and reversal are WTForms)."""
+"""What the points pages read from query strings (the admin's award and reversal are WTForms), and the office's API."""
 from flask_babel import lazy_gettext as _l
-
 from marshmallow import Schema, fields
 
 from pointsapp.core.schemas import Choice, Day, InputSchema, Month, Text, Whole
