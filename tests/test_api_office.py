@@ -269,6 +269,21 @@ def test_a_deduction_against_a_household_and_sent_twice_records_once(client, off
     assert first.get_json()["id"] == again.get_json()["id"] and first.get_json()["resident_id"] is None
 
 
+def test_a_deduction_may_carry_a_photo_as_base64(client, office, db):
+    from PIL import Image
+
+    from pointsapp.deductions.models import Deduction
+
+    raw = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "red").save(raw, "JPEG")
+    made = client.post(f"{office['base']}/deductions", headers=as_(office, "first"), json={
+        "item_id": office["item"].id, "resident_id": office["her"].id, "reason": "扔花盆",
+        "photo": base64.b64encode(raw.getvalue()).decode()})
+    assert made.status_code == 201, made.get_json()
+    kept = db.session.get(Deduction, made.get_json()["id"]).evidence
+    assert kept and kept[:2] == b"\xff\xd8" and len(kept) < len(raw.getvalue())  # resized, as the page's
+
+
 @pytest.mark.parametrize("change, code", [
     ({"resident_id": None}, "invalid_subject"),
     ({"building_id": 1, "room": "301", "unit": "1"}, "invalid_subject"),

@@ -55,7 +55,7 @@ def _moment(occurred):
 
 
 @bp.route("")
-@bp.response(200, DeductionListSchema)
+@bp.response(200, DeductionListSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def list_deductions(community_id: int):
     """The community's latest deductions (at most 100), newest first, as the office's page lists them."""
@@ -65,7 +65,7 @@ def list_deductions(community_id: int):
 
 @bp.route("", methods=["POST"])
 @bp.arguments(RecordDeductionSchema, location="json")
-@bp.response(201, DeductionSchema)
+@bp.response(201, DeductionSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def record(wanted, community_id: int):
     """Record a deduction against one resident or one household (building, unit, room) under a current item."""
@@ -85,7 +85,7 @@ def record(wanted, community_id: int):
 
 @bp.route("/<int:deduction_id>/withdraw", methods=["POST"])
 @bp.arguments(WithdrawDeductionSchema, location="json")
-@bp.response(200, DeductionSchema)
+@bp.response(200, DeductionSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def withdraw(wanted, community_id: int, deduction_id: int):
     """Withdraw a deduction (an objection upheld): its points are given back and nothing more is owed."""

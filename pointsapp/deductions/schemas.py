@@ -1,10 +1,10 @@
 """What the deductions page reads from its query string (besides WTForms), and the office's API."""
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from pointsapp.core.localtime import LOCAL_TZ
 from pointsapp.core.photos import MAX_BYTES
-from pointsapp.core.schemas import Id, InputSchema, Search, Text
+from pointsapp.core.schemas import Id, InputSchema, OutputSchema, Search, Text
 from pointsapp.deductions.services import REASON_MAX
 
 
@@ -37,7 +37,7 @@ class WithdrawDeductionSchema(InputSchema):
     reason = Text(max_length=REASON_MAX, required=True, metadata={"label": _l("Reason for withdrawing")})
 
 
-class DeductionSchema(Schema):
+class DeductionSchema(OutputSchema):
     """A deduction as the office's list shows it (the photo itself only on the office's page)."""
 
     id = fields.Integer(required=True)
@@ -58,6 +58,12 @@ class DeductionSchema(Schema):
     withdrawn_at = fields.DateTime(allow_none=True, required=True)
     withdrawn_reason = fields.String(required=True)
 
+    views = {"office": ("id", "item_id", "item_title", "resident_id", "resident_name", "household_id",
+                        "address", "points", "taken", "owed", "is_veto", "occurred_at", "reason",
+                        "created_at", "withdrawn_at", "withdrawn_reason")}
 
-class DeductionListSchema(Schema):
-    deductions = fields.List(fields.Nested(DeductionSchema), required=True)
+
+class DeductionListSchema(OutputSchema):
+    deductions = fields.List(fields.Nested(DeductionSchema("office")), required=True)
+
+    views = {"office": ("deductions",)}

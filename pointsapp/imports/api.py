@@ -43,8 +43,9 @@ def _waiting(job: ImportJob) -> int:
 
 @bp.route("", methods=["POST"])
 @bp.arguments(UploadSheetSchema, location="files")
-@bp.response(201, ImportJobSchema)
-@bp.alt_response(202, schema=ImportJobSchema, description="A big sheet: its check is queued for the job worker")
+@bp.response(201, ImportJobSchema("office"))
+@bp.alt_response(202, schema=ImportJobSchema("office"),
+                 description="A big sheet: its check is queued for the job worker")
 @policy(COMMUNITY_ADMIN)
 def upload(wanted, community_id: int):
     """Upload a sheet (.xlsx or .csv) and check it without importing (the dry run)."""
@@ -55,7 +56,7 @@ def upload(wanted, community_id: int):
 
 
 @bp.route("/<int:job_id>")
-@bp.response(200, ImportJobSchema)
+@bp.response(200, ImportJobSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def show(community_id: int, job_id: int):
     """An uploaded sheet: its dry run's counts and row problems, or how far its background run has got."""
@@ -64,8 +65,9 @@ def show(community_id: int, job_id: int):
 
 
 @bp.route("/<int:job_id>/run", methods=["POST"])
-@bp.response(200, ImportJobSchema)
-@bp.alt_response(202, schema=ImportJobSchema, description="A big sheet: its import is queued for the job worker")
+@bp.response(200, ImportJobSchema("office"))
+@bp.alt_response(202, schema=ImportJobSchema("office"),
+                 description="A big sheet: its import is queued for the job worker")
 @policy(COMMUNITY_ADMIN)
 def run(community_id: int, job_id: int):
     """Import a checked sheet without problems, all rows or none (a big one in the background)."""

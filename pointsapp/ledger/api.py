@@ -22,7 +22,7 @@ from pointsapp.ledger.schemas import (
     AwardRequestSchema,
     ExportJobSchema,
     QueueExportSchema,
-    RefuseSchema,
+    RefuseAwardSchema,
 )
 from pointsapp.ledger.services import by_hand, export_jobs
 from pointsapp.tree import services as tree
@@ -42,9 +42,9 @@ def request_key(given: str) -> str:
 
 @bp.route("/residents/<int:resident_id>/awards", methods=["POST"])
 @bp.arguments(AwardByHandSchema, location="json")
-@bp.response(201, AwardOutcomeSchema)
-@bp.alt_response(202, schema=AwardOutcomeSchema, description="Above the community's ceiling: waiting for a "
-                 "second office member")
+@bp.response(201, AwardOutcomeSchema("office"))
+@bp.alt_response(202, schema=AwardOutcomeSchema("office"),
+                 description="Above the community's ceiling: waiting for a second office member")
 @policy(COMMUNITY_ADMIN)
 def award(wanted, community_id: int, resident_id: int):
     """Award points by hand: posted up to the community's ceiling (201), else waiting for confirmation (202)."""
@@ -58,7 +58,7 @@ def award(wanted, community_id: int, resident_id: int):
 
 
 @bp.route("/award-requests")
-@bp.response(200, AwardRequestListSchema)
+@bp.response(200, AwardRequestListSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def award_requests(community_id: int):
     """Awards by hand above the ceiling waiting for a second office member, oldest first (the award review)."""
@@ -67,7 +67,7 @@ def award_requests(community_id: int):
 
 
 @bp.route("/award-requests/<int:award_request_id>/confirm", methods=["POST"])
-@bp.response(200, AwardRequestSchema)
+@bp.response(200, AwardRequestSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def confirm_award(community_id: int, award_request_id: int):
     """Confirm a waiting award (another office member than the one who asked): it posts."""
@@ -78,8 +78,8 @@ def confirm_award(community_id: int, award_request_id: int):
 
 
 @bp.route("/award-requests/<int:award_request_id>/refuse", methods=["POST"])
-@bp.arguments(RefuseSchema, location="json")
-@bp.response(200, AwardRequestSchema)
+@bp.arguments(RefuseAwardSchema, location="json")
+@bp.response(200, AwardRequestSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def refuse_award(wanted, community_id: int, award_request_id: int):
     """Refuse a waiting award, with a reason (another office member than the one who asked)."""
@@ -98,8 +98,8 @@ def _export(job: LedgerExport) -> dict:
 
 @bp.route("/exports", methods=["POST"])
 @bp.arguments(QueueExportSchema, location="json")
-@bp.response(201, ExportJobSchema)
-@bp.alt_response(202, schema=ExportJobSchema, description="Big: queued for the job worker")
+@bp.response(201, ExportJobSchema("office"))
+@bp.alt_response(202, schema=ExportJobSchema("office"), description="Big: queued for the job worker")
 @policy(COMMUNITY_ADMIN)
 def export(wanted, community_id: int):
     """Export the ledger of a date range: made now (201, with its download link) or, when big, queued (202)."""
@@ -114,7 +114,7 @@ def export(wanted, community_id: int):
 
 
 @bp.route("/exports/<int:job_id>")
-@bp.response(200, ExportJobSchema)
+@bp.response(200, ExportJobSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def export_status(community_id: int, job_id: int):
     """An export's state: how far the worker has got, and the download link once it is done."""
@@ -124,7 +124,8 @@ def export_status(community_id: int, job_id: int):
 
 @bp.route("/exports/<int:job_id>/file")
 @bp.response(200, content_type=export_jobs.MIME["xlsx"], description="The file, as the export's format")
-@bp.alt_response(200, content_type=export_jobs.MIME["csv"], success=True, description="The file, as the export's format")
+@bp.alt_response(200, content_type=export_jobs.MIME["csv"], success=True,
+                 description="The file, as the export's format")
 @policy(COMMUNITY_ADMIN)
 def export_file(community_id: int, job_id: int):
     """The finished export's file (kept 3 days); the download is recorded in the audit log."""

@@ -1,8 +1,8 @@
 """What the points pages read from query strings (the admin's award and reversal are WTForms), and the office's API."""
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from pointsapp.core.schemas import Choice, Day, InputSchema, Month, Text, Whole
+from pointsapp.core.schemas import Choice, Day, InputSchema, Month, OutputSchema, Text, Whole
 from pointsapp.ledger.services.by_hand import REASON_MAX
 from pointsapp.ledger.services.posting import MAX_AMOUNT
 
@@ -32,7 +32,7 @@ class AwardByHandSchema(InputSchema):
     request_key = Text(max_length=64, ascii=True)
 
 
-class RefuseSchema(InputSchema):
+class RefuseAwardSchema(InputSchema):
     reason = Text(max_length=REASON_MAX, required=True, metadata={"label": _l("Reason")})
 
 
@@ -44,7 +44,7 @@ class QueueExportSchema(InputSchema):
     format = Choice(("xlsx", "csv"), load_default="xlsx")
 
 
-class EntrySchema(Schema):
+class LedgerEntrySchema(OutputSchema):
     id = fields.Integer(required=True)
     resident_id = fields.Integer(required=True)
     amount = fields.Integer(required=True, metadata={"description": "Signed whole points"})
@@ -53,8 +53,10 @@ class EntrySchema(Schema):
     reason = fields.String(required=True)
     created_at = fields.DateTime(required=True)
 
+    views = {"office": ("id", "resident_id", "amount", "balance_after", "kind", "reason", "created_at")}
 
-class AwardRequestSchema(Schema):
+
+class AwardRequestSchema(OutputSchema):
     id = fields.Integer(required=True)
     resident_id = fields.Integer(required=True)
     resident_name = fields.Function(lambda a: a.resident.name, required=True, metadata={"type": "string"})
@@ -68,20 +70,27 @@ class AwardRequestSchema(Schema):
     refuse_reason = fields.String(required=True)
     entry_id = fields.Integer(allow_none=True, required=True, metadata={"description": "The entry, once confirmed"})
 
+    views = {"office": ("id", "resident_id", "resident_name", "amount", "reason", "status", "requested_by_id",
+                        "requested_at", "decided_by_id", "decided_at", "refuse_reason", "entry_id")}
 
-class AwardOutcomeSchema(Schema):
+
+class AwardOutcomeSchema(OutputSchema):
     """What an award by hand made: the entry (201), or the request waiting for a second office member (202)."""
 
     status = fields.String(required=True, metadata={"description": "posted | waiting", "enum": ["posted", "waiting"]})
-    entry = fields.Nested(EntrySchema, allow_none=True, required=True)
-    award_request = fields.Nested(AwardRequestSchema, allow_none=True, required=True)
+    entry = fields.Nested(LedgerEntrySchema("office"), allow_none=True, required=True)
+    award_request = fields.Nested(AwardRequestSchema("office"), allow_none=True, required=True)
+
+    views = {"office": ("status", "entry", "award_request")}
 
 
-class AwardRequestListSchema(Schema):
-    award_requests = fields.List(fields.Nested(AwardRequestSchema), required=True)
+class AwardRequestListSchema(OutputSchema):
+    award_requests = fields.List(fields.Nested(AwardRequestSchema("office")), required=True)
+
+    views = {"office": ("award_requests",)}
 
 
-class ExportJobSchema(Schema):
+class ExportJobSchema(OutputSchema):
     id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"description": "queued | running | done | failed"})
     format = fields.String(required=True)
@@ -95,3 +104,6 @@ class ExportJobSchema(Schema):
     message = fields.String(required=True)
     download_url = fields.String(allow_none=True, required=True,
                                  metadata={"description": "GET it for the file, once done and not purged"})
+
+    views = {"office": ("id", "status", "format", "start", "end", "progress", "total", "created_at",
+                        "finished_at", "purged", "message", "download_url")}

@@ -15,8 +15,8 @@ from pointsapp.tree import services as tree
 from pointsapp.tree.models import Building, Resident
 from pointsapp.tree.schemas import (
     FindResidentsSchema,
+    OfficeResidentListSchema,
     OfficeResidentSchema,
-    ResidentListSchema,
     ShowTreeSchema,
     TreePageSchema,
     tree_of,
@@ -31,7 +31,7 @@ SEARCH_LIMIT = 100  # as the office's residents page
 
 @bp.route("/tree")
 @bp.arguments(ShowTreeSchema, location="query")
-@bp.response(200, TreePageSchema)
+@bp.response(200, TreePageSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def show_tree(wanted, community_id: int):
     """A page of households under their buildings, each with its residents (filter by building or a search)."""
@@ -46,7 +46,7 @@ def show_tree(wanted, community_id: int):
 
 @bp.route("/residents")
 @bp.arguments(FindResidentsSchema, location="query")
-@bp.response(200, ResidentListSchema)
+@bp.response(200, OfficeResidentListSchema("office"))
 @policy(COMMUNITY_ADMIN)
 def find_residents(wanted, community_id: int):
     """Residents by a name, phone or room, best first (at most 100, with the total), as the residents page."""
@@ -56,7 +56,7 @@ def find_residents(wanted, community_id: int):
 
 
 @bp.route("/residents/<int:resident_id>")
-@bp.response(200, OfficeResidentSchema)
+@bp.response(200, OfficeResidentSchema())
 @policy(COMMUNITY_ADMIN)
 def show_resident(community_id: int, resident_id: int):
     """One resident as her page first shows her to the office: phone masked, ID tail and birth year "****"."""

@@ -1,6 +1,6 @@
 """What the people pages read from query strings and forms (besides their WTForms), and how a resident
 is shown to each audience (the coming JSON API): the public, the resident herself, the office."""
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from pointsapp.core.permissions import Action, can
 from pointsapp.core.schemas import Flag, Id, InputSchema, OutputSchema, Search, Whole
@@ -119,15 +119,17 @@ class OfficeResidentSchema(ResidentSchema):
         super().__init__("office_card", **kwargs)
 
 
-class ResidentListSchema(Schema):
+class OfficeResidentListSchema(OutputSchema):
     """Residents found by a search: at most `limit`, with how many match in all and what the page would say."""
 
     total = fields.Integer(required=True, metadata={"description": "Residents matching, all of them"})
     note = fields.String(required=True, metadata={"description": "Why the list is cut or widened; empty if whole"})
     residents = fields.List(fields.Nested(OfficeResidentRowSchema), required=True)
 
+    views = {"office": ("total", "note", "residents")}
 
-class TreeHouseholdSchema(Schema):
+
+class TreeHouseholdSchema(OutputSchema):
     id = fields.Integer(required=True)
     unit = fields.String(required=True)
     room = fields.String(required=True)
@@ -135,21 +137,27 @@ class TreeHouseholdSchema(Schema):
     residents = fields.List(fields.Nested(OfficeResidentRowSchema), required=True,
                             metadata={"description": "Phones masked, no ID digits (as the office's lists)"})
 
+    views = {"office": ("id", "unit", "room", "address", "residents")}
 
-class TreeBuildingSchema(Schema):
+
+class TreeBuildingSchema(OutputSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     grid_id = fields.Integer(allow_none=True, required=True)
-    households = fields.List(fields.Nested(TreeHouseholdSchema), required=True)
+    households = fields.List(fields.Nested(TreeHouseholdSchema("office")), required=True)
+
+    views = {"office": ("id", "name", "grid_id", "households")}
 
 
-class TreePageSchema(Schema):
+class TreePageSchema(OutputSchema):
     """One page of households, under their buildings, each with its residents."""
 
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True, metadata={"description": "Households matching, on every page"})
-    buildings = fields.List(fields.Nested(TreeBuildingSchema), required=True)
+    buildings = fields.List(fields.Nested(TreeBuildingSchema("office")), required=True)
+
+    views = {"office": ("page", "per_page", "total", "buildings")}
 
 
 def tree_of(found) -> list[dict]:
