@@ -124,6 +124,30 @@ MATRIX = {
     "api_recognition.veto": ("POST", COMMUNITY_A_ADMINS),  # no body: 422
     "api_recognition.lift_veto": ("POST", COMMUNITY_A_ADMINS),
     # end api_recognition
+    # api_tree
+    "api_tree.show_tree": ("GET", COMMUNITY_A_ADMINS),
+    "api_tree.find_residents": ("GET", COMMUNITY_A_ADMINS),
+    "api_tree.show_resident": ("GET", COMMUNITY_A_ADMINS),
+    # end api_tree
+    # api_office_points
+    "api_office_points.award": ("POST", COMMUNITY_A_ADMINS),  # no body: refused with a message (422)
+    "api_office_points.award_requests": ("GET", COMMUNITY_A_ADMINS),
+    "api_office_points.confirm_award": ("POST", COMMUNITY_A_ADMINS),  # asked by another office member (world)
+    "api_office_points.refuse_award": ("POST", COMMUNITY_A_ADMINS),
+    "api_office_points.export": ("POST", COMMUNITY_A_ADMINS),
+    "api_office_points.export_status": ("GET", COMMUNITY_A_ADMINS),
+    "api_office_points.export_file": ("GET", COMMUNITY_A_ADMINS),
+    # end api_office_points
+    # api_deductions
+    "api_deductions.list_deductions": ("GET", COMMUNITY_A_ADMINS),
+    "api_deductions.record": ("POST", COMMUNITY_A_ADMINS),
+    "api_deductions.withdraw": ("POST", COMMUNITY_A_ADMINS),
+    # end api_deductions
+    # api_imports
+    "api_imports.upload": ("POST", COMMUNITY_A_ADMINS),
+    "api_imports.show": ("GET", COMMUNITY_A_ADMINS),
+    "api_imports.run": ("POST", COMMUNITY_A_ADMINS),
+    # end api_imports
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -294,6 +318,11 @@ def world(make, db, now):
                                             now=now)[0].id
     db.session.commit()
     # end api_tokens
+    # api_office_points
+    # an award above the ceiling asked by another office member: the community's admin may confirm it
+    args["award_request_id"] = by_hand.award_by_hand(make.admin(a), other, 500, "抢险救灾", "matrix-api-big", now).id
+    db.session.commit()
+    # end api_office_points
     return users, args
 
 
