@@ -164,6 +164,8 @@ def domain_error_response(exc: DomainError):
 def http_error_response(exc):
     """A werkzeug HTTPException (404, 405, webargs' 422, Flask-Limiter's 429) in the one shape."""
     status = exc.code or 500
+    if status == 405 and not _path_exists(getattr(exc, "valid_methods", None) or ()):
+        status = 404  # werkzeug says 405 for a path whose id no route takes (/communities/0/…): it is not there
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages")
     if status == 422 and messages:  # webargs: {"json": {"field": ["msg"]}}
@@ -175,6 +177,21 @@ def http_error_response(exc):
     if status == 400 and messages:
         return error_response(400, "bad_request", _first_message(messages), {"fields": messages})
     return error_response(status, None, None, {}, headers)
+
+
+def _path_exists(methods) -> bool:
+    """Does some route take this path with one of `methods`?"""
+    from werkzeug.exceptions import HTTPException as _Http
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(request.path, method=method)
+            return True
+        except _Http:
+            continue
+        except Exception:  # noqa: BLE001 - a redirect and the like: the path exists
+            return True
+    return False
 
 
 def _first_message(messages) -> str:

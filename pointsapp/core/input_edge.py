@@ -66,7 +66,7 @@ def refuse_unreadable_input() -> None:
     if request.mimetype == "application/x-www-form-urlencoded" and not _strict_utf8(
             request.get_data(cache=True, parse_form_data=False)):  # cached: request.form parses the same bytes
         raise UnreadableInput()
-    if any(has_control(text) for text in _texts()):
+    if any(isinstance(text, str) and has_control(text) for text in _texts()):
         raise UnreadableInput()
 
 

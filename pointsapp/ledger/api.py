@@ -128,9 +128,8 @@ def export_status(community_id: int, job_id: int):
 
 
 @bp.route("/exports/<int:job_id>/file")
-@bp.response(200, content_type=export_jobs.MIME["xlsx"], description="The file, as the export's format")
-@bp.alt_response(200, content_type=export_jobs.MIME["csv"], success=True,
-                 description="The file, as the export's format")
+@bp.doc(responses={"200": {"description": "The file, in the export's format", "content": {
+    export_jobs.MIME[fmt]: {"schema": {"type": "string", "format": "binary"}} for fmt in ("xlsx", "csv")}}})
 @policy(COMMUNITY_ADMIN)
 def export_file(community_id: int, job_id: int):
     """The finished export's file (kept 3 days); the download is recorded in the audit log."""
