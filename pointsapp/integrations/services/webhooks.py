@@ -93,11 +93,14 @@ def check_url(value: str | None) -> str:
                            code="invalid_url")
     try:
         parts = urlsplit(url)
-        port = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
-        parts, port = None, None
+        parts = None
     if parts is None or parts.scheme.lower() not in ("https", "http") or not parts.netloc:
         raise InvalidInput(_l("The address must start with https://."), code="url_not_https")
+    try:
+        port = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        port = -1
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
         raise InvalidInput(_l("The address must not contain a user name or password; the signature proves "
                               "who sends."), code="url_userinfo")
