@@ -89,6 +89,12 @@ def world(make, db, now):
            "item_id": catalogue_item.id, "deduction_id": deduction.id,
            "claim_id": claim.id, "photo_id": claim.photos[0].id, "group_id": group.id,
            "award_request_id": big.id}
+    # api_webhooks
+    from .test_webhooks import webhook_in_world
+    endpoint, delivery = webhook_in_world(admin, c, now)
+    ids["endpoint_id"], ids["delivery_id"] = endpoint.id, delivery.id
+    _db.session.commit()
+    # end api_webhooks
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

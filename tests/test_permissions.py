@@ -95,6 +95,19 @@ MATRIX = {
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
     # end api_me
+    # webhooks
+    "webhooks.index": ("GET", COMMUNITY_A_ADMINS),
+    "webhooks.endpoint": ("GET", COMMUNITY_A_ADMINS),
+    # end webhooks
+    # api_webhooks
+    "api_webhooks.list_endpoints": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.create_endpoint": ("POST", COMMUNITY_A_ADMINS),  # empty body: refused, 415/422
+    "api_webhooks.get_endpoint": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.update_endpoint": ("PATCH", COMMUNITY_A_ADMINS),  # empty body: refused, 415/422
+    "api_webhooks.renew_secret": ("POST", COMMUNITY_A_ADMINS),
+    "api_webhooks.list_deliveries": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.redeliver": ("POST", COMMUNITY_A_ADMINS),
+    # end api_webhooks
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -258,6 +271,12 @@ def world(make, db, now):
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
     db.session.commit()
     # end groups
+    # api_webhooks
+    from .test_webhooks import webhook_in_world
+    endpoint, delivery = webhook_in_world(admin, a, now)
+    args["endpoint_id"], args["delivery_id"] = endpoint.id, delivery.id
+    db.session.commit()
+    # end api_webhooks
     return users, args
 
 
