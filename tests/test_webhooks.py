@@ -332,6 +332,7 @@ def test_the_office_adds_an_endpoint_sees_its_secret_once_and_sends_a_failed_del
     for wait in (1, 5, 30, 120, 720):
         clock.advance(minutes=wait)
         run_due(db)
+    login(client, shop.admin)  # her staff login ended after 12 idle hours
     delivery = db.session.scalar(select(WebhookDelivery))
     assert delivery.state == "failed" and delivery.attempts == 6
     log = client.get(f"/admin/c/{cid}/webhooks/{endpoint.id}").get_data(as_text=True)
@@ -533,5 +534,5 @@ def webhook_in_world(admin, community, now):
     """An endpoint of the community with one delivery (for the permission matrix and the hostile-ids walk)."""
     endpoint, _ = webhooks.register(admin, community.id, url="https://hooks.example.com/x",
                                     events=["claim.approved"], now=now)
-    webhooks.emit(community.id, "claim.approved", {"claim_id": 1}, now)
+    webhooks.emit(community.id, "claim.approved", lambda: {"claim_id": 1}, now)
     return endpoint, webhooks.deliveries(admin, endpoint)[0]

@@ -32,7 +32,7 @@ import ipaddress
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -266,20 +266,26 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def emit(community_id: int, event: str, data: dict, now: datetime) -> OutboxEvent | None:
-    """Write the event and one delivery per active endpoint of the community that wants it, in the current
-    transaction (flush, no commit); hand the deliveries to the job queue once it commits. None (and nothing
-    written) when no endpoint wants the event."""
-    wanting = [e for e in db.session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.community_id == community_id, WebhookEndpoint.is_active.is_(True)))
-        if event in e.event_list]
-    if not wanting:
+def wanting(community_id: int, event: str) -> list[WebhookEndpoint]:
+    """The community's active endpoints that want the event (one statement)."""
+    return [e for e in db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.community_id == community_id, WebhookEndpoint.is_active.is_(True))) if event in e.event_list]
+
+
+def emit(community_id: int, event: str, data: Callable[[], dict], now: datetime, *,
+         endpoints: list[WebhookEndpoint] | None = None) -> OutboxEvent | None:
+    """Write the event (its payload: `data()`) and one delivery per active endpoint of the community that wants
+    it (`endpoints`: as wanting() found them), in the current transaction (flush, no commit); hand the deliveries
+    to the job queue once it commits. None when no endpoint wants the event: nothing written, nothing more
+    read (one statement on the checkout's path)."""
+    endpoints = wanting(community_id, event) if endpoints is None else endpoints
+    if not endpoints:
         return None
-    outbox = OutboxEvent(community_id=community_id, event=event, payload=data, occurred_at=now)
+    outbox = OutboxEvent(community_id=community_id, event=event, payload=data(), occurred_at=now)
     db.session.add(outbox)
     db.session.flush()
     made = [WebhookDelivery(community_id=community_id, endpoint_id=e.id, event_id=outbox.id, state="pending",
-                            attempts=0, next_attempt_at=now, created_at=now) for e in wanting]
+                            attempts=0, next_attempt_at=now, created_at=now) for e in endpoints]
     db.session.add_all(made)
     db.session.flush()
     for delivery in made:
@@ -289,12 +295,16 @@ def emit(community_id: int, event: str, data: dict, now: datetime) -> OutboxEven
 
 @checkin.attendance_approved.connect
 def _on_attendance_approved(actor, *, attendances, now: datetime) -> None:
+    found: dict[int, list[WebhookEndpoint]] = {}  # a batch of one community: its endpoints read once
     for a in attendances:
-        emit(a.community_id, "attendance.approved", {
+        if a.community_id not in found:
+            found[a.community_id] = wanting(a.community_id, "attendance.approved")
+        endpoints = found[a.community_id]
+        emit(a.community_id, "attendance.approved", lambda a=a: {
             "attendance_id": a.id, "activity_id": a.activity_id, "resident_id": a.resident_id,
             "points": a.points_awarded, "ledger_entry_id": a.ledger_entry_id,
             "checked_in_at": iso(a.checked_in_at), "checked_out_at": iso(a.checked_out_at),
-            "approved_at": iso(now)}, now)
+            "approved_at": iso(now)}, now, endpoints=endpoints)
 
 
 def _redemption_data(r) -> dict:
@@ -304,7 +314,7 @@ def _redemption_data(r) -> dict:
 
 @counter.redeemed.connect
 def _on_redeemed(redemption, *, now: datetime) -> None:
-    emit(redemption.community_id, "redemption.made", {
+    emit(redemption.community_id, "redemption.made", lambda: {
         **_redemption_data(redemption), "balance_after": redemption.balance_after,
         "lines": [{"product_id": line.product_id, "quantity": line.quantity, "points": line.points}
                   for line in sorted(redemption.lines, key=lambda x: x.product_id)]}, now)
@@ -312,20 +322,20 @@ def _on_redeemed(redemption, *, now: datetime) -> None:
 
 @counter.voided.connect
 def _on_voided(redemption, *, now: datetime) -> None:
-    emit(redemption.community_id, "redemption.voided", {**_redemption_data(redemption),
+    emit(redemption.community_id, "redemption.voided", lambda: {**_redemption_data(redemption),
                                                         "voided_at": iso(redemption.voided_at)}, now)
 
 
 @stars.published.connect
 def _on_evaluation_published(evaluation, *, count: int, now: datetime) -> None:
-    emit(evaluation.community_id, "evaluation.published", {
+    emit(evaluation.community_id, "evaluation.published", lambda: {
         "evaluation_id": evaluation.id, "title": evaluation.title, "period": evaluation.period,
         "households": count, "published_at": iso(evaluation.published_at or now)}, now)
 
 
 @claims_review.approved.connect
 def _on_claim_approved(claim, *, now: datetime) -> None:
-    emit(claim.community_id, "claim.approved", {
+    emit(claim.community_id, "claim.approved", lambda: {
         "claim_id": claim.id, "resident_id": claim.resident_id, "item_id": claim.item_id, "points": claim.points,
         "ledger_entry_id": claim.entry_id, "occurred_at": iso(claim.occurred_at), "approved_at": iso(now)}, now)
 
@@ -334,7 +344,7 @@ def _on_claim_approved(claim, *, now: datetime) -> None:
 def _on_deduction_changed(deduction, *, now: datetime) -> None:
     if deduction.withdrawn_at is not None:
         return  # a withdrawal: no event (the list has none for it)
-    emit(deduction.community_id, "deduction.recorded", {
+    emit(deduction.community_id, "deduction.recorded", lambda: {
         "deduction_id": deduction.id, "item_id": deduction.item_id, "resident_id": deduction.resident_id,
         "household_id": deduction.household_id, "points": deduction.points, "taken": deduction.taken,
         "owed": deduction.owed, "occurred_at": iso(deduction.occurred_at), "recorded_at": iso(deduction.created_at)},
