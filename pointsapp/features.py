@@ -16,7 +16,8 @@ FEATURES = ("tree", "accounts", "audit", "imports", "catalogue", "volunteering",
 # modules that connect to another feature's signals when imported
 SUBSCRIBERS = ("pointsapp.rankings.services",  # ledger.posted -> earning totals
                "pointsapp.deductions.services",  # ledger.posted -> owed points taken from the next earning
-               "pointsapp.recognition.services.stars")  # deductions.changed -> star results on notice
+               "pointsapp.recognition.services.stars",  # deductions.changed -> star results on notice
+               "pointsapp.integrations.services.webhooks")  # the source services' signals -> the outbox
 
 
 def load_features() -> None:
@@ -113,6 +114,6 @@ def _init_api(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Each feature's commands (its cli module's `commands`) under `flask --app pointsapp …`."""
-    for feature in ("backups", "demo", "imports", "jobs", "ledger", "tree"):
+    for feature in ("backups", "demo", "imports", "integrations", "jobs", "ledger", "tree"):
         for command in importlib.import_module(f"pointsapp.{feature}.cli").commands:
             app.cli.add_command(command)

@@ -122,6 +122,7 @@ def make_test_app(database_url: str, **extra):
         "PUBLIC_BASE_URL": "https://jifen.example.cn",  # what QR codes and slips must name (tests/test_hosts.py)
         "TRUSTED_HOSTS": ["localhost"],  # the test client's host, besides the public one
         "JOBS_URL": "memory://",  # queued jobs wait in memory; tests run them (tests/test_jobs.py: a real worker)
+        "WEBHOOK_ALLOW_HTTP_HOSTS": ["127.0.0.1", "localhost"],  # tests/test_webhooks.py's receiver
     }
     config.update(extra)
     app = create_app(config)

@@ -96,6 +96,12 @@ def world(make, db, now):
                                            now=now)[0].id
     db.session.commit()
     # end api_tokens
+    # api_webhooks
+    from .test_webhooks import webhook_in_world
+    endpoint, delivery = webhook_in_world(admin, c, now)
+    ids["endpoint_id"], ids["delivery_id"] = endpoint.id, delivery.id
+    _db.session.commit()
+    # end api_webhooks
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

@@ -26,8 +26,9 @@ def test_checkout_statements(app, client, login, shop):  # noqa: F811
                            data={"request_id": "r1", f"qty_{noodles.id}": "2", f"qty_{soap.id}": "1"})
     assert done.status_code in (302, 303)
     # PostgreSQL inserts the two lines in one statement and the two stock movements in another; SQLite, one
-    # row at a time (SQLAlchemy's batched insert needs RETURNING in a guaranteed order)
-    budget = 18 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 20
+    # row at a time (SQLAlchemy's batched insert needs RETURNING in a guaranteed order); +1: the community's
+    # webhook endpoints that want the checkout (integrations/services/webhooks.py, the outbox)
+    budget = 19 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 21
     assert log.count <= budget, log.report()
 
 

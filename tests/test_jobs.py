@@ -48,16 +48,19 @@ EXPECTED = {  # job -> (China-time hour, minute)
     "ledger_checkpoint": (3, 0), "backup": (3, 30),
 }
 EVERY_10_MINUTES = {"imports_waiting", "exports_waiting"}
+EVERY_MINUTE = {"webhooks_deliver"}  # due at every minute; left out of the sets below
 
 
 def test_the_periodic_jobs_and_when_huey_enqueues_them_in_china_time(app):
     huey = jobs.queue(app)
-    assert set(huey.pointsapp_periodic) == set(EXPECTED) | EVERY_10_MINUTES
+    assert set(huey.pointsapp_periodic) == set(EXPECTED) | EVERY_10_MINUTES | EVERY_MINUTE
     day = date(2026, 11, 26)
 
     def due_at(moment: datetime) -> set[str]:
         # the consumer's scheduler passes naive UTC (Huey(utc=True)); tasks are named periodic.<job>
-        return {t.name.removeprefix("periodic.") for t in huey.read_periodic(moment.replace(tzinfo=None))}
+        due = {t.name.removeprefix("periodic.") for t in huey.read_periodic(moment.replace(tzinfo=None))}
+        assert due >= EVERY_MINUTE, moment
+        return due - EVERY_MINUTE
 
     for name, (hour, minute) in EXPECTED.items():
         at = china(day, hour, minute)
@@ -72,6 +75,7 @@ def test_the_periodic_jobs_and_when_huey_enqueues_them_in_china_time(app):
 
     out = app.test_cli_runner().invoke(args=["jobs", "schedule"]).output
     assert re.search(r"02:00 daily\s+ledger_expiry", out) and re.search(r"03:30 daily\s+backup", out), out
+    assert re.search(r"every 1 min\s+webhooks_deliver", out), out
     assert re.search(r"every 10 min\s+imports_waiting", out) and re.search(r"every 10 min\s+exports_waiting", out), out
     assert out.index("sheet_purge") < out.index("retention") < out.index("ledger_expiry") < out.index("backup")
 
@@ -122,7 +126,7 @@ def test_the_nightly_jobs_run_once_a_night_and_a_second_run_changes_nothing(app,
     assert "ledger_expiry: skipped" in run_due(2, 0)
     assert "ledger_checkpoint: 1 checkpoints stored" in run_due(3, 0)
     assert "ledger_checkpoint: skipped" in run_due(3, 0)
-    assert "no periodic job is due at 10:05 China time" in run_due(10, 5)
+    assert "webhooks_deliver: 0 webhook deliveries sent" in run_due(10, 5)  # the every-minute job, only
 
     # forced past the day's claim (two workers that both got in), each job finds nothing left to do
     count = entries()

@@ -148,6 +148,19 @@ MATRIX = {
     "api_imports.show": ("GET", COMMUNITY_A_ADMINS),
     "api_imports.run": ("POST", COMMUNITY_A_ADMINS),
     # end api_imports
+    # webhooks
+    "webhooks.index": ("GET", COMMUNITY_A_ADMINS),
+    "webhooks.endpoint": ("GET", COMMUNITY_A_ADMINS),
+    # end webhooks
+    # api_webhooks
+    "api_webhooks.list_endpoints": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.create_endpoint": ("POST", COMMUNITY_A_ADMINS),  # empty body: refused, 415/422
+    "api_webhooks.get_endpoint": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.update_endpoint": ("PATCH", COMMUNITY_A_ADMINS),  # empty body: refused, 415/422
+    "api_webhooks.renew_secret": ("POST", COMMUNITY_A_ADMINS),
+    "api_webhooks.list_deliveries": ("GET", COMMUNITY_A_ADMINS),
+    "api_webhooks.redeliver": ("POST", COMMUNITY_A_ADMINS),
+    # end api_webhooks
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -323,6 +336,12 @@ def world(make, db, now):
     args["award_request_id"] = by_hand.award_by_hand(make.admin(a), other, 500, "抢险救灾", "matrix-api-big", now).id
     db.session.commit()
     # end api_office_points
+    # api_webhooks
+    from .test_webhooks import webhook_in_world
+    endpoint, delivery = webhook_in_world(admin, a, now)
+    args["endpoint_id"], args["delivery_id"] = endpoint.id, delivery.id
+    db.session.commit()
+    # end api_webhooks
     return users, args
 
 

@@ -77,6 +77,10 @@ def from_environment(instance_path: str) -> dict:
         "IMPORT_SYNC_ROWS": int(os.environ.get("IMPORT_SYNC_ROWS", 2000)),
         # the job queue (pointsapp/jobs): unset = SQLite file in the instance folder; redis://… in production
         "JOBS_URL": os.environ.get("JOBS_URL", ""),
+        # webhooks (integrations/services/webhooks.py) go to https:// addresses only; plain http (and addresses of
+        # this machine or network) only to these hosts ("a,b"), e.g. a receiver on the same server
+        "WEBHOOK_ALLOW_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBHOOK_ALLOW_HTTP_HOSTS", "").split(",")
+                                     if h.strip()],
         # a ledger export of more entries is made by the job worker (ledger/services/export_jobs.py)
         "LEDGER_EXPORT_SYNC_ROWS": int(os.environ.get("LEDGER_EXPORT_SYNC_ROWS", 20000)),
         # product photos: refused above this many megapixels, read from the header before decoding

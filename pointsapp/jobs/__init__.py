@@ -6,6 +6,7 @@ lists them):
 
 | China time   | job               | registered in   | the same by hand                       |
 |--------------|-------------------|-----------------|----------------------------------------|
+| every minute | webhooks_deliver  | integrations/cli.py | flask webhooks deliver             |
 | every 10 min | imports_waiting   | imports/cli.py  | flask imports run                      |
 | every 10 min | exports_waiting   | ledger/cli.py   | flask ledger run-exports               |
 | 01:00        | sheet_purge       | imports/cli.py  | flask imports purge                    |

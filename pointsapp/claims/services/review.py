@@ -7,6 +7,7 @@ approvals of the last slot of a limit queue behind each other, and the second co
 from collections.abc import Sequence
 from datetime import datetime
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.accounts.models import User
@@ -34,6 +35,10 @@ from pointsapp.ledger.services.posting import Posting, lock_account, post
 from pointsapp.ledger.services.rules import CapReached
 
 ANSWER_MAX = 500
+
+
+# Sent when a claim is approved, in the same transaction (webhooks listen): approved.send(claim, now=…)
+approved = Namespace().signal("claims.approved")
 
 
 def _as_reviewer(actor: User, claim: Claim) -> None:
@@ -95,6 +100,7 @@ def approve(actor: User, claim: Claim, now: datetime) -> Claim:
     db.session.flush()
     audit.record(actor, AuditAction.CLAIM_APPROVED, claim, now, points=claim.points, entry_id=entry.id,
                  item_id=claim.item_id)
+    approved.send(claim, now=now)
     return claim
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select
 
@@ -24,6 +25,10 @@ from pointsapp.rankings.models import EarningTotal
 from pointsapp.recognition.models import Evaluation, StarResult, StarRuleSet, StarVeto
 from pointsapp.recognition.services import notice
 from pointsapp.tree.models import Building, Community, Household, Resident, household_address
+
+# Sent when an evaluation is published, in the same transaction (webhooks listen):
+# published.send(evaluation, count=<households rated>, now=…)
+published = Namespace().signal("recognition.evaluation_published")
 
 
 def create_rule_set(actor: User, community: Community, name: str, thresholds: list[int], min_attendances: int,
@@ -204,6 +209,7 @@ def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     notice.check_publishable(evaluation, now)
     count = _store(evaluation)
     notice.mark_published(evaluation, actor, now)
+    published.send(evaluation, count=count, now=now)
     return count
 
 

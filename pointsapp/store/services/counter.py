@@ -12,6 +12,7 @@ double click or a retry return the first receipt, even after its identification 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +43,10 @@ from pointsapp.store.services.identification import CounterRefusal
 from pointsapp.tree.models import Household, Resident
 
 MAX_LINES = 50
+# Sent in the checkout's (and the void's) transaction, once it is written (webhooks listen):
+# redeemed.send(redemption, now=…), voided.send(redemption, now=…)
+redeemed = Namespace().signal("store.redeemed")
+voided = Namespace().signal("store.voided")
 
 
 # ---- limits -------------------------------------------------------------------------------------
@@ -218,6 +223,7 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
     redemption.balance_after = entry.balance_after
     who.redemption_id = redemption.id
     db.session.flush()
+    redeemed.send(redemption, now=now)
     return Checkout(redemption)
 
 
@@ -261,6 +267,7 @@ def void(actor: User, redemption: Redemption, reason: str, now: datetime) -> Red
     redemption.void_reason = reason.strip()[:300]
     db.session.flush()
     audit.record(actor, "redemption_voided", redemption, now, receipt=redemption.receipt_no, points=redemption.total_points)
+    voided.send(redemption, now=now)
     return redemption
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,9 @@ from pointsapp.volunteering.models import Activity, Attendance
 
 # A second scan sooner than this after check-in is a double scan, not a check-out.
 MIN_STAY = timedelta(minutes=10)
+# Sent when a lead or the office approves attendances, in the same transaction (webhooks listen):
+# attendance_approved.send(actor, attendances=[…approved…], now=…)
+attendance_approved = Namespace().signal("volunteering.attendance_approved")
 
 
 class CheckInError(InvalidInput):
@@ -286,6 +290,7 @@ def _approve_rows(actor: User, rows: list[Attendance], now: datetime, *, office:
         attendance.reviewed_by_id, attendance.reviewed_at, attendance.reject_reason = actor.id, now, ""
         points += _award(attendance, actor, now, office=office)[0]
         approved += attendance.status == "approved"  # above the ceiling, it went back to wait for the office
+    attendance_approved.send(actor, attendances=[a for a in chosen if a.status == "approved"], now=now)
     return ReviewResult(approved, points, len(refused) + len(chosen) - approved)
 
 

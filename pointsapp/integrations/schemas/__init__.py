@@ -1,0 +1,1 @@
+"""What the integrations pages and operations read and answer: webhooks.py."""
