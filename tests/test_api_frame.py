@@ -353,3 +353,15 @@ def test_days_left_are_shown_and_expired_tokens_read_expired(client, make, login
     clock.advance(timedelta(days=2))
     login(client, user)
     assert "已过期" in client.get("/me/tokens").get_data(as_text=True)
+
+
+def test_the_nightly_purge_forgets_keys_older_than_a_day(client, make, db, clock):
+    from pointsapp.integrations.services import idempotency
+    _, _, secret, target_id, _ = _two_tokens(make, db)
+    client.post(f"/api/v1/tokens/{target_id}/revoke", headers=bearer(secret, key="old"))
+    clock.advance(hours=23)
+    client.post("/api/v1/tokens/999999/revoke", headers=bearer(secret, key="young"))
+    clock.advance(hours=2)
+    assert idempotency.purge(clock.now()) == 1
+    db.session.commit()
+    assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["young"]

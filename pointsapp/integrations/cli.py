@@ -11,7 +11,7 @@ import click
 from pointsapp.core import queue
 from pointsapp.core.clock import utcnow
 from pointsapp.core.uow import unit_of_work
-from pointsapp.integrations.services import webhooks
+from pointsapp.integrations.services import idempotency, webhooks
 
 group = click.Group("webhooks", help="Webhook deliveries.")
 
@@ -61,6 +61,12 @@ def run_due(now) -> str:
 def deliver_command() -> None:
     """Send the webhook deliveries that are due now."""
     click.echo(deliver_due())
+
+
+@queue.periodic("idempotency_purge", minute="15", hour="1")
+def purge_idempotency(now) -> str:
+    """Idempotency-Key records older than a day deleted (a client retries within minutes)."""
+    return f"{idempotency.purge(now)} idempotency records older than {idempotency.KEEP} deleted"
 
 
 commands = [group]

@@ -11,6 +11,7 @@ lists them):
 | every 10 min | exports_waiting   | ledger/cli.py   | flask ledger run-exports               |
 | 01:00        | sheet_purge       | imports/cli.py  | flask imports purge                    |
 | 01:00        | export_purge      | ledger/cli.py   | (export files older than 3 days)       |
+| 01:15        | idempotency_purge | integrations/cli.py | (Idempotency-Key records over a day) |
 | 01:30        | retention         | tree/cli.py     | flask tree retention                   |
 | 02:00        | ledger_expiry     | ledger/cli.py   | flask ledger expire                    |
 | 03:00        | ledger_checkpoint | ledger/cli.py   | flask ledger checkpoint                |

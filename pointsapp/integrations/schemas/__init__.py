@@ -1,1 +1,1 @@
-"""What the integrations pages and operations read and answer: webhooks.py."""
+"""What the integrations pages and operations read and answer: tokens.py, webhooks.py."""

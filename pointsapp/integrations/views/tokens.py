@@ -14,7 +14,7 @@ from pointsapp.core.permissions import AUTHENTICATED, COMMUNITY_ADMIN, Role, pol
 from pointsapp.core.schemas import load_or_error
 from pointsapp.core.uow import attempt
 from pointsapp.core.web import actor, utcnow
-from pointsapp.integrations.schemas import CreateDeviceTokenSchema, CreateTokenSchema
+from pointsapp.integrations.schemas.tokens import CreateDeviceTokenSchema, CreateTokenSchema
 from pointsapp.integrations.services import tokens
 from pointsapp.store.models import Store
 from pointsapp.tree import services as tree
