@@ -101,6 +101,32 @@ def seeded(app, clock, now):
                "activity_id": activity.id, "attendance_id": attendance.id, "store_id": store.id,
                "product_id": products[0].id, "redemption_id": sale.id, "receipt_id": sale.id,
                "neighbour_id": neighbour.id}
+        # the office's operations: a waiting award, a deduction, an evaluation, an import job, a webhook
+        from pointsapp.catalogue.services import items as catalogue_items
+        from pointsapp.deductions import services as deductions
+        from pointsapp.imports.models import ImportJob
+        from pointsapp.ledger.services import by_hand
+        from pointsapp.recognition.services import stars
+
+        from .test_webhooks import webhook_in_world
+        second = make.admin(community)
+        ids["award_request_id"] = by_hand.award_by_hand(second, neighbour, 100_000, "抢险救灾", "fuzz-big", now).id
+        item = catalogue_items.create_item(admin, community, catalogue_items.ItemFields(
+            kind="deduct", category="文明行为", title="高空抛物", points=5, claimable=False), now)
+        ids["item_id"] = item.id
+        ids["deduction_id"] = deductions.record_deduction(
+            admin, item, resident=neighbour, occurred_at=now, reason="扔花盆", evidence=None, request_key="fuzz",
+            now=now).id
+        rules = stars.create_rule_set(admin, community, "标准", [10, 20, 30, 40, 50], 0, now)
+        ids["evaluation_id"] = stars.create_evaluation(admin, community, rules, "年度评定", "Y2026", 7, now).id
+        job = ImportJob(community_id=community.id, filename="x.csv", content="楼栋,单元,房号,姓名\n".encode(),
+                        status="checked", created_by_id=admin.id, created_at=now)
+        _db.session.add(job)
+        _db.session.flush()
+        ids["job_id"] = job.id
+        endpoint, delivery = webhook_in_world(admin, community, now)
+        ids["endpoint_id"], ids["delivery_id"] = endpoint.id, delivery.id
+        _db.session.commit()
         _db.session.remove()
     tokens: dict = {None: None}
 
