@@ -95,12 +95,17 @@ def _limits(p) -> dict:
             "household_limit_per_month": p.household_limit_per_month}
 
 
+_CLERKS = {"stock": None, "low_stock": None, "barcode": None}
+_RESIDENTS = {"stock_word": None, "left_in_stock": None, "left": None, "period": None, "affordable": None,
+              "can_take": None}
+
+
 def _clerk_item(p) -> dict:
-    return {**_limits(p), "stock": p.stock, "low_stock": p.low_stock, "barcode": p.barcode}
+    return {**_limits(p), **_RESIDENTS, "stock": p.stock, "low_stock": p.low_stock, "barcode": p.barcode}
 
 
 def _resident_item(item: shelf_service.Item) -> dict:
-    return {**_limits(item.product), "stock_word": item.stock, "left_in_stock": item.left_in_stock,
+    return {**_limits(item.product), **_CLERKS, "stock_word": item.stock, "left_in_stock": item.left_in_stock,
             "left": item.allowance.left, "period": item.allowance.why, "affordable": item.affordable,
             "can_take": item.can_take}
 
