@@ -95,6 +95,17 @@ MATRIX = {
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
     # end api_me
+    # api_store
+    "api_store.products": ("GET", {RESIDENT, CLERK, ADMIN, CITY}),  # the clerk's view, or a resident's of A
+    "api_store.find_residents": ("GET", STORE_RUNNERS),
+    "api_store.identify": ("POST", STORE_RUNNERS),
+    "api_store.price_cart": ("POST", STORE_RUNNERS),
+    "api_store.checkout": ("POST", STORE_RUNNERS),
+    "api_store.receipt": ("GET", STORE_RUNNERS),
+    "api_store.void": ("POST", STORE_RUNNERS),
+    "api_store.close_shift": ("POST", STORE_RUNNERS),
+    "api_store.day_report": ("GET", STORE_RUNNERS),
+    # end api_store
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
