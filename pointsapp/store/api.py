@@ -11,6 +11,7 @@ import uuid
 
 from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
 from werkzeug.datastructures import Headers
 
 from pointsapp.core.api import KEY_HEADER, ApiBlueprint, current_token
@@ -23,27 +24,202 @@ from pointsapp.rankings.services import mask_name
 from pointsapp.store.models import CounterIdentification, Redemption, Store
 from pointsapp.store.schemas import (
     WAYS,
-    CheckoutSchema,
+    CheckoutCartSchema,
     CloseShiftJsonSchema,
     CustomerSchema,
-    DayReportOutSchema,
-    DayReportSchema,
-    FindResidentsSchema,
-    FoundResidentsSchema,
-    IdentificationSchema,
+    FindCustomersSchema,
     IdentifyResidentSchema,
     ListProductsSchema,
     PriceCartSchema,
-    ProductListSchema,
-    QuoteSchema,
-    ReceiptSchema,
-    StocktakeSchema,
+    ShowDayReportSchema,
     VoidReceiptSchema,
 )
 from pointsapp.store.services import catalogue as store_service
 from pointsapp.store.services import counter, identification
 from pointsapp.store.services import shelf as shelf_service
 from pointsapp.tree.services import search
+
+# ---- what the operations answer (every field typed and described: the OpenAPI document) ----------------
+
+def _f(field, description: str):
+    field.metadata = {**field.metadata, "description": description}
+    return field
+
+
+class ProductItemSchema(Schema):
+    id = _f(fields.Integer(required=True), "The product's id")
+    name = _f(fields.String(required=True), "Its name")
+    kind = _f(fields.String(required=True), "goods or service")
+    category = _f(fields.String(required=True), "Its category (may be empty)")
+    price = _f(fields.Integer(required=True), "Points per unit")
+    is_active = _f(fields.Boolean(required=True), "On sale")
+    stock = _f(fields.Integer(allow_none=True), "Clerk's view: units in stock (null: unlimited service)")
+    low_stock = _f(fields.Integer(allow_none=True), "Clerk's view: listed as low at or below this")
+    barcode = _f(fields.String(allow_none=True), "Clerk's view: the barcode")
+    limit_per_week = _f(fields.Integer(allow_none=True), "Per resident per week (null: none)")
+    limit_per_month = _f(fields.Integer(allow_none=True), "Per resident per month (null: none)")
+    household_limit_per_month = _f(fields.Integer(allow_none=True), "Per household per month (null: none)")
+    stock_word = _f(fields.String(allow_none=True), "Resident's view: plenty, few or out")
+    left_in_stock = _f(fields.Integer(allow_none=True), "Resident's view: units left when few")
+    left = _f(fields.Integer(allow_none=True), "Resident's view: how many more she may take now (null: no limit)")
+    period = _f(fields.String(allow_none=True), "Resident's view: the limit that binds (this week, ...)")
+    affordable = _f(fields.Boolean(allow_none=True), "Resident's view: her balance covers one")
+    can_take = _f(fields.Boolean(allow_none=True), "Resident's view: in stock, affordable and within her limits")
+
+
+class ProductListSchema(Schema):
+    store_id = _f(fields.Integer(required=True), "The store")
+    view = _f(fields.String(required=True), "clerk or resident")
+    balance = _f(fields.Integer(allow_none=True), "Resident's view: her balance")
+    items = _f(fields.List(fields.Nested(ProductItemSchema), required=True), "The products")
+
+
+class FoundResidentSchema(Schema):
+    id = _f(fields.Integer(required=True), "The resident's id (for identify with id_tail)")
+    name = _f(fields.String(required=True), "Her name")
+    phone = _f(fields.String(required=True), "Her phone, masked")
+    address = _f(fields.String(required=True), "Her household's address")
+    has_id_tail = _f(fields.Boolean(required=True), "Whether ID digits are on file (search can identify her)")
+
+
+class FoundResidentsSchema(Schema):
+    residents = _f(fields.List(fields.Nested(FoundResidentSchema), required=True), "Who matches")
+    note = _f(fields.String(required=True), "Why the list is cut or empty, if it is")
+
+
+class CounterAllowanceSchema(Schema):
+    product_id = _f(fields.Integer(required=True), "A product on sale here")
+    left = _f(fields.Integer(allow_none=True), "How many more she may take now (null: no limit)")
+    period = _f(fields.String(required=True), "The limit that binds (empty: none)")
+    max = _f(fields.Integer(required=True), "The most the counter lets her take now (stock and limits, ≤ 999)")
+
+
+class CounterResidentSchema(Schema):
+    id = _f(fields.Integer(required=True), "The resident's id")
+    name = _f(fields.String(required=True), "Her name, masked (张*明)")
+    address = _f(fields.String(required=True), "Her household's address")
+
+
+class IdentificationSchema(Schema):
+    identification_id = _f(fields.Integer(required=True), "What the cart and the checkout name")
+    store_id = _f(fields.Integer(required=True), "The store")
+    method = _f(fields.String(required=True), "phone_code, card_pin or search")
+    created_at = _f(fields.DateTime(required=True), "When (UTC)")
+    expires_at = _f(fields.DateTime(required=True), "The checkout must come before this (UTC)")
+    resident = _f(fields.Nested(CounterResidentSchema, required=True), "Who")
+    balance = _f(fields.Integer(required=True), "Her balance now")
+    allowances = _f(fields.List(fields.Nested(CounterAllowanceSchema), required=True),
+                    "Per product on sale: what the counter page shows of her limits")
+
+
+class CartProblemSchema(Schema):
+    code = _f(fields.String(required=True), "What the checkout would refuse, e.g. limit_reached")
+    message = _f(fields.String(required=True), "In the request's language")
+
+
+class CartQuoteLineSchema(Schema):
+    product_id = _f(fields.Integer(required=True), "The product")
+    name = _f(fields.String(allow_none=True), "Its name (null: not a product of this store)")
+    quantity = _f(fields.Integer(required=True), "How many")
+    unit_price = _f(fields.Integer(required=True), "Points per unit")
+    points = _f(fields.Integer(required=True), "quantity × unit_price")
+    problem = _f(fields.Nested(CartProblemSchema, allow_none=True), "Why the checkout would refuse this line")
+
+
+class CartQuoteSchema(Schema):
+    lines = _f(fields.List(fields.Nested(CartQuoteLineSchema), required=True), "The cart's lines")
+    total = _f(fields.Integer(required=True), "Points for the cart")
+    balance = _f(fields.Integer(required=True), "Her balance now")
+    balance_after = _f(fields.Integer(required=True), "balance − total")
+    ok = _f(fields.Boolean(required=True), "The checkout would go through now")
+    problems = _f(fields.List(fields.Nested(CartProblemSchema), required=True), "Refusals of the whole cart")
+
+
+class StoreReceiptLineSchema(Schema):
+    product_id = _f(fields.Integer(required=True), "The product")
+    name = _f(fields.String(required=True), "Its name as sold")
+    quantity = _f(fields.Integer(required=True), "How many")
+    unit_price = _f(fields.Integer(required=True), "Points per unit")
+    points = _f(fields.Integer(required=True), "Points for the line")
+
+
+class StoreReceiptSchema(Schema):
+    id = _f(fields.Integer(required=True), "The redemption's id")
+    receipt_no = _f(fields.String(required=True), "The receipt number")
+    store_id = _f(fields.Integer(required=True), "The store")
+    resident = _f(fields.Nested(CounterResidentSchema, required=True), "Who redeemed")
+    clerk = _f(fields.String(required=True), "The clerk's name")
+    created_at = _f(fields.DateTime(required=True), "When (UTC)")
+    identified_by = _f(fields.String(required=True), "phone_code, card_pin or search")
+    total_points = _f(fields.Integer(required=True), "Points used")
+    balance_after = _f(fields.Integer(required=True), "Her balance after the checkout")
+    status = _f(fields.String(required=True), "done or void")
+    voided_at = _f(fields.DateTime(allow_none=True), "When it was voided (UTC)")
+    void_reason = _f(fields.String(required=True), "Why (empty unless void)")
+    repeated = _f(fields.Boolean(required=True), "A checkout: its request_id had gone through already (nothing "
+                                                 "was charged again)")
+    lines = _f(fields.List(fields.Nested(StoreReceiptLineSchema), required=True), "What was redeemed")
+
+
+class StocktakeLineSchema(Schema):
+    product_id = _f(fields.Integer(required=True), "The product")
+    name = _f(fields.String(required=True), "Its name")
+    book_quantity = _f(fields.Integer(required=True), "The books before the count")
+    counted_quantity = _f(fields.Integer(required=True), "What was counted")
+    difference = _f(fields.Integer(required=True), "counted − books")
+    reason = _f(fields.String(required=True), "Why they differ")
+
+
+class StocktakeSchema(Schema):
+    id = _f(fields.Integer(required=True), "The stocktake's id")
+    store_id = _f(fields.Integer(required=True), "The store")
+    closed_at = _f(fields.DateTime(required=True), "When (UTC)")
+    note = _f(fields.String(required=True), "The clerk's note")
+    lines = _f(fields.List(fields.Nested(StocktakeLineSchema), required=True), "Every good counted")
+
+
+class ClerkTotalSchema(Schema):
+    clerk = _f(fields.String(required=True), "The clerk's name")
+    redemptions = _f(fields.Integer(required=True), "Checkouts in force")
+    points = _f(fields.Integer(required=True), "Points redeemed")
+
+
+class GoodsOutSchema(Schema):
+    name = _f(fields.String(required=True), "The product as sold")
+    quantity = _f(fields.Integer(required=True), "Units out")
+    points = _f(fields.Integer(required=True), "Points for them")
+
+
+class ReportReceiptSchema(Schema):
+    id = _f(fields.Integer(required=True), "The redemption's id")
+    receipt_no = _f(fields.String(required=True), "The receipt number")
+    created_at = _f(fields.DateTime(required=True), "When (UTC)")
+    resident = _f(fields.String(required=True), "Who redeemed, masked")
+    clerk = _f(fields.String(required=True), "The clerk's name")
+    total_points = _f(fields.Integer(required=True), "Points used")
+    status = _f(fields.String(required=True), "done or void")
+
+
+class ShelfDifferenceSchema(Schema):
+    product = _f(fields.String(required=True), "The product")
+    book_quantity = _f(fields.Integer(required=True), "The books")
+    counted_quantity = _f(fields.Integer(required=True), "The count")
+    difference = _f(fields.Integer(required=True), "counted − books")
+    reason = _f(fields.String(required=True), "Why")
+    clerk = _f(fields.String(required=True), "Who counted")
+    closed_at = _f(fields.DateTime(required=True), "When (UTC)")
+
+
+class DayReportOutSchema(Schema):
+    store_id = _f(fields.Integer(required=True), "The store")
+    day = _f(fields.Date(required=True), "The day (China time)")
+    points = _f(fields.Integer(required=True), "Points redeemed (checkouts in force)")
+    voids = _f(fields.Integer(required=True), "Receipts voided that day")
+    per_clerk = _f(fields.List(fields.Nested(ClerkTotalSchema), required=True), "Per clerk")
+    goods = _f(fields.List(fields.Nested(GoodsOutSchema), required=True), "Goods out")
+    receipts = _f(fields.List(fields.Nested(ReportReceiptSchema), required=True), "The day's receipts")
+    differences = _f(fields.List(fields.Nested(ShelfDifferenceSchema), required=True), "Shelf count differences")
+
 
 bp = ApiBlueprint("api_store", __name__, url_prefix="/api/v1/stores",
                   description="The love-points supermarket: products, the counter, receipts, shift close, reports")
@@ -113,7 +289,7 @@ def _resident_item(item: shelf_service.Item) -> dict:
 # ---- identifying the resident --------------------------------------------------------------------------
 
 @bp.route("/<int:store_id>/residents")
-@bp.arguments(FindResidentsSchema, location="query")
+@bp.arguments(FindCustomersSchema, location="query")
 @bp.response(200, FoundResidentsSchema)
 @policy(STAFF)
 def find_residents(wanted, store_id: int):
@@ -170,7 +346,7 @@ def _held(s: Store, identification_id: int | None, now) -> CounterIdentification
 
 @bp.route("/<int:store_id>/cart", methods=["POST"])
 @bp.arguments(PriceCartSchema, location="json")
-@bp.response(200, QuoteSchema)
+@bp.response(200, CartQuoteSchema)
 @policy(STAFF)
 def price_cart(cart, store_id: int):
     """The counter's live total: the cart's lines and prices, the total, her balance after it, and what the
@@ -209,8 +385,8 @@ def _receipt(r: Redemption, repeated: bool = False) -> dict:
 
 
 @bp.route("/<int:store_id>/checkout", methods=["POST"])
-@bp.arguments(CheckoutSchema, location="json")
-@bp.response(201, ReceiptSchema, headers={"Location": {"description": "The receipt", "schema": {"type": "string"}}})
+@bp.arguments(CheckoutCartSchema, location="json")
+@bp.response(201, StoreReceiptSchema, headers={"Location": {"description": "The receipt", "schema": {"type": "string"}}})
 @policy(STAFF)
 def checkout(cart, store_id: int):
     """Redeem the cart for the identified resident (using the identification up): points, stock and limits in
@@ -224,7 +400,7 @@ def checkout(cart, store_id: int):
 
 
 @bp.route("/<int:store_id>/redemptions/<int:redemption_id>")
-@bp.response(200, ReceiptSchema)
+@bp.response(200, StoreReceiptSchema)
 @policy(STAFF)
 def receipt(store_id: int, redemption_id: int):
     """A receipt of this store."""
@@ -234,7 +410,7 @@ def receipt(store_id: int, redemption_id: int):
 
 @bp.route("/<int:store_id>/redemptions/<int:redemption_id>/void", methods=["POST"])
 @bp.arguments(VoidReceiptSchema, location="json")
-@bp.response(200, ReceiptSchema)
+@bp.response(200, StoreReceiptSchema)
 @policy(STAFF)
 def void(given, store_id: int, redemption_id: int):
     """Void a receipt with a reason: points and stock come back. The clerk who made it, the same day; the
@@ -263,7 +439,7 @@ def close_shift(shelf, store_id: int):
 
 
 @bp.route("/<int:store_id>/day-report")
-@bp.arguments(DayReportSchema, location="query")
+@bp.arguments(ShowDayReportSchema, location="query")
 @bp.response(200, DayReportOutSchema)
 @policy(STAFF)
 def day_report(wanted, store_id: int):
