@@ -108,6 +108,16 @@ def stock_of(product) -> int | None:
     return _db.session.get(Product, product.id).stock
 
 
+def conforms(schema_name: str, body: dict) -> dict:
+    """The body is what the operation's output schema documents (every field, typed)."""
+    from pointsapp.store import api as store_api
+
+    schema = getattr(store_api, schema_name)()
+    assert schema.validate(body) == {}, schema.validate(body)
+    assert set(body) == set(schema.fields), set(body) ^ set(schema.fields)
+    return body
+
+
 def lines(*pairs):
     return [{"product_id": p.id if hasattr(p, "id") else p, "quantity": q} for p, q in pairs]
 
@@ -117,7 +127,7 @@ def lines(*pairs):
 def test_the_clerk_sees_products_with_stock(client, shop):
     response = client.get(f"{API}/{shop.store.id}/products", headers=bearer(clerk_token(shop)))
     assert response.status_code == 200
-    body = response.get_json()
+    body = conforms("ProductListSchema", response.get_json())
     assert body["view"] == "clerk" and body["balance"] is None
     by_name = {item["name"]: item for item in body["items"]}
     assert by_name["香皂"]["stock"] == 2 and by_name["花生油"]["limit_per_week"] == 1
@@ -127,7 +137,7 @@ def test_the_resident_sees_her_allowance_not_the_stock(client, shop, now):
     secret = token_for(shop.resident_user, shop.community, [Role.RESIDENT])
     response = client.get(f"{API}/{shop.store.id}/products?view=resident", headers=bearer(secret))
     assert response.status_code == 200, response.get_json()
-    body = response.get_json()
+    body = conforms("ProductListSchema", response.get_json())
     assert body["view"] == "resident" and body["balance"] == 100
     by_name = {item["name"]: item for item in body["items"]}
     assert by_name["花生油"]["left"] == 1 and by_name["挂面"]["left"] is None
@@ -160,7 +170,7 @@ def test_anonymous_gets_401(client, shop):
 def test_identify_by_the_phone_code_answers_what_the_counter_shows(client, shop, now):
     response = identify(client, shop, clerk_token(shop), now)
     assert response.status_code == 201, response.get_json()
-    body = response.get_json()
+    body = conforms("IdentificationSchema", response.get_json())
     assert body["method"] == "phone_code" and body["balance"] == 100
     assert body["resident"]["id"] == shop.resident.id
     name = shop.resident.name
@@ -207,7 +217,7 @@ def test_search_then_identify_by_the_id_digits(client, shop, now):
     secret = clerk_token(shop)
     found = client.get(f"{API}/{shop.store.id}/residents?q={shop.resident.name}", headers=bearer(secret))
     assert found.status_code == 200
-    rows = found.get_json()["residents"]
+    rows = conforms("FoundResidentsSchema", found.get_json())["residents"]
     assert [r["id"] for r in rows] == [shop.resident.id] and rows[0]["has_id_tail"]
     assert "0425" not in found.get_data(as_text=True)
     wrong = identify(client, shop, secret, now, resident_id=shop.resident.id, id_tail="1111")
@@ -242,7 +252,7 @@ def test_the_cart_prices_lines_and_names_problems_without_writing(client, shop, 
         "identification_id": who, "lines": lines((shop.noodles, 2), (shop.soap, 3), (shop.oil, 2),
                                                  (elsewhere["product"], 1))})
     assert response.status_code == 200, response.get_json()
-    body = response.get_json()
+    body = conforms("CartQuoteSchema", response.get_json())
     assert body["total"] == 20 + 24 + 60 and body["balance"] == 100 and body["balance_after"] == -4
     problems = {line["product_id"]: (line["problem"] or {}).get("code") for line in body["lines"]}
     assert problems == {shop.noodles.id: None, shop.soap.id: "out_of_stock", shop.oil.id: "limit_reached",
@@ -287,7 +297,7 @@ def test_checkout_answers_201_with_the_receipt_and_its_location(client, shop, no
     who = identified_id(client, shop, secret, now)
     response = checkout(client, shop, secret, who, lines((shop.noodles, 2), (shop.soap, 1)), request_id="r-1")
     assert response.status_code == 201, response.get_json()
-    body = response.get_json()
+    body = conforms("StoreReceiptSchema", response.get_json())
     assert body["total_points"] == 28 and body["balance_after"] == 72 and body["status"] == "done"
     assert body["repeated"] is False and {x["name"]: x["quantity"] for x in body["lines"]} == {"挂面": 2, "香皂": 1}
     assert response.headers["Location"] == f"{API}/{shop.store.id}/redemptions/{body['id']}"
@@ -544,7 +554,7 @@ def test_shift_close_and_the_day_report(client, shop, elsewhere, now):
     counted[1]["reason"] = "破损"
     done = client.post(url, json={"counts": counted, "note": "交班"}, headers=bearer(secret))
     assert done.status_code == 201, done.get_json()
-    take = done.get_json()
+    take = conforms("StocktakeSchema", done.get_json())
     assert {x["product_id"]: x["difference"] for x in take["lines"]} == {shop.noodles.id: 0, shop.soap.id: -1,
                                                                         shop.oil.id: 0}
     assert stock_of(shop.soap) == 1 and stock_of(elsewhere["product"]) == 10  # another store's count: ignored
@@ -552,7 +562,7 @@ def test_shift_close_and_the_day_report(client, shop, elsewhere, now):
 
     report = client.get(f"{API}/{shop.store.id}/day-report?day=2026-11-25", headers=bearer(secret))
     assert report.status_code == 200, report.get_json()
-    body = report.get_json()
+    body = conforms("DayReportOutSchema", report.get_json())
     assert body["day"] == "2026-11-25" and body["points"] == 20 and body["voids"] == 0
     assert body["goods"] == [{"name": "挂面", "quantity": 2, "points": 20}]
     assert [d["difference"] for d in body["differences"]] == [-1] and len(body["receipts"]) == 1
