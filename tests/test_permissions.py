@@ -161,6 +161,17 @@ MATRIX = {
     "api_webhooks.list_deliveries": ("GET", COMMUNITY_A_ADMINS),
     "api_webhooks.redeliver": ("POST", COMMUNITY_A_ADMINS),
     # end api_webhooks
+    # api_store
+    "api_store.products": ("GET", {RESIDENT, CLERK, ADMIN, CITY}),  # the clerk's view, or a resident's of A
+    "api_store.find_residents": ("GET", STORE_RUNNERS),
+    "api_store.identify": ("POST", STORE_RUNNERS),
+    "api_store.price_cart": ("POST", STORE_RUNNERS),
+    "api_store.checkout": ("POST", STORE_RUNNERS),
+    "api_store.receipt": ("GET", STORE_RUNNERS),
+    "api_store.void": ("POST", STORE_RUNNERS),
+    "api_store.close_shift": ("POST", STORE_RUNNERS),
+    "api_store.day_report": ("GET", STORE_RUNNERS),
+    # end api_store
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),

@@ -127,8 +127,16 @@ def counter_page(store_id: int):
             return _identify_page(s, code=given["code"] if keep else "", need_pin=need_pin)
         _remember(who)
         return redirect(url_for(".counter_page", store_id=s.id))
+    wanted = load_or_error(FindCustomerSchema, request.args)
+    if wanted["identification"] is not None:  # the page identified her through the API: hold it here
+        adopted = identification.current(actor(), s, wanted["identification"], now)
+        if adopted is not None:
+            _remember(adopted)
+        else:
+            flash(_("This identification can no longer be used. Please identify the resident again."), "error")
+        return redirect(url_for(".counter_page", store_id=s.id))
     who = _identified(s)
-    q = load_or_error(FindCustomerSchema, request.args)["q"]
+    q = wanted["q"]
     if who is None or q is not None:
         return _identify_page(s, q=q or "")
     items = store_service.products(s.id, active_only=True)
@@ -281,13 +289,11 @@ def photo(store_id: int, product_id: int):
 @policy(STAFF)
 def shift(store_id: int):
     s = _store(store_id)
-    goods = [p for p in store_service.products(s.id, active_only=True) if p.stock is not None]
+    goods = counter.shelf_goods(s)
     if request.method == "POST" and EmptyForm().validate_on_submit():
         ok, shelf = attempt(lambda: load_or_error(CloseShiftSchema, request.form))
         if ok:
-            ours = {p.id for p in goods}  # a count for another store's product is no count here
-            counted = {pid: n for pid, n in shelf["counts"].items() if pid in ours}
-            reasons = {pid: text for pid, text in shelf["reasons"].items() if pid in ours}
+            counted, reasons = counter.counts_for(goods, shelf["counts"], shelf["reasons"])
             ok, take = attempt(lambda: counter.close_shift(actor(), s, counted, reasons, shelf["note"], utcnow()),
                                _("Shift closed. The books now match the shelf."))
             if ok:

@@ -13,7 +13,8 @@
     sent = true;
     field.value = text;
     stop();
-    field.form.submit();
+    // requestSubmit: the form's own submit handler runs (identify.js asks the API); submit() as a fallback
+    if (field.form.requestSubmit) field.form.requestSubmit(); else field.form.submit();
   }
   function label(running) {
     button.textContent = (running ? button.dataset.stop : button.dataset.start) || button.textContent;

@@ -184,19 +184,28 @@ def tile(page, name: str):
     return page.locator("li.product", has=page.locator("button.tile .pname", has_text=re.compile(f"^{name}$")))
 
 
-def enter_code(page, code: str, pin: str | None = None):
-    """What a USB scanner does: type the code into the focused field and press Enter."""
+def enter_code(page, code: str, pin: str | None = None, *, identified: bool = True):
+    """What a USB scanner does: type the code into the focused field and press Enter. The page asks the API
+    (POST /api/v1/stores/<id>/identify): identified, it goes on to the counter; refused (`identified=False`),
+    it stays and shows the API's message."""
     if pin is None:
         expect(page.locator("#code")).to_be_focused()
         page.keyboard.type(code)
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
     else:
         expect(page.locator("#code")).to_have_value(code)
         expect(page.locator("#pin")).to_be_focused()
         page.keyboard.type(pin)
-        with page.expect_navigation():
+    with page.expect_response(lambda r: urlsplit(r.url).path == f"/api/v1/stores/{STORE}/identify") as answer:
+        if identified:
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+        else:
             page.keyboard.press("Enter")
+    if identified:
+        assert answer.value.status == 201
+    else:
+        assert answer.value.status in (400, 404, 409, 422), answer.value.status
+        expect(flash(page)).to_have_count(1)
 
 
 def flash(page, kind: str = "error"):
@@ -372,7 +381,7 @@ def test_expired_or_forged_codes_are_refused_in_chinese(new_context, live_server
     code = {"expired": lambda: phone_code(live_server, ago=timedelta(seconds=65)),  # two 30 s steps ago
             "forged": lambda: phone_code(live_server)[:-4] + "AAAA",
             "not-a-member-code": lambda: "hello"}[which]()
-    enter_code(page, code)
+    enter_code(page, code, identified=False)
     expect(flash(page)).to_have_text(EXPIRED if which == "expired" else INVALID)
     expect(page.locator("#who")).to_have_count(0)
     expect(page.locator("#code")).to_have_value("")  # ready for the next scan
@@ -404,7 +413,7 @@ def test_printed_card_asks_for_the_pin_and_locks_after_five_wrong_ones(new_conte
     card = card_code(live_server)
 
     # the card alone: a Chinese message asks for the PIN, the code stays, the PIN field has the focus
-    enter_code(page, card)
+    enter_code(page, card, identified=False)
     expect(flash(page)).to_have_text(NEEDS_PIN)
     expect(page.get_by_label(CARD_PIN, exact=True)).to_be_visible()
     expect(page.locator("#who")).to_have_count(0)
@@ -420,16 +429,16 @@ def test_printed_card_asks_for_the_pin_and_locks_after_five_wrong_ones(new_conte
     with page.expect_navigation():
         page.locator(".who form button[type=submit]").click()
     expect(page.locator("#code")).to_have_value("")
-    enter_code(page, card)
+    enter_code(page, card, identified=False)
     expect(flash(page)).to_have_text(NEEDS_PIN)
     for left in (4, 3, 2, 1):
-        enter_code(page, card, "1357")
+        enter_code(page, card, "1357", identified=False)
         expect(flash(page)).to_have_text(WRONG_PIN.format(n=left))
-    enter_code(page, card, "1357")
+    enter_code(page, card, "1357", identified=False)
     expect(flash(page)).to_have_text(LOCKED)
     screenshot(page, "counter-card-locked-tablet")
     # now even the right PIN is refused until the lock ends
-    enter_code(page, card, DEMO_PIN)
+    enter_code(page, card, DEMO_PIN, identified=False)
     expect(flash(page)).to_have_text(LOCKED_UNTIL)
     expect(page.locator("#who")).to_have_count(0)
     assert_chinese_ui(page, *ENGLISH)
@@ -458,8 +467,9 @@ def test_search_asks_for_the_id_digits_checks_them_and_never_shows_them(new_cont
     tail = row.get_by_label(TAIL_LABEL.format(name=RESIDENT), exact=True)
     expect(tail).to_be_focused()  # the clerk asks the resident and types
     tail.fill("1111")
-    with page.expect_navigation():
-        tail.press("Enter")
+    with page.expect_response(lambda r: r.url.endswith(f"/api/v1/stores/{STORE}/identify")) as answer:
+        tail.press("Enter")  # the page asks the API and stays
+    assert answer.value.status == 422
     expect(flash(page)).to_have_text(WRONG_TAIL.format(name=RESIDENT, n=4))
     expect(page.locator("#who")).to_have_count(0)
     # the list is back, the focus in her ID field: the clerk asks again and types
@@ -473,4 +483,83 @@ def test_search_asks_for_the_id_digits_checks_them_and_never_shows_them(new_cont
     assert_chinese_ui(page, *ENGLISH)
     with page.expect_navigation():
         page.locator(".who form button[type=submit]").click()  # next customer
+    expect(page.locator("#who")).to_have_count(0)
+
+
+PHONE_360 = {"width": 360, "height": 740}  # the smallest phone the counter is used on
+
+
+def test_the_counter_identifies_and_prices_the_cart_through_the_api_at_360px(new_context, live_server,
+                                                                            resident_with_points):
+    """The counter's live parts are the JSON API's: identify (POST …/identify) and the cart's total
+    (POST …/cart), called with the session cookie and the page's CSRF token; when the API refuses, its message
+    is shown and the page still works."""
+    page = new_context("phone").new_page()
+    page.set_viewport_size(PHONE_360)
+    calls, problems = [], []
+    page.on("request", lambda r: calls.append((r.method, urlsplit(r.url).path, r.headers.get("x-csrftoken")))
+            if urlsplit(r.url).path.startswith("/api/v1/") else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text else None)
+    log_in(page, CLERK_PHONE)
+    open_counter(page)
+    enter_code(page, phone_code(live_server))
+    expect(page.locator(".who .name")).to_have_text(RESIDENT)
+    assert ("POST", f"/api/v1/stores/{STORE}/identify") in [(m, p) for m, p, _t in calls]
+    assert all(token for _m, _p, token in calls), "every API call carries the page's CSRF token"
+    before = int(page.locator("#balance").inner_text())
+
+    def priced(action, quantities: dict):
+        """The API's answer for the cart once it holds these quantities (name -> n)."""
+        ids = {name: int(tile(page, name).get_attribute("data-id")) for name in quantities}
+        wanted = sorted((ids[name], n) for name, n in quantities.items())
+
+        def for_this_cart(r):
+            if urlsplit(r.url).path != f"/api/v1/stores/{STORE}/cart":
+                return False
+            sent = r.request.post_data_json or {}
+            return sorted((x["product_id"], x["quantity"]) for x in sent.get("lines", [])) == wanted
+
+        with page.expect_response(for_this_cart) as answer:
+            action()
+        return answer.value
+
+    def three_taps():  # soap: no limit and plenty in stock, whatever the tests before bought
+        for _ in range(3):
+            tile(page, SOAP).locator("button.tile").click()
+
+    answer = priced(three_taps, {SOAP: 3})
+    assert answer.status == 200 and answer.request.method == "POST"
+    body = answer.json()
+    assert body["total"] == 24 and body["balance_after"] == before - 24 and body["ok"] is True
+    assert answer.request.headers.get("x-csrftoken")
+    expect(page.locator("#total")).to_have_text("24")
+    expect(page.locator("#after")).to_have_text(str(before - 24))
+    expect(page.locator("#cart-problems")).to_be_hidden()
+    expect(page.locator("#confirm")).to_be_enabled()
+
+    # more than her points: the API says so, the page shows it and will not send the cart
+    answer = priced(lambda: tile(page, SOAP).locator("input.qty").fill("30"), {SOAP: 30})
+    assert answer.status == 200 and answer.json()["ok"] is False
+    expect(page.locator("#total")).to_have_text(str(answer.json()["total"]))
+    expect(page.locator("#short")).to_be_visible()
+    expect(page.locator("#confirm")).to_be_disabled()
+
+    # the API refuses (here: answered for it): its message is shown, the page's own total stands
+    page.route(f"**/api/v1/stores/{STORE}/cart", lambda route: route.fulfill(
+        status=409, content_type="application/json",
+        body='{"error": {"code": "identify_again", "message": "请重新识别居民。", "details": {}}}'))
+    answer = priced(lambda: tile(page, SOAP).locator("input.qty").fill("2"), {SOAP: 2})
+    assert answer.status == 409
+    expect(page.locator("#cart-problems")).to_have_text("请重新识别居民。")
+    expect(page.locator("#total")).to_have_text("16")
+    expect(page.locator("#confirm")).to_be_enabled()  # the checkout (a form post) checks everything again
+    page.unroute(f"**/api/v1/stores/{STORE}/cart")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_360["width"]
+    expect(page.locator("#confirm")).to_be_in_viewport()
+    screenshot(page, "counter-api-360")
+    assert not problems, f"the browser reported errors: {problems}"
+    with page.expect_navigation():
+        page.locator(".who form button[type=submit]").click()  # next customer: she is let go
     expect(page.locator("#who")).to_have_count(0)

@@ -37,7 +37,7 @@ from pointsapp.store.models import (
     StocktakeLine,
     Store,
 )
-from pointsapp.store.services import identification
+from pointsapp.store.services import catalogue, identification
 from pointsapp.store.services.catalogue import move_stock
 from pointsapp.store.services.identification import CounterRefusal
 from pointsapp.tree.models import Household, Resident
@@ -176,21 +176,18 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
         raise InvalidInput(_l("Quantities must be whole numbers from 1 to 999."), code="invalid_quantity")
     items = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(lines)))}
     for pid in lines:
-        p = items.get(pid)
-        if p is None or p.store_id != store.id or not p.is_active:
-            raise CounterRefusal(_l("“%(name)s” is not on sale here at the moment."), code="product_unavailable",
-                                 name=p.name if p else pid)
+        refusal = _unavailable(store, pid, items.get(pid))
+        if refusal is not None:
+            raise refusal
     if resident.household_id is not None and any(p.household_limit_per_month is not None for p in items.values()):
         # A household limit is shared by everyone in the household, who may be at two counters at once:
         # take the household's lock too (always after an account's, so no checkout waits in a cycle).
         locks.lock_row(Household, resident.household_id)
     room = allowances(resident, list(items.values()), now)
     for pid, quantity in lines.items():
-        allowance = room[pid]
-        if allowance.left is not None and quantity > allowance.left:
-            raise CounterRefusal(_l("Limit reached for “%(name)s”: %(left)d more %(period)s."),
-                                 code="limit_reached", name=items[pid].name, left=allowance.left,
-                                 period=allowance.why)
+        refusal = _over_limit(items[pid], quantity, room[pid])
+        if refusal is not None:
+            raise refusal
     total = sum(items[pid].price * q for pid, q in lines.items())
     redemption = Redemption(community_id=store.community_id, store_id=store.id, receipt_no=f"tmp-{request_id}"[:30],
                             resident_id=resident.id, household_id=resident.household_id, clerk_id=actor.id,
@@ -225,6 +222,83 @@ def redeem(actor: User, store: Store, identification_id: int | None, cart: Cart,
     db.session.flush()
     redeemed.send(redemption, now=now)
     return Checkout(redemption)
+
+
+def _unavailable(store: Store, product_id: int, p: Product | None) -> CounterRefusal | None:
+    if p is None or p.store_id != store.id or not p.is_active:
+        # a product of another store or community is named by its id only (never its name)
+        return CounterRefusal(_l("“%(name)s” is not on sale here at the moment."), code="product_unavailable",
+                              name=p.name if p is not None and p.store_id == store.id else product_id)
+    return None
+
+
+def _over_limit(p: Product, quantity: int, allowance: Allowance) -> CounterRefusal | None:
+    if allowance.left is not None and quantity > allowance.left:
+        return CounterRefusal(_l("Limit reached for “%(name)s”: %(left)d more %(period)s."),
+                              code="limit_reached", name=p.name, left=allowance.left, period=allowance.why)
+    return None
+
+
+@dataclass
+class QuoteLine:
+    product_id: int
+    quantity: int
+    product: Product | None
+    unit_price: int = 0
+    points: int = 0
+    problem: CounterRefusal | None = None
+
+
+@dataclass
+class Quote:
+    """What a cart would cost this resident now, and what the checkout would refuse (nothing is written)."""
+
+    lines: list[QuoteLine]
+    total: int
+    balance: int
+    problems: list = field(default_factory=list)  # cart-wide refusals (empty cart, too many lines, points)
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance - self.total
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(line.problem is None for line in self.lines)
+
+
+def quote(actor: User, store: Store, who: CounterIdentification, cart: Cart, now: datetime) -> Quote:
+    """The counter's live total for the identified resident: per line the price and what redeem() would refuse
+    (the same checks: on sale here, the limits, the stock), then the total against her balance. Reads only.
+    Raises forbidden, other_community, resident_moved_out."""
+    require(actor, Action.RUN_STORE, store)
+    resident = identification.resident_for_store(who.resident, store)
+    lines = {pid: q for pid, q in cart.lines.items() if q}
+    problems = []
+    if not lines:
+        problems.append(InvalidInput(_l("Add at least one product."), code="empty_cart"))
+    if len(lines) > MAX_LINES or any(not isinstance(q, int) or q < 0 or q > 999 for q in lines.values()):
+        raise InvalidInput(_l("Quantities must be whole numbers from 1 to 999."), code="invalid_quantity")
+    items = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(lines or [-1])))}
+    ours = [p for pid, p in items.items() if _unavailable(store, pid, p) is None]
+    room = allowances(resident, ours, now)
+    out, total = [], 0
+    for pid in sorted(lines):
+        quantity, p = lines[pid], items.get(pid)
+        problem = _unavailable(store, pid, p)
+        if problem is not None:
+            out.append(QuoteLine(pid, quantity, None, problem=problem))
+            continue
+        problem = _over_limit(p, quantity, room[pid])
+        if problem is None and p.stock is not None and p.stock < quantity:
+            problem = catalogue.OutOfStock(_l("Not enough “%(name)s” in stock."), name=p.name)
+        out.append(QuoteLine(pid, quantity, p, p.price, p.price * quantity, problem))
+        total += p.price * quantity
+    balance = ledger.balance_of(resident.id)
+    if total > balance:
+        problems.append(ledger.InsufficientPoints(
+            _l("Not enough points: the balance is %(balance)d, %(need)d are needed."), balance=balance, need=total))
+    return Quote(out, total, balance, problems)
 
 
 def _repeat(first: Redemption, who: CounterIdentification | None, store: Store) -> Checkout:
@@ -292,6 +366,21 @@ def get_redemption(store: Store, redemption_id: int) -> Redemption:
 
 
 # ---- shift close / stocktake ---------------------------------------------------------------------
+
+def shelf_goods(store: Store) -> list[Product]:
+    """What the shift close counts: the store's goods on sale (services have no stock)."""
+    return db.session.scalars(select(Product).where(Product.store_id == store.id, Product.is_active.is_(True),
+                                                    Product.stock.is_not(None))
+                              .order_by(Product.kind, Product.category, Product.name)).all()
+
+
+def counts_for(goods: list[Product], counts: dict[int, int], reasons: dict[int, str]) -> tuple[dict, dict]:
+    """The counts and reasons sent for the shelf's goods only: a count for another store's product (or one
+    taken off sale) is no count here."""
+    ours = {p.id for p in goods}
+    return ({pid: n for pid, n in counts.items() if pid in ours},
+            {pid: text for pid, text in reasons.items() if pid in ours})
+
 
 def close_shift(actor: User, store: Store, counted: dict[int, int], reasons: dict[int, str], note: str,
                 now: datetime) -> Stocktake:
