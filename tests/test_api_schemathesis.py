@@ -251,7 +251,7 @@ def test_stateful_runs_follow_the_links(app, backend, seeded, tmp_path):
     document = _document(app)
     if not _linked(document):
         pytest.skip("the document declares no links yet (core/api.py link())")
-    figures, failures = _run_stateful(app, document, tokens, ids)
+    figures, failures = _run_stateful(app, document, tokens, ids, fresh_tokens)
     _report(tmp_path / f"api-fuzz-stateful-{backend}.txt", "stateful", backend, figures, failures)
     assert figures["linked_steps"] > 0, "no step followed a link"
     assert failures == [], "\n\n".join(failures)
@@ -262,7 +262,7 @@ def _linked(document) -> list:
             if method in METHODS and any(r.get("links") for r in operation.get("responses", {}).values())]
 
 
-def _run_stateful(app, document, tokens, ids):
+def _run_stateful(app, document, tokens, ids, fresh_tokens=None):
     """schemathesis' state machine over the document's links, each step as the role its path suggests."""
     from schemathesis.generation.stateful.state_machine import StepOutput
 
@@ -277,6 +277,8 @@ def _run_stateful(app, document, tokens, ids):
     class Machine(schema.as_state_machine()):
         def setup(self):
             figures["scenarios"] += 1
+            if fresh_tokens is not None:  # schemathesis infers links too: a run may revoke the token it uses
+                fresh_tokens()
 
         def step(self, input):
             case = input.case

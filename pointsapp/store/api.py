@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from werkzeug.datastructures import Headers
 
-from pointsapp.core.api import KEY_HEADER, ApiBlueprint, current_token
+from pointsapp.core.api import KEY_HEADER, ApiBlueprint, current_token, link
 from pointsapp.core.errors import InvalidInput, PermissionDenied
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import AUTHENTICATED, STAFF, Action, Role, can, has_role, policy, require
@@ -459,5 +459,16 @@ def day_report(wanted, store_id: int):
                              "reason": line.reason, "clerk": take.clerk.name, "closed_at": take.closed_at}
                             for line, take in data["differences"]]}
 
+
+# OpenAPI links: a checkout's receipt, and the receipt's void (schemathesis follows them: create -> read -> void)
+link("api_store.checkout", 201, "receipt", "api_store.receipt",
+     {"store_id": "$request.path.store_id", "redemption_id": "$response.body#/id"},
+     description="The receipt of this checkout")
+link("api_store.checkout", 201, "void", "api_store.void",
+     {"store_id": "$request.path.store_id", "redemption_id": "$response.body#/id"},
+     description="Void this checkout (the same day, by its clerk; the office any time)")
+link("api_store.receipt", 200, "void", "api_store.void",
+     {"store_id": "$request.path.store_id", "redemption_id": "$response.body#/id"},
+     description="Void this receipt")
 
 blueprints = [bp]
