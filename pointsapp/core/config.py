@@ -79,6 +79,9 @@ def from_environment(instance_path: str) -> dict:
         "JOBS_URL": os.environ.get("JOBS_URL", ""),
         # webhooks (integrations/services/webhooks.py) go to https:// addresses only; plain http (and addresses of
         # this machine or network) only to these hosts ("a,b"), e.g. a receiver on the same server
+        # the JSON API's limits for a logged-in user's own pages and for anonymous callers (a token has its own)
+        "API_RATE_LIMIT_USER": os.environ.get("API_RATE_LIMIT_USER", "600/minute"),
+        "API_RATE_LIMIT_ANONYMOUS": os.environ.get("API_RATE_LIMIT_ANONYMOUS", "120/minute"),
         "WEBHOOK_ALLOW_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBHOOK_ALLOW_HTTP_HOSTS", "").split(",")
                                      if h.strip()],
         # a ledger export of more entries is made by the job worker (ledger/services/export_jobs.py)
