@@ -1,5 +1,6 @@
 // Camera scanning into a form field: BarcodeDetector where the browser has it, else html5-qrcode.
-// The field is submitted as soon as a code is read. A USB scanner types into the same field.
+// The field is submitted as soon as a code is read (or handed to the page's own "scanned" listener). A USB
+// scanner types into the same field.
 (function () {
   var button = document.getElementById("scan-button");
   var box = document.getElementById("scanner");
@@ -13,7 +14,9 @@
     sent = true;
     field.value = text;
     stop();
-    field.form.submit();
+    // a page that sends the code itself (the lead's, through the API) cancels this event; else the form posts
+    var scanned = new CustomEvent("scanned", { cancelable: true });
+    if (field.form.dispatchEvent(scanned)) field.form.submit();
   }
   function label(running) {
     button.textContent = (running ? button.dataset.stop : button.dataset.start) || button.textContent;
@@ -46,6 +49,7 @@
   }
   function start() {
     on = true;
+    sent = false;  // the page may have stayed (the code went through the API): the next scan counts
     box.hidden = false;
     if (!window.Html5Qrcode || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) {
       box.textContent = button.dataset.unavailable || "Camera scanning is not available.";

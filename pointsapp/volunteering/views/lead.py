@@ -13,7 +13,7 @@ from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.hosts import public_url
-from pointsapp.core.localtime import from_local_naive, local_naive
+from pointsapp.core.localtime import LOCAL_TZ, from_local_naive, local_naive
 from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
 from pointsapp.core.schemas import load_or_error
@@ -183,7 +183,8 @@ def activity(activity_id: int):
     item = catalogue_rules.item_in(a.community_id, a.catalogue_item_id) if a.catalogue_item_id else None
     return render_template("lead/activity.html", activity=a, catalogue_item=item, attendances=checkin.attendance_list(a), q=q,
                            found=result.residents if result else [], note=result.note if result else "",
-                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a))
+                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a),
+                           timezone=LOCAL_TZ.key)
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
