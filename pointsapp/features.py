@@ -39,6 +39,7 @@ def init_web(app: Flask) -> None:
     from pointsapp.home import i18n
     from pointsapp.home import views as home
     from pointsapp.imports import views as imports
+    from pointsapp.integrations.views import docs as api_reference
     from pointsapp.integrations.views import tokens as api_tokens
     from pointsapp.integrations.views import webhooks
     from pointsapp.ledger import views as points
@@ -60,7 +61,8 @@ def init_web(app: Flask) -> None:
                    default_translation_directories=str(app.root_path + "/translations"))
     i18n.init_app(app)
     for module in (auth, home, admin, people, imports, city, i18n, points, checkin, lead, office, volunteer, store,
-                   rankings, stars, audit, privacy, queries, catalogue, claims, deductions, groups, reports, api_tokens, webhooks):
+                   rankings, stars, audit, privacy, queries, catalogue, claims, deductions, groups, reports, api_tokens, webhooks,
+                   api_reference):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

@@ -89,6 +89,13 @@ def world(make, db, now):
            "item_id": catalogue_item.id, "deduction_id": deduction.id,
            "claim_id": claim.id, "photo_id": claim.photos[0].id, "group_id": group.id,
            "award_request_id": big.id}
+    # api_tokens
+    from pointsapp.integrations.services import tokens as token_service
+    ids["token_id"] = token_service.create(admin, user=admin, kind="personal", name="hostile", roles=["community_admin"],
+                                           community_id=c.id, store_id=None, days=30, rate_per_minute=100,
+                                           now=now)[0].id
+    db.session.commit()
+    # end api_tokens
     return {"ids": ids, "users": {"city_admin": city, "resident": resident_user}}
 
 

@@ -92,8 +92,16 @@ MATRIX = {
     # end reports
     # ---- issue 15: the API, one block per feature ----
     "api-docs.openapi_json": ("GET", EVERYONE),
+    # api_reference
+    "api_reference.docs": ("GET", EVERYONE),
+    # end api_reference
     # api_me
     "api_me.whoami": ("GET", LOGGED_IN),
+    "api_me.balance": ("GET", {RESIDENT}),  # a resident's own things: staff without a resident record get 403
+    "api_me.ranks": ("GET", {RESIDENT}),
+    "api_me.history": ("GET", {RESIDENT}),
+    "api_me.member_code": ("GET", {RESIDENT}),
+    "api_me.service_record": ("GET", {RESIDENT}),
     # end api_me
     # api_activities
     # a resident's own things: the staff without a resident record get 403 (the world's lead, clerk and
@@ -115,6 +123,51 @@ MATRIX = {
     "api_lead.approve_many": ("POST", TEAM_RUNNERS),
     "api_lead.reject_many": ("POST", TEAM_RUNNERS),
     # end api_lead
+    # api_tokens
+    "api_tokens.index": ("GET", LOGGED_IN),
+    "api_tokens.revoke": ("POST", LOGGED_IN),  # somebody else's token: 404, never revoked
+    "tokens.mine": ("GET", LOGGED_IN),
+    "tokens.revoke_mine": ("POST", LOGGED_IN),
+    "tokens.office": ("GET", COMMUNITY_A_ADMINS),
+    "tokens.revoke_office": ("POST", COMMUNITY_A_ADMINS),
+    # end api_tokens
+    # api_public
+    "api_public.board": ("GET", EVERYONE),
+    "api_public_recognition.notices": ("GET", EVERYONE),
+    "api_public_recognition.public_honours": ("GET", EVERYONE),
+    "api_checkpoints.checkpoints": ("GET", EVERYONE),
+    # end api_public
+    # api_recognition
+    "api_recognition.evaluations": ("GET", COMMUNITY_A_ADMINS),
+    "api_recognition.start_notice": ("POST", COMMUNITY_A_ADMINS),  # already on notice: 409, not let in
+    "api_recognition.publish": ("POST", COMMUNITY_A_ADMINS),  # the notice still runs: 409
+    "api_recognition.veto": ("POST", COMMUNITY_A_ADMINS),  # no body: 422
+    "api_recognition.lift_veto": ("POST", COMMUNITY_A_ADMINS),
+    # end api_recognition
+    # api_tree
+    "api_tree.show_tree": ("GET", COMMUNITY_A_ADMINS),
+    "api_tree.find_residents": ("GET", COMMUNITY_A_ADMINS),
+    "api_tree.show_resident": ("GET", COMMUNITY_A_ADMINS),
+    # end api_tree
+    # api_office_points
+    "api_office_points.award": ("POST", COMMUNITY_A_ADMINS),  # no body: refused with a message (422)
+    "api_office_points.award_requests": ("GET", COMMUNITY_A_ADMINS),
+    "api_office_points.confirm_award": ("POST", COMMUNITY_A_ADMINS),  # asked by another office member (world)
+    "api_office_points.refuse_award": ("POST", COMMUNITY_A_ADMINS),
+    "api_office_points.export": ("POST", COMMUNITY_A_ADMINS),
+    "api_office_points.export_status": ("GET", COMMUNITY_A_ADMINS),
+    "api_office_points.export_file": ("GET", COMMUNITY_A_ADMINS),
+    # end api_office_points
+    # api_deductions
+    "api_deductions.list_deductions": ("GET", COMMUNITY_A_ADMINS),
+    "api_deductions.record": ("POST", COMMUNITY_A_ADMINS),
+    "api_deductions.withdraw": ("POST", COMMUNITY_A_ADMINS),
+    # end api_deductions
+    # api_imports
+    "api_imports.upload": ("POST", COMMUNITY_A_ADMINS),
+    "api_imports.show": ("GET", COMMUNITY_A_ADMINS),
+    "api_imports.run": ("POST", COMMUNITY_A_ADMINS),
+    # end api_imports
     "auth.logout": ("POST", EVERYONE),
     "auth.change_password": ("GET", LOGGED_IN),
     "auth.devices": ("GET", LOGGED_IN),
@@ -278,6 +331,18 @@ def world(make, db, now):
     args["group_id"] = group_service.create_group(admin, a, "第一党支部", "party_branch", now).id
     db.session.commit()
     # end groups
+    # api_tokens
+    from pointsapp.integrations.services import tokens as token_service
+    args["token_id"] = token_service.create(admin, user=admin, kind="personal", name="matrix", roles=["community_admin"],
+                                            community_id=a.id, store_id=None, days=30, rate_per_minute=100,
+                                            now=now)[0].id
+    db.session.commit()
+    # end api_tokens
+    # api_office_points
+    # an award above the ceiling asked by another office member: the community's admin may confirm it
+    args["award_request_id"] = by_hand.award_by_hand(make.admin(a), other, 500, "抢险救灾", "matrix-api-big", now).id
+    db.session.commit()
+    # end api_office_points
     return users, args
 
 
@@ -342,3 +407,59 @@ def test_a_view_without_a_policy_is_refused(app, client, make, login, db):
     finally:
         with fresh.app_context():
             db.engine.dispose()  # this app's own pool: close it now, not at garbage collection
+
+
+# ---- the API through bearer tokens (issue 15): the same matrix, each role's token narrowed to its roles and
+# community; a city admin's token for another community is that community's office only ----
+
+CITY_ELSEWHERE = "city_admin_token_for_community_b"
+
+
+@pytest.mark.parametrize("role", [RESIDENT, LEAD, CLERK, ADMIN, OTHER_ADMIN, CITY, CITY_ELSEWHERE])
+def test_api_route_matrix_with_tokens(app, client, world, role):
+    from .api_helpers import bearer, token_for
+
+    users, args = world
+    a = args["community_id"]
+    b = users[OTHER_ADMIN].grants[0].community_id
+    user = users[CITY if role == CITY_ELSEWHERE else role]
+    roles, community, store = {
+        RESIDENT: (["resident"], a, None), LEAD: (["team_lead"], a, None), CLERK: (["clerk"], a, args["store_id"]),
+        ADMIN: (["community_admin"], a, None), OTHER_ADMIN: (["community_admin"], b, None),
+        CITY: (["community_admin"], a, None), CITY_ELSEWHERE: (["community_admin"], b, None)}[role]
+    headers = bearer(token_for(user, community, roles, store=store))
+    expected_as = OTHER_ADMIN if role == CITY_ELSEWHERE else role
+    wrong = []
+    for endpoint, (method, allowed) in sorted(MATRIX.items()):
+        url = _url(app, endpoint, args)
+        if not url.startswith("/api/") or endpoint.startswith("api-docs."):
+            continue
+        status = client.open(url, method=method, json={}, headers=headers).status_code
+        ok = status not in (401, 403, 500) if expected_as in allowed else status == 403
+        if not ok:
+            wrong.append(f"{method} {url} ({endpoint}) -> {status}")
+    assert wrong == [], f"{role}'s token: " + "; ".join(wrong)
+
+
+def test_a_token_narrowed_to_the_resident_role_cannot_use_its_users_office_operations(app, client, world, make, db):
+    from .api_helpers import bearer, token_for
+
+    users, args = world
+    admin = users[ADMIN]
+    from pointsapp.core.permissions import forget_scopes
+    from pointsapp.tree.models import Community
+
+    resident = make.resident(community=db.session.get(Community, args["community_id"]))
+    admin.resident_id = resident.id
+    db.session.commit()
+    db.session.expire(admin)
+    forget_scopes(admin)
+    headers = bearer(token_for(admin, args["community_id"], ["resident"]))
+    refused = []
+    for endpoint, (method, allowed) in sorted(MATRIX.items()):
+        url = _url(app, endpoint, args)
+        if url.startswith("/api/") and allowed <= COMMUNITY_A_ADMINS | {OTHER_ADMIN}:
+            status = client.open(url, method=method, json={}, headers=headers).status_code
+            if status != 403:
+                refused.append(f"{method} {url} -> {status}")
+    assert refused == []

@@ -86,9 +86,24 @@ SURFACES = {
         lambda cl, lg, s: as_viewer(cl, lg, s, f"/admin/c/{s['c'].id}/honours/{s['honour'].id}/public", "admin"),
         STAR_MASKED),
     "group rankings page /communities/<id>/groups": (lambda cl, lg, s: group_page(cl, s), STAR_MASKED),
+    # api_public: the same surfaces as JSON (no login)
+    "board JSON, volunteers": (lambda cl, lg, s: api(cl, s, "board", lambda b: b["panels"][0]), STAR_MASKED),
+    "board JSON, households": (lambda cl, lg, s: api(cl, s, "board", lambda b: b["panels"][1]),
+                               f"3号楼 {STAR_MASKED}家"),
+    "board JSON, star notice": (lambda cl, lg, s: api(cl, s, "board", lambda b: b["notice"]), f"3号楼 {STAR_MASKED}家"),
+    "board JSON, honour list": (lambda cl, lg, s: api(cl, s, "board", lambda b: b["honours"]), STAR_MASKED),
+    "notices JSON": (lambda cl, lg, s: api(cl, s, "notices", lambda b: b), f"3号楼 {STAR_MASKED}家"),
+    # end api_public
     "resident schema, public view": (
         lambda cl, lg, s: str(ResidentSchema("public").dump([s["shy"], s["star"]], many=True)), STAR_MASKED),
 }
+
+
+def api(client, s, kind, part):
+    """One part of a public API answer, as text (api_public)."""
+    import json
+    body = client.get(f"/api/v1/public/communities/{s['c'].id}/{kind}").get_json()
+    return json.dumps(part(body), ensure_ascii=False)
 
 
 def group_page(client, s):

@@ -41,7 +41,7 @@ from pointsapp.core.errors import DomainError, InvalidInput
 PREFIX = "/api/v1"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r'"?([\x21\x23-\x7e]{1,255})"?')  # an sf-string (quoted) or bare token of printable ASCII
+_KEY = re.compile(r'"([\x21\x23-\x7e]{1,255})"|([\x21\x23-\x7e]{1,255})')  # an sf-string (quoted), or bare
 ERROR_STATUSES = (400, 401, 403, 404, 409, 422, 429, 503)
 
 
@@ -280,7 +280,7 @@ def _claim_key():
     if owner is None:
         return None
     from pointsapp.core.clock import utcnow
-    key, fingerprint = found[1], _fingerprint()
+    key, fingerprint = found[1] or found[2], _fingerprint()
     stored = _hooks().claim(owner, key, fingerprint, utcnow())
     if stored is None:
         g.idempotency = (owner, key, fingerprint)
@@ -337,6 +337,81 @@ def _document_fields(spec_api: Api) -> None:
     plugin.converter.add_attribute_function(bounds)
 
 
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: a `status` response of operation `source` names, as `name`, operation `target`, whose
+    parameters are runtime expressions of that response (or its request), e.g. {"receipt_id": "$response.body#/id"}.
+    Clients and schemathesis' stateful runs follow them (create -> read -> void)."""
+
+    source: str
+    status: int
+    name: str
+    target: str
+    parameters: tuple = ()  # ((target parameter, expression), ...)
+    request_body: object = None  # an expression or a JSON value with expressions, sent as the target's body
+    description: str = ""
+
+
+LINKS: list[Link] = []
+
+
+def link(source: str, status: int, name: str, target: str, parameters: dict | None = None, *, request_body=None,
+         description: str = "") -> None:
+    """Declare a link in the feature's api.py, beside its operations (docs/api.md, "Links"). Operations are named
+    by their operation id: the endpoint ("api_store.checkout"), or "<endpoint>.<method>" for a MethodView that
+    serves several methods. A link naming no operation of the app fails tests/test_api_schemathesis.py."""
+    LINKS.append(Link(source, status, name, target, tuple((parameters or {}).items()), request_body, description))
+
+
+_RULE_ARG = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def operations_of(app: Flask, spec: dict) -> dict:
+    """(path, method) -> (operation id, view function) of every operation in the document, from the url map."""
+    rules = {}
+    for rule in app.url_map.iter_rules():
+        rules.setdefault(_RULE_ARG.sub(r"{\1}", rule.rule), []).append(rule)
+    found = {}
+    for path, item in spec.get("paths", {}).items():
+        for method in item:
+            if method not in METHODS:
+                continue
+            for rule in rules.get(path, ()):
+                if method.upper() in rule.methods:
+                    served = [m for m in METHODS if m.upper() in rule.methods]
+                    view = app.view_functions[rule.endpoint]
+                    handler = getattr(getattr(view, "view_class", None), method, None)  # a MethodView's method
+                    if getattr(handler, "access_policy", None) is not None:
+                        view = handler
+                    found[path, method] = (rule.endpoint if len(served) == 1 else f"{rule.endpoint}.{method}", view)
+                    break
+    return found
+
+
+def _operation_ids_and_links(app: Flask, spec: dict) -> dict:
+    """Every operation gets its operation id, no security requirement if its policy is PUBLIC, and its links."""
+    by_id = {}
+    for (path, method), (operation_id, view) in operations_of(app, spec).items():
+        operation = spec["paths"][path][method]
+        operation.setdefault("operationId", operation_id)
+        by_id[operation["operationId"]] = operation
+        if getattr(view, "access_policy", None) == "public":
+            operation["security"] = []
+    for declared in LINKS:
+        source = by_id.get(declared.source)
+        response = (source or {}).get("responses", {}).get(str(declared.status))
+        if declared.target not in by_id or response is None or "$ref" in response:
+            continue  # tests/test_api_schemathesis.py names every link that does not resolve
+        found = {"operationId": declared.target, "parameters": dict(declared.parameters)}
+        if declared.request_body is not None:
+            found["requestBody"] = declared.request_body
+        if declared.description:
+            found["description"] = declared.description
+        response.setdefault("links", {})[declared.name] = found
+    return spec
+
+
 def _error_responses(spec: dict) -> dict:
     """Every operation may answer with the error shape and any of the statuses the API uses."""
     for path_item in spec.get("paths", {}).values():
@@ -381,7 +456,7 @@ def init_app(app: Flask, hooks: Hooks, blueprints: list[ApiBlueprint]) -> None:
     })
     app.before_request(_authenticate)
     api = app.extensions["pointsapp.api"] = Api(app)
-    limiter = Limiter(key_func=_limit_key, strategy="fixed-window", headers_enabled=True)
+    limiter = Limiter(key_func=_limit_key, strategy="moving-window", headers_enabled=True)
     _document_fields(api)
     from pointsapp.core.extensions import csrf
     every_operation = limiter.shared_limit(_limit_value, scope="api", key_func=_limit_key)
@@ -417,13 +492,13 @@ def _serve_document(app: Flask) -> None:
         return
 
     def openapi_json():
-        return current_app.response_class(json.dumps(_error_responses(api_of(app).spec.to_dict()), ensure_ascii=False),
-                                          mimetype="application/json")
+        spec = _operation_ids_and_links(app, _error_responses(api_of(app).spec.to_dict()))
+        return current_app.response_class(json.dumps(spec, ensure_ascii=False), mimetype="application/json")
 
     openapi_json.access_policy = "public"
     app.view_functions["api-docs.openapi_json"] = openapi_json
 
 
-__all__ = ["PREFIX", "Api", "ApiBlueprint", "Hooks", "InvalidToken", "Unauthenticated", "api_of", "current_token",
+__all__ = ["LINKS", "PREFIX", "Api", "ApiBlueprint", "Hooks", "InvalidToken", "Link", "Unauthenticated", "api_of", "current_token",
            "domain_error_response", "error_response", "finish_init", "http_error_response", "init_app",
-           "is_api_request"]
+           "is_api_request", "link", "operations_of"]

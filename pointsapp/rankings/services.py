@@ -689,6 +689,29 @@ def fallback_span(community, now: datetime, subject_type: str = "resident", metr
     return last_month(now)
 
 
+BOARD_SUBJECTS = ("resident", "household", "building")
+
+
+def board_panels(community, now: datetime, hidden: set[int] | None = None,
+                 limit: int = 10) -> list[tuple[str, list[tuple[Span, list[Place]]]]]:
+    """The big screen's panels (/board/<id> and its JSON): for residents, households and buildings, this
+    month's leaders, and early in the month last month's (or the last 30 days') beside them; none while
+    the board is frozen. `hidden`: opted_out(), when the caller has read it."""
+    if community.board_frozen:
+        return []
+    hidden = opted_out(community.id) if hidden is None else hidden
+    month = current_periods(now)["month"]
+    month_so_far = this_month(now)
+    beside = fallback_span(community, now)
+    panels = []
+    for subject in BOARD_SUBJECTS:
+        columns = [(month_so_far, public_board(community, month, subject, limit=limit, hidden=hidden))]
+        if beside is not None:
+            columns.append((beside, public_places(community, beside, subject, limit=limit, hidden=hidden)))
+        panels.append((subject, columns))
+    return panels
+
+
 def public_places(community, span: Span, subject_type: str, metric: str = "points", limit: int = 10,
                   hidden: set[int] | None = None):
     """The public board of a span (the public-name rule applied, as public_board)."""

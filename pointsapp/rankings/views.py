@@ -116,29 +116,15 @@ def board(community_id: int):
     community = get_community(community_id)
     now = utcnow()
     month = rankings.current_periods(now)["month"]
-    panels = []
     hidden = rankings.opted_out(community.id)  # read once for every panel
-    if not community.board_frozen:
-        subjects, _periods, _metrics = _labels()
-        month_so_far = rankings.this_month(now)
-        beside = rankings.fallback_span(community, now)  # early in the month: last month's (or 30 days') too
-        for subject in ("resident", "household", "building"):
-            columns = [(span_caption(month_so_far),
-                        rankings.public_board(community, month, subject, limit=10, hidden=hidden))]
-            if beside is not None:
-                columns.append((span_caption(beside), rankings.public_places(community, beside, subject,
-                                                                             hidden=hidden)))
-            panels.append((subjects[subject], columns))
-    notice = db.session.scalar(select(Evaluation).where(Evaluation.community_id == community.id,
-                                                        Evaluation.status == "notice")
-                               .order_by(Evaluation.created_at.desc()).limit(1))
+    subjects, _periods, _metrics = _labels()
+    panels = [(subjects[subject], [(span_caption(span), places) for span, places in columns])
+              for subject, columns in rankings.board_panels(community, now, hidden)]
+    notice = next(iter(stars.on_notice(community.id, limit=1)), None)
     starred = [] if notice is None else rankings.starred_households(community, stars.results(notice, min_stars=1,
                                                                                               limit=12))
-    honour_lists = []
-    lists = honours.on_notice_or_published(community.id, limit=2)  # a list on notice shows its 公示
-    for h in lists:
-        shown, unnamed = rankings.public_rows(community, honours.entries(h), limit=10, hidden=hidden)
-        honour_lists.append((h, [(rank, name, detail) for rank, name, _value, detail in shown], unnamed))
+    honour_lists = honours.public_lists(community, honours.on_notice_or_published(community.id, limit=2),  # 公示 too
+                                        names=10, hidden=hidden)
     return render_template("rankings/board.html", community=community, panels=panels, month=month,
                            notice=notice, starred=starred, honour_lists=honour_lists,
                            checkpoint=ledger_audit.latest_checkpoint(community.id))

@@ -2,9 +2,9 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import post_load
+from marshmallow import Schema, fields, post_load
 
-from pointsapp.core.schemas import Id, InputSchema, Text, Whole, ascii_form
+from pointsapp.core.schemas import Id, InputSchema, OutputSchema, Text, Whole, ascii_form
 
 THRESHOLDS = _l("Give five rising point thresholds for 1 to 5 stars.")
 NOTICE_DAYS = _l("The public notice lasts 1 to 60 days.")
@@ -86,3 +86,92 @@ class LodgeObjectionSchema(InputSchema):
 
     text = Text(multiline=True, truncate=1000)
     household_id = Id(load_default=None, error=_l("No such household."))
+
+
+# ---- output: the public notices and honours, the office's evaluations (/api/v1) ------------------------
+
+
+def _d(text: str) -> dict:
+    return {"metadata": {"description": text}}
+
+
+class NoticeHouseholdSchema(Schema):
+    label = fields.String(required=True, **_d("Building and the head's masked name, never the room"))
+    stars = fields.Integer(required=True)
+
+
+class PublicNoticeSchema(Schema):
+    """A star-household evaluation on public notice (公示), as the notice page shows it."""
+
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    period = fields.String(required=True, **_d("Y2026, Q2026-4, M2026-11 or A"))
+    notice_started_at = fields.AwareDateTime(allow_none=True, required=True)
+    notice_ends_at = fields.AwareDateTime(allow_none=True, required=True, **_d("Objections until then"))
+    households = fields.List(fields.Nested(NoticeHouseholdSchema), required=True,
+                             **_d("Households with at least one star, best first"))
+    more = fields.Boolean(required=True, **_d("More starred households than listed here"))
+
+
+class PublicNoticesSchema(Schema):
+    community_id = fields.Integer(required=True)
+    frozen = fields.Boolean(required=True, **_d("The board is closed until the announcement: nothing is shown"))
+    notices = fields.List(fields.Nested(PublicNoticeSchema), required=True)
+
+
+class HonourRowSchema(Schema):
+    rank = fields.Integer(required=True)
+    name = fields.String(required=True, **_d("The public name (masked)"))
+    detail = fields.String(required=True)
+
+
+class PublicHonourSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, **_d("volunteer or building_leader"))
+    title = fields.String(required=True)
+    period = fields.String(required=True, **_d("Y2026, Q2026-4, M2026-11 or A"))
+    published_at = fields.AwareDateTime(allow_none=True, required=True)
+    rows = fields.List(fields.Nested(HonourRowSchema), required=True)
+    unnamed = fields.Integer(required=True, **_d("How many more are on the list, not named at their own wish"))
+
+
+class PublicHonoursSchema(Schema):
+    community_id = fields.Integer(required=True)
+    frozen = fields.Boolean(required=True, **_d("The board is closed until the announcement: nothing is shown"))
+    honours = fields.List(fields.Nested(PublicHonourSchema), required=True, **_d("Published lists, newest first"))
+
+
+class EvaluationSchema(OutputSchema):
+    """A star-household evaluation. The office sees its counts; the public never sees this schema."""
+
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    period = fields.String(required=True, **_d("Y2026, Q2026-4, M2026-11 or A"))
+    status = fields.String(required=True, **_d("draft, notice or published"))
+    rule_set_id = fields.Integer(required=True)
+    notice_days = fields.Integer(required=True)
+    notice_started_at = fields.AwareDateTime(allow_none=True, required=True)
+    notice_ends_at = fields.AwareDateTime(allow_none=True, required=True)
+    published_at = fields.AwareDateTime(allow_none=True, required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+    views = {"office": ("id", "title", "period", "status", "rule_set_id", "notice_days", "notice_started_at",
+                        "notice_ends_at", "published_at", "created_at")}
+
+
+class EvaluationListSchema(Schema):
+    community_id = fields.Integer(required=True)
+    evaluations = fields.List(fields.Nested(EvaluationSchema("office")), required=True, **_d("Newest first"))
+
+
+class StarCountSchema(Schema):
+    stars = fields.Integer(required=True, **_d("0 to 5"))
+    households = fields.Integer(required=True)
+
+
+class EvaluationDoneSchema(Schema):
+    """An evaluation after an action: as it stands, with how many households were rated."""
+
+    evaluation = fields.Nested(EvaluationSchema("office"), required=True)
+    rated = fields.Integer(required=True, **_d("Households whose rating is stored"))
+    distribution = fields.List(fields.Nested(StarCountSchema), required=True)

@@ -37,10 +37,7 @@ bp = Blueprint("stars", __name__)
 
 
 def _evaluation(community_id: int, evaluation_id: int) -> Evaluation:
-    evaluation = db.session.get(Evaluation, evaluation_id)
-    if evaluation is None or evaluation.community_id != community_id:
-        raise NotFound(_("No such evaluation."))
-    return evaluation
+    return stars.evaluation_in(community_id, evaluation_id)
 
 
 def _answer_objection(subject: Evaluation | HonourList) -> None:
@@ -98,8 +95,7 @@ def index(community_id: int):
     periods = rankings.current_periods(utcnow())
     return render_template("stars/index.html", community=c, form=EmptyForm(), periods=periods,
                            rule_sets=db.session.scalars(select(StarRuleSet).where(StarRuleSet.community_id == c.id)).all(),
-                           evaluations=db.session.scalars(select(Evaluation).where(Evaluation.community_id == c.id)
-                                                          .order_by(Evaluation.created_at.desc())).all())
+                           evaluations=stars.evaluations_of(c.id))
 
 
 @bp.route("/admin/c/<int:community_id>/stars/<int:evaluation_id>", methods=["GET", "POST"])

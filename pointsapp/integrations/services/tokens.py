@@ -157,3 +157,19 @@ def _touch(token_id: int, now: datetime, address: str) -> None:
                                .values(last_used_at=now, last_used_ip=address))
     except Exception:  # noqa: BLE001 - best effort: a busy database costs the note of last use, not the request
         pass
+
+
+def communities_of(user: User) -> list[int]:
+    """The communities she holds a role in (where she may make a personal token)."""
+    return sorted({s.community_id for s in _unlimited_scopes(user) if s.community_id is not None})
+
+
+def staff_of(community_id: int) -> list[User]:
+    """The community's staff (a device token acts as one of them)."""
+    from pointsapp.accounts.models import RoleGrant
+    return list(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
+                                   .where(RoleGrant.community_id == community_id).distinct().order_by(User.name)))
+
+
+def is_live(token: ApiToken, now: datetime) -> bool:
+    return token.revoked_at is None and token.expires_at > now

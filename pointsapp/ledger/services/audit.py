@@ -153,6 +153,14 @@ def latest_checkpoint(community_id: int) -> LedgerCheckpoint | None:
                              .order_by(LedgerCheckpoint.created_at.desc(), LedgerCheckpoint.id.desc()).limit(1))
 
 
+def recent_checkpoints(community_id: int, limit: int = 30) -> list[LedgerCheckpoint]:
+    """The newest checkpoints, newest first, without their heads (what anyone may check a root against)."""
+    return list(db.session.scalars(select(LedgerCheckpoint).options(defer(LedgerCheckpoint.heads))
+                                   .where(LedgerCheckpoint.community_id == community_id)
+                                   .order_by(LedgerCheckpoint.created_at.desc(), LedgerCheckpoint.id.desc())
+                                   .limit(limit)))
+
+
 def checkpoint(community_id: int, now: datetime) -> LedgerCheckpoint:
     """Store a root over the community's chain heads as they stand now."""
     heads = {str(a.resident_id): [a.entry_count, a.head_hash] for a in db.session.scalars(

@@ -50,6 +50,20 @@ def queue(actor: User, community: Community, start: date, end: date, fmt: str, l
     return job
 
 
+def queue_or_make(actor: User, community: Community, start: date, end: date, fmt: str, locale: str, now: datetime, *,
+                  sync_rows: int = SYNC_ROWS) -> LedgerExport:
+    """An export kept for its download (the API's): up to sync_rows entries it is made now (done), as the ledger
+    page makes a small one within the request; a bigger one waits for the worker (queued: the caller enqueues
+    "ledger.export" after the commit). Raises forbidden, invalid_range."""
+    job = queue(actor, community, start, end, fmt, locale, now)
+    if job.total <= sync_rows:
+        body, rows = produce(job.id, progress=lambda _rows: None)
+        job.status, job.content, job.progress, job.total = "done", body, rows, rows
+        job.started_at = job.finished_at = now
+        db.session.flush()
+    return job
+
+
 def load(actor: User, community: Community, job_id: int) -> LedgerExport:
     require(actor, Action.MANAGE_COMMUNITY, community)
     job = db.session.get(LedgerExport, job_id)

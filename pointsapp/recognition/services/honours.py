@@ -129,6 +129,25 @@ def removed(honour: HonourList) -> list[HonourEntry]:
     return [e for e in honour.entries if e.removed_reason is not None]
 
 
+def public_lists(community: Community, lists: list[HonourList], names: int | None = None,
+                 hidden: set[int] | None = None) -> list[tuple[HonourList, list[tuple[int, str, str]], int]]:
+    """Lists as the public reads them (the board's panels, the public API): each list, its first `names`
+    rows that may be named as (rank, public name, detail), and how many are not named at their wish."""
+    hidden = rankings.opted_out(community.id) if hidden is None else hidden
+    shown = []
+    for h in lists:
+        rows, unnamed = rankings.public_rows(community, entries(h), limit=names, hidden=hidden)
+        shown.append((h, [(rank, name, detail) for rank, name, _value, detail in rows], unnamed))
+    return shown
+
+
+def published(community_id: int, limit: int = 10) -> list[HonourList]:
+    """The community's published lists, newest first (the public API's honours)."""
+    return list(db.session.scalars(select(HonourList).where(HonourList.community_id == community_id,
+                                                            HonourList.status == "published")
+                                   .order_by(HonourList.published_at.desc(), HonourList.id.desc()).limit(limit)))
+
+
 def on_notice_or_published(community_id: int, limit: int = 3) -> list[HonourList]:
     """What residents are shown: lists on notice (they may object) and the latest published."""
     return db.session.scalars(select(HonourList).where(HonourList.community_id == community_id,

@@ -207,6 +207,27 @@ def publish(actor: User, evaluation: Evaluation, now: datetime) -> int:
     return count
 
 
+def evaluation_in(community_id: int, evaluation_id: int) -> Evaluation:
+    """The community's evaluation with that id. Raises not_found (also another community's)."""
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None or evaluation.community_id != community_id:
+        raise NotFound(_l("No such evaluation."))
+    return evaluation
+
+
+def on_notice(community_id: int, limit: int | None = None) -> list[Evaluation]:
+    """The community's evaluations on public notice (公示), newest first: the board shows the first."""
+    stmt = (select(Evaluation).where(Evaluation.community_id == community_id, Evaluation.status == "notice")
+            .order_by(Evaluation.created_at.desc(), Evaluation.id.desc()))
+    return list(db.session.scalars(stmt if limit is None else stmt.limit(limit)))
+
+
+def evaluations_of(community_id: int) -> list[Evaluation]:
+    """Every evaluation of the community, newest first (the office's list)."""
+    return list(db.session.scalars(select(Evaluation).where(Evaluation.community_id == community_id)
+                                   .order_by(Evaluation.created_at.desc(), Evaluation.id.desc())))
+
+
 @dataclass
 class ResultRow:
     household_id: int

@@ -232,3 +232,46 @@ def _page(community_id: int, q: Query, limit: int, include_moved_out: bool, *, e
             select(Resident.id).join(Household, Household.id == Resident.household_id)
             .join(Building, Building.id == Household.building_id).where(*where).subquery()))
     return Found(list(residents), total, q)
+
+
+@dataclass
+class HouseholdsPage:
+    """One page of a community's tree: households in their natural order (building, unit, room) with the
+    residents shown under each, and how many households match in all."""
+    households: list[Household] = field(default_factory=list)
+    residents: dict[int, list[Resident]] = field(default_factory=dict)
+    total: int = 0
+
+
+def households_page(community_id: int, typed: str | None, *, building_id: int | None = None, page: int = 1,
+                    per_page: int = 50, include_moved_out: bool = False) -> HouseholdsPage:
+    """The tree as the office's pages walk it (buildings, their households, their residents), a page of households
+    at a time: of one building (`building_id`) or all; with a search (`typed`, read as find_residents reads it),
+    only the households with a matching resident, and under each only the residents who match. Three statements."""
+    q = read_query(typed)
+    condition, _rank = _match(community_id, q)
+    people = [Resident.community_id == community_id, Resident.household_id == Household.id]
+    if not include_moved_out:
+        people.append(Resident.moved_out_on.is_(None))
+    where = [Household.community_id == community_id]
+    if building_id is not None:
+        where.append(Household.building_id == building_id)
+    if q.kind != "all":
+        where.append(select(Resident.id).where(*people, condition).correlate(Household).exists())
+    stmt = select(Household).join(Building, Building.id == Household.building_id).where(*where)
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Household.id).subquery()))
+    households = db.session.scalars(
+        stmt.options(contains_eager(Household.building))
+        .order_by(func.length(Building.name), Building.name, func.length(Household.unit), Household.unit,
+                  func.length(Household.room), Household.room, Household.id)
+        .offset((page - 1) * per_page).limit(per_page)).unique().all()
+    residents: dict[int, list[Resident]] = {h.id: [] for h in households}
+    if households:
+        rows = db.session.scalars(
+            select(Resident).join(Household, Household.id == Resident.household_id)
+            .where(*people, Resident.household_id.in_(list(residents)), condition if q.kind != "all" else literal(True))
+            .options(contains_eager(Resident.household))
+            .order_by(Resident.id))
+        for resident in rows:
+            residents[resident.household_id].append(resident)
+    return HouseholdsPage(list(households), residents, total)

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
 
@@ -99,6 +99,12 @@ def member_phone_code(secret: str, resident, now: datetime, seconds: int = MEMBE
     """The short-lived code on the resident's own phone (会员码)."""
     part = str(step_of(now, seconds))
     return f"m{resident.id}.{part}.{_mac(secret, 'member', f'm{resident.id}.{part}')}"
+
+
+def member_code_expires_at(now: datetime, seconds: int = MEMBER_CODE_SECONDS) -> datetime:
+    """When the phone code made at `now` stops being accepted (read_member_code takes its step and the
+    next): the end of the step after this one."""
+    return datetime.fromtimestamp((step_of(now, seconds) + 2) * seconds, tz=UTC)
 
 
 @dataclass(frozen=True)
