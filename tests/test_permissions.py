@@ -103,6 +103,26 @@ MATRIX = {
     "api_me.member_code": ("GET", {RESIDENT}),
     "api_me.service_record": ("GET", {RESIDENT}),
     # end api_me
+    # api_activities
+    # a resident's own things: the staff without a resident record get 403 (the world's lead, clerk and
+    # admins are not residents); the activity is the resident's community's, started (sign-up closed: 422)
+    "api_activities.list_activities": ("GET", {RESIDENT}),
+    "api_activities.get_activity": ("GET", {RESIDENT}),
+    "api_activities.sign_up": ("POST", {RESIDENT}),
+    "api_activities.cancel_signup": ("DELETE", {RESIDENT}),
+    "api_activities.check_in": ("POST", {RESIDENT}),
+    "api_activities.check_out": ("POST", {RESIDENT}),
+    # end api_activities
+    # api_lead
+    "api_lead.attendance": ("GET", TEAM_RUNNERS),
+    "api_lead.record": ("POST", TEAM_RUNNERS),
+    "api_lead.find_residents": ("GET", TEAM_RUNNERS),
+    "api_lead.record_by_hand": ("POST", TEAM_RUNNERS),
+    "api_lead.approve": ("POST", TEAM_RUNNERS),
+    "api_lead.reject": ("POST", TEAM_RUNNERS),
+    "api_lead.approve_many": ("POST", TEAM_RUNNERS),
+    "api_lead.reject_many": ("POST", TEAM_RUNNERS),
+    # end api_lead
     # api_tokens
     "api_tokens.index": ("GET", LOGGED_IN),
     "api_tokens.revoke": ("POST", LOGGED_IN),  # somebody else's token: 404, never revoked

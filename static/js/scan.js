@@ -1,5 +1,6 @@
 // Camera scanning into a form field: BarcodeDetector where the browser has it, else html5-qrcode.
-// The field is submitted as soon as a code is read. A USB scanner types into the same field.
+// The field is submitted as soon as a code is read (or handed to the page's own "scanned" listener). A USB
+// scanner types into the same field.
 (function () {
   var button = document.getElementById("scan-button");
   var box = document.getElementById("scanner");
@@ -13,8 +14,12 @@
     sent = true;
     field.value = text;
     stop();
-    // requestSubmit: the form's own submit handler runs (identify.js asks the API); submit() as a fallback
-    if (field.form.requestSubmit) field.form.requestSubmit(); else field.form.submit();
+    // a page that sends the code itself (the lead's, through the API) cancels this event; else the form is sent,
+    // with requestSubmit so its own submit handler runs (the counter's identify.js asks the API); submit() as a fallback
+    var scanned = new CustomEvent("scanned", { cancelable: true });
+    if (field.form.dispatchEvent(scanned)) {
+      if (field.form.requestSubmit) field.form.requestSubmit(); else field.form.submit();
+    }
   }
   function label(running) {
     button.textContent = (running ? button.dataset.stop : button.dataset.start) || button.textContent;
@@ -47,6 +52,7 @@
   }
   function start() {
     on = true;
+    sent = false;  // the page may have stayed (the code went through the API): the next scan counts
     box.hidden = false;
     if (!window.Html5Qrcode || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) {
       box.textContent = button.dataset.unavailable || "Camera scanning is not available.";

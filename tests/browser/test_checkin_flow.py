@@ -235,3 +235,122 @@ def test_forged_code_shows_a_chinese_error_not_a_crash(new_context, live_server,
         assert balance(resident) == before
     else:
         assert urlsplit(resident.url).path == "/login"
+
+
+SMALL_PHONE = {"width": 360, "height": 740}
+DRILL = "梨园接口签到演练"  # made by the test below: the lead's team, happening now, points after approval
+WAITING = "待认可"  # waiting for approval
+LEAD_SCAN = "队长扫码"  # scanned by the lead
+UNKNOWN_CARD = "本社区没有卡号为"  # No member card here has the number …
+
+
+def _drill(live_server):
+    """A fresh activity of 张建国's team happening now, and three residents of 梨园社区 outside his household and
+    other than 王秀英 (whose points the other tests count): (activity id, [(name, address, card number)])."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from pointsapp.accounts.models import User
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Resident
+    from pointsapp.volunteering.services import activities, codes
+
+    now = datetime.now(UTC)
+    with live_server.app.app_context():
+        lead = db.session.scalar(select(User).where(User.phone == LEAD_PHONE))
+        team = next(g.team for g in lead.grants if g.team_id)
+        activity = activities.create_activity(lead, team, activities.ActivityFields(
+            title=DRILL, kind=activities.labels(team.community_id, "activity_kind")[0], place="社区广场",
+            starts_at=now - timedelta(minutes=20), ends_at=now + timedelta(hours=2), award_on="approval"), now)
+        people = db.session.scalars(select(Resident).where(
+            Resident.community_id == team.community_id, Resident.moved_out_on.is_(None),
+            Resident.household_id != lead.resident.household_id, Resident.name != RESIDENT).order_by(Resident.id)).all()
+        names = {}
+        for r in people:  # names the search tells apart: one resident each
+            names.setdefault(r.name, []).append(r)
+        picked = [rs[0] for rs in names.values() if len(rs) == 1][:3]
+        found = [(r.id, r.name, r.household.address, codes.card_number(r)) for r in picked]
+        db.session.commit()
+        return activity.id, found
+
+
+def _checked_in_elsewhere(live_server, activity_id: int, resident_id: int) -> None:
+    """Another lead's phone checks a resident in (the page must learn of it by itself)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from pointsapp.accounts.models import User
+    from pointsapp.core.extensions import db
+    from pointsapp.tree.models import Resident
+    from pointsapp.volunteering.models import Activity
+    from pointsapp.volunteering.services import checkin
+
+    with live_server.app.app_context():
+        admin = db.session.scalar(select(User).where(User.phone == ADMIN_PHONE))
+        checkin.check_in(admin, db.session.get(Resident, resident_id), db.session.get(Activity, activity_id),
+                         datetime.now(UTC), method="lead_scan")
+        db.session.commit()
+
+
+def test_the_leads_live_attendance_works_through_the_api_on_a_small_phone(new_context, live_server):
+    """At 360 px the lead checks residents in after a search and by the number on a member card: the requests go
+    to /api/v1/ with the session and the CSRF header, the list updates without a reload, a refusal shows the
+    error's message, and a check-in made on another device appears by the list's own polling."""
+    activity_id, people = _drill(live_server)
+    assert len(people) == 3, people
+    (_a_id, a_name, a_address, _a_card), (_b_id, b_name, _b_address, b_card), (c_id, c_name, _c_address, _c) = people
+    page = new_context("phone").new_page()
+    page.set_viewport_size(SMALL_PHONE)
+    calls = []
+    page.on("request", lambda r: calls.append((r.method, r.url.split(live_server.url, 1)[-1], r.headers))
+            if "/api/v1/" in r.url else None)
+    log_in(page, LEAD_PHONE)
+    page.goto(f"/lead/activities/{activity_id}")
+    expect(page.locator("main h1")).to_contain_text(DRILL)
+    expect(page.locator("#attendance-table tbody")).to_have_text(NOBODY_YET)
+    page.evaluate("window.stayed = true")  # gone if the page reloads
+
+    # a search, then 签到 on the one found
+    page.locator("#q").fill(a_name)
+    page.locator("#search-form button[type=submit]").click()
+    pick = page.locator("#found form", has_text=f"{a_name} · {a_address}")
+    expect(pick).to_have_count(1)
+    expect(page.locator("#manual-resident option", has_text=a_name)).to_have_count(1)  # the hand record's choice
+    pick.get_by_role("button").click()
+    expect(page.locator("#api-message")).to_contain_text(a_name)
+    row = attendance_row(page, a_name)
+    expect(row).to_have_count(1)
+    expect(row.locator(".method")).to_have_text(LEAD_SCAN)
+    expect(row).to_contain_text(WAITING)
+
+    # the number printed on a member card, typed
+    page.locator("#code").fill(b_card)
+    page.locator("#code-form button[type=submit]").click()
+    expect(attendance_row(page, b_name)).to_have_count(1)
+    expect(page.locator("#code")).to_have_value("")
+    expect(page.locator("#attendances p.hint")).to_contain_text("2")
+
+    # a refusal: the error's message, in Chinese, as an alert
+    page.locator("#code").fill("99999-1")
+    page.locator("#code-form button[type=submit]").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(UNKNOWN_CARD)
+    expect(alert).to_contain_text("99999-1")
+
+    # someone else checks a resident in: the list polls the API and shows her
+    _checked_in_elsewhere(live_server, activity_id, c_id)
+    expect(attendance_row(page, c_name)).to_have_count(1, timeout=15_000)
+    expect(page.locator("#attendance-table tbody tr")).to_have_count(3)
+
+    assert page.evaluate("window.stayed") is True, "the page reloaded"
+    posts = [(m, u, h) for m, u, h in calls if m == "POST"]
+    assert [u for _m, u, _h in posts] == [f"/api/v1/lead/activities/{activity_id}/attendance"] * 3, posts
+    assert all(h.get("x-csrftoken") and "authorization" not in h for _m, _u, h in posts)  # the session + CSRF
+    assert any(m == "GET" and u == f"/api/v1/lead/activities/{activity_id}/attendance" for m, u, _h in calls)
+    assert any(m == "GET" and u.startswith(f"/api/v1/lead/activities/{activity_id}/residents?q=") for m, u, _h in calls)
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"], "the page scrolls sideways"
+    assert_chinese_ui(page, "Attendance", "scanned by the lead", "waiting for approval", "Check in")
+    screenshot(page, "lead-live-attendance-360")
+    assert_accessible(page, "the lead's live attendance page")

@@ -19,16 +19,17 @@ from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import User
 from pointsapp.core import locks
-from pointsapp.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from pointsapp.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_local
-from pointsapp.core.lookup import valid_id
+from pointsapp.core.lookup import get_row, valid_id
 from pointsapp.core.permissions import Action, can, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services import rules
 from pointsapp.tree.models import Community, Household, Resident
 from pointsapp.volunteering.models import Activity, Attendance
+from pointsapp.volunteering.services import codes
 
 # A second scan sooner than this after check-in is a double scan, not a check-out.
 MIN_STAY = timedelta(minutes=10)
@@ -191,6 +192,35 @@ def check_in(actor: User, resident: Resident, activity: Activity, now: datetime,
     if attendance.status == "approved" and activity.rule == "fixed" and activity.award_on == "check_in":
         points, capped = _award(attendance, actor, now)
     return CheckInResult(attendance, "checked_in", points, capped)
+
+
+def check_out(actor: User, resident: Resident, activity: Activity, now: datetime, *, method: str = "self_scan",
+              scanned_at: datetime | None = None) -> CheckInResult:
+    """The second scan asked for as a check-out (the API's): as check_in's, but only for a resident who has
+    checked in. Raises not_checked_in and check_in's codes."""
+    if method == "lead_scan" or actor.resident_id != resident.id:
+        require(actor, Action.RUN_TEAM, activity)
+    _check_resident(resident, activity)
+    if _existing(activity, resident) is None:
+        raise Conflict(_l("%(name)s has not checked in at this activity."), code="not_checked_in",
+                       name=resident.name)
+    return check_in(actor, resident, activity, now, method=method, scanned_at=scanned_at)
+
+
+def scanned_activity(secret: str, code: str, now: datetime) -> Activity:
+    """The activity a scanned check-in code opens, the code checked (its signature, its time step, a poster's
+    permission). Raises forged_code, code_expired, poster_not_allowed."""
+    activity = get_row(Activity, codes.activity_id_of(code))  # an id in a forged code may not fit a row
+    codes.read_checkin_code(secret, code, activity, now)
+    return activity
+
+
+def attendance_of(activity: Activity, attendance_id: int) -> Attendance:
+    """One attendance of the activity. Raises not_found (also for another activity's)."""
+    attendance = get_row(Attendance, attendance_id)
+    if attendance is None or attendance.activity_id != activity.id:
+        raise NotFound(_l("No such check-in."))
+    return attendance
 
 
 def _second_scan(attendance: Attendance, actor: User, moment: datetime, now: datetime) -> CheckInResult:

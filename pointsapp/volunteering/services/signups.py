@@ -17,7 +17,8 @@ from pointsapp.core import locks
 from pointsapp.core.errors import Conflict, InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import LOCAL_TZ, format_moment, local_date
-from pointsapp.core.permissions import Action, require
+from pointsapp.core.lookup import get_row
+from pointsapp.core.permissions import Action, Role, has_role, require
 from pointsapp.core.unique import insert_if_absent
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.models import Activity, Attendance, Signup
@@ -107,6 +108,15 @@ def places(resident: Resident, acts: list[Activity], now: datetime) -> dict[int,
         Signup.activity_id.in_(ids), Signup.cancelled_at.is_(None)).group_by(Signup.activity_id)).all())
     return {a.id: Place(a.id in mine, a.id in attended, taken.get(a.id, 0), a.capacity,
                         now <= a.signup_closes_at) for a in acts}
+
+
+def activity_for(actor: User, activity_id: int) -> Activity:
+    """An activity as a resident may open it: one of the community she lives in (others: not found, never
+    told apart from a missing one). Raises not_found."""
+    activity = get_row(Activity, activity_id)
+    if activity is None or not has_role(actor, Role.RESIDENT, activity.community_id):
+        raise NotFound(_l("This activity does not exist."))
+    return activity
 
 
 def my_signups(resident: Resident, now: datetime) -> list[Activity]:

@@ -13,13 +13,12 @@ from sqlalchemy.orm import joinedload
 from pointsapp.core.errors import DomainError
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm
-from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import AUTHENTICATED, PUBLIC, policy
 from pointsapp.core.uow import settle
 from pointsapp.core.web import actor, utcnow
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.volunteering.models import Activity, Attendance
-from pointsapp.volunteering.services import checkin, codes
+from pointsapp.volunteering.services import checkin
 
 bp = Blueprint("checkin", __name__)
 
@@ -35,8 +34,7 @@ def _problem(message: str, status: int = 400):
 def scan(code: str):
     now = utcnow()
     try:
-        activity = get_row(Activity, codes.activity_id_of(code))  # an id in a forged code may not fit a row
-        codes.read_checkin_code(current_app.secret_key, code, activity, now)
+        activity = checkin.scanned_activity(current_app.secret_key, code, now)
     except DomainError as exc:
         return _problem(str(exc), 410 if exc.code == "code_expired" else 400)
     session["scan"] = {"activity_id": activity.id, "at": now.timestamp()}

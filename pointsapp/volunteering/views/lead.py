@@ -13,7 +13,7 @@ from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.extensions import db
 from pointsapp.core.forms import EmptyForm, options
 from pointsapp.core.hosts import public_url
-from pointsapp.core.localtime import from_local_naive, local_naive
+from pointsapp.core.localtime import LOCAL_TZ, from_local_naive, local_naive
 from pointsapp.core.lookup import get_row
 from pointsapp.core.permissions import STAFF, Action, admin_community_ids, led_team_ids, policy, require
 from pointsapp.core.schemas import load_or_error
@@ -183,7 +183,8 @@ def activity(activity_id: int):
     item = catalogue_rules.item_in(a.community_id, a.catalogue_item_id) if a.catalogue_item_id else None
     return render_template("lead/activity.html", activity=a, catalogue_item=item, attendances=checkin.attendance_list(a), q=q,
                            found=result.residents if result else [], note=result.note if result else "",
-                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a))
+                           form=EmptyForm(), manual=manual, now=utcnow(), roster=signups.roster(actor(), a),
+                           timezone=LOCAL_TZ.key)
 
 
 @bp.route("/activities/<int:activity_id>/attendances")
@@ -243,7 +244,13 @@ def renew_codes(activity_id: int):
 
 
 def _resident_from_request(a: Activity) -> Resident:
-    given = load_or_error(CheckInResidentSchema, request.form)
+    return resident_to_check_in(a, load_or_error(CheckInResidentSchema, request.form))
+
+
+def resident_to_check_in(a: Activity, given: dict) -> Resident:
+    """Whom the lead checks in (this page and the API): the number printed on a member card, typed; a scanned
+    member card or phone member code; or a resident picked after a search (`given`: CheckInResidentSchema).
+    Raises not_found, unknown_card, ambiguous_card_number, card_replaced, forged_code, code_expired."""
     typed = codes.card_number_candidates(given["code"]) if given["code"] else None
     if typed is not None:  # the number printed on the card, typed (as a search would find the resident)
         resident = identification.card_holder(a.community_id, given["code"], typed)
@@ -270,15 +277,19 @@ def lead_checkin(activity_id: int):
             return checkin.check_in(actor(), resident, a, utcnow(), method="lead_scan")
         ok, result = attempt(work)
         if ok:
-            name = result.attendance.resident.name
-            flash({"checked_in": _("%(name)s checked in.", name=name),
-                   "checked_out": _("%(name)s checked out.", name=name),
-                   "already": _("%(name)s was already checked in.", name=name)}[result.action]
-                  + (" " + _("+%(n)d points", n=result.points) if result.points else "")
-                  + (" " + hold_note(result.attendance) if result.pending_approval else "")
-                  + (" " + _("The community's limit for earning points was reached.") if result.capped else ""),
-                  "success")
+            flash(checkin_message(result), "success")
     return redirect(url_for(".activity", activity_id=a.id))
+
+
+def checkin_message(result: checkin.CheckInResult) -> str:
+    """What a check-in by the lead did, in words (this page's message and the API's `message`)."""
+    name = result.attendance.resident.name
+    return ({"checked_in": _("%(name)s checked in.", name=name),
+             "checked_out": _("%(name)s checked out.", name=name),
+             "already": _("%(name)s was already checked in.", name=name)}[result.action]
+            + (" " + _("+%(n)d points", n=result.points) if result.points else "")
+            + (" " + hold_note(result.attendance) if result.pending_approval else "")
+            + (" " + _("The community's limit for earning points was reached.") if result.capped else ""))
 
 
 @bp.route("/activities/<int:activity_id>/manual", methods=["POST"])

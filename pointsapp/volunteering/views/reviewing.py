@@ -27,6 +27,10 @@ def decide_ticked(approve: Callable[[list[int]], ReviewResult], reject: Callable
     else:
         ok, result = attempt(lambda: approve(ids))
         if ok:
-            flash(_("%(n)d approved, %(p)d points awarded.", n=result.approved, p=result.points)
-                  + (" " + _("%(n)d left for another lead or the community office.", n=result.left)
-                     if result.left else ""), "success")
+            flash(approval_message(result), "success")
+
+
+def approval_message(result: ReviewResult) -> str:
+    """What an approval did, in words (the pages' message and the API's `message`)."""
+    return (_("%(n)d approved, %(p)d points awarded.", n=result.approved, p=result.points)
+            + (" " + _("%(n)d left for another lead or the community office.", n=result.left) if result.left else ""))
