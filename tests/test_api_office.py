@@ -264,9 +264,13 @@ def test_a_deduction_against_a_household_and_sent_twice_records_once(client, off
             "reason": "楼道堆放杂物"}
     url = f"{office['base']}/deductions"
     first = client.post(url, json=body, headers=as_(office, "first", key="d-1"))
-    again = client.post(url, json={**body, "request_key": "d-1"}, headers=as_(office, "first"))
+    again = client.post(url, json=body, headers=as_(office, "first", key="d-1"))
     assert first.status_code == again.status_code == 201
     assert first.get_json()["id"] == again.get_json()["id"] and first.get_json()["resident_id"] is None
+    # the form's own key underneath: sent twice without the header, one deduction
+    by_form = [client.post(url, json={**body, "request_key": "d-2"}, headers=as_(office, "first")).get_json()["id"]
+               for _ in range(2)]
+    assert by_form[0] == by_form[1] != first.get_json()["id"]
 
 
 def test_a_deduction_may_carry_a_photo_as_base64(client, office, db):

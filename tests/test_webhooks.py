@@ -17,7 +17,13 @@ from pointsapp.audit.models import AuditAction, AuditEvent
 from pointsapp.core import queue as jobs
 from pointsapp.core.errors import DomainError, InvalidInput
 from pointsapp.core.uow import unit_of_work
-from pointsapp.integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from pointsapp.integrations.models import (
+    IdempotencyRecord,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from pointsapp.integrations.services import webhooks
 from pointsapp.store.services import counter
 from pointsapp.volunteering.services import activities, checkin
@@ -383,6 +389,14 @@ HOSTILE_URLS = [
     ("https://169.254.169.254/latest/meta-data", "url_internal"),
     ("https://[::1]/hook", "url_internal"),
     ("https://localhost.localhost/", "url_internal"),
+    # numeric hosts a resolver reads as addresses (review: each reached 127.0.0.1 or the metadata service)
+    ("https://2130706433/", "invalid_url"),
+    ("https://127.1/", "invalid_url"),
+    ("https://0x7f000001/", "invalid_url"),
+    ("https://017700000001/", "invalid_url"),
+    ("https://0/", "invalid_url"),
+    ("https://2852039166/", "invalid_url"),
+    ("https://metadata.google.internal./", "url_internal"),
     ("https://example.com:99999/", "invalid_url"),
     ("https://exa mple.com/", "invalid_url"),
     ("https://例子.中国/", "invalid_url"),
@@ -398,6 +412,34 @@ def test_the_https_rule_and_hostile_addresses_are_refused_with_a_clear_message(u
         webhooks.register(admin, c.id, url=url, events=["claim.approved"], now=None)
     assert refused.value.code == code and str(refused.value)
     assert count(db, WebhookEndpoint) == 0
+
+
+def test_a_name_that_resolves_to_this_machine_is_refused_when_sending(app, db):
+    """A public-looking name pointed at an internal address after it was registered: checked again at send."""
+    saved = app.config["WEBHOOK_ALLOW_HTTP_HOSTS"]
+    app.config["WEBHOOK_ALLOW_HTTP_HOSTS"] = []
+    try:
+        assert webhooks.resolves_to_internal("https://localhost/hook")  # /etc/hosts: 127.0.0.1
+        result = webhooks.send(webhooks.Outgoing(1, "https://localhost:9/hook", b"{}", {}))
+        assert not result.ok and result.status is None and "not a public" in result.error
+    finally:
+        app.config["WEBHOOK_ALLOW_HTTP_HOSTS"] = saved
+
+
+def test_a_replayed_secret_renewal_does_not_hand_the_secret_out_again(client, make, db):
+    from .api_helpers import bearer, token_for
+    c = make.community()
+    admin = make.admin(c)
+    db.session.commit()
+    headers = bearer(token_for(admin, c, ["community_admin"]), key="make-hook")
+    made = client.post(f"/api/v1/communities/{c.id}/webhooks", headers=headers,
+                       json={"url": "https://example.com/hook", "events": ["claim.approved"]})
+    again = client.post(f"/api/v1/communities/{c.id}/webhooks", headers=headers,
+                        json={"url": "https://example.com/hook", "events": ["claim.approved"]})
+    assert made.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert made.get_json()["secret"] and again.get_json()["secret"] == ""
+    assert again.get_json()["endpoint"]["id"] == made.get_json()["endpoint"]["id"] and count(db, WebhookEndpoint) == 1
+    assert made.get_json()["secret"] not in " ".join(db.session.scalars(select(IdempotencyRecord.body)).all())
 
 
 def test_allowed_addresses_and_the_event_list(make, db, now):

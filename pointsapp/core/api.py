@@ -24,6 +24,7 @@ functions in (`init_app(app, hooks)`), so this module imports no feature.
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -219,6 +220,10 @@ def _authenticate() -> None:
     """before_request: a bearer token on an API request names the user (the cookie is not read)."""
     if not is_api_request():
         return
+    # the unit of work's SQLite begin mode for this request, before the token's query begins it (the guard,
+    # which sets it for pages, runs later; the mode would otherwise be the thread's previous request's)
+    from pointsapp.core import sqlite
+    sqlite.set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
     header = request.headers.get("Authorization", "")
     if not header:
         return
@@ -275,6 +280,19 @@ def _owner() -> str | None:
     return None
 
 
+def domain_key(given: str | None) -> str:
+    """The feature's own request key for an unsafe operation (a checkout's request id, an award's request key):
+    the body's; else one made from the Idempotency-Key and its client (two clients' keys never meet); else a
+    fresh one. Under 64 characters."""
+    if given:
+        return given
+    raw = (request.headers.get(KEY_HEADER) or "").strip()
+    owner = _owner()
+    if raw and owner:
+        return "key-" + hashlib.sha256(f"{owner}\n{raw}".encode()).hexdigest()[:40]
+    return uuid.uuid4().hex
+
+
 def _fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.full_path}\n".encode())
@@ -313,6 +331,23 @@ def _claim_key():
 TRANSIENT = frozenset({409, 429, 500, 502, 503, 504})  # not stored: the same key, sent again, runs again
 
 
+SECRET_FIELDS = ("secret",)  # shown once (a webhook's signing secret): never kept in the replay store
+
+
+def _without_secrets(response) -> str:
+    """The body to keep for replay, with any secret blanked: a replay tells the request went through, it does
+    not hand the secret out again for a day."""
+    body = response.get_data(as_text=True)
+    if response.is_json and any(f'"{name}"' in body for name in SECRET_FIELDS):
+        data = response.get_json(silent=True)
+        if isinstance(data, dict):
+            for name in SECRET_FIELDS:
+                if name in data:
+                    data[name] = ""
+            return json.dumps(data, ensure_ascii=False)
+    return body
+
+
 def _store_response(response):
     """after_request, before the unit of work's commit: the response joins the change's transaction."""
     claimed = g.pop("idempotency", None)
@@ -320,7 +355,7 @@ def _store_response(response):
         return response
     from pointsapp.core.clock import utcnow
     owner, key, fingerprint = claimed
-    _hooks().complete(owner, key, fingerprint, response.status_code, response.get_data(as_text=True),
+    _hooks().complete(owner, key, fingerprint, response.status_code, _without_secrets(response),
                       response.content_type, response.headers.get("Location"), utcnow())
     return response
 
@@ -429,6 +464,27 @@ def _operation_ids_and_links(app: Flask, spec: dict) -> dict:
     return spec
 
 
+def _schema_namer() -> Callable:
+    """Component names: the class's name without "Schema", with the audience of an OutputSchema built for one
+    ("Resident_office"); a second class of the same name in another feature is prefixed with its feature
+    ("StoreFoundResidents"), so features need not coordinate their class names."""
+    taken: dict[str, type] = {}
+
+    def name_of(schema) -> str:
+        cls = schema if isinstance(schema, type) else type(schema)
+        name = cls.__name__.removesuffix("Schema") or cls.__name__
+        view = None if isinstance(schema, type) else getattr(schema, "view", None)
+        if view:
+            name = f"{name}_{view}"
+        if taken.setdefault(name, cls) is not cls:
+            parts = cls.__module__.split(".")
+            name = f"{(parts[1] if len(parts) > 1 else parts[0]).capitalize()}{name}"
+            taken.setdefault(name, cls)
+        return name
+
+    return name_of
+
+
 def _error_responses(spec: dict) -> dict:
     """Every operation may answer with the error shape and any of the statuses the API uses."""
     for path_item in spec.get("paths", {}).values():
@@ -472,7 +528,9 @@ def init_app(app: Flask, hooks: Hooks, blueprints: list[ApiBlueprint]) -> None:
         "security": [{"bearer": []}, {"cookie": []}],
     })
     app.before_request(_authenticate)
-    api = app.extensions["pointsapp.api"] = Api(app)
+    from apispec.ext.marshmallow import MarshmallowPlugin
+    api = app.extensions["pointsapp.api"] = Api(app, spec_kwargs={
+        "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_namer())})
     limiter = Limiter(key_func=_limit_key, strategy="moving-window", headers_enabled=True)
     _document_fields(api)
     from pointsapp.core.extensions import csrf

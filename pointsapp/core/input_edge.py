@@ -66,8 +66,11 @@ def refuse_unreadable_input() -> None:
     if request.mimetype == "application/x-www-form-urlencoded" and not _strict_utf8(
             request.get_data(cache=True, parse_form_data=False)):  # cached: request.form parses the same bytes
         raise UnreadableInput()
-    if any(isinstance(text, str) and has_control(text) for text in _texts()):
-        raise UnreadableInput()
+    try:
+        if any(isinstance(text, str) and has_control(text) for text in _texts()):
+            raise UnreadableInput()
+    except RecursionError:  # JSON nested thousands deep: nobody typed that
+        raise UnreadableInput() from None
 
 
 def init_app(app: Flask) -> None:

@@ -59,6 +59,15 @@ class _Input(fields.Field):
         """The numbers its messages name (%(min)s, %(max)s)."""
         return {}
 
+    def make_error(self, key: str, **kwargs) -> ValidationError:
+        """The message with its numbers filled in (the API shows it as refused; the pages' _refusal as well)."""
+        error = super().make_error(key, **kwargs)
+        params = self.params()
+        messages = error.messages if isinstance(error.messages, list) else [error.messages]
+        if params and any("%(" in str(m) for m in messages):
+            return ValidationError([str(m) % params if "%(" in str(m) else m for m in messages])
+        return error
+
     def _text(self, value) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.make_error("invalid")

@@ -3,13 +3,11 @@ recent deductions, recording one against a resident or a household (with an opti
 withdrawing one (an objection upheld)."""
 import base64
 import binascii
-import uuid
 
-from flask import request
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.catalogue.models import CatalogueItem
-from pointsapp.core.api import ApiBlueprint
+from pointsapp.core.api import ApiBlueprint, domain_key
 from pointsapp.core.errors import InvalidInput, NotFound
 from pointsapp.core.localtime import FIRST_YEAR, LAST_YEAR, from_local_naive, local_naive
 from pointsapp.core.lookup import get_row
@@ -27,13 +25,6 @@ from pointsapp.tree.models import Resident
 
 bp = ApiBlueprint("api_deductions", __name__, url_prefix="/api/v1/communities/<int:community_id>/deductions",
                   description="The office: deductions (负向扣分)")
-
-
-def _request_key(given: str) -> str:
-    if given:
-        return given
-    header = (request.headers.get("Idempotency-Key") or "").strip().strip('"')
-    return header if 0 < len(header) <= 64 else uuid.uuid4().hex
 
 
 def _photo(text: str | None) -> bytes | None:
@@ -80,7 +71,7 @@ def record(wanted, community_id: int):
     return deductions.record_deduction(
         actor(), get_row(CatalogueItem, wanted["item_id"]), resident=resident, household=household,
         occurred_at=_moment(wanted["occurred_at"]), reason=wanted["reason"], evidence=_photo(wanted["photo"]),
-        request_key=_request_key(wanted["request_key"]), now=utcnow())
+        request_key=domain_key(wanted["request_key"]), now=utcnow())
 
 
 @bp.route("/<int:deduction_id>/withdraw", methods=["POST"])

@@ -6,14 +6,13 @@ api_office_points (/api/v1/communities/<id>/...): the office's awards by hand (l
 resident's points page's service: up to the community's ceiling at once, above it waiting for a second office
 member, never the one who asked), the award review's confirm and refuse, and ledger exports (queued for the
 worker when big, as the ledger page; the file kept for its download)."""
-import uuid
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask_babel import get_locale
 
 from pointsapp.audit import services as audit
 from pointsapp.core import queue
-from pointsapp.core.api import ApiBlueprint
+from pointsapp.core.api import ApiBlueprint, domain_key
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import COMMUNITY_ADMIN, PUBLIC, policy
 from pointsapp.core.web import actor, utcnow
@@ -37,14 +36,6 @@ bp = ApiBlueprint("api_office_points", __name__, url_prefix="/api/v1/communities
                   description="The office: awards by hand, their review, ledger exports")
 
 
-def request_key(given: str) -> str:
-    """The domain key of an unsafe operation: the body's, else the Idempotency-Key header's, else a fresh one."""
-    if given:
-        return given
-    header = (request.headers.get("Idempotency-Key") or "").strip().strip('"')
-    return header if 0 < len(header) <= 64 else uuid.uuid4().hex
-
-
 @bp.route("/residents/<int:resident_id>/awards", methods=["POST"])
 @bp.arguments(AwardByHandSchema, location="json")
 @bp.response(201, AwardOutcomeSchema("office"))
@@ -55,7 +46,7 @@ def award(wanted, community_id: int, resident_id: int):
     """Award points by hand: posted up to the community's ceiling (201), else waiting for confirmation (202)."""
     c = tree.get_community(community_id)
     r = tree.get_in_community(Resident, c.id, resident_id)
-    made = by_hand.award_by_hand(actor(), r, wanted["amount"], wanted["reason"], request_key(wanted["request_key"]),
+    made = by_hand.award_by_hand(actor(), r, wanted["amount"], wanted["reason"], domain_key(wanted["request_key"]),
                                  utcnow())
     if isinstance(made, LedgerEntry):
         return {"status": "posted", "entry": made, "award_request": None}, 201

@@ -6,15 +6,13 @@ digits: the same PIN and ID-digit failure counters), the cart's live total, the 
 the body's, else one made from the Idempotency-Key, else a fresh one), receipts, voids, the shift close and
 the day report. The counter page's own script calls identify and the cart (static/js/counter.js, identify.js).
 """
-import hashlib
-import uuid
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from werkzeug.datastructures import Headers
 
-from pointsapp.core.api import KEY_HEADER, ApiBlueprint, current_token, link
+from pointsapp.core.api import ApiBlueprint, domain_key, link
 from pointsapp.core.errors import InvalidInput, PermissionDenied
 from pointsapp.core.periods import local_date
 from pointsapp.core.permissions import AUTHENTICATED, STAFF, Action, Role, can, has_role, policy, require
@@ -362,19 +360,6 @@ def price_cart(cart, store_id: int):
             "problems": [_problem(p) for p in q.problems]}
 
 
-def _request_id(given: str) -> str:
-    """The body's request_id; else one made from the Idempotency-Key (per caller: two clients' keys never
-    meet); else a fresh one."""
-    if given:
-        return given
-    key = (request.headers.get(KEY_HEADER) or "").strip()
-    if key:
-        token = current_token()
-        owner = f"token:{token.id}" if token is not None else f"user:{actor().id}"
-        return "key-" + hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()[:40]
-    return uuid.uuid4().hex
-
-
 def _receipt(r: Redemption, repeated: bool = False) -> dict:
     return {"id": r.id, "receipt_no": r.receipt_no, "store_id": r.store_id, "resident": _masked(r.resident),
             "clerk": r.clerk.name, "created_at": r.created_at, "identified_by": r.identified_by,
@@ -393,7 +378,7 @@ def checkout(cart, store_id: int):
     one transaction. The same request_id (or Idempotency-Key) again returns the first receipt."""
     s = _store(store_id)
     result = counter.redeem(actor(), s, cart["identification_id"], counter.Cart(cart["lines"]),
-                            _request_id(cart["request_id"]), utcnow())
+                            domain_key(cart["request_id"]), utcnow())
     r = counter.get_redemption(s, result.redemption.id)
     headers = Headers({"Location": url_for("api_store.receipt", store_id=s.id, redemption_id=r.id)})
     return _receipt(r, result.repeated), 201, headers

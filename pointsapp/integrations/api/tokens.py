@@ -2,7 +2,7 @@
 once, to a person); a token cannot make tokens."""
 from marshmallow import Schema, fields
 
-from pointsapp.core.api import ApiBlueprint
+from pointsapp.core.api import ApiBlueprint, current_token
 from pointsapp.core.errors import NotFound
 from pointsapp.core.permissions import AUTHENTICATED, policy
 from pointsapp.core.web import actor, utcnow
@@ -26,9 +26,16 @@ class TokenSchema(Schema):
     last_used_at = fields.DateTime(allow_none=True, required=True)
 
 
+def _reachable(token) -> bool:
+    """Hers, and, when this request came with a token, in that token's community (a resident's token for one
+    community does not see or revoke her tokens of another)."""
+    calling = current_token()
+    return token.user_id == actor().id and (calling is None or token.community_id == calling.community_id)
+
+
 def _own(token_id: int):
     token = tokens.get(None, token_id)
-    if token.user_id != actor().id:
+    if not _reachable(token):
         raise NotFound()
     return token
 
@@ -38,7 +45,7 @@ def _own(token_id: int):
 @policy(AUTHENTICATED)
 def index():
     """Her tokens, newest first: name, roles, where, last use, expiry, whether revoked."""
-    return tokens.of_user(actor())
+    return [t for t in tokens.of_user(actor()) if _reachable(t)]
 
 
 @bp.route("/<int:token_id>/revoke", methods=["POST"])

@@ -25,6 +25,4 @@ class CreateTokenSchema(InputSchema):
 
 
 class CreateDeviceTokenSchema(CreateTokenSchema):
-    """The office's device token acts as one of the community's staff."""
-
-    user_id = Id(required=True, metadata={"label": _l("Acts as")})
+    """The office's device token (a kiosk, the counter's tablet) acts as the office member who makes it."""

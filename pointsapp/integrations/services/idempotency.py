@@ -81,9 +81,14 @@ def complete(owner: str, key: str, fingerprint: str, status: int, body: str, con
     """Store the response with the change (before the unit of work commits). After a refusal rolled the
     first record back, a fresh one carries the refusal."""
     record = _find(owner, key)
-    if record is None:
-        record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint, created_at=now)
-        db.session.add(record)
+    if record is None:  # the refusal rolled the first record back: a fresh one, unless a retry took the key
+        record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint, state="done", created_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(record)
+                db.session.flush()
+        except (IntegrityError, DBAPIError):
+            return  # another request with the key runs or ran: its answer is the one kept
     record.state, record.status, record.body = "done", status, body
     record.content_type, record.location, record.finished_at = (content_type or "")[:100], \
         (location or None) and location[:500], now

@@ -53,8 +53,10 @@ def _unlimited_scopes(user: User):
 
 def create(actor: User, *, user: User, kind: str, name: str, roles: list[str], community_id: int,
            store_id: int | None, days: int, rate_per_minute: int, now: datetime) -> tuple[ApiToken, str]:
-    """A new token and its secret (shown once). Personal tokens are made by the user for herself; device
-    tokens by her community's office (a kiosk or the counter acts as her, within the token's roles)."""
+    """A new token and its secret (shown once). Personal tokens are made by the user for herself; device tokens
+    by an office member for a kiosk or the counter's tablet, acting as herself within the token's roles (with a
+    store: that counter's clerk only). A token never acts as somebody else: that would let one office member be
+    the "second person" of her own award."""
     if getattr(actor, "_token_limit", None) is not None:
         raise PermissionDenied(_l("A token cannot create tokens. Please use the app."), code="token_cannot_create")
     if kind not in TOKEN_KINDS:
@@ -63,6 +65,10 @@ def create(actor: User, *, user: User, kind: str, name: str, roles: list[str], c
         raise PermissionDenied(_l("Only she herself can make a personal token."), code="not_your_token")
     if kind == "device" and not can(actor, Action.MANAGE_COMMUNITY, community_id):
         raise PermissionDenied(_l("Only the community office can make device tokens."), code="office_only")
+    if kind == "device" and user.id != actor.id:  # acting as another person would make her the second person
+        raise PermissionDenied(_l("A device token acts as the office member who makes it."), code="device_acts_as_maker")
+    if kind == "device" and Role.RESIDENT in roles:
+        raise InvalidInput(_l("A device token cannot carry a resident's role."), code="device_not_resident")
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise InvalidInput(_l("Give the token a name of at most 80 characters."), code="invalid_name")
@@ -162,13 +168,6 @@ def _touch(token_id: int, now: datetime, address: str) -> None:
 def communities_of(user: User) -> list[int]:
     """The communities she holds a role in (where she may make a personal token)."""
     return sorted({s.community_id for s in _unlimited_scopes(user) if s.community_id is not None})
-
-
-def staff_of(community_id: int) -> list[User]:
-    """The community's staff (a device token acts as one of them)."""
-    from pointsapp.accounts.models import RoleGrant
-    return list(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
-                                   .where(RoleGrant.community_id == community_id).distinct().order_by(User.name)))
 
 
 def is_live(token: ApiToken, now: datetime) -> bool:

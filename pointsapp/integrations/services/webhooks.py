@@ -30,7 +30,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,7 +106,10 @@ def check_url(value: str | None) -> str:
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
         raise InvalidInput(_l("The address must not contain a user name or password; the signature proves "
                               "who sends."), code="url_userinfo")
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")  # "localhost." is localhost
+    if _odd_ipv4(host):  # 2130706433, 127.1, 0x7f000001, 017700000001: a resolver reads them as addresses
+        raise InvalidInput(_l("This is not a web address. Please enter one like https://example.com/hook."),
+                           code="invalid_url")
     if not host or (port is not None and not 0 < port < 65536):
         raise InvalidInput(_l("This is not a web address. Please enter one like https://example.com/hook."),
                            code="invalid_url")
@@ -115,6 +120,33 @@ def check_url(value: str | None) -> str:
         raise InvalidInput(_l("The address must be a public one, not of this server or its network."),
                            code="url_internal")
     return url
+
+
+_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
+
+
+def _odd_ipv4(host: str) -> bool:
+    """A host of digits (decimal, octal, hex) that is not a canonical dotted quad."""
+    if not _NUMERIC_HOST.fullmatch(host) or not any(c.isdigit() for c in host) or \
+            re.search(r"[a-f]", host.replace("0x", "")) and "0x" not in host:
+        return False
+    try:
+        return str(ipaddress.IPv4Address(host)) != host
+    except ValueError:
+        return True
+
+
+def resolves_to_internal(url: str) -> bool:
+    """At send time: does the endpoint's host name now resolve to an address that is not public (a name
+    pointed at this server's network after it was registered)? Hosts allowed over http (tests) are exempt."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host in _allowed_http_hosts():
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # unresolvable: the request fails on its own
+    return any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
 
 
 def _is_internal(host: str) -> bool:
@@ -421,6 +453,8 @@ class Result:
 def send(outgoing: Outgoing, timeout: float = TIMEOUT_SECONDS) -> Result:
     """POST it (no database work here: nothing is locked while the receiver takes its time)."""
     started = time.monotonic()
+    if resolves_to_internal(outgoing.url):
+        return Result(None, "refused: the address is not a public one", 0)
     try:
         response = requests.post(outgoing.url, data=outgoing.body, headers=outgoing.headers, timeout=timeout,
                                  allow_redirects=False)

@@ -54,6 +54,9 @@ def award_by_hand(actor: User, resident: Resident, amount: int, reason: str, req
     first = db.session.scalar(select(AwardRequest).where(AwardRequest.community_id == resident.community_id,
                                                          AwardRequest.request_key == request_key))
     if first is not None:
+        if (first.resident_id, first.amount, first.requested_by_id) != (resident.id, amount, actor.id):
+            raise Conflict(_l("This form was already used for another award. Please open the page again."),
+                           code="form_reused")
         return first
     request = AwardRequest(community_id=resident.community_id, resident_id=resident.id, amount=amount, reason=reason,
                            request_key=request_key, requested_by_id=actor.id, requested_at=now, status="waiting")
