@@ -471,3 +471,24 @@ def test_hostile_path_ids_are_404(client, w, path):
         client.get(path, headers=lead_token(w))
     assert answer.status_code == 404
     error_of(answer)
+
+
+def test_a_leads_own_check_in_waits_even_with_a_resident_only_token(client, w, now):
+    """Review: "does she run this activity?" was asked of the token's roles, so her phone's resident-only token
+    made her own check-in at an office-made activity of her team approved at once (+10), with nobody else."""
+    from pointsapp.core.extensions import db
+    from pointsapp.ledger.services import posting as ledger
+    from pointsapp.volunteering.models import Attendance
+    from pointsapp.volunteering.services import activities
+
+    kind = activities.labels(w.c.id, "activity_kind")[0]
+    made = activities.create_activity(w.office, w.team, activities.ActivityFields(
+        title="办公室发布的活动", kind=kind, place="3号楼", starts_at=now - timedelta(minutes=30),
+        ends_at=now + timedelta(hours=2), rule="fixed", points=10, award_on="check_in"), now)
+    db.session.commit()
+    response = client.post("/api/v1/checkin", json={"code": code_of(made, now)},
+                           headers=lead_token(w, roles=["resident"]))
+    assert response.status_code == 201
+    row = db.session.query(Attendance).filter_by(activity_id=made.id).one()
+    assert row.status == "pending" and row.hold == "self"
+    assert ledger.balance_of(w.lead.resident.id) == 0

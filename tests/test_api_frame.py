@@ -420,3 +420,17 @@ def test_the_nightly_purge_forgets_keys_older_than_a_day(client, make, db, clock
     assert idempotency.purge(clock.now()) == 1
     db.session.commit()
     assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["young"]
+
+
+def test_a_counter_tablets_token_cannot_reach_its_makers_other_tokens(client, make, db):
+    c = make.community()
+    admin = make.admin(c)
+    store = make.store(c)
+    db.session.commit()
+    office = token_for(admin, c, ["community_admin"])
+    tablet = token_for(admin, c, ["clerk"], store=store, kind="device")
+    listed = client.get("/api/v1/tokens", headers=bearer(tablet)).get_json()
+    assert [t["store_id"] for t in listed] == [store.id]
+    office_id = db.session.scalar(select(ApiToken.id).where(ApiToken.store_id.is_(None)))
+    assert client.post(f"/api/v1/tokens/{office_id}/revoke", headers=bearer(tablet)).status_code == 404
+    assert client.get("/api/v1/me", headers=bearer(office)).status_code == 200

@@ -171,6 +171,26 @@ def can(user, action: str, target=None) -> bool:
     return False  # unknown actions are refused
 
 
+def could(user, action: str, target=None) -> bool:
+    """can() with every role she holds, whatever token this request came with: for separation of duties
+    ("does she run this activity?" must not turn False because her phone's token carries only the resident's
+    role, or her own check-in would skip the hold a lead's own points wait under)."""
+    limit = getattr(user, "_token_limit", None)
+    if limit is None:
+        return can(user, action, target)
+    cached = getattr(user, "_scopes_cache", None)
+    try:
+        del user._token_limit
+        forget_scopes(user)
+        return can(user, action, target)
+    finally:
+        user._token_limit = limit
+        if cached is None:
+            forget_scopes(user)
+        else:
+            user._scopes_cache = cached
+
+
 def require(user, action: str, target=None) -> None:
     """Raise PermissionDenied (code forbidden) unless can(user, action, target)."""
     if not can(user, action, target):

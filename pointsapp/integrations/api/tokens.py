@@ -27,10 +27,16 @@ class TokenSchema(Schema):
 
 
 def _reachable(token) -> bool:
-    """Hers, and, when this request came with a token, in that token's community (a resident's token for one
-    community does not see or revoke her tokens of another)."""
+    """Hers, and, when this request came with a token, in that token's community and no wider than it."""
     calling = current_token()
-    return token.user_id == actor().id and (calling is None or token.community_id == calling.community_id)
+    if token.user_id != actor().id:
+        return False
+    if calling is None or token.id == calling.id:
+        return True
+    # a token reaches her other tokens only when it carries at least their roles, for the whole community (a
+    # counter tablet's token does not see, or revoke, the office member's own)
+    return (token.community_id == calling.community_id and calling.store_id is None
+            and set(token.role_list) <= set(calling.role_list))
 
 
 def _own(token_id: int):

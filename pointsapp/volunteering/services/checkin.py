@@ -23,7 +23,7 @@ from pointsapp.core.errors import Conflict, DomainError, InvalidInput, NotFound,
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_local
 from pointsapp.core.lookup import get_row, valid_id
-from pointsapp.core.permissions import Action, can, require
+from pointsapp.core.permissions import Action, can, could, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services import rules
@@ -76,7 +76,7 @@ def _hold(actor: User, resident: Resident, activity: Activity, method: str) -> s
         return "manual"
     if activity.rule == "fixed" and activity.points > _ceiling(activity):
         return "ceiling"
-    if rules.acts_for_self(actor, resident) and (method != "self_scan" or can(actor, Action.RUN_TEAM, activity)
+    if rules.acts_for_self(actor, resident) and (method != "self_scan" or could(actor, Action.RUN_TEAM, activity)
                                                   or activity.created_by_id == actor.id):
         return "self"
     return ""
