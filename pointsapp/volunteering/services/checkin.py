@@ -23,7 +23,7 @@ from pointsapp.core.errors import Conflict, DomainError, InvalidInput, NotFound,
 from pointsapp.core.extensions import db
 from pointsapp.core.localtime import format_local
 from pointsapp.core.lookup import get_row, valid_id
-from pointsapp.core.permissions import Action, can, could, require
+from pointsapp.core.permissions import Action, could, require
 from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.ledger.services import rules
