@@ -48,7 +48,16 @@ def make_private(database_url: str, instance_path: str) -> None:
         return
     path = Path(database)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    if not path.exists():
+        # Only a file that is not there yet is opened. Closing any descriptor of a file drops every POSIX
+        # lock this process holds on it, SQLite's too: a second app made in a process whose connections are
+        # open (a test, a CLI command inside the app) would silently lose their shared lock, and another
+        # process closing its last connection would then take the database for unused, checkpoint and delete
+        # the WAL under them: "database disk image is malformed". (SQLite's "How To Corrupt", 2.2.)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+        except FileExistsError:
+            pass  # made meanwhile by another process: SQLite opens it as it is
     for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if private.exists():
             private.chmod(0o600)  # a database made before this rule
