@@ -228,6 +228,33 @@ def test_search_then_identify_by_the_id_digits(client, shop, now):
     assert right.status_code == 201 and right.get_json()["method"] == "search"
 
 
+def test_a_script_trying_id_digits_across_residents_is_stopped_by_the_clerks_budget(client, make, shop, clock, now):
+    """The API makes guessing scriptable: one wrong try at each of many residents locks no card, so the clerk's
+    own budget must stop it, with 429 in the one error shape, the same for the right digits, and not replayed
+    under an Idempotency-Key (the pause passes; a repeat must be tried again then)."""
+    budget = identification.CLERK_GUESS_BUDGET
+    people = [make.resident(community=shop.community) for _ in range(budget + 1)]
+    for r in people:
+        r.id_tail = "0425"
+    _db.session.commit()
+    secret = clerk_token(shop)
+    for r in people[:budget]:
+        wrong = identify(client, shop, secret, now, resident_id=r.id, id_tail="9999")
+        assert wrong.status_code == 422 and error_of(wrong)["code"] == "wrong_id_tail"
+    headers = {**bearer(secret), "Idempotency-Key": "try-11", "Accept-Language": "en"}
+    paused = client.post(f"{API}/{shop.store.id}/identify", json={"resident_id": people[budget].id, "id_tail": "0425"},
+                         headers=headers)
+    assert paused.status_code == 429
+    error = error_of(paused)
+    assert error["code"] == "counter_paused" and "11:30" in error["message"] and "member code" in error["message"]
+    assert _db.session.scalar(select(func.count()).select_from(CounterIdentification)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    clock.advance(minutes=60)  # the first wrong try leaves the hour
+    again = client.post(f"{API}/{shop.store.id}/identify", json={"resident_id": people[budget].id, "id_tail": "0425"},
+                        headers=headers)
+    assert again.status_code == 201 and again.get_json()["method"] == "search"
+
+
 def test_identify_needs_exactly_one_way(client, shop, now):
     secret = clerk_token(shop)
     for body in ({"pin": "1234"}, {"code": phone_code(shop.resident, now), "resident_id": shop.resident.id}):

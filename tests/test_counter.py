@@ -16,6 +16,7 @@ from pointsapp.ledger.models import EntryKind, LedgerEntry
 from pointsapp.ledger.services import audit as ledger_audit
 from pointsapp.ledger.services import posting as ledger
 from pointsapp.store.models import (
+    CounterGuess,
     CounterIdentification,
     Product,
     Redemption,
@@ -703,6 +704,70 @@ def test_wrong_id_tails_tried_at_once_are_all_counted(app, make, shop, now):
     results = run_concurrently(app, n, guess)
     assert sorted(code for code, _ in results) == ["id_tail_locked"] * (n - 4) + ["wrong_id_tail"] * 4, results
     assert _db.session.get(Resident, rid).pin_locked_until == now + timedelta(minutes=15)
+
+
+def test_a_clerk_guessing_at_many_residents_is_paused_by_a_budget_of_her_own(make, shop, now):
+    """Each card locks after five wrong tries; without a budget per clerk, a clerk (or a script with her token)
+    could try four PINs or ID tails at each of hundreds of residents every quarter of an hour."""
+    budget = identification.CLERK_GUESS_BUDGET
+    people = [with_pin(make, shop, now, "2580") for _ in range(budget + 2)]
+    for r in people:
+        r.id_tail = "0425"
+    _db.session.commit()
+    for i, r in enumerate(people[:budget]):  # one wrong try each: no card comes near its own lock
+        if i % 2:
+            refused("wrong_pin", identify, shop, codes.member_card_code(SECRET, r), now + timedelta(minutes=i), pin="1111")
+        else:
+            refused("wrong_id_tail", search, shop, r, "9999", now + timedelta(minutes=i))
+        _db.session.commit()  # as the web layer does: the failure is kept, then shown
+    later = now + timedelta(minutes=budget)
+    # the right digits do not help now: the clerk learns nothing, right or wrong, and nothing is counted
+    paused = refused("counter_paused", search, shop, people[budget], "0425", later)
+    assert paused.http_status == 429 and paused.params["t"] == "11:30"  # the first try (10:30) + 1 hour, China time
+    assert "11:30" in str(paused)
+    refused("counter_paused", identify, shop, codes.member_card_code(SECRET, people[budget + 1]), later, pin="2580")
+    _db.session.commit()
+    assert count(CounterIdentification) == 0 and count(CounterGuess) == budget
+    assert all(_db.session.get(Resident, r.id).pin_locked_until is None for r in people)
+    guesses = _db.session.scalars(select(CounterGuess).order_by(CounterGuess.id)).all()
+    assert [(g.clerk_id, g.store_id, g.community_id, g.resident_id) for g in guesses] == [
+        (shop.clerk.id, shop.store.id, shop.community.id, r.id) for r in people[:budget]]
+    assert [g.method for g in guesses[:2]] == ["search", "card_pin"]
+    # the office's audit log names the clerk, once
+    paused_events = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "counter_paused")).all()
+    assert [(e.actor_id, e.subject_type, e.subject_id) for e in paused_events] == [
+        (shop.clerk.id, "store", shop.store.id)]
+    # what the resident has, not what is guessed, still works; and another clerk is not paused
+    assert identify(shop, codes.member_phone_code(SECRET, people[budget], later), later).method == "phone_code"
+    other = second_clerk(make, shop)
+    assert search(shop, people[budget], "0425", later, clerk=other).method == "search"
+    # the pause lifts as the first try leaves the hour
+    refused("counter_paused", search, shop, people[budget], "0425", now + timedelta(minutes=59, seconds=59))
+    assert search(shop, people[budget], "0425", now + timedelta(minutes=60)).method == "search"
+    # ... for one more try only: the next wrong one is the budget's again
+    refused("wrong_id_tail", search, shop, people[budget + 1], "1234", now + timedelta(minutes=60))
+    _db.session.commit()
+    refused("counter_paused", search, shop, people[budget + 1], "0425", now + timedelta(minutes=60))
+
+
+def test_guesses_at_many_residents_at_once_are_all_counted_against_the_clerks_budget(app, make, shop, now):
+    budget = identification.CLERK_GUESS_BUDGET
+    n = budget + 6
+    people = [with_tail(make, shop, now, "0425") for _ in range(n)]
+    _db.session.commit()
+    ids, clerk_id, store_id = [r.id for r in people], shop.clerk.id, shop.store.id
+
+    def guess(i):
+        clerk, store = _db.session.get(User, clerk_id), _db.session.get(Store, store_id)
+        try:
+            identification.identify_by_search(clerk, store, ids[i], "9999", now)
+        except identification.GuessRefused:
+            _db.session.commit()
+            raise
+
+    results = run_concurrently(app, n, guess)
+    assert sorted(code for code, _ in results) == ["counter_paused"] * (n - budget) + ["wrong_id_tail"] * budget, results
+    assert count(CounterGuess) == budget
 
 
 def test_pin_rules_and_only_the_community_office_sets_one(make, shop, now):

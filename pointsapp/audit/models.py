@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     ACCOUNT_RESET = "account_reset"  # a forgotten password: logged out everywhere, a new activation slip
     QUERY_ANSWERED = "query_answered"  # the office or a lead answered a resident's query (queries feature)
     CARD_LOCKED = "card_locked"  # five wrong PINs or ID tails at a counter locked a resident's card and search
+    COUNTER_PAUSED = "counter_paused"  # a clerk's wrong PINs and ID tails across residents paused card and search
     # catalogue (积分细则): an item added, its next version written, or taken out
     CATALOGUE_ITEM_CREATED = "catalogue_item_created"
     CATALOGUE_ITEM_REVISED = "catalogue_item_revised"

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     AuditAction.ACTIVATION_CODE_ISSUED: _l("Activation code printed"),
     AuditAction.PERSONAL_DATA_ERASED: _l("Personal data erased (retention)"),
     AuditAction.CARD_LOCKED: _l("Card and search locked after wrong PINs or ID digits"),
+    AuditAction.COUNTER_PAUSED: _l("A clerk's card and search identification paused after wrong PINs or ID digits"),
     AuditAction.ACCOUNT_RESET: _l("Account reset (forgotten password)"),
     AuditAction.QUERY_ANSWERED: _l("Resident's query answered"),
     # catalogue

@@ -39,7 +39,8 @@ kind before the next kind (a batch locks everything it will touch before it chan
 Before anything in the list: a checkout's counter identification (counter_identification), which the
 checkout uses up by a conditional UPDATE that locks its row to the end of the unit of work; only a twin of
 that checkout waits for it, and then finds it used. Taken alone, in a unit of work of its own: the
-resident's row for the failure counter of the card's PIN and the ID card's last four characters (identify
+clerk's user row (the clerk's budget of wrong guesses across residents), then the resident's row for the
+failure counter of the card's PIN and the ID card's last four characters (identify
 at the counter; the new identification row is inserted after it). New rows (ledger entries, attendances, redemptions) lock nothing anyone else
 waits for, except a second insert of the same unique key, which then fails or finds the first.
 """

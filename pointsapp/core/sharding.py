@@ -45,7 +45,7 @@ KNOWN_GAPS = {
         "claim_photo", "deduction", "org_group", "org_group_member", "outbox_event", "counter_identification", "earning_total",
         "evaluation", "grid", "honour_entry", "honour_list", "household", "import_job", "label",
         "ledger_checkpoint", "ledger_entry", "ledger_export", "objection", "points_account", "points_query", "product",
-        "product_photo", "redemption", "redemption_line", "resident", "signup", "star_result", "star_rule_set",
+        "product_photo", "redemption", "counter_guess", "redemption_line", "resident", "signup", "star_result", "star_rule_set",
         "star_veto", "stock_movement", "stocktake", "stocktake_line", "store", "team", "team_member",
         "webhook_attempt", "webhook_delivery", "webhook_endpoint",
     }),

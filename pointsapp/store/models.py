@@ -103,6 +103,27 @@ class CounterIdentification(db.Model):
     )
 
 
+class CounterGuess(db.Model):
+    """A wrong PIN or wrong ID-card digits typed at a counter: by which clerk, for whom, where and when. Each
+    resident's card locks after five (Resident.pin_failures); these rows give each clerk a budget across all
+    residents (store.services.identification.CLERK_GUESS_BUDGET), so five guesses at each of a hundred
+    residents, by hand or by a script through the API, are not a way into somebody's points. Kept: the
+    office's evidence of who tried."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))  # card_pin | search
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("method IN ('card_pin', 'search')", name="method_known"),
+        Index("ix_counter_guess_clerk_at", "clerk_id", "at"),
+    )
+
+
 class Redemption(db.Model):  # 兑换单
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))

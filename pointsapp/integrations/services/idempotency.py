@@ -50,6 +50,8 @@ def _find(owner: str, key: str) -> IdempotencyRecord | None:
 def _stored(record: IdempotencyRecord, fingerprint: str):
     if record.fingerprint != fingerprint:
         raise KeyReused()
+    if record.state != "done":  # committed without its answer (release() could not run): never replay nothing
+        raise KeyInFlight()
     return record.status, record.body, record.content_type, record.location
 
 
@@ -94,9 +96,21 @@ def complete(owner: str, key: str, fingerprint: str, status: int, body: str, con
         (location or None) and location[:500], now
 
 
+def release(owner: str, key: str) -> None:
+    """A transient answer (busy, rate-limited, paused) is not stored: the record this request claimed goes with
+    its transaction, committed or not, so the key, sent again, runs again."""
+    try:
+        db.session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.owner == owner, IdempotencyRecord.key == key, IdempotencyRecord.state == "running"))
+    except DBAPIError as exc:
+        if not is_busy(exc):
+            raise
+        db.session.rollback()  # the answer is already "try again"; claim() answers such a key 409 meanwhile
+
+
 def purge(now: datetime) -> int:
     """Records older than KEEP go (the nightly job)."""
     return db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEEP)).rowcount
 
 
-__all__ = ["KEEP", "KeyInFlight", "KeyReused", "claim", "complete", "purge"]
+__all__ = ["KEEP", "KeyInFlight", "KeyReused", "claim", "complete", "purge", "release"]

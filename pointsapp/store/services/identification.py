@@ -3,7 +3,10 @@
 The server checks what the page asks for: the phone's live member code; a printed card and its PIN; a search
 and the last four characters of the resident's ID card, typed by the clerk after asking the resident. Wrong PINs and
 wrong ID digits count towards one lockout on the resident's row (5 failures: 15 minutes), committed even
-though the answer is a refusal (GuessRefused keeps its changes).
+though the answer is a refusal (GuessRefused keeps its changes). Each wrong guess is also a CounterGuess row of
+the clerk who typed it: past CLERK_GUESS_BUDGET of them within CLERK_GUESS_WINDOW, that clerk's card and search
+identifications pause (the phone's code still works). Without it the per-card lock caps guesses at one resident
+and not at all of them: five tries at each of a thousand cards every quarter of an hour.
 
 A successful identification is a `CounterIdentification` row; the clerk's session holds only its id. The
 checkout consumes it with one conditional UPDATE (not used, not older than 10 minutes, this clerk, this
@@ -16,7 +19,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import User
@@ -29,13 +32,17 @@ from pointsapp.core.localtime import format_local
 from pointsapp.core.passwords import check_password, hash_password
 from pointsapp.core.permissions import Action, require
 from pointsapp.core.validation import is_id_tail
-from pointsapp.store.models import CounterIdentification, Store
+from pointsapp.store.models import CounterGuess, CounterIdentification, Store
 from pointsapp.tree.models import Household, Resident
 from pointsapp.volunteering.services import codes
 
 PIN_MAX_FAILURES = 5  # wrong PINs and wrong ID digits together
 PIN_LOCK = timedelta(minutes=15)
 IDENTIFIED_FOR = timedelta(minutes=10)  # how long an identification may lead to a checkout
+# A clerk's wrong PINs and ID digits, across all residents: a busy clerk mistypes a few an hour; a clerk (or a
+# script with the clerk's token) trying cards of many residents reaches this and is stopped for the hour.
+CLERK_GUESS_BUDGET = 10
+CLERK_GUESS_WINDOW = timedelta(hours=1)
 
 
 class CounterRefusal(Conflict):
@@ -55,6 +62,12 @@ class PinRefused(GuessRefused):
 
 class IdTailRefused(GuessRefused):
     code = "wrong_id_tail"
+
+
+class CounterPaused(GuessRefused):
+    """This clerk typed too many wrong PINs or ID digits within the window: card and search wait."""
+    code = "counter_paused"
+    http_status = 429
 
 
 class IdentifyAgain(Conflict):
@@ -93,13 +106,13 @@ def identify_by_code(actor: User, store: Store, secret: str, code: str, pin: str
     typed = codes.card_number_candidates(code)
     if typed is not None:  # the number printed on the card, typed: as the scanned card, it needs the PIN
         resident = resident_for_store(card_holder(store.community_id, code, typed), store)
-        check_pin(resident, pin, now, actor=actor)
+        check_pin(resident, pin, now, actor=actor, store=store)
         return _record(actor, store, resident, "card_pin", now)
     member = codes.read_member_code(secret, code, now, lambda rid: db.session.get(Resident, rid))
     resident = resident_for_store(db.session.get(Resident, member.resident_id), store)
     if not member.is_card:
         return _record(actor, store, resident, "phone_code", now)
-    check_pin(resident, pin, now, actor=actor)
+    check_pin(resident, pin, now, actor=actor, store=store)
     return _record(actor, store, resident, "card_pin", now)
 
 
@@ -135,24 +148,58 @@ def identify_by_search(actor: User, store: Store, resident_id: int, id_tail: str
         # an id typed into a raw form names nobody outside the store's community (no name in the answer)
         raise NotFound(_l("No such resident."))
     resident = resident_for_store(resident, store)
-    check_id_tail(resident, id_tail, now, actor=actor)
+    check_id_tail(resident, id_tail, now, actor=actor, store=store)
     return _record(actor, store, resident, "search", now)
 
 
 # ---- the two secrets and their one lockout ------------------------------------------------------------
 
-def _lock_for_guess(resident: Resident) -> None:
-    # Lock the resident's row and read the counters fresh: guesses made in parallel are all counted.
+def _lock_for_guess(resident: Resident, actor: User | None) -> None:
+    """Lock the clerk's row, then the resident's, and read the counters fresh: guesses made in parallel are
+    all counted, at one resident and across them. Raises counter_paused when the clerk's budget is spent."""
+    if actor is not None:
+        locks.lock_row(User, actor.id)
     locks.lock_row(Resident, resident.id)
+
+
+def _spent(actor: User, now: datetime) -> int:
+    return db.session.scalar(select(func.count()).select_from(CounterGuess).where(
+        CounterGuess.clerk_id == actor.id, CounterGuess.at > now - CLERK_GUESS_WINDOW))
+
+
+def _check_budget(actor: User | None, now: datetime) -> None:
+    """Raises counter_paused while this clerk has CLERK_GUESS_BUDGET wrong guesses within the window; it lifts
+    when the oldest of them is older than the window."""
+    if actor is None:
+        return
+    if _spent(actor, now) >= CLERK_GUESS_BUDGET:
+        # the oldest of the newest BUDGET guesses ages out first (older ones in the window do not count twice)
+        oldest = db.session.scalar(select(CounterGuess.at).where(
+            CounterGuess.clerk_id == actor.id, CounterGuess.at > now - CLERK_GUESS_WINDOW)
+            .order_by(CounterGuess.at.desc()).offset(CLERK_GUESS_BUDGET - 1).limit(1))
+        raise CounterPaused(_l("Too many wrong PINs or ID digits at this counter within an hour: identifying by "
+                               "card or search pauses until %(t)s. The phone's member code still works; the "
+                               "community office can see the tries in its audit log."), code="counter_paused",
+                            t=format_local(oldest + CLERK_GUESS_WINDOW, "%H:%M"))
 
 
 def _locked(resident: Resident, now: datetime) -> bool:
     return resident.pin_locked_until is not None and resident.pin_locked_until > now
 
 
-def _count_failure(resident: Resident, now: datetime, actor: User | None) -> int:
+def _count_failure(resident: Resident, now: datetime, actor: User | None, store: Store | None,
+                   method: str) -> int:
     """One more wrong guess; the tries left (0: the lock has just begun, and the office's audit log says by
-    whose guesses: a clerk trying ID tails shows up there)."""
+    whose guesses: a clerk trying ID tails shows up there). The clerk's guess is kept too, and the guess that
+    spends the clerk's budget is written to the audit log."""
+    if actor is not None and store is not None:
+        db.session.add(CounterGuess(community_id=store.community_id, store_id=store.id, clerk_id=actor.id,
+                                    resident_id=resident.id, method=method, at=now))
+        db.session.flush()
+        spent = _spent(actor, now)
+        if spent == CLERK_GUESS_BUDGET:
+            audit.record(actor, AuditAction.COUNTER_PAUSED, store, now, guesses=spent,
+                         minutes=int(CLERK_GUESS_WINDOW.total_seconds() // 60))
     resident.pin_failures += 1
     left = PIN_MAX_FAILURES - resident.pin_failures
     if left <= 0:
@@ -167,9 +214,10 @@ def _same(given: str, stored: str) -> bool:
     return hmac.compare_digest(given.encode(), stored.encode())  # in constant time
 
 
-def check_pin(resident: Resident, pin: str | None, now: datetime, actor: User | None = None) -> None:
-    """Raises pin_required, pin_not_set, pin_locked, wrong_pin (after counting the failure)."""
-    _lock_for_guess(resident)
+def check_pin(resident: Resident, pin: str | None, now: datetime, actor: User | None = None,
+              store: Store | None = None) -> None:
+    """Raises pin_required, pin_not_set, pin_locked, counter_paused, wrong_pin (after counting the failure)."""
+    _lock_for_guess(resident, actor)
     if resident.pin_hash is None:
         raise CounterRefusal(_l("%(name)s's card has no PIN yet; the community office sets one."),
                              code="pin_not_set", name=resident.name)
@@ -178,10 +226,11 @@ def check_pin(resident: Resident, pin: str | None, now: datetime, actor: User | 
                          t=format_local(resident.pin_locked_until, "%H:%M"))
     if not pin:
         raise PinRefused(_l("A printed card needs the resident's PIN."), code="pin_required")
+    _check_budget(actor, now)  # before the PIN is compared: a paused clerk learns nothing, right or wrong
     if check_password(resident.pin_hash, pin):
         resident.pin_failures, resident.pin_locked_until = 0, None
         return
-    left = _count_failure(resident, now, actor)
+    left = _count_failure(resident, now, actor, store, "card_pin")
     if not left:
         raise PinRefused(_l("Too many wrong PINs. The card is locked for 15 minutes."), code="pin_locked")
     raise PinRefused(_l("Wrong PIN. %(n)d tries left."), code="wrong_pin", n=left)
@@ -192,16 +241,17 @@ def normal_id_tail(typed: str | None) -> str:
     return unicodedata.normalize("NFKC", typed or "").strip().upper()
 
 
-def check_id_tail(resident: Resident, typed: str | None, now: datetime, actor: User | None = None) -> None:
-    """Raises id_tail_not_set, id_tail_locked, id_tail_required, invalid_id_tail, wrong_id_tail (after counting
-    the failure)."""
+def check_id_tail(resident: Resident, typed: str | None, now: datetime, actor: User | None = None,
+                  store: Store | None = None) -> None:
+    """Raises id_tail_not_set, id_tail_locked, id_tail_required, invalid_id_tail, counter_paused, wrong_id_tail
+    (after counting the failure)."""
     stored = normal_id_tail(resident.id_tail)
     if not stored:
         raise CounterRefusal(_l("%(name)s has no ID-card digits on file, so search cannot identify this resident: "
                                 "scan the phone's member code, or the member card with its PIN, or ask the "
                                 "community office to add the last four characters of the ID card."),
                              code="id_tail_not_set", name=resident.name)
-    _lock_for_guess(resident)
+    _lock_for_guess(resident, actor)
     if _locked(resident, now):
         raise IdTailRefused(_l("Too many wrong tries for %(name)s: search and card are locked until %(t)s. "
                                "The phone's member code still works."), code="id_tail_locked",
@@ -213,10 +263,11 @@ def check_id_tail(resident: Resident, typed: str | None, now: datetime, actor: U
     if not is_id_tail(given):  # a slip of the finger, not a guess: not counted
         raise IdTailRefused(_l("The last four characters of an ID card are digits, the last one may be X."),
                             code="invalid_id_tail")
+    _check_budget(actor, now)  # before the digits are compared: a paused clerk learns nothing, right or wrong
     if _same(given, stored):
         resident.pin_failures, resident.pin_locked_until = 0, None
         return
-    left = _count_failure(resident, now, actor)
+    left = _count_failure(resident, now, actor, store, "search")
     if not left:
         raise IdTailRefused(_l("Too many wrong tries for %(name)s: search and card are locked for 15 minutes. "
                                "The phone's member code still works."), code="id_tail_locked", name=resident.name)
