@@ -434,3 +434,34 @@ def test_a_counter_tablets_token_cannot_reach_its_makers_other_tokens(client, ma
     office_id = db.session.scalar(select(ApiToken.id).where(ApiToken.store_id.is_(None)))
     assert client.post(f"/api/v1/tokens/{office_id}/revoke", headers=bearer(tablet)).status_code == 404
     assert client.get("/api/v1/me", headers=bearer(office)).status_code == 200
+
+
+def test_a_body_the_operation_would_not_read_is_415_and_runs_nothing(client, make, db):
+    """A form post or plain text to a JSON operation was read as {} and ran with its defaults; a JSON body to
+    the import upload was read as no file. Either is 415 now, in the one shape, before anything runs."""
+    c = make.community()
+    admin = make.admin(c)
+    x = make.resident(community=c)
+    db.session.commit()
+    headers = bearer(token_for(admin, c, ["community_admin"]), lang="en")
+    url = f"/api/v1/communities/{c.id}/residents/{x.id}/awards"
+    for body, content_type in (("amount=50&reason=x", "application/x-www-form-urlencoded"),
+                               ('{"amount": 50, "reason": "x"}', "text/plain"),
+                               ('{"amount": 50, "reason": "x"}', None)):
+        response = client.post(url, data=body, content_type=content_type, headers=headers)
+        assert response.status_code == 415, (content_type, response.get_json())
+        assert error_of(response) == {"code": "unsupported_media_type", "message": "Send the request body as JSON.",
+                                      "details": {}}
+    # JSON with a charset, and JSON's +json types, are JSON
+    ok = client.post(url, data='{"amount": 5, "reason": "扫楼道"}', content_type="application/json; charset=utf-8",
+                     headers=headers)
+    assert ok.status_code == 201, ok.get_json()
+    upload = client.post(f"/api/v1/communities/{c.id}/imports", json={"file": "x"}, headers=headers)
+    assert upload.status_code == 415 and "multipart/form-data" in error_of(upload)["message"]
+    # an operation that reads no body lets an empty one through (and says what is missing when it needs one)
+    empty = client.post(url, headers=headers)
+    assert empty.status_code == 422 and error_of(empty)["code"] == "invalid_input"
+    # documented: every operation with a body may answer 415
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "415" in spec["paths"]["/api/v1/communities/{community_id}/residents/{resident_id}/awards"]["post"]["responses"]
+    assert "415" not in spec["paths"]["/api/v1/me"]["get"]["responses"]

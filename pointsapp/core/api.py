@@ -126,6 +126,8 @@ _HTTP_MESSAGES = {
     405: _l("This operation does not take this method."),
     413: _l("The request is too large."),
     415: _l("Send the request body as JSON."),
+    # 415 for an operation that takes a file (an import sheet)
+    "files": _l("Send the file as multipart/form-data."),
     429: _l("Too many requests. Please wait a little and try again."),
     500: _l("Something went wrong on our side. Please try again."),
 }
@@ -496,7 +498,7 @@ def _error_responses(spec: dict) -> dict:
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             responses = operation.setdefault("responses", {})
-            for status in ERROR_STATUSES:
+            for status in ERROR_STATUSES + ((415,) if "requestBody" in operation else ()):
                 responses.setdefault(str(status), {"$ref": "#/components/responses/Error"})
             responses.pop("default", None)
     return spec
@@ -551,8 +553,35 @@ def init_app(app: Flask, hooks: Hooks, blueprints: list[ApiBlueprint]) -> None:
     limiter.init_app(app)
 
 
+def _body_locations() -> set[str]:
+    """Where the operation of this request reads its body from (smorest's argument docs): json, form, files."""
+    view = current_app.view_functions.get(request.endpoint)
+    parameters = (getattr(view, "_apidoc", None) or {}).get("arguments", {}).get("parameters", [])
+    return {p.get("in") for p in parameters} & {"json", "form", "files"}
+
+
+def _check_media_type():
+    """before_request (after the guard): a body the operation would not read is 415, not an empty request run
+    with its defaults (a form post to a JSON operation was read as {}, a JSON body to an upload as no file)."""
+    if not is_api_request() or request.method not in UNSAFE or request.endpoint is None:
+        return None
+    wanted = _body_locations()
+    if not wanted or not request.get_data(cache=True):
+        return None  # nothing read from the body, or nothing sent: the schema says what is missing
+    mimetype = request.mimetype
+    if "json" in wanted and not request.is_json:
+        return error_response(415)
+    if "files" in wanted and mimetype != "multipart/form-data":
+        return error_response(415, message=_HTTP_MESSAGES["files"])
+    if "form" in wanted and mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return error_response(415, message=_HTTP_MESSAGES["files"])
+    return None
+
+
 def finish_init(app: Flask) -> None:
-    """After the access guard: the Idempotency-Key is claimed only by a request that may run."""
+    """After the access guard: the body's media type is checked and the Idempotency-Key claimed only for a
+    request that may run."""
+    app.before_request(_check_media_type)
     app.before_request(_claim_key)
     app.after_request(_store_response)  # registered after the unit of work's: runs before its commit
 
