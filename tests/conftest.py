@@ -236,6 +236,7 @@ def db(app, clock):
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
         login_throttle().clear()
+        app.extensions["pointsapp.api_limiter"].reset()  # the API's counters (memory://) start empty too
         yield _db
         _db.session.remove()
     _wipe(app)

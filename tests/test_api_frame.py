@@ -465,3 +465,38 @@ def test_a_body_the_operation_would_not_read_is_415_and_runs_nothing(client, mak
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "415" in spec["paths"]["/api/v1/communities/{community_id}/residents/{resident_id}/awards"]["post"]["responses"]
     assert "415" not in spec["paths"]["/api/v1/me"]["get"]["responses"]
+
+
+def test_refused_tokens_from_one_address_are_limited_before_they_are_looked_up(app, client, make, db):
+    """A refused token never reaches an operation's limit (401 comes first): without a limit of its own, an
+    address could send unknown tokens as fast as the database looks them up."""
+    c = make.community()
+    admin = make.admin(c)
+    db.session.commit()
+    good = token_for(admin, c, ["community_admin"])
+    app.config["API_RATE_LIMIT_BAD_TOKENS"] = "3/minute"
+    try:
+        for i in range(3):
+            refused = client.get("/api/v1/me", headers=bearer(f"pat_unknown{i}"))
+            assert refused.status_code == 401 and error_of(refused)["code"] == "invalid_token"
+        looked_up = []
+        from sqlalchemy import event
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def count(conn, cursor, statement, *args):
+            looked_up.append(statement)
+
+        try:
+            limited = client.get("/api/v1/me", headers=bearer("pat_unknown4"))
+            assert limited.status_code == 429 and error_of(limited)["code"] == "rate_limited"
+            assert 1 <= int(limited.headers["Retry-After"]) <= 61
+            assert not [s for s in looked_up if "api_token" in s]  # refused before any lookup
+            # from this address, bearer requests wait the minute out; the app's own pages (cookies) do not
+            assert client.get("/api/v1/me", headers=bearer(good)).status_code == 429
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        # another address is not limited by this one's refusals
+        elsewhere = client.get("/api/v1/me", headers=bearer(good), environ_base={"REMOTE_ADDR": "10.1.2.3"})
+        assert elsewhere.status_code == 200
+    finally:
+        app.config["API_RATE_LIMIT_BAD_TOKENS"] = "30/minute"

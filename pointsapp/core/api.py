@@ -16,7 +16,8 @@ Each feature that offers operations has an `api.py` with one or more `ApiBluepri
   lock timeout, then 409 (`idempotency_in_flight`). The features' domain keys stay underneath
   (integrations/services/idempotency.py).
 - **Rate limits** per token (its own per-minute figure), per logged-in user and per address (Flask-Limiter,
-  RATELIMIT_STORAGE_URI: Redis shared by every worker, or this process).
+  RATELIMIT_STORAGE_URI: Redis shared by every worker, or this process); refused tokens per address
+  (API_RATE_LIMIT_BAD_TOKENS), counted before the operation's limit, which a refused token never reaches.
 
 The store of tokens and idempotency records is the integrations feature's; features.py hands its
 functions in (`init_app(app, hooks)`), so this module imports no feature.
@@ -234,7 +235,15 @@ def _authenticate() -> None:
     if scheme.lower() != "bearer" or not secret.strip():
         raise InvalidToken()
     from pointsapp.core.clock import utcnow
-    user, token = _hooks().authenticate(secret.strip(), utcnow(), request.remote_addr or "")
+    bad_tokens = _bad_token_limit()
+    address = get_remote_address() or ""
+    if not bad_tokens.limiter.test(bad_tokens.item, "api-bad-token", address):
+        raise _TooManyBadTokens(bad_tokens)
+    try:
+        user, token = _hooks().authenticate(secret.strip(), utcnow(), request.remote_addr or "")
+    except InvalidToken:
+        bad_tokens.limiter.hit(bad_tokens.item, "api-bad-token", address)
+        raise
     g._login_user = user  # Flask-Login's current_user for this request only: no session is written
     g.api_token = token
 
@@ -248,6 +257,28 @@ def _check_csrf() -> None:
 
 
 # ---- rate limits ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _BadTokens:
+    limiter: object  # the limits library's strategy, on Flask-Limiter's storage
+    item: object  # the parsed API_RATE_LIMIT_BAD_TOKENS
+
+
+def _bad_token_limit() -> _BadTokens:
+    from limits import parse
+    limiter = current_app.extensions["pointsapp.api_limiter"]
+    return _BadTokens(limiter.limiter, parse(current_app.config.get("API_RATE_LIMIT_BAD_TOKENS", "30/minute")))
+
+
+class _TooManyBadTokens(Exception):
+    """Too many refused tokens from this address: 429 before the next one is looked up."""
+
+    def __init__(self, bad: _BadTokens):
+        super().__init__("too many refused API tokens")
+        window = bad.limiter.get_window_stats(bad.item, "api-bad-token", get_remote_address() or "")
+        from time import time
+        self.retry_after = max(1, int(window.reset_time - time()) + 1)
 
 
 def _limit_key() -> str:
@@ -551,6 +582,11 @@ def init_app(app: Flask, hooks: Hooks, blueprints: list[ApiBlueprint]) -> None:
             app.view_functions[endpoint] = _public(view)
     app.before_request(_check_csrf)
     limiter.init_app(app)
+    app.extensions["pointsapp.api_limiter"] = limiter
+
+    @app.errorhandler(_TooManyBadTokens)
+    def _too_many_bad_tokens(exc):
+        return error_response(429, "rate_limited", None, {}, {"Retry-After": str(exc.retry_after)})
 
 
 def _body_locations() -> set[str]:

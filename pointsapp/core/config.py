@@ -82,6 +82,8 @@ def from_environment(instance_path: str) -> dict:
         # the JSON API's limits for a logged-in user's own pages and for anonymous callers (a token has its own)
         "API_RATE_LIMIT_USER": os.environ.get("API_RATE_LIMIT_USER", "600/minute"),
         "API_RATE_LIMIT_ANONYMOUS": os.environ.get("API_RATE_LIMIT_ANONYMOUS", "120/minute"),
+        # bearer tokens that are unknown, expired or revoked, per client address: past it, 429 before any lookup
+        "API_RATE_LIMIT_BAD_TOKENS": os.environ.get("API_RATE_LIMIT_BAD_TOKENS", "30/minute"),
         "WEBHOOK_ALLOW_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBHOOK_ALLOW_HTTP_HOSTS", "").split(",")
                                      if h.strip()],
         # a ledger export of more entries is made by the job worker (ledger/services/export_jobs.py)
