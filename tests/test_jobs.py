@@ -44,7 +44,8 @@ def china(day: date, hour: int, minute: int = 0) -> datetime:
 # ---- the schedule ---------------------------------------------------------------------------------
 
 EXPECTED = {  # job -> (China-time hour, minute)
-    "sheet_purge": (1, 0), "export_purge": (1, 0), "idempotency_purge": (1, 15), "retention": (1, 30),
+    "sheet_purge": (1, 0), "export_purge": (1, 0), "idempotency_purge": (1, 15), "webhooks_purge": (1, 20),
+    "retention": (1, 30),
     "ledger_expiry": (2, 0),
     "ledger_checkpoint": (3, 0), "backup": (3, 30),
 }

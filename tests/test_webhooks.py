@@ -286,6 +286,36 @@ def test_a_failing_receiver_is_retried_at_the_backoff_times_then_failed(make, db
     assert len({q["headers"]["X-Pointsapp-Timestamp"] for q in receiver.requests}) == 6
 
 
+def test_the_nightly_purge_keeps_a_month_of_the_delivery_log(make, db, shop, now, clock, receiver, queue):
+    on, _ = endpoint_for(shop.admin, shop.community, receiver.url)
+    off, _ = endpoint_for(shop.admin, shop.community, receiver.url + "off")
+    r = resident_with(make, shop, now, 50)
+    oil = add_product(shop, now)
+    db.session.commit()
+    checked_out(shop, r, oil, "old", now)
+    webhooks.update_endpoint(shop.admin, db.session.get(WebhookEndpoint, off.id), active=False, now=now)
+    drain(db, queue)  # the endpoint turned off keeps its delivery pending
+    old_event = db.session.scalar(select(OutboxEvent.id))
+    assert sorted((d.endpoint_id, d.state) for d in db.session.scalars(select(WebhookDelivery))) == [
+        (on.id, "delivered"), (off.id, "pending")]
+    clock.advance(days=29)
+    checked_out(shop, r, oil, "recent", clock.now())
+    drain(db, queue)
+    clock.advance(days=1, seconds=1)  # the first checkout is 30 days and a second old; the second one a day
+    message = jobs.run_periodic("webhooks_purge")
+    db.session.commit()
+    assert message == "2 webhook deliveries and 1 outbox events older than 30 days deleted", message
+    left = db.session.scalars(select(WebhookDelivery)).all()
+    assert [(d.endpoint_id, d.state, d.event_id != old_event) for d in left] == [(on.id, "delivered", True)]
+    assert [a.delivery_id for a in db.session.scalars(select(WebhookAttempt))] == [left[0].id]
+    assert db.session.scalars(select(OutboxEvent.id)).all() == [left[0].event_id]
+    # turned on again, the endpoint is not sent the month-old event
+    webhooks.update_endpoint(shop.admin, db.session.get(WebhookEndpoint, off.id), active=True, now=clock.now())
+    db.session.commit()
+    assert run_due(db).startswith("0 webhook deliveries")
+    assert jobs.run_periodic("webhooks_purge").startswith("skipped")  # once a night
+
+
 def test_an_unreachable_receiver_is_logged_as_an_error_and_a_claimed_delivery_is_not_sent_twice(
         make, db, shop, now, clock, queue):
     dead = Receiver()

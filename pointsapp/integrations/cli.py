@@ -69,4 +69,11 @@ def purge_idempotency(now) -> str:
     return f"{idempotency.purge(now)} idempotency records older than {idempotency.KEEP} deleted"
 
 
+@queue.periodic("webhooks_purge", minute="20", hour="1")
+def purge_webhooks(now) -> str:
+    """The webhook delivery log older than 30 days deleted (deliveries, their tries, their events)."""
+    deliveries, events = webhooks.purge(now)
+    return f"{deliveries} webhook deliveries and {events} outbox events older than {webhooks.KEEP_LOG.days} days deleted"
+
+
 commands = [group]

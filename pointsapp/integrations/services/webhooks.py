@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import joinedload
 
 from pointsapp.accounts.models import User
@@ -74,6 +74,7 @@ LOG_LIMIT = 50
 SECRET_PREFIX = "whsec_"
 ERROR_MAX = 300
 BATCH = 50  # deliveries claimed at a time by the periodic job
+KEEP_LOG = timedelta(days=30)  # the delivery log (deliveries, their tries, the outbox events) kept this long
 
 
 # ---- endpoints -----------------------------------------------------------------------------------
@@ -484,3 +485,27 @@ def record(delivery_id: int, result: Result, now: datetime, *, by_id: int | None
         delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
     db.session.flush()
     return delivery
+
+
+# ---- retention -----------------------------------------------------------------------------------
+
+def purge(now: datetime) -> tuple[int, int]:
+    """The nightly job: deliveries older than KEEP_LOG that are done (delivered or failed) go with their tries,
+    and outbox events older than that with no delivery left. A delivery still pending then belongs to an
+    endpoint turned off since (active endpoints finish within a day, BACKOFF): it is failed with that reason
+    and goes too; turned on again, the endpoint does not receive month-old events. Returns (deliveries, events)."""
+    cutoff = now - KEEP_LOG
+    db.session.execute(update(WebhookDelivery).where(
+        WebhookDelivery.state == "pending", WebhookDelivery.created_at < cutoff)
+        .values(state="failed", next_attempt_at=None, last_error="the endpoint was turned off")
+        .execution_options(synchronize_session=False))
+    old = select(WebhookDelivery.id).where(WebhookDelivery.state.in_(("delivered", "failed")),
+                                           WebhookDelivery.created_at < cutoff)
+    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old))
+                       .execution_options(synchronize_session=False))
+    deliveries = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old))
+                                    .execution_options(synchronize_session=False)).rowcount
+    events = db.session.execute(delete(OutboxEvent).where(
+        OutboxEvent.occurred_at < cutoff, ~exists().where(WebhookDelivery.event_id == OutboxEvent.id))
+        .execution_options(synchronize_session=False)).rowcount
+    return deliveries, events
