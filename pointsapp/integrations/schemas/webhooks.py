@@ -25,7 +25,7 @@ class SaveEndpointSchema(InputSchema):
 
     url = Text(required=True, metadata={"label": _l("Address (URL)"), "description": "https://… (at most 500 characters)"})
     events = _events(load_default=list)
-    description = Text(load_default="", max_length=DESCRIPTION_MAX, metadata={"label": _l("Description")})
+    description = Text(load_default="", max_length=DESCRIPTION_MAX, metadata={"label": _l("What it is for")})
 
 
 class ChangeEndpointSchema(InputSchema):
@@ -33,7 +33,7 @@ class ChangeEndpointSchema(InputSchema):
 
     url = Text(load_default=None, metadata={"label": _l("Address (URL)")})
     events = _events(load_default=None)
-    description = Text(load_default=None, max_length=DESCRIPTION_MAX, metadata={"label": _l("Description")})
+    description = Text(load_default=None, max_length=DESCRIPTION_MAX, metadata={"label": _l("What it is for")})
     active = fields.Boolean(load_default=None)
 
 
