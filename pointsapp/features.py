@@ -109,7 +109,7 @@ def api_blueprints() -> list:
 def _init_api(app: Flask) -> None:
     from pointsapp.integrations.services import idempotency, tokens
     api.init_app(app, api.Hooks(authenticate=tokens.authenticate, claim=idempotency.claim,
-                                complete=idempotency.complete, release=idempotency.release), api_blueprints())
+                                complete=idempotency.complete), api_blueprints())
 
 
 def register_cli(app: Flask) -> None:

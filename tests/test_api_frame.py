@@ -500,3 +500,26 @@ def test_refused_tokens_from_one_address_are_limited_before_they_are_looked_up(a
         assert elsewhere.status_code == 200
     finally:
         app.config["API_RATE_LIMIT_BAD_TOKENS"] = "30/minute"
+
+
+def test_a_key_left_running_by_a_kept_refusal_is_taken_over_by_its_retry(client, make, db, now):
+    """A refusal that keeps its changes (a wrong PIN's count) commits the key's record with them; when its answer
+    is one that is not stored (429, 503), the record stays "running" with nobody running it. The retry with the
+    same key runs (it used to find a record with no answer), and its answer is then kept."""
+    c = make.community()
+    admin = make.admin(c)
+    x = make.resident(community=c)
+    db.session.commit()
+    secret = token_for(admin, c, ["community_admin"])
+    token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == admin.id))
+    db.session.add(IdempotencyRecord(owner=f"token:{token_id}", key="award-9", fingerprint="0" * 64, state="running",
+                                     created_at=now))
+    db.session.commit()
+    url = f"/api/v1/communities/{c.id}/residents/{x.id}/awards"
+    first = client.post(url, json={"amount": 5, "reason": "扫楼道"}, headers=bearer(secret, key="award-9"))
+    assert first.status_code == 201, first.get_json()
+    again = client.post(url, json={"amount": 5, "reason": "扫楼道"}, headers=bearer(secret, key="award-9"))
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    db.session.expire_all()
+    assert db.session.scalar(select(IdempotencyRecord.state).where(IdempotencyRecord.key == "award-9")) == "done"

@@ -78,7 +78,6 @@ class Hooks:
     authenticate: Callable  # (secret, now, address) -> (user, token) or raises InvalidToken
     claim: Callable  # (owner, key, fingerprint, now) -> None (runs) or (status, body, content type, location)
     complete: Callable  # (owner, key, fingerprint, status, body, content_type, location, now) -> None
-    release: Callable  # (owner, key) -> None: a transient answer; the key, sent again, runs again
 
 
 # ---- the smorest objects -------------------------------------------------------------------------
@@ -385,10 +384,7 @@ def _without_secrets(response) -> str:
 def _store_response(response):
     """after_request, before the unit of work's commit: the response joins the change's transaction."""
     claimed = g.pop("idempotency", None)
-    if claimed is None:
-        return response
-    if response.status_code in TRANSIENT:
-        _hooks().release(claimed[0], claimed[1])  # a refusal that keeps its changes must not keep a "running" key
+    if claimed is None or response.status_code in TRANSIENT:
         return response
     from pointsapp.core.clock import utcnow
     owner, key, fingerprint = claimed

@@ -27,6 +27,10 @@ def log_in(page, phone: str, password: str = DEMO_PASSWORD):
     form.locator("input[name=password]").fill(password)
     with page.expect_navigation() as navigation:
         form.locator("button[type=submit]").click()
+    # Let the landing page's own requests (its favicon, a poll) finish first: a resident's session cookie is
+    # sent again with every response, so one that answers after the next page's would put back the session as
+    # it was and drop what that page stored (a scanned check-in code: "please scan the code first", 400).
+    page.wait_for_load_state("networkidle")
     return navigation.value
 
 

@@ -14,7 +14,7 @@ again, runs again. Records are kept for KEEP (the nightly purge).
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pointsapp.core.errors import Conflict, InvalidInput
@@ -50,7 +50,7 @@ def _find(owner: str, key: str) -> IdempotencyRecord | None:
 def _stored(record: IdempotencyRecord, fingerprint: str):
     if record.fingerprint != fingerprint:
         raise KeyReused()
-    if record.state != "done":  # committed without its answer (release() could not run): never replay nothing
+    if record.state != "done":  # committed without its answer, and taken over meanwhile: never replay nothing
         raise KeyInFlight()
     return record.status, record.body, record.content_type, record.location
 
@@ -60,6 +60,8 @@ def claim(owner: str, key: str, fingerprint: str, now: datetime):
     (status, body, content type, location) to replay."""
     found = _find(owner, key)
     if found is not None:
+        if found.state == "running":
+            return _take_over(found, owner, key, fingerprint, now)
         return _stored(found, fingerprint)
     record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint, state="running", created_at=now)
     try:
@@ -76,6 +78,22 @@ def claim(owner: str, key: str, fingerprint: str, now: datetime):
             raise KeyInFlight() from exc
         raise
     return None
+
+
+def _take_over(record: IdempotencyRecord, owner: str, key: str, fingerprint: str, now: datetime):
+    """A "running" record another request can see was committed without its answer: a refusal that kept its
+    changes (a wrong PIN's count) and answered with a status that is not stored (429, 503). Nobody runs it: this
+    request takes the key over and runs. A twin doing the same at once waits on the row, then finds it done."""
+    taken = db.session.execute(update(IdempotencyRecord).where(
+        IdempotencyRecord.id == record.id, IdempotencyRecord.state == "running")
+        .values(fingerprint=fingerprint, created_at=now).execution_options(synchronize_session=False)).rowcount
+    if taken:
+        return None
+    db.session.expire(record)
+    found = _find(owner, key)
+    if found is None:
+        raise KeyInFlight()
+    return _stored(found, fingerprint)
 
 
 def complete(owner: str, key: str, fingerprint: str, status: int, body: str, content_type: str | None,
@@ -96,21 +114,9 @@ def complete(owner: str, key: str, fingerprint: str, status: int, body: str, con
         (location or None) and location[:500], now
 
 
-def release(owner: str, key: str) -> None:
-    """A transient answer (busy, rate-limited, paused) is not stored: the record this request claimed goes with
-    its transaction, committed or not, so the key, sent again, runs again."""
-    try:
-        db.session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.owner == owner, IdempotencyRecord.key == key, IdempotencyRecord.state == "running"))
-    except DBAPIError as exc:
-        if not is_busy(exc):
-            raise
-        db.session.rollback()  # the answer is already "try again"; claim() answers such a key 409 meanwhile
-
-
 def purge(now: datetime) -> int:
     """Records older than KEEP go (the nightly job)."""
     return db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEEP)).rowcount
 
 
-__all__ = ["KEEP", "KeyInFlight", "KeyReused", "claim", "complete", "purge", "release"]
+__all__ = ["KEEP", "KeyInFlight", "KeyReused", "claim", "complete", "purge"]

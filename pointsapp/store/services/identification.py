@@ -65,9 +65,11 @@ class IdTailRefused(GuessRefused):
 
 
 class CounterPaused(GuessRefused):
-    """This clerk typed too many wrong PINs or ID digits within the window: card and search wait."""
+    """This clerk typed too many wrong PINs or ID digits within the window: card and search wait (nothing was
+    counted or written, so nothing to keep)."""
     code = "counter_paused"
     http_status = 429
+    keep_changes = False
 
 
 class IdentifyAgain(Conflict):
