@@ -9,7 +9,7 @@ PORT ?= 5000
 SERVE_PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve worker test test-fast install translations messages db demo lint services browser clean bench bench-claims
+.PHONY: run serve worker test test-fast install translations messages db demo lint services browser clean bench bench-claims bench-api
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,11 @@ bench: install $(BENCH_STAMP)
 # with 10,000 photo hashes in the year; rewrites its block in docs/performance.md. ARGS="--backend sqlite --no-docs".
 bench-claims: install
 	$(PY) bench/claims.py $(ARGS)
+
+# The JSON API (issue 15) beside the pages and raw SQL, in-process, SQLite and PostgreSQL (a few minutes): her
+# balance and month, the board, the lead's live list, a checkout; rewrites its block in docs/performance.md.
+bench-api: install $(BENCH_STAMP)
+	$(PY) bench/api.py $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

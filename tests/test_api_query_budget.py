@@ -18,8 +18,8 @@ from pointsapp.store.services import catalogue as store_service
 from pointsapp.volunteering.services import activities, checkin, signups
 
 from .api_helpers import bearer, token_for
-from .test_deductions import item as deduction_item
 from .querycount import count_queries
+from .test_deductions import item as deduction_item
 from .test_query_budget import (
     MANY,
     community_of_volunteers,
@@ -202,3 +202,36 @@ def test_evaluations_and_honours(client, make, now):
         stars.start_notice(admin, stars.create_evaluation(admin, c, rules, "星级", period_keys(now)[2], 7, now), now)
         return f"/api/v1/communities/{c.id}/evaluations", token_for(admin, c, [Role.COMMUNITY_ADMIN])
     api_flat(client, build, budget=6)
+
+
+# ---- the counter's two requests ----------------------------------------------------------------------
+
+def test_an_api_checkout_reads_what_it_shows_in_few_statements(client, make, now):
+    """identify, then checkout: the answers show her address and the receipt's lines. Each once loaded lazily
+    (resident, household, building: three statements each time, as the objects were already in the session)."""
+    from pointsapp.core.clock import utcnow
+    from pointsapp.volunteering.services import codes
+
+    c, admin, clerk, store = store_of(make, now, 3)
+    household = make.household(building=make.building(c, "3号楼"), unit="1", room="301")
+    resident = make.resident(household)
+    earn(resident, 100, now)
+    secret = token_for(clerk, c, [Role.CLERK], store=store)
+    _db.session.commit()
+    product = store_service.products(store.id, active_only=True)[0]
+    counts = {}
+    with count_queries() as log:
+        who = client.post(f"/api/v1/stores/{store.id}/identify", headers=bearer(secret),
+                          json={"code": codes.member_phone_code("test-secret", resident, utcnow())})
+    assert who.status_code == 201, who.get_json()
+    assert who.get_json()["resident"]["address"].endswith("1单元301")
+    counts["identify"] = log.count
+    with count_queries() as log:
+        done = client.post(f"/api/v1/stores/{store.id}/checkout", headers=bearer(secret), json={
+            "identification_id": who.get_json()["identification_id"],
+            "lines": [{"product_id": product.id, "quantity": 1}]})
+    assert done.status_code == 201, done.get_json()
+    assert done.get_json()["resident"]["address"].endswith("1单元301") and len(done.get_json()["lines"]) == 1
+    counts["checkout"] = log.count
+    print(f"\nQUERYCOUNT api checkout: {counts}")
+    assert counts["identify"] <= 10 and counts["checkout"] <= 23, counts  # today 9 and 22 (were 11 and 24)

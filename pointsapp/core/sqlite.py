@@ -8,7 +8,7 @@ of work begin with BEGIN IMMEDIATE (the write lock is taken up front, so a read-
 be overtaken); read-only requests (GET/HEAD) begin DEFERRED so readers never queue behind writers.
 """
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -54,10 +54,8 @@ def make_private(database_url: str, instance_path: str) -> None:
         # open (a test, a CLI command inside the app) would silently lose their shared lock, and another
         # process closing its last connection would then take the database for unused, checkpoint and delete
         # the WAL under them: "database disk image is malformed". (SQLite's "How To Corrupt", 2.2.)
-        try:
+        with suppress(FileExistsError):  # made meanwhile by another process: SQLite opens it as it is
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-        except FileExistsError:
-            pass  # made meanwhile by another process: SQLite opens it as it is
     for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if private.exists():
             private.chmod(0o600)  # a database made before this rule

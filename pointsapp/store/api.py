@@ -321,14 +321,15 @@ def identify(given, store_id: int):
 
 def _identification(s: Store, who: CounterIdentification, now) -> dict:
     items = store_service.products(s.id, active_only=True)
-    room = counter.allowances(who.resident, items, now)
+    resident = identification.with_address(who.resident_id)  # one statement, not three
+    room = counter.allowances(resident, items, now)
     allowances = []
     for p in items:
         a = room[p.id]
         most = min(999, p.stock if p.stock is not None else 999, a.left if a.left is not None else 999)
         allowances.append({"product_id": p.id, "left": a.left, "period": a.why, "max": max(0, most)})
     return {"identification_id": who.id, "store_id": s.id, "method": who.method, "created_at": who.created_at,
-            "expires_at": who.created_at + identification.IDENTIFIED_FOR, "resident": _masked(who.resident),
+            "expires_at": who.created_at + identification.IDENTIFIED_FOR, "resident": _masked(resident),
             "balance": ledger.balance_of(who.resident_id), "allowances": allowances}
 
 

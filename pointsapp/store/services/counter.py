@@ -359,7 +359,7 @@ def get_redemption(store: Store, redemption_id: int) -> Redemption:
     statements: the clerk sees it after every checkout."""
     redemption = db.session.get(Redemption, redemption_id, options=[
         joinedload(Redemption.resident).joinedload(Resident.household).joinedload(Household.building),
-        selectinload(Redemption.lines)])
+        selectinload(Redemption.lines)], populate_existing=True)  # (just made by a checkout: still read so)
     if redemption is None or redemption.store_id != store.id:
         raise NotFound(_l("No such receipt."))
     return redemption

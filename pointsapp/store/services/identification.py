@@ -293,6 +293,13 @@ def reissue_card(actor: User, resident: Resident, now: datetime) -> None:
     resident.card_serial += 1
 
 
+def with_address(resident_id: int) -> Resident:
+    """The identified resident with her household and building (the counter shows her address), in one
+    statement, even when she is already in the session without them."""
+    return db.session.get(Resident, resident_id, options=[joinedload(Resident.household).joinedload(Household.building)],
+                          populate_existing=True)
+
+
 # ---- holding and using an identification -----------------------------------------------------------------
 
 def _usable(actor: User, store: Store, now: datetime):
