@@ -592,13 +592,20 @@ def _body_locations() -> set[str]:
     return {p.get("in") for p in parameters} & {"json", "form", "files"}
 
 
+def _has_body() -> bool:
+    """Whether the request carries a body, told by its headers (an upload is not read into memory here)."""
+    if request.content_length is not None:
+        return request.content_length > 0
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _check_media_type():
     """before_request (after the guard): a body the operation would not read is 415, not an empty request run
     with its defaults (a form post to a JSON operation was read as {}, a JSON body to an upload as no file)."""
     if not is_api_request() or request.method not in UNSAFE or request.endpoint is None:
         return None
     wanted = _body_locations()
-    if not wanted or not request.get_data(cache=True):
+    if not wanted or not _has_body():
         return None  # nothing read from the body, or nothing sent: the schema says what is missing
     mimetype = request.mimetype
     if "json" in wanted and not request.is_json:
