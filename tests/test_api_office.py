@@ -286,6 +286,17 @@ def test_a_deduction_may_carry_a_photo_as_base64(client, office, db):
     assert made.status_code == 201, made.get_json()
     kept = db.session.get(Deduction, made.get_json()["id"]).evidence
     assert kept and kept[:2] == b"\xff\xd8" and len(kept) < len(raw.getvalue())  # resized, as the page's
+    assert made.get_json()["has_photo"] is True
+    # the office reads it back through the API (the list says which have one, without reading the photos)
+    plain = client.post(f"{office['base']}/deductions", headers=as_(office, "first"), json={
+        "item_id": office["item"].id, "resident_id": office["her"].id, "reason": "没有照片"})
+    listed = client.get(f"{office['base']}/deductions", headers=as_(office, "first")).get_json()["deductions"]
+    assert {d["id"]: d["has_photo"] for d in listed} == {made.get_json()["id"]: True, plain.get_json()["id"]: False}
+    got = client.get(f"{office['base']}/deductions/{made.get_json()['id']}/photo", headers=as_(office, "first"))
+    assert got.status_code == 200 and got.mimetype == "image/jpeg" and got.data == kept
+    assert got.headers["Cache-Control"] == "no-store"  # as every API answer
+    none = client.get(f"{office['base']}/deductions/{plain.get_json()['id']}/photo", headers=as_(office, "first"))
+    assert none.status_code == 404 and none.get_json()["error"]["code"] == "no_photo"
 
 
 @pytest.mark.parametrize("change, code", [

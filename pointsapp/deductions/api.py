@@ -4,6 +4,7 @@ withdrawing one (an objection upheld)."""
 import base64
 import binascii
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from pointsapp.catalogue.models import CatalogueItem
@@ -51,7 +52,11 @@ def _moment(occurred):
 def list_deductions(community_id: int):
     """The community's latest deductions (at most 100), newest first, as the office's page lists them."""
     c = tree.get_community(community_id)
-    return {"deductions": deductions.recent(actor(), c.id)}
+    rows = deductions.recent(actor(), c.id)
+    photos = deductions.with_photo([d.id for d in rows])  # one statement; the photos themselves stay unread
+    for d in rows:
+        d.has_photo = d.id in photos
+    return {"deductions": rows}
 
 
 @bp.route("", methods=["POST"])
@@ -83,6 +88,20 @@ def withdraw(wanted, community_id: int, deduction_id: int):
     c = tree.get_community(community_id)
     deduction = deductions.get_deduction(c.id, deduction_id)
     return deductions.withdraw_deduction(actor(), deduction, wanted["reason"], utcnow())
+
+
+@bp.route("/<int:deduction_id>/photo")
+@bp.doc(responses={"200": {"description": "The photo recorded with it (JPEG)", "content": {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}})
+@policy(COMMUNITY_ADMIN)
+def photo(community_id: int, deduction_id: int):
+    """The photo recorded with a deduction (JPEG, as stored: shrunk, EXIF and GPS dropped); 404 when it has none.
+    A deduction in the list says whether it has one (`has_photo`)."""
+    c = tree.get_community(community_id)
+    deduction = deductions.get_deduction(c.id, deduction_id)
+    if not deduction.evidence:
+        raise NotFound(_l("This deduction has no photo."), code="no_photo")
+    return current_app.response_class(deduction.evidence, mimetype="image/jpeg")
 
 
 blueprints = [bp]

@@ -57,10 +57,13 @@ class DeductionSchema(OutputSchema):
     created_at = fields.DateTime(required=True)
     withdrawn_at = fields.DateTime(allow_none=True, required=True)
     withdrawn_reason = fields.String(required=True)
+    has_photo = fields.Function(lambda d: d.has_photo if hasattr(d, "has_photo") else d.evidence is not None,
+                                required=True, metadata={"type": "boolean",
+                                                         "description": "GET …/deductions/<id>/photo gives it"})
 
     views = {"office": ("id", "item_id", "item_title", "resident_id", "resident_name", "household_id",
                         "address", "points", "taken", "owed", "is_veto", "occurred_at", "reason",
-                        "created_at", "withdrawn_at", "withdrawn_reason")}
+                        "created_at", "withdrawn_at", "withdrawn_reason", "has_photo")}
 
 
 class DeductionListSchema(OutputSchema):
