@@ -158,7 +158,7 @@ def identify_by_search(actor: User, store: Store, resident_id: int, id_tail: str
 
 def _lock_for_guess(resident: Resident, actor: User | None) -> None:
     """Lock the clerk's row, then the resident's, and read the counters fresh: guesses made in parallel are
-    all counted, at one resident and across them. Raises counter_paused when the clerk's budget is spent."""
+    all counted, at one resident and across them (the clerk's budget is then checked under the lock)."""
     if actor is not None:
         locks.lock_row(User, actor.id)
     locks.lock_row(Resident, resident.id)
