@@ -274,6 +274,30 @@ def test_a_page_costs_one_query_for_the_session_and_writes_only_every_few_minute
     assert row.last_seen_at == clock.now()
 
 
+def test_the_cookie_goes_out_when_the_session_changed_or_its_use_is_recorded_not_with_every_page(app, make, db,
+                                                                                                   clock):
+    """A cookie sent with every response lets a slow answer put back the session as it was before a faster one
+    changed it: a late favicon after her login dropped the check-in code she had just scanned. It goes out when
+    the session changed, and when the login session's use is recorded (every 5 minutes of use), its expiry then
+    moved on as the server's row is (so a resident in daily use is never logged out by her cookie)."""
+    user = make.resident_user(make.community())
+    db.session.commit()
+    browser = _device(app)
+    post_login(browser, user.phone)
+    browser.get("/password")  # the first form of the session stores its CSRF token: the cookie goes out
+    for _ in range(3):
+        clock.advance(seconds=30)
+        page = browser.get("/password")
+        assert page.status_code == 200 and "Set-Cookie" not in page.headers
+    clock.advance(minutes=5)
+    touched = browser.get("/password")
+    assert "Expires=" in touched.headers["Set-Cookie"]
+    assert "Set-Cookie" not in browser.get("/password").headers
+    # a change to the session still goes out at once (here the language; a scanned code likewise)
+    switched = browser.post("/lang/en")
+    assert "session=" in switched.headers.get("Set-Cookie", "")
+
+
 def test_a_disabled_account_is_out_on_every_device(app, make, db):
     user = make.user()
     db.session.commit()

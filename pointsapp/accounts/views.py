@@ -31,6 +31,7 @@ def load_user(token: str):
     now = utcnow()
     user = sessions.find_session(token, now)
     if user is not None and sessions.needs_touch(user.login_session, now):
+        session.modified = True  # the cookie goes out again, its expiry moved on with the row's (config.py)
         row = user.login_session
         # read now: the commit expires the row
         values = (row.id, user.id, row.created_at, row.absolute_expires_at,

@@ -96,6 +96,11 @@ def from_environment(instance_path: str) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Asia/Shanghai"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The cookie is sent when the session changed, or when its login session's use is recorded (every 5 min,
+        # accounts.views.load_user: its expiry moves on with the server's row). Sent with every response, a
+        # slow answer (a favicon, a poll) could put back the session as it was before a faster one changed it
+        # (a scanned check-in code lost between /c/<code> and its confirm page).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a form left open at the counter all morning still posts
