@@ -13,15 +13,16 @@ from pointsapp.core.extensions import db as _db
 from pointsapp.deductions import services as deductions
 from pointsapp.ledger.services import by_hand
 from pointsapp.rankings.services import period_keys
-from pointsapp.recognition.services import honours, stars
+from pointsapp.recognition.services import stars
 from pointsapp.store.services import catalogue as store_service
-from pointsapp.volunteering.services import activities, checkin, signups
+from pointsapp.volunteering.services import activities, signups
 
 from .api_helpers import bearer, token_for
 from .querycount import count_queries
 from .test_deductions import item as deduction_item
 from .test_query_budget import (
     MANY,
+    activity_with_attendances,
     community_of_volunteers,
     earn,
     lead_with_activity,
@@ -56,28 +57,10 @@ def api_flat(client, build, budget: int, few: int = FEW, many: int = MANY):
 
 def test_the_leads_live_attendance_list(client, make, now):
     def build(n):
-        c, _team, lead, a = lead_with_activity(make, now)
-        for i in range(n):
-            resident = new_resident(make, c)
-            if i % 4 == 3:
-                checkin.record_manual(lead, resident, a, a.starts_at, a.ends_at, "忘带手机", now)
-            else:
-                checkin.check_in(lead, resident, a, now, method="lead_scan")
+        c, _team, lead, a = activity_with_attendances(make, now, n)
         return f"/api/v1/lead/activities/{a.id}/attendance", token_for(lead, c, [Role.TEAM_LEAD])
     shown = api_flat(client, build, budget=6)
     assert len(shown["attendances"]) == MANY
-
-
-def test_the_public_board(client, make, now):
-    def build(n):
-        c, admin = community_of_volunteers(make, now, n)
-        c.board_min_ranked = 1
-        rules = stars.create_rule_set(admin, c, "年度星级", [10, 20, 40, 80, 100], 0, now)
-        stars.start_notice(admin, stars.create_evaluation(admin, c, rules, "星级", period_keys(now)[2], 7, now), now)
-        honours.start_notice(admin, honours.create_list(admin, c, "volunteer", "优秀", period_keys(now)[2],
-                                                        "threshold", 1, 7, now), now)
-        return f"/api/v1/public/communities/{c.id}/board", token_for(admin, c, [Role.COMMUNITY_ADMIN])
-    api_flat(client, build, budget=22)
 
 
 def store_of(make, now, n):

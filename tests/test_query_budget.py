@@ -92,16 +92,22 @@ def lead_with_activity(make, now, award_on="approval"):
     return c, team, lead, a
 
 
+def activity_with_attendances(make, now, n):
+    """A lead's activity with n people: every fourth recorded by hand (忘带手机), the others scanned."""
+    c, team, lead, a = lead_with_activity(make, now)
+    for i in range(n):
+        resident = new_resident(make, c)
+        if i % 4 == 3:
+            checkin.record_manual(lead, resident, a, a.starts_at, a.ends_at, "忘带手机", now)
+        else:
+            checkin.check_in(lead, resident, a, now, method="lead_scan")
+    return c, team, lead, a
+
+
 @pytest.mark.parametrize("page, budget", [("", 7), ("/attendances", 6)])
 def test_the_leads_attendance_list_costs_the_same_for_5_and_50_people(client, login, make, now, page, budget):
     def build(n):
-        c, _team, lead, a = lead_with_activity(make, now)
-        for i in range(n):
-            resident = new_resident(make, c)
-            if i % 4 == 3:
-                checkin.record_manual(lead, resident, a, a.starts_at, a.ends_at, "忘带手机", now)
-            else:
-                checkin.check_in(lead, resident, a, now, method="lead_scan")
+        _c, _team, lead, a = activity_with_attendances(make, now, n)
         login(client, lead)
         return f"/lead/activities/{a.id}{page}"
     shown = assert_flat(client, build, budget).get_data(as_text=True)
